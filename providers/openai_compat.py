@@ -1,0 +1,215 @@
+"""OpenAI and every OpenAI-compatible server (vLLM, Ollama, LM Studio, llama.cpp, Groq, ...), and Azure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from providers import errors
+from providers.base import CancelToken, ChatRequest, Chunk, Finish, TextDelta, Usage
+from providers.http_errors import short_body
+
+# Assumed seconds to establish a connection; the whole call is bounded by the runner's deadline.
+CONNECT_TIMEOUT_S = 10.0
+
+
+class OpenAIProvider:
+    """Streams chat (or text) completions through the official `openai` SDK."""
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        api_key: str | None,
+        base_url: str | None = None,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self.model = model
+        self.api_key = api_key or ""
+        self.base_url = base_url
+        self.timeout_s = timeout_s
+        self._client: Any = None
+
+    def _make_client(self) -> Any:
+        import httpx2
+        import openai
+
+        return openai.OpenAI(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            # Explicit values so nothing is read from the server's environment (OPENAI_ORG_ID...).
+            organization="",
+            project="",
+            max_retries=0,  # the runner retries, and only before the first token
+            timeout=httpx2.Timeout(self.timeout_s, connect=min(CONNECT_TIMEOUT_S, self.timeout_s)),
+            **self._no_auth_header(),
+        )
+
+    def _no_auth_header(self) -> dict[str, Any]:
+        if self.api_key:
+            return {}
+        # A blank key for a user-typed URL sends no Authorization header at all.
+        import openai
+
+        return {"default_headers": {"Authorization": openai.Omit()}}
+
+    @property
+    def client(self) -> Any:
+        """The SDK client, built on first use."""
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
+
+    def count_tokens(self, request: ChatRequest) -> int | None:
+        """Hosted models: no local tokenizer; the runner estimates with tiktoken."""
+        return None
+
+    def _uses_max_completion_tokens(self) -> bool:
+        # OpenAI's own API deprecated max_tokens for chat (o-series and gpt-5 refuse it); compatible
+        # servers mostly know only max_tokens.
+        return self.base_url is None
+
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.model,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.top_p is not None:
+            params["top_p"] = request.top_p
+        if request.seed is not None:
+            params["seed"] = request.seed
+        if request.stop:
+            params["stop"] = list(request.stop)
+        if request.max_tokens is not None:
+            key = (
+                "max_completion_tokens"
+                if self._uses_max_completion_tokens() and not request.is_completion
+                else "max_tokens"
+            )
+            params[key] = request.max_tokens
+        return params
+
+    def _open(self, request: ChatRequest) -> Any:
+        params = self._params(request)
+        if request.is_completion:
+            return self.client.completions.create(prompt=request.raw_text, **params)
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        return self.client.chat.completions.create(messages=messages, **params)
+
+    def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Chunk]:
+        """Yield text deltas, then usage (when the server reports it) and the finish reason."""
+        try:
+            sdk_stream = self._open(request)
+        except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped below
+            raise self._map(exc) from exc
+        cancel.on_cancel(sdk_stream.close)
+        usage: Usage | None = None
+        finish: str | None = None
+        try:
+            for chunk in sdk_stream:
+                if cancel.cancelled:
+                    break
+                if getattr(chunk, "usage", None) is not None and chunk.usage.completion_tokens is not None:
+                    usage = Usage(
+                        input_tokens=int(chunk.usage.prompt_tokens or 0),
+                        output_tokens=int(chunk.usage.completion_tokens),
+                    )
+                for choice in chunk.choices or ():
+                    text = _choice_text(choice)
+                    if text:
+                        yield TextDelta(text)
+                    if choice.finish_reason:
+                        finish = choice.finish_reason
+        except Exception as exc:  # noqa: BLE001
+            if cancel.cancelled:
+                return
+            raise self._map(exc) from exc
+        finally:
+            sdk_stream.close()
+        if usage is not None:
+            yield usage
+        yield Finish(finish)
+
+    def _map(self, exc: Exception) -> errors.ProviderError:
+        mapped = map_openai_error(exc)
+        mapped.message = errors.redact(mapped.message, [self.api_key])
+        mapped.args = (mapped.message,)
+        return mapped
+
+
+def _choice_text(choice: Any) -> str | None:
+    delta = getattr(choice, "delta", None)
+    if delta is not None:
+        return getattr(delta, "content", None)
+    return getattr(choice, "text", None)  # legacy completions stream
+
+
+def map_openai_error(exc: Exception) -> errors.ProviderError:
+    """Map an `openai` SDK exception (or a stream failure) to the project's error types."""
+    import openai
+
+    if isinstance(exc, errors.ProviderError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError):
+        return errors.DeadlineExceededError("the server did not answer in time")
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return errors.ConnectionFailedError(f"could not connect: {type(cause).__name__}: {cause}")
+    if isinstance(exc, openai.APIStatusError):
+        response = exc.response
+        retry_after = errors.parse_retry_after(response.headers.get("retry-after"))
+        try:
+            body: object = exc.body if exc.body is not None else response.text
+        except Exception:  # noqa: BLE001 - a streamed body may not be readable any more
+            body = exc.message
+        return errors.status_error(response.status_code, short_body(body), retry_after=retry_after)
+    if isinstance(exc, openai.APIResponseValidationError):
+        return errors.BadResponseError(f"response did not match the API schema: {exc.message}")
+    if isinstance(exc, openai.APIError):
+        return errors.BadResponseError(f"error in the stream: {short_body(exc.body) or exc.message}")
+    if isinstance(exc, json.JSONDecodeError | ValueError | KeyError | TypeError | AttributeError):
+        return errors.BadResponseError(f"malformed stream: {type(exc).__name__}: {exc}")
+    if isinstance(exc, OSError):
+        return errors.ConnectionFailedError(f"connection failed: {type(exc).__name__}: {exc}")
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return errors.DeadlineExceededError(f"the server did not answer in time ({name})")
+    if "Remote" in name or "Protocol" in name or "Connect" in name or "Read" in name:
+        return errors.ConnectionFailedError(f"the connection broke: {name}: {exc}")
+    return errors.BadResponseError(f"unexpected failure: {name}: {exc}")
+
+
+class AzureOpenAIProvider(OpenAIProvider):
+    """Azure OpenAI: the same wire format, addressed by endpoint, API version and deployment."""
+
+    def __init__(
+        self,
+        *,
+        deployment: str,
+        api_key: str | None,
+        endpoint: str,
+        api_version: str,
+        timeout_s: float = 60.0,
+    ) -> None:
+        super().__init__(model=deployment, api_key=api_key, base_url=None, timeout_s=timeout_s)
+        self.endpoint = endpoint
+        self.api_version = api_version
+
+    def _make_client(self) -> Any:
+        import httpx2
+        import openai
+
+        return openai.AzureOpenAI(
+            api_key=self.api_key,
+            azure_endpoint=self.endpoint,
+            api_version=self.api_version,
+            max_retries=0,
+            timeout=httpx2.Timeout(self.timeout_s, connect=min(CONNECT_TIMEOUT_S, self.timeout_s)),
+        )
+
+    def _uses_max_completion_tokens(self) -> bool:
+        return True
