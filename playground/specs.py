@@ -164,14 +164,14 @@ def parse_models_text(text: str, source: str) -> dict[str, ModelSpec]:
     return specs
 
 
-def _read_models_file(path: Path) -> dict[str, ModelSpec]:
+def _read_models_file(path: Path, source: str | None = None) -> dict[str, ModelSpec]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise SpecError(f"{path}: models file not found") from exc
     except UnicodeDecodeError as exc:
         raise SpecError(f"{path}: not UTF-8 text") from exc
-    return parse_models_text(text, str(path))
+    return parse_models_text(text, source or str(path))
 
 
 def load_specs(
@@ -180,7 +180,7 @@ def load_specs(
 ) -> dict[str, ModelSpec]:
     """Built-in specs, then the user's file (argument, else $PLAYGROUND_MODELS_FILE) on top by key."""
     env = os.environ if env is None else env
-    specs = _read_models_file(BUILTIN_MODELS_FILE)
+    specs = _read_models_file(BUILTIN_MODELS_FILE, "models.toml")
     user_file = models_file or env.get(MODELS_FILE_ENV)
     if user_file:
         specs.update(_read_models_file(Path(user_file)))

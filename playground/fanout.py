@@ -1,0 +1,122 @@
+"""One prompt to N models at once; events come out as they happen so a UI can render every column live."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from playground.results import RunResult
+from playground.runner import RetryPolicy, run_model
+from playground.specs import ModelSpec
+from providers.base import CancelToken, ChatRequest, Provider
+
+
+@dataclass(frozen=True)
+class Job:
+    """One model to run: its spec, adapter and request, and how many times."""
+
+    spec: ModelSpec
+    provider: Provider
+    request: ChatRequest
+    timeout_s: float | None = None
+    repeat: int = 1
+    warmup: bool = False
+
+
+@dataclass(frozen=True)
+class Delta:
+    """Text that just arrived for one model."""
+
+    model: str
+    text: str
+    repeat_index: int = 0
+
+
+@dataclass(frozen=True)
+class Done:
+    """A finished call (answered, failed or cancelled)."""
+
+    model: str
+    result: RunResult
+
+
+Event = Delta | Done
+
+
+@dataclass
+class FanOut:
+    """Runs jobs concurrently, one thread per model; iterate it for events, cancel() to stop all."""
+
+    jobs: list[Job]
+    run_id: str | None = None
+    retry: RetryPolicy | None = None
+    cancel_token: CancelToken = field(default_factory=CancelToken)
+    _events: queue.Queue[Event | None] = field(default_factory=queue.Queue)
+
+    def cancel(self) -> None:
+        """Stop every call still going; partial text is kept and marked cancelled."""
+        self.cancel_token.cancel()
+
+    def _work(self, job: Job) -> None:
+        try:
+            if job.warmup:
+                run_model(job.spec, job.provider, job.request, timeout_s=job.timeout_s,
+                          cancel=self.cancel_token, retry=self.retry)
+            for index in range(job.repeat):
+                if index and self.cancel_token.cancelled:
+                    break
+                self._run_once(job, index)
+        finally:
+            self._events.put(None)
+
+    def _run_once(self, job: Job, index: int) -> None:
+        key = job.spec.key
+
+        def emit(text: str) -> None:
+            self._events.put(Delta(key, text, index))
+
+        try:
+            result = run_model(
+                job.spec, job.provider, job.request,
+                timeout_s=job.timeout_s, cancel=self.cancel_token, on_delta=emit,
+                retry=self.retry, run_id=self.run_id, repeat_index=index,
+            )
+        except Exception as exc:  # noqa: BLE001 - a bug in one model's path must not stop the others
+            result = RunResult(model=key, run_id=self.run_id, repeat_index=index,
+                               error={"kind": "internal", "message": f"{type(exc).__name__}: {exc}"})
+        self._events.put(Done(key, result))
+
+    def events(self) -> Iterator[Event]:
+        """Start every job and yield events until all have finished."""
+        threads = [
+            threading.Thread(target=self._work, args=(job,), daemon=True, name=f"fanout-{job.spec.key}")
+            for job in self.jobs
+        ]
+        for thread in threads:
+            thread.start()
+        running = len(threads)
+        while running:
+            event = self._events.get()
+            if event is None:
+                running -= 1
+                continue
+            yield event
+
+
+def run_all(
+    jobs: list[Job],
+    *,
+    run_id: str | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    retry: RetryPolicy | None = None,
+) -> list[RunResult]:
+    """Convenience: run every job to the end and return the results in finishing order."""
+    results = []
+    for event in FanOut(jobs, run_id=run_id, retry=retry).events():
+        if on_event is not None:
+            on_event(event)
+        if isinstance(event, Done):
+            results.append(event.result)
+    return results

@@ -1,0 +1,117 @@
+"""Build the request each model gets from one prompt, and check it before anything is sent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from playground.pricing import price_for
+from playground.specs import ModelSpec
+from playground.tokens import estimator_for
+from providers.base import ChatRequest, Message, Provider
+
+DEFAULT_MAX_TOKENS = 256
+PARAM_NAMES = ("temperature", "top_p", "max_tokens", "seed", "stop")
+
+
+class PreflightError(ValueError):
+    """A request that must not be sent (e.g. longer than the context window)."""
+
+
+@dataclass(frozen=True)
+class Params:
+    """Sampling parameters shared by a run; None means the model's default."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+    def merged(self, overrides: Mapping[str, Any]) -> Params:
+        """These params with per-model overrides applied (unknown names ignored)."""
+        values = {name: getattr(self, name) for name in PARAM_NAMES}
+        for name, value in overrides.items():
+            if name in values and value is not None:
+                values[name] = tuple(value) if name == "stop" else value
+        return Params(**values)
+
+
+def build_request(spec: ModelSpec, prompt: str, system: str | None, params: Params) -> ChatRequest:
+    """A chat request, or plain text for completion (base) models: the system text, then the prompt."""
+    effective = Params().merged(spec.params).merged(_explicit(params))
+    common = {
+        "temperature": effective.temperature,
+        "top_p": effective.top_p,
+        "max_tokens": effective.max_tokens,
+        "seed": effective.seed,
+        "stop": effective.stop,
+    }
+    if spec.is_completion:
+        text = f"{system.strip()}\n\n{prompt}" if system and system.strip() else prompt
+        return ChatRequest(raw_text=text, **common)
+    messages = []
+    if system and system.strip():
+        messages.append(Message("system", system.strip()))
+    messages.append(Message("user", prompt))
+    return ChatRequest(messages=tuple(messages), **common)
+
+
+def _explicit(params: Params) -> dict[str, Any]:
+    defaults = Params()
+    return {n: getattr(params, n) for n in PARAM_NAMES if getattr(params, n) != getattr(defaults, n)}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a call will cost at most, computed before sending."""
+
+    model: str
+    input_tokens: int
+    input_counted_by: str  # counted (model tokenizer) | estimated:<encoding>
+    max_output_tokens: int
+    max_cost_usd: Decimal | None
+    cost_source: str
+    context_window: int | None
+
+    @property
+    def fits(self) -> bool:
+        """True when input plus max output fit the context window (or it is unknown)."""
+        return self.context_window is None or self.input_tokens + self.max_output_tokens <= self.context_window
+
+    def overflow_message(self) -> str:
+        """One line naming both token counts."""
+        return (
+            f"{self.model}: prompt is {self.input_tokens} tokens ({self.input_counted_by}) + "
+            f"{self.max_output_tokens} max output tokens, over its {self.context_window}-token context window"
+        )
+
+
+def estimate(spec: ModelSpec, provider: Provider, request: ChatRequest) -> Estimate:
+    """Input tokens (exact when the model's tokenizer is at hand), max output and max cost."""
+    counted = provider.count_tokens(request)
+    if counted is not None:
+        input_tokens, counted_by = counted, "counted"
+    else:
+        estimator = estimator_for(spec.model)
+        input_tokens, counted_by = estimator.count_request(request), f"estimated:{estimator.name}"
+    max_output = request.max_tokens or DEFAULT_MAX_TOKENS
+    price = price_for(spec)
+    return Estimate(
+        model=spec.key,
+        input_tokens=input_tokens,
+        input_counted_by=counted_by,
+        max_output_tokens=max_output,
+        max_cost_usd=price.cost(input_tokens, max_output) if price else None,
+        cost_source=price.source if price else ("local" if spec.is_local else "unknown"),
+        context_window=spec.context_window,
+    )
+
+
+def check_fits(estimates: list[Estimate]) -> None:
+    """Raise PreflightError naming every model whose context window the request overflows."""
+    over = [e.overflow_message() for e in estimates if not e.fits]
+    if over:
+        raise PreflightError("; ".join(over))

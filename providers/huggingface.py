@@ -1,0 +1,126 @@
+"""Hugging Face Inference Providers, dedicated Inference Endpoints and TGI, via huggingface_hub."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from providers import errors
+from providers.base import CancelToken, ChatRequest, Chunk, Finish, TextDelta, Usage
+from providers.http_errors import short_body
+
+
+class HuggingFaceProvider:
+    """Streams `InferenceClient.chat_completion`; `base_url` targets an endpoint or TGI by URL."""
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        api_key: str | None,
+        base_url: str | None = None,
+        hf_provider: str | None = None,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self.model = model
+        self.api_key = api_key or ""
+        self.base_url = base_url
+        self.hf_provider = hf_provider
+        self.timeout_s = timeout_s
+
+    def count_tokens(self, request: ChatRequest) -> int | None:
+        """Hosted models: no local tokenizer; the runner estimates with tiktoken."""
+        return None
+
+    def _client(self) -> Any:
+        from huggingface_hub import InferenceClient
+
+        # An explicit "" (not None) stops huggingface_hub from sending the server's own cached or
+        # $HF_TOKEN token to a URL the user typed.
+        if self.base_url:
+            return InferenceClient(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout_s)
+        return InferenceClient(
+            provider=self.hf_provider or "auto", api_key=self.api_key, timeout=self.timeout_s
+        )
+
+    def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Chunk]:
+        """Yield text deltas, then usage when reported, then the finish reason."""
+        if request.is_completion:
+            raise errors.BadRequestError("the huggingface adapter serves chat models only (task = \"chat\")")
+        client = self._client()
+        params: dict[str, Any] = {
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "seed": request.seed,
+            "stop": list(request.stop) or None,
+        }
+        if not self.base_url:
+            params["model"] = self.model
+        try:
+            chunks = client.chat_completion(**params)
+        except Exception as exc:  # noqa: BLE001 - every failure is mapped
+            raise self._map(exc) from exc
+        cancel.on_cancel(client.close)
+        usage: Usage | None = None
+        finish: str | None = None
+        try:
+            for chunk in chunks:
+                if cancel.cancelled:
+                    break
+                if getattr(chunk, "usage", None) is not None and chunk.usage.completion_tokens is not None:
+                    usage = Usage(int(chunk.usage.prompt_tokens or 0), int(chunk.usage.completion_tokens))
+                for choice in chunk.choices or ():
+                    text = choice.delta.content if choice.delta is not None else None
+                    if text:
+                        yield TextDelta(text)
+                    if choice.finish_reason:
+                        finish = choice.finish_reason
+        except Exception as exc:  # noqa: BLE001
+            if cancel.cancelled:
+                return
+            raise self._map(exc) from exc
+        finally:
+            client.close()
+        if usage is not None:
+            yield usage
+        yield Finish(finish)
+
+    def _map(self, exc: Exception) -> errors.ProviderError:
+        mapped = map_hf_error(exc)
+        mapped.message = errors.redact(mapped.message, [self.api_key])
+        mapped.args = (mapped.message,)
+        return mapped
+
+
+def map_hf_error(exc: Exception) -> errors.ProviderError:
+    """Map a huggingface_hub / httpx exception to the project's error types."""
+    from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
+
+    if isinstance(exc, errors.ProviderError):
+        return exc
+    if isinstance(exc, InferenceTimeoutError):
+        return errors.DeadlineExceededError("the server did not answer in time")
+    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+        response = exc.response
+        retry_after = errors.parse_retry_after(response.headers.get("retry-after"))
+        try:
+            body = response.text
+        except Exception:  # noqa: BLE001 - a streamed body that was not read
+            try:
+                body = response.read().decode("utf-8", "replace")
+            except Exception:  # noqa: BLE001
+                body = str(exc).splitlines()[0]
+        return errors.status_error(response.status_code, short_body(body), retry_after=retry_after)
+    if isinstance(exc, json.JSONDecodeError | ValueError | KeyError | TypeError | AttributeError):
+        return errors.BadResponseError(f"malformed stream: {type(exc).__name__}: {exc}")
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return errors.DeadlineExceededError(f"the server did not answer in time ({name})")
+    if isinstance(exc, OSError) or "Connect" in name or "Remote" in name or "Protocol" in name:
+        return errors.ConnectionFailedError(f"connection failed: {name}: {exc}")
+    return errors.BadResponseError(f"unexpected failure: {name}: {exc}")
