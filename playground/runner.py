@@ -84,6 +84,7 @@ def _run_attempt(
     """Stream one attempt into `attempt`; returns its start time. Raises ProviderError on failure."""
     token = CancelToken()
     cancel.on_cancel(token.cancel)
+    provider.prepare()
     started = time.perf_counter()
     pump = _Pump(provider.stream(request, token))
     try:

@@ -105,6 +105,10 @@ def _quietly(callback: Callable[[], None]) -> None:
 class Provider(Protocol):
     """A model behind one interface: stream a request, yield chunks; never time or price."""
 
+    def prepare(self) -> None:
+        """Import the SDK, build the client or load the model, so none of it is timed as latency."""
+        ...
+
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Chunk]:
         """Yield TextDelta chunks, then at most one Usage and one Finish."""
         ...

@@ -29,6 +29,10 @@ class HuggingFaceProvider:
         self.hf_provider = hf_provider
         self.timeout_s = timeout_s
 
+    def prepare(self) -> None:
+        """Import huggingface_hub now, outside the timed call (a client is built per call)."""
+        import huggingface_hub.inference._client  # noqa: F401
+
     def count_tokens(self, request: ChatRequest) -> int | None:
         """Hosted models: no local tokenizer; the runner estimates with tiktoken."""
         return None
@@ -37,7 +41,8 @@ class HuggingFaceProvider:
         from huggingface_hub import InferenceClient
 
         # An explicit "" (not None) stops huggingface_hub from sending the server's own cached or
-        # $HF_TOKEN token to a URL the user typed.
+        # $HF_TOKEN token to a URL the user typed; it then sends an empty "Bearer " header, as
+        # build_hf_headers(token="") does (InferenceClient refuses token=False).
         if self.base_url:
             return InferenceClient(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout_s)
         return InferenceClient(

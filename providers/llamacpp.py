@@ -71,7 +71,15 @@ class LlamaCppProvider:
 
     def model(self) -> LoadedModel:
         """The shared loaded model (loads it on first use)."""
-        return load_model(gguf_path(self.gguf), self.context_window)
+        path = gguf_path(self.gguf)
+        try:
+            return load_model(path, self.context_window)
+        except Exception as exc:  # noqa: BLE001 - a corrupt or unloadable file
+            raise errors.ModelNotFoundError(f"could not load {path.name}: {exc}") from exc
+
+    def prepare(self) -> None:
+        """Load the model now, outside the timed call."""
+        self.model()
 
     def prompt_tokens(self, request: ChatRequest) -> tuple[list[int], list[str]]:
         """The exact token ids the model will read, and the template's stop strings."""
@@ -96,12 +104,7 @@ class LlamaCppProvider:
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Chunk]:
         """Generate under the model's lock, one chunk per token, then counted usage and finish."""
-        try:
-            loaded = self.model()
-        except errors.ProviderError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a corrupt or unloadable file
-            raise errors.ModelNotFoundError(f"could not load {self.gguf}: {exc}") from exc
+        loaded = self.model()
         tokens, template_stop = self.prompt_tokens(request)
         max_tokens = request.max_tokens if request.max_tokens is not None else 256
         if len(tokens) + max_tokens > loaded.n_ctx:

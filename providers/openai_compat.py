@@ -38,21 +38,14 @@ class OpenAIProvider:
         return openai.OpenAI(
             api_key=self.api_key,
             base_url=self.base_url,
-            # Explicit values so nothing is read from the server's environment (OPENAI_ORG_ID...).
+            # Explicit values so nothing is read from the server's environment
+            # (OPENAI_ORG_ID, OPENAI_PROJECT_ID, OPENAI_ADMIN_KEY) and sent to a user's URL.
             organization="",
             project="",
+            admin_api_key="",
             max_retries=0,  # the runner retries, and only before the first token
             timeout=httpx2.Timeout(self.timeout_s, connect=min(CONNECT_TIMEOUT_S, self.timeout_s)),
-            **self._no_auth_header(),
         )
-
-    def _no_auth_header(self) -> dict[str, Any]:
-        if self.api_key:
-            return {}
-        # A blank key for a user-typed URL sends no Authorization header at all.
-        import openai
-
-        return {"default_headers": {"Authorization": openai.Omit()}}
 
     @property
     def client(self) -> Any:
@@ -60,6 +53,10 @@ class OpenAIProvider:
         if self._client is None:
             self._client = self._make_client()
         return self._client
+
+    def prepare(self) -> None:
+        """Build the SDK client now, outside the timed call."""
+        _ = self.client
 
     def count_tokens(self, request: ChatRequest) -> int | None:
         """Hosted models: no local tokenizer; the runner estimates with tiktoken."""
@@ -84,6 +81,12 @@ class OpenAIProvider:
             params["seed"] = request.seed
         if request.stop:
             params["stop"] = list(request.stop)
+        if not self.api_key:
+            # A blank key for a user-typed URL sends no Authorization header at all (the SDK
+            # otherwise refuses to send a request without credentials).
+            import openai
+
+            params["extra_headers"] = {"Authorization": openai.Omit()}
         if request.max_tokens is not None:
             key = (
                 "max_completion_tokens"

@@ -1,0 +1,101 @@
+"""Shared fixtures: a real llama.cpp OpenAI-compatible server, the scripted fault server, a clean env."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from playground.specs import ModelSpec
+from providers.local_models import gguf_path
+from tests.scripted_server import ScriptedServer
+
+KEY_VARS = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "HF_TOKEN",
+            "PLAYGROUND_MODELS_FILE", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No keys from the machine, a fresh database, and an empty tiktoken cache (as on a new machine)."""
+    for var in KEY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    db = tmp_path / "history.db"
+    monkeypatch.setenv("PLAYGROUND_DB", f"sqlite:///{db}")
+    empty_cache = tmp_path / "tiktoken-cache"
+    empty_cache.mkdir()
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(empty_cache))
+    return db
+
+
+@pytest.fixture(scope="session")
+def scripted() -> Iterator[ScriptedServer]:
+    """The scripted fault server on a free loopback port."""
+    with ScriptedServer() as server:
+        yield server
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python -m llama_cpp.server` serving the bundled SmolLM2 on 127.0.0.1; yields its /v1 base URL."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    command = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(gguf_path("smollm2-135m")),
+        "--model_alias", "smollm2",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--n_ctx", "2048",
+    ]
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/models", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"llama_cpp.server did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def remote_spec(url: str, key: str = "remote", provider: str = "openai", **fields: object) -> ModelSpec:
+    """A spec pointing at a test server, as a user-added model."""
+    values: dict[str, object] = {"model": "scripted", "base_url": url, "source": "test", "context_window": 2048}
+    values.update(fields)
+    return ModelSpec(key=key, provider=provider, **values)  # type: ignore[arg-type]
+
+
+def closed_port_url() -> str:
+    """A loopback URL where nothing listens."""
+    return f"http://127.0.0.1:{free_port()}/v1"
+
+
+os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")

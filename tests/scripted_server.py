@@ -1,0 +1,205 @@
+"""A small scripted OpenAI-compatible HTTP server on loopback, for fault paths and timing checks.
+
+The scenario is the first path segment: `http://127.0.0.1:PORT/<scenario>/v1/chat/completions`, where
+<scenario> is `name` or `name~key=value~key=value`. Names:
+  ok         stream `tokens` words, first after `ttft` s, then one every `gap` s; `usage=1` adds usage
+  ratelimit  the first `fail` requests to this scenario get 429 with Retry-After `after`, then ok
+  status     always answer HTTP `code` with a JSON error (message echoes the bearer key if `echo=1`)
+  html502    a 502 with an HTML error page
+  hang       accept and send nothing until the server stops
+  drip       200 and SSE keep-alive comments every `every` s, forever
+  bytes      200 and a data line fed one byte every `every` s, never completed
+  malformed  a data line that is not JSON
+Every request's headers are kept in `ScriptedServer.requests` for assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def _parse(segment: str) -> tuple[str, dict[str, str]]:
+    name, *pairs = segment.split("~")
+    return name, dict(pair.split("=", 1) for pair in pairs if "=" in pair)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.0"  # close-delimited bodies: simple and what many proxies send
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence default logging
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._json(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("content-length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        scenario = self.path.strip("/").split("/")[0]
+        name, args = _parse(scenario)
+        with self.server.lock:
+            self.server.counts[scenario] += 1
+            count = self.server.counts[scenario]
+            self.server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+        handler = getattr(self, f"_scenario_{name}", None)
+        if handler is None:
+            self._json(404, {"error": {"message": f"unknown scenario {name}"}})
+            return
+        handler(args, count, body)
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def _json(self, code: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _start_sse(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        self.wfile.flush()
+
+    def _event(self, payload: dict[str, Any] | str) -> None:
+        data = payload if isinstance(payload, str) else json.dumps(payload)
+        self.wfile.write(f"data: {data}\n\n".encode())
+        self.wfile.flush()
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep unless the server is stopping; False when it is."""
+        return not self.server.stopping.wait(seconds)
+
+    def _chunk(self, text: str | None, finish: str | None = None) -> dict[str, Any]:
+        delta = {"content": text} if text is not None else {}
+        return {
+            "id": "chatcmpl-scripted",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": "scripted",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+
+    # --- scenarios -------------------------------------------------------------------------------
+    def _scenario_ok(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        ttft, gap = float(args.get("ttft", 0)), float(args.get("gap", 0))
+        tokens = int(args.get("tokens", 5))
+        self._start_sse()
+        if not self._wait(ttft):
+            return
+        for i in range(tokens):
+            if i and gap and not self._wait(gap):
+                return
+            self._event(self._chunk(f"word{i} "))
+        self._event(self._chunk(None, "stop"))
+        if args.get("usage") == "1":
+            usage = {"prompt_tokens": 7, "completion_tokens": tokens, "total_tokens": 7 + tokens}
+            self._event({**self._chunk(None), "choices": [], "usage": usage})
+        self._event("[DONE]")
+
+    def _scenario_ratelimit(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        if count <= int(args.get("fail", 1)):
+            self._json(429, {"error": {"message": "slow down"}}, {"Retry-After": args.get("after", "0.3")})
+            return
+        self._scenario_ok(args, count, body)
+
+    def _scenario_status(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        message = "scripted failure"
+        if args.get("echo") == "1":
+            message += f" for key {self.headers.get('authorization', '').removeprefix('Bearer ')}"
+        self._json(int(args.get("code", 500)), {"error": {"message": message}})
+
+    def _scenario_html502(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        page = (
+            b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+            b"<body><h1>Bad Gateway</h1><p>" + b"x" * 5000 + b"</p></body></html>"
+        )
+        self.send_response(502)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    def _scenario_hang(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        self.server.stopping.wait(float(args.get("for", 120)))
+
+    def _scenario_drip(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        self._start_sse()
+        every = float(args.get("every", 0.2))
+        while self._wait(every):
+            try:
+                self.wfile.write(b": keep-alive\n\n")
+                self.wfile.flush()
+            except OSError:
+                return
+
+    def _scenario_bytes(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        self._start_sse()
+        every = float(args.get("every", 0.2))
+        for byte in b'data: {"id": "x", "choices": [' + b" " * 100000:
+            if not self._wait(every):
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                return
+
+    def _scenario_malformed(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        self._start_sse()
+        self._event(self._chunk("fine "))
+        self.wfile.write(b"data: {this is not json\n\n")
+        self.wfile.flush()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.lock = threading.Lock()
+        self.counts: dict[str, int] = defaultdict(int)
+        self.requests: list[dict[str, Any]] = []
+        self.stopping = threading.Event()
+
+
+class ScriptedServer:
+    """Start with `with ScriptedServer() as server:`; `server.url("ok~ttft=0.5")` is a base URL."""
+
+    def __init__(self) -> None:
+        self._server = _Server()
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        """The loopback port it listens on."""
+        return self._server.server_address[1]
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request received: path, headers, JSON body."""
+        return self._server.requests
+
+    def url(self, scenario: str) -> str:
+        """Base URL (ending in /v1) for a scenario."""
+        return f"http://127.0.0.1:{self.port}/{scenario}/v1"
+
+    def __enter__(self) -> ScriptedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
