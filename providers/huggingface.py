@@ -40,11 +40,13 @@ class HuggingFaceProvider:
     def _client(self) -> Any:
         from huggingface_hub import InferenceClient
 
-        # An explicit "" (not None) stops huggingface_hub from sending the server's own cached or
-        # $HF_TOKEN token to a URL the user typed; it then sends an empty "Bearer " header, as
-        # build_hf_headers(token="") does (InferenceClient refuses token=False).
         if self.base_url:
-            return InferenceClient(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout_s)
+            # Its URL path still falls back to $HF_TOKEN for a blank key, so the header is blanked
+            # explicitly too: client headers win over the ones huggingface_hub builds.
+            headers = {} if self.api_key else {"authorization": ""}
+            return InferenceClient(
+                base_url=self.base_url, api_key=self.api_key, timeout=self.timeout_s, headers=headers
+            )
         return InferenceClient(
             provider=self.hf_provider or "auto", api_key=self.api_key, timeout=self.timeout_s
         )
