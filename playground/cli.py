@@ -32,7 +32,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _fail_usage(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    # Plain print: one unwrapped line, whatever the terminal width.
+    print(f"error: {message}", file=sys.stderr)
     return typer.Exit(EXIT_USAGE)
 
 

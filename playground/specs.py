@@ -92,7 +92,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def _line_of(text: str, key: str) -> int:
-    pattern = re.compile(rf"^\s*\[\s*models\.\"?{re.escape(key)}\"?\s*\]", re.MULTILINE)
+    pattern = re.compile(rf"^[ \t]*\[[ \t]*models\.\"?{re.escape(key)}\"?[ \t]*\]", re.MULTILINE)
     match = pattern.search(text)
     return text.count("\n", 0, match.start()) + 1 if match else 1
 
