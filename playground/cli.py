@@ -112,7 +112,9 @@ def run_command(
     timeout: Annotated[float | None, typer.Option("--timeout", min=0.1, help="Deadline per call, s.")] = None,
     models_file: ModelsFile = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per result.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Call nothing; show tokens and max cost.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Call nothing; show tokens and max cost.")
+    ] = False,
 ) -> None:
     """Send PROMPT to every -m model at once and compare them."""
     try:
@@ -200,7 +202,9 @@ def _run_live(comparison: Comparison) -> list[RunResult]:
             body: list[Text] = [Text(texts[key])]
             if result is not None and result.error:
                 body.append(Text(f"\n{result.error['kind']}: {result.error['message']}", style="red"))
-            body.append(Text("\n" + (metrics_line(result) if result is not None else "running…"), style="dim"))
+            body.append(
+                Text("\n" + (metrics_line(result) if result is not None else "running…"), style="dim")
+            )
             panels.append(Panel(Group(*body), title=key))
         grid.add_row(*panels)
         return grid
@@ -226,8 +230,12 @@ def _print_spread(results: list[RunResult]) -> None:
             if spread is None:
                 table.add_row(model, metric, "0", "-", "-", "-", "-")
                 continue
-            table.add_row(model, metric, str(spread.n), *(f"{v:.3f}" for v in
-                          (spread.min, spread.p50, spread.p90, spread.max)))
+            table.add_row(
+                model,
+                metric,
+                str(spread.n),
+                *(f"{v:.3f}" for v in (spread.min, spread.p50, spread.p90, spread.max)),
+            )
     out.print(table)
 
 

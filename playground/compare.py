@@ -39,7 +39,9 @@ class Plan:
 
     def total_max_cost(self) -> str:
         """Sum of the known maximum costs, as a string (unknown ones are left out and said so)."""
-        known = [m.estimate.max_cost_usd for m in self.models if m.estimate and m.estimate.max_cost_usd is not None]
+        known = [
+            m.estimate.max_cost_usd for m in self.models if m.estimate and m.estimate.max_cost_usd is not None
+        ]
         return str(sum(known)) if known else "n/a"
 
 
@@ -113,7 +115,14 @@ class Comparison:
                 system=self.plan.system,
             )
         jobs = [
-            Job(m.spec, m.provider, m.request, timeout_s=m.spec.timeout_s, repeat=self.repeat, warmup=self.warmup)
+            Job(
+                m.spec,
+                m.provider,
+                m.request,
+                timeout_s=m.spec.timeout_s,
+                repeat=self.repeat,
+                warmup=self.warmup,
+            )
             for m in self.plan.models
         ]
         self._fanout = FanOut(jobs, run_id=self.run_id)

@@ -62,8 +62,14 @@ class FanOut:
     def _work(self, job: Job) -> None:
         try:
             if job.warmup:
-                run_model(job.spec, job.provider, job.request, timeout_s=job.timeout_s,
-                          cancel=self.cancel_token, retry=self.retry)
+                run_model(
+                    job.spec,
+                    job.provider,
+                    job.request,
+                    timeout_s=job.timeout_s,
+                    cancel=self.cancel_token,
+                    retry=self.retry,
+                )
             for index in range(job.repeat):
                 if index and self.cancel_token.cancelled:
                     break
@@ -79,13 +85,23 @@ class FanOut:
 
         try:
             result = run_model(
-                job.spec, job.provider, job.request,
-                timeout_s=job.timeout_s, cancel=self.cancel_token, on_delta=emit,
-                retry=self.retry, run_id=self.run_id, repeat_index=index,
+                job.spec,
+                job.provider,
+                job.request,
+                timeout_s=job.timeout_s,
+                cancel=self.cancel_token,
+                on_delta=emit,
+                retry=self.retry,
+                run_id=self.run_id,
+                repeat_index=index,
             )
         except Exception as exc:  # noqa: BLE001 - a bug in one model's path must not stop the others
-            result = RunResult(model=key, run_id=self.run_id, repeat_index=index,
-                               error={"kind": "internal", "message": f"{type(exc).__name__}: {exc}"})
+            result = RunResult(
+                model=key,
+                run_id=self.run_id,
+                repeat_index=index,
+                error={"kind": "internal", "message": f"{type(exc).__name__}: {exc}"},
+            )
         self._events.put(Done(key, result))
 
     def events(self) -> Iterator[Event]:

@@ -79,7 +79,9 @@ class Estimate:
     @property
     def fits(self) -> bool:
         """True when input plus max output fit the context window (or it is unknown)."""
-        return self.context_window is None or self.input_tokens + self.max_output_tokens <= self.context_window
+        return (
+            self.context_window is None or self.input_tokens + self.max_output_tokens <= self.context_window
+        )
 
     def overflow_message(self) -> str:
         """One line naming both token counts."""

@@ -90,7 +90,9 @@ def cost_source(spec: ModelSpec) -> str:
     return "local" if spec.is_local else "unknown"
 
 
-def cost_of(spec: ModelSpec, input_tokens: int | None, output_tokens: int | None) -> tuple[Decimal | None, str]:
+def cost_of(
+    spec: ModelSpec, input_tokens: int | None, output_tokens: int | None
+) -> tuple[Decimal | None, str]:
     """(cost in USD or None, cost_source) for one call's token counts."""
     price = price_for(spec)
     if price is None:

@@ -123,9 +123,7 @@ def _spec_from_table(key: str, table: Any, where: str, source: str) -> ModelSpec
         if required not in table:
             raise SpecError(f"{where}: [models.{key}] needs a {required!r} field")
     if table["provider"] not in PROVIDERS:
-        raise SpecError(
-            f"{where}: unknown provider {table['provider']!r} (known: {', '.join(PROVIDERS)})"
-        )
+        raise SpecError(f"{where}: unknown provider {table['provider']!r} (known: {', '.join(PROVIDERS)})")
     task = table.get("task", "chat")
     if task not in TASKS:
         raise SpecError(f"{where}: unknown task {task!r} (known: {', '.join(TASKS)})")

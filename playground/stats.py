@@ -41,9 +41,7 @@ def summarize(results: Iterable[RunResult]) -> dict[str, dict[str, Spread | None
         by_model.setdefault(result.model, []).append(result)
     return {
         model: {
-            metric: spread(
-                getattr(r, metric) for r in runs if r.ok and getattr(r, metric) is not None
-            )
+            metric: spread(getattr(r, metric) for r in runs if r.ok and getattr(r, metric) is not None)
             for metric in METRICS
         }
         for model, runs in by_model.items()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
 
 class ProviderError(Exception):
@@ -109,9 +110,7 @@ def redact(text: str, secrets: list[str | None]) -> str:
     return text
 
 
-def status_error(
-    status: int, message: str, *, retry_after: float | None = None
-) -> ProviderError:
+def status_error(status: int, message: str, *, retry_after: float | None = None) -> ProviderError:
     """Map an HTTP status code and message to the matching ProviderError."""
     if status in (401, 403):
         return AuthError(f"authentication failed ({status}): {message}")
@@ -136,11 +135,11 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         # An HTTP-date: compute seconds from now.
+        from datetime import datetime
         from email.utils import parsedate_to_datetime
-        from datetime import datetime, timezone
 
         try:
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return None
-        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -54,7 +54,7 @@ class HuggingFaceProvider:
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Chunk]:
         """Yield text deltas, then usage when reported, then the finish reason."""
         if request.is_completion:
-            raise errors.BadRequestError("the huggingface adapter serves chat models only (task = \"chat\")")
+            raise errors.BadRequestError('the huggingface adapter serves chat models only (task = "chat")')
         client = self._client()
         params: dict[str, Any] = {
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],

@@ -89,7 +89,7 @@ class LlamaCppProvider:
             return llama.tokenize(request.raw_text.encode("utf-8"), add_bos=True, special=True), []
         if loaded.formatter is None:
             raise errors.BadRequestError(
-                f"{loaded.path.name} has no chat template; use it with task = \"completion\""
+                f'{loaded.path.name} has no chat template; use it with task = "completion"'
             )
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
         result = loaded.formatter(messages=messages)

@@ -17,8 +17,16 @@ from playground.specs import ModelSpec
 from providers.local_models import gguf_path
 from tests.scripted_server import ScriptedServer
 
-KEY_VARS = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "HF_TOKEN",
-            "PLAYGROUND_MODELS_FILE", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
+KEY_VARS = (
+    "OPENAI_API_KEY",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_ENDPOINT",
+    "HF_TOKEN",
+    "PLAYGROUND_MODELS_FILE",
+    "OPENAI_BASE_URL",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -54,11 +62,19 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     command = [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", str(gguf_path("smollm2-135m")),
-        "--model_alias", "smollm2",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", "2048",
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(gguf_path("smollm2-135m")),
+        "--model_alias",
+        "smollm2",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
     ]
     with log.open("wb") as log_file:
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
@@ -88,7 +104,12 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def remote_spec(url: str, key: str = "remote", provider: str = "openai", **fields: object) -> ModelSpec:
     """A spec pointing at a test server, as a user-added model."""
-    values: dict[str, object] = {"model": "scripted", "base_url": url, "source": "test", "context_window": 2048}
+    values: dict[str, object] = {
+        "model": "scripted",
+        "base_url": url,
+        "source": "test",
+        "context_window": 2048,
+    }
     values.update(fields)
     return ModelSpec(key=key, provider=provider, **values)  # type: ignore[arg-type]
 

@@ -22,9 +22,23 @@ def cli(*args: str):
 def test_done_when_two_local_models_answer_offline_as_json():
     # The acceptance command, run as a real process.
     proc = subprocess.run(
-        [sys.executable, "-m", "playground", "run", "Name three colors",
-         "-m", "smollm2-135m", "-m", "gemma3-270m", "--json", "--max-tokens", "24"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "playground",
+            "run",
+            "Name three colors",
+            "-m",
+            "smollm2-135m",
+            "-m",
+            "gemma3-270m",
+            "--json",
+            "--max-tokens",
+            "24",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -69,7 +83,9 @@ def test_prompt_over_context_window_gives_both_counts():
 
 def test_malformed_models_file_names_file_and_line(tmp_path: Path):
     bad = tmp_path / "models.toml"
-    bad.write_text('[models.ok]\nprovider = "openai"\nmodel = "x"\n\n[models.broken]\nprovider = "nope"\nmodel="y"\n')
+    bad.write_text(
+        '[models.ok]\nprovider = "openai"\nmodel = "x"\n\n[models.broken]\nprovider = "nope"\nmodel="y"\n'
+    )
     result = cli("models", "--models-file", str(bad))
     assert result.exit_code == 2
     assert f"{bad}, line 5" in result.output and "unknown provider 'nope'" in result.output
@@ -94,8 +110,18 @@ def test_failing_model_exits_1_and_others_still_answer(tmp_path: Path, scripted)
 def test_dry_run_calls_nothing_and_prices_the_maximum(monkeypatch, scripted):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dry-run-key-000000000000")
     before = len(scripted.requests)
-    result = cli("run", "Hello there", "-m", "gpt-4o-mini", "-m", "smollm2-135m", "--max-tokens", "100",
-                 "--dry-run", "--json")
+    result = cli(
+        "run",
+        "Hello there",
+        "-m",
+        "gpt-4o-mini",
+        "-m",
+        "smollm2-135m",
+        "--max-tokens",
+        "100",
+        "--dry-run",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     rows = {r["model"]: r for r in map(json.loads, result.stdout.splitlines())}
     gpt = rows["gpt-4o-mini"]

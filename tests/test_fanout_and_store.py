@@ -38,8 +38,12 @@ def test_one_failure_or_hang_does_not_stop_the_others(scripted):
         job(scripted.url("ok~tokens=3~gap=0.05"), "good"),
         job(closed_port_url(), "refused"),
         job(scripted.url("malformed"), "garbage"),
-        Job(remote_spec(scripted.url("hang"), key="hung"), build_provider(remote_spec(scripted.url("hang")), {}),
-            REQUEST, timeout_s=1.0),
+        Job(
+            remote_spec(scripted.url("hang"), key="hung"),
+            build_provider(remote_spec(scripted.url("hang")), {}),
+            REQUEST,
+            timeout_s=1.0,
+        ),
     ]
     events = list(FanOut(jobs).events())
     done = {e.model: e.result for e in events if isinstance(e, Done)}
@@ -67,8 +71,11 @@ def test_cancel_keeps_partial_text(scripted):
 
 
 def test_repeat_reports_spread(scripted):
-    results = [e.result for e in FanOut([job(scripted.url("ok~ttft=0.1~tokens=3~gap=0.02"), "r", repeat=4)]).events()
-               if isinstance(e, Done)]
+    results = [
+        e.result
+        for e in FanOut([job(scripted.url("ok~ttft=0.1~tokens=3~gap=0.02"), "r", repeat=4)]).events()
+        if isinstance(e, Done)
+    ]
     assert [r.repeat_index for r in results] == [0, 1, 2, 3]
     summary = summarize(results)["r"]
     assert summary["ttft_s"].n == 4
@@ -83,7 +90,10 @@ def test_spread_matches_known_values():
 
 
 def test_comparison_saves_every_result_before_showing_it(scripted, clean_env):
-    specs = {"a": remote_spec(scripted.url("ok~tokens=2"), key="a"), "b": remote_spec(closed_port_url(), key="b")}
+    specs = {
+        "a": remote_spec(scripted.url("ok~tokens=2"), key="a"),
+        "b": remote_spec(closed_port_url(), key="b"),
+    }
     store = Store()
     plan = plan_comparison("hello", ["a", "b"], specs, params=Params(max_tokens=8))
     comparison = Comparison(plan, store)
@@ -134,8 +144,12 @@ def test_no_key_reaches_the_database_or_logs(scripted, clean_env, monkeypatch, c
 
 def test_local_models_side_by_side(clean_env):
     specs = load_specs()
-    plan = plan_comparison("Name three colors", ["smollm2-135m", "gemma3-270m"], specs,
-                           params=Params(max_tokens=16, temperature=0))
+    plan = plan_comparison(
+        "Name three colors",
+        ["smollm2-135m", "gemma3-270m"],
+        specs,
+        params=Params(max_tokens=16, temperature=0),
+    )
     comparison = Comparison(plan, Store())
     results = {e.model: e.result for e in comparison.events() if isinstance(e, Done)}
     assert set(results) == {"smollm2-135m", "gemma3-270m"}

@@ -122,7 +122,9 @@ def test_blank_key_with_user_url_sends_no_authorization(scripted, monkeypatch):
 
 def test_hf_blank_key_with_user_url_sends_no_authorization(scripted, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_server_own_token_must_not_leak")
-    spec = remote_spec(scripted.url("ok~tokens=2~id=hfnoauth"), provider="huggingface", api_key_env="HF_USER_KEY")
+    spec = remote_spec(
+        scripted.url("ok~tokens=2~id=hfnoauth"), provider="huggingface", api_key_env="HF_USER_KEY"
+    )
     before = len(scripted.requests)
     result = run_model(spec, build_provider(spec, {}), REQUEST, timeout_s=5)
     assert result.ok, result.error

@@ -65,8 +65,9 @@ def test_local_base_model_continues_plain_text():
     assert result.ok, result.error
     assert result.text.strip()
     assert result.usage_source == "counted"
-    assert result.input_tokens == len(provider.model().llama.tokenize(
-        b"The three primary colors are", add_bos=True, special=True))
+    assert result.input_tokens == len(
+        provider.model().llama.tokenize(b"The three primary colors are", add_bos=True, special=True)
+    )
 
 
 def test_same_seed_same_answer_locally():

@@ -21,9 +21,11 @@ def test_builtin_specs_have_both_local_models_and_hosted_entries():
 
 def test_user_file_adds_and_overrides_by_key(tmp_path, monkeypatch):
     user = tmp_path / "mine.toml"
-    user.write_text('[models.gpt-4o-mini]\nprovider = "openai"\nmodel = "gpt-4o-mini"\n'
-                    'price_input_per_mtok = 1\nprice_output_per_mtok = "2.5"\n\n'
-                    '[models.mine]\nprovider = "openai"\nmodel = "llama3"\nbase_url = "http://127.0.0.1:1/v1"\n')
+    user.write_text(
+        '[models.gpt-4o-mini]\nprovider = "openai"\nmodel = "gpt-4o-mini"\n'
+        'price_input_per_mtok = 1\nprice_output_per_mtok = "2.5"\n\n'
+        '[models.mine]\nprovider = "openai"\nmodel = "llama3"\nbase_url = "http://127.0.0.1:1/v1"\n'
+    )
     monkeypatch.setenv("PLAYGROUND_MODELS_FILE", str(user))
     specs = load_specs()
     assert specs["mine"].base_url == "http://127.0.0.1:1/v1"
@@ -78,7 +80,9 @@ def test_offline_estimator_falls_back_to_bundled_cl100k_and_says_so():
 def test_chat_messages_are_counted_the_cookbook_way():
     estimator = estimator_for("gpt-4")
     request = ChatRequest(messages=(Message("system", "You are terse."), Message("user", "Hi there")))
-    expected = 3 + sum(3 + estimator.count_text(m.role) + estimator.count_text(m.content) for m in request.messages)
+    expected = 3 + sum(
+        3 + estimator.count_text(m.role) + estimator.count_text(m.content) for m in request.messages
+    )
     assert estimator.count_request(request) == expected
     # The cookbook's published example: "You are a helpful, pattern-following assistant..." is beyond
     # scope; a single "hello" user message is 8 tokens under cl100k_base (3 + 1 role + 1 text + 3).
