@@ -65,6 +65,8 @@ def _chat_formatter(llama: Any) -> Any:
 class LlamaCppProvider:
     """A local GGUF model; chat uses the GGUF's own chat template, completion sends raw text."""
 
+    in_process = True  # never blocks on a network: the runner reads it on its own thread
+
     def __init__(self, *, gguf: str, context_window: int = 4096) -> None:
         self.gguf = gguf
         self.context_window = context_window
