@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from playground.fanout import Done, Event, FanOut, Job
+from playground.fanout import Event, FanOut, Job
 from playground.prepare import Estimate, Params, PreflightError, build_request, check_fits, estimate
 from playground.registry import Keys, build_provider
+from playground.results import RunResult
 from playground.specs import ModelSpec, with_overrides
 from playground.store import Store
 from providers.base import ChatRequest, Provider
@@ -125,15 +126,16 @@ class Comparison:
             )
             for m in self.plan.models
         ]
-        self._fanout = FanOut(jobs, run_id=self.run_id)
+        self._fanout = FanOut(jobs, run_id=self.run_id, on_result=self._save)
+
+    def _save(self, result: RunResult) -> None:
+        if self.store is not None and self.run_id is not None:
+            self.store.add_result(self.run_id, result)
 
     def cancel(self) -> None:
         """Stop every model still running."""
         self._fanout.cancel()
 
     def events(self) -> Iterator[Event]:
-        """Live events; results are stored before they are handed out."""
-        for event in self._fanout.events():
-            if isinstance(event, Done) and self.store is not None and self.run_id is not None:
-                self.store.add_result(self.run_id, event.result)
-            yield event
+        """Live events; every result is stored (on its worker thread) before it is handed out."""
+        return self._fanout.events()

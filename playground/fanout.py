@@ -52,6 +52,9 @@ class FanOut:
     jobs: list[Job]
     run_id: str | None = None
     retry: RetryPolicy | None = None
+    # Called on the worker thread with each finished result before its Done event is queued, so a
+    # result is saved even when nobody is left to read the events (page closed, Stop pressed).
+    on_result: Callable[[RunResult], None] | None = None
     cancel_token: CancelToken = field(default_factory=CancelToken)
     _events: queue.Queue[Event | None] = field(default_factory=queue.Queue)
 
@@ -102,6 +105,11 @@ class FanOut:
                 repeat_index=index,
                 error={"kind": "internal", "message": f"{type(exc).__name__}: {exc}"},
             )
+        if self.on_result is not None:
+            try:
+                self.on_result(result)
+            except Exception as exc:  # noqa: BLE001 - a failed save is reported in the result itself
+                result.error = result.error or {"kind": "storage", "message": f"not saved: {exc}"}
         self._events.put(Done(key, result))
 
     def events(self) -> Iterator[Event]:

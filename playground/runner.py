@@ -127,6 +127,8 @@ def _run_attempt(
             except queue.Empty:
                 continue
             if item is _END:
+                # A stream cut short by a cancel ends quietly, without a finish reason.
+                attempt.cancelled = attempt.finish is None and cancel.cancelled
                 return started
             if isinstance(item, BaseException):
                 if attempt.cancelled or cancel.cancelled:
