@@ -1,0 +1,192 @@
+"""Compare: one prompt to several models at once, live side by side, with figures and charts."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from pages.ui import keyring, render_answer, render_charts, safe_markdown, shared_store, specs
+from playground.compare import Comparison, UsageError, plan_comparison
+from playground.diffing import word_diff_markdown
+from playground.fanout import Delta, Done
+from playground.prepare import Params
+from playground.registry import usability
+from playground.results import RunResult
+from playground.snippets import curl_snippet, python_snippet
+
+LOCAL_DEFAULTS = ("smollm2-135m", "gemma3-270m")
+
+
+def show_shared_run(run_id: str) -> None:
+    """A run opened from a share link: read-only, from the store."""
+    run = shared_store().get_run(run_id)
+    if run is None:
+        st.error(f"No run {run_id!r} in the history.")
+        return
+    st.subheader("Shared run (read-only)")
+    st.markdown(f"**Prompt:** {safe_markdown(run.prompt)}")
+    if run.system:
+        st.markdown(f"**System:** {safe_markdown(run.system)}")
+    show_results(run.results, run.models)
+
+
+def show_results(results: list[RunResult], order: list[str]) -> None:
+    """Answers side by side with figures, then charts and the answer diff."""
+    first = {r.model: r for r in results if r.repeat_index == 0}
+    keys = [k for k in order if k in first]
+    for column, key in zip(st.columns(max(len(keys), 1)), keys, strict=False):
+        with column:
+            st.markdown(f"#### {key}")
+            render_answer(first[key])
+    render_charts(results)
+    answered = [k for k in keys if first[k].text]
+    if len(answered) >= 2:
+        with st.expander("Compare two answers (word diff)"):
+            left, right = st.columns(2)
+            a = left.selectbox("First answer", answered, index=0, key="diff-a")
+            b = right.selectbox("Second answer", answered, index=1, key="diff-b")
+            st.markdown(word_diff_markdown(first[a].text, first[b].text))
+            st.caption(
+                f"{a}: {len(first[a].text)} characters, {first[a].output_tokens} tokens ({first[a].usage_source}) · "
+                f"{b}: {len(first[b].text)} characters, {first[b].output_tokens} tokens ({first[b].usage_source})"
+            )
+
+
+shared = st.query_params.get("run")
+if shared:
+    show_shared_run(shared)
+    st.stop()
+
+st.title("Compare models")
+all_specs = specs()
+keys = keyring()
+usable = {key: usability(spec, keys) for key, spec in all_specs.items()}
+options = sorted(all_specs, key=lambda k: (all_specs[k].provider, k))
+
+
+def label(key: str) -> str:
+    ok, why = usable[key]
+    return f"{all_specs[key].provider} · {key}" + ("" if ok else f" — unusable: {why}")
+
+
+prompt = st.text_area("Prompt", key="prompt", height=120, placeholder="Name three colors")
+system = st.text_area("System prompt (optional)", key="system", height=68)
+chosen = st.multiselect(
+    "Models",
+    options,
+    default=[k for k in LOCAL_DEFAULTS if k in usable and usable[k][0]],
+    format_func=label,
+    key="models",
+)
+c1, c2, c3, c4, c5 = st.columns(5)
+temperature = c1.slider("Temperature", 0.0, 2.0, 0.7, 0.05, key="temperature")
+top_p = c2.slider("Top p", 0.0, 1.0, 1.0, 0.05, key="top_p")
+max_tokens = c3.number_input("Max tokens", 1, 32768, 128, key="max_tokens")
+seed = c4.number_input("Seed (-1 = none)", -1, 2**31 - 1, -1, key="seed")
+repeat = c5.number_input("Repeat k", 1, 20, 1, key="repeat")
+
+blocked = [k for k in chosen if not usable[k][0]]
+plan = None
+if blocked:
+    st.warning("; ".join(f"{k}: {usable[k][1]}" for k in blocked))
+elif prompt.strip() and chosen:
+    try:
+        plan = plan_comparison(
+            prompt,
+            chosen,
+            all_specs,
+            system=system or None,
+            params=Params(
+                temperature=temperature,
+                top_p=top_p,
+                max_tokens=int(max_tokens),
+                seed=None if seed < 0 else int(seed),
+            ),
+            keys=keys,
+        )
+    except UsageError as exc:
+        st.error(str(exc))
+if plan is not None:
+    rows = [
+        {
+            "model": m.spec.key,
+            "input tokens": m.estimate.input_tokens,
+            "counted by": m.estimate.input_counted_by,
+            "max output tokens": m.estimate.max_output_tokens,
+            "max cost (USD)": str(m.estimate.max_cost_usd) if m.estimate.max_cost_usd is not None else "n/a",
+            "price source": m.estimate.cost_source,
+            "context window": m.estimate.context_window,
+        }
+        for m in plan.models
+        if m.estimate is not None
+    ]
+    with st.expander(f"Before running: at most {plan.total_max_cost()} USD (known prices)"):
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+run_clicked = st.button("Run", type="primary", disabled=plan is None, key="run")
+
+active: Comparison | None = st.session_state.get("active")
+if active is not None and not run_clicked:
+    # The previous script run was interrupted (Stop, or any widget change): stop its models and
+    # read what they saved, partial text included.
+    active.cancel()
+    st.session_state.pop("active")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        stored = shared_store().get_run(active.run_id)
+        if stored and len(stored.results) >= len(stored.models) * active.repeat:
+            break
+        time.sleep(0.1)
+    stored = shared_store().get_run(active.run_id)
+    if stored is not None:
+        st.session_state["last"] = (stored.results, stored.models, active.run_id)
+
+if run_clicked and plan is not None:
+    comparison = Comparison(plan, shared_store(), repeat=int(repeat))
+    st.session_state["active"] = comparison
+    st.button("Stop", key="stop")
+    order = [m.spec.key for m in plan.models]
+    placeholders = {}
+    texts = {key: "" for key in order}
+    for column, key in zip(st.columns(len(order)), order, strict=True):
+        with column:
+            st.markdown(f"#### {key}")
+            placeholders[key] = st.empty()
+            placeholders[key].caption("waiting for the first token…")
+    results: list[RunResult] = []
+    try:
+        for event in comparison.events():
+            if isinstance(event, Delta) and event.repeat_index == 0:
+                texts[event.model] += event.text
+                placeholders[event.model].markdown(safe_markdown(texts[event.model]) + " ▌")
+            elif isinstance(event, Done):
+                results.append(event.result)
+                if event.result.repeat_index == 0:
+                    with placeholders[event.model].container():
+                        render_answer(event.result)
+    finally:
+        comparison.cancel()  # a no-op when all finished; stops the rest if this run is interrupted
+    st.session_state.pop("active", None)
+    st.session_state["last"] = (results, order, comparison.run_id)
+    st.rerun()
+
+last = st.session_state.get("last")
+if last is not None:
+    results, order, run_id = last
+    st.divider()
+    st.caption(f"Run saved · share link: `?run={run_id}`")
+    show_results(results, order)
+    with st.expander("View code"):
+        for key in order:
+            if key not in all_specs or plan is None:
+                continue
+            planned = next((m for m in plan.models if m.spec.key == key), None)
+            if planned is None:
+                continue
+            st.markdown(f"**{key}**")
+            st.code(python_snippet(planned.spec, planned.request), language="python")
+            curl = curl_snippet(planned.spec, planned.request)
+            if curl:
+                st.code(curl, language="bash")

@@ -1,0 +1,70 @@
+"""History: every saved run, filter, open read-only, re-run, delete, export."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, time
+
+import pandas as pd
+import streamlit as st
+
+from pages.ui import render_answer, render_charts, safe_markdown, shared_store
+from playground.export import runs_to_csv, runs_to_json
+
+st.title("History")
+store = shared_store()
+f1, f2, f3 = st.columns(3)
+model_filter = f1.text_input("Model key", key="h-model")
+text_filter = f2.text_input("Search prompt and answers", key="h-text")
+since = f3.date_input("Since", value=None, key="h-since")
+runs = store.list_runs(
+    model=model_filter or None,
+    text=text_filter or None,
+    since=datetime.combine(since, time.min).astimezone() if since else None,
+)
+if not runs:
+    st.info("No runs yet: run a comparison on the Compare page.")
+    st.stop()
+
+table = pd.DataFrame(
+    [
+        {
+            "id": run.id,
+            "when": run.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "prompt": run.prompt[:80],
+            "models": ", ".join(run.models),
+            "errors": sum(1 for r in run.results if not r.ok),
+        }
+        for run in runs
+    ]
+)
+st.dataframe(table, hide_index=True)
+e1, e2 = st.columns(2)
+e1.download_button("Export CSV", runs_to_csv(runs), "runs.csv", "text/csv", key="export-csv")
+e2.download_button("Export JSON", runs_to_json(runs), "runs.json", "application/json", key="export-json")
+
+chosen = st.selectbox(
+    "Open a run",
+    [run.id for run in runs],
+    key="h-open",
+    format_func=lambda i: next(f"{r.created_at:%Y-%m-%d %H:%M} · {r.prompt[:60]}" for r in runs if r.id == i),
+)
+run = store.get_run(chosen)
+if run is not None:
+    st.markdown(f"**Prompt:** {safe_markdown(run.prompt)}")
+    st.caption(f"Parameters: {json.dumps(run.params)} · share link: `?run={run.id}`")
+    first = {r.model: r for r in run.results if r.repeat_index == 0}
+    for column, key in zip(st.columns(max(len(first), 1)), first, strict=False):
+        with column:
+            st.markdown(f"#### {key}")
+            render_answer(first[key])
+    render_charts(run.results)
+    a1, a2 = st.columns(2)
+    if a1.button("Re-run on Compare", key="h-rerun"):
+        st.session_state["prompt"] = run.prompt
+        st.session_state["system"] = run.system or ""
+        st.session_state["models"] = run.models
+        st.switch_page("pages/compare.py")
+    if a2.button("Delete this run", key="h-delete"):
+        store.delete_run(run.id)
+        st.rerun()

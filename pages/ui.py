@@ -1,0 +1,77 @@
+"""Shared pieces of the Streamlit pages: session state, cached resources, result rendering."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import ChainMap
+from collections.abc import Sequence
+
+import streamlit as st
+
+from playground import charts
+from playground.format import metrics_line
+from playground.results import RunResult
+from playground.specs import ModelSpec, load_specs
+from playground.store import Store, default_db_url
+
+# Markdown image syntax: model output must not make the browser fetch remote images.
+_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)]*)\)")
+
+
+@st.cache_resource
+def _store_for(url: str) -> Store:
+    return Store(url)
+
+
+def shared_store() -> Store:
+    """One store (engine and pool) per database URL, shared by every session; it holds no keys."""
+    return _store_for(default_db_url())
+
+
+def session_keys() -> dict[str, str]:
+    """API keys typed in Settings, kept only in this browser session's state."""
+    return st.session_state.setdefault("api_keys", {})
+
+
+def keyring() -> ChainMap[str, str]:
+    """This session's keys over the server's environment."""
+    return ChainMap(session_keys(), dict(os.environ))
+
+
+def specs() -> dict[str, ModelSpec]:
+    """Built-in and file models plus this session's custom endpoints."""
+    merged = dict(load_specs())
+    merged.update(st.session_state.get("custom_specs", {}))
+    return merged
+
+
+def safe_markdown(text: str) -> str:
+    """Model output as markdown with images turned into plain links (never fetched)."""
+    return _IMAGE.sub(lambda m: f"[image: {m.group(1) or 'untitled'}]({m.group(2)})", text)
+
+
+def render_answer(result: RunResult) -> None:
+    """One model's answer, error and figures (each labelled with its source)."""
+    if result.text:
+        st.markdown(safe_markdown(result.text))
+    if result.error:
+        st.error(f"{result.error['kind']}: {result.error['message']}")
+    st.caption(metrics_line(result))
+
+
+def render_charts(results: Sequence[RunResult]) -> None:
+    """The comparison charts for a set of results."""
+    first = [r for r in results if r.repeat_index == 0]
+    if not any(r.ok for r in first):
+        return
+    left, right = st.columns(2)
+    left.plotly_chart(charts.latency_figure(first), key="chart-latency")
+    right.plotly_chart(charts.speed_figure(first), key="chart-speed")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.cost_figure(first), key="chart-cost")
+    right.plotly_chart(charts.cost_latency_figure(first), key="chart-pareto")
+    if any(r.repeat_index > 0 for r in results):
+        left, right = st.columns(2)
+        left.plotly_chart(charts.repeat_box_figure(results, "ttft_s"), key="chart-box-ttft")
+        right.plotly_chart(charts.repeat_box_figure(results, "total_s"), key="chart-box-total")
