@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Model Playground", page_icon="🧪", layout="wide")
+st.set_page_config(page_title="Model Playground", page_icon=":material/science:", layout="wide")
 
 navigation = st.navigation(
     [
-        st.Page("pages/compare.py", title="Compare", icon="⚖️", default=True),
-        st.Page("pages/history.py", title="History", icon="🕘"),
-        st.Page("pages/settings.py", title="Settings", icon="🔑"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
+        st.Page("pages/history.py", title="History", icon=":material/history:"),
+        st.Page("pages/settings.py", title="Settings", icon=":material/key:"),
     ]
 )
 navigation.run()

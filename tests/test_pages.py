@@ -49,7 +49,9 @@ def test_compare_flow_on_local_models():
 def test_one_failing_column_does_not_stop_the_other():
     at = app()
     at.session_state["custom_specs"] = {
-        "dead": ModelSpec(key="dead", provider="openai", model="x", base_url=closed_port_url(), source="session")
+        "dead": ModelSpec(
+            key="dead", provider="openai", model="x", base_url=closed_port_url(), source="session"
+        )
     }
     at.run()
     at.text_area(key="prompt").input("Say hi")
@@ -75,7 +77,9 @@ def test_context_overflow_is_refused_before_running():
 def test_share_link_opens_a_run_read_only():
     store = Store()
     run_id = store.create_run("shared prompt", ["m"], {})
-    store.add_result(run_id, RunResult(model="m", text="shared answer", total_s=1.0, ttft_s=0.5, run_id=run_id))
+    store.add_result(
+        run_id, RunResult(model="m", text="shared answer", total_s=1.0, ttft_s=0.5, run_id=run_id)
+    )
     at = app()
     at.query_params["run"] = run_id
     at.run()
