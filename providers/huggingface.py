@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from providers import errors
-from providers.base import CancelToken, ChatRequest, Chunk, Finish, TextDelta, Usage
+from providers.base import CancelToken, ChatRequest, Chunk
+from providers.chat_stream import redacted, relay
 from providers.http_errors import short_body
 
 
@@ -73,35 +74,10 @@ class HuggingFaceProvider:
         except Exception as exc:  # noqa: BLE001 - every failure is mapped
             raise self._map(exc) from exc
         cancel.on_cancel(client.close)
-        usage: Usage | None = None
-        finish: str | None = None
-        try:
-            for chunk in chunks:
-                if cancel.cancelled:
-                    break
-                if getattr(chunk, "usage", None) is not None and chunk.usage.completion_tokens is not None:
-                    usage = Usage(int(chunk.usage.prompt_tokens or 0), int(chunk.usage.completion_tokens))
-                for choice in chunk.choices or ():
-                    text = choice.delta.content if choice.delta is not None else None
-                    if text:
-                        yield TextDelta(text)
-                    if choice.finish_reason:
-                        finish = choice.finish_reason
-        except Exception as exc:  # noqa: BLE001
-            if cancel.cancelled:
-                return
-            raise self._map(exc) from exc
-        finally:
-            client.close()
-        if usage is not None:
-            yield usage
-        yield Finish(finish)
+        yield from relay(chunks, cancel, client.close, self._map)
 
     def _map(self, exc: Exception) -> errors.ProviderError:
-        mapped = map_hf_error(exc)
-        mapped.message = errors.redact(mapped.message, [self.api_key])
-        mapped.args = (mapped.message,)
-        return mapped
+        return redacted(map_hf_error(exc), self.api_key)
 
 
 def map_hf_error(exc: Exception) -> errors.ProviderError:

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from providers import errors
-from providers.base import CancelToken, ChatRequest, Chunk, Finish, TextDelta, Usage
+from providers.base import CancelToken, ChatRequest, Chunk
+from providers.chat_stream import redacted, relay
 from providers.http_errors import short_body
 
 # Assumed seconds to establish a connection; the whole call is bounded by the runner's deadline.
@@ -110,45 +111,10 @@ class OpenAIProvider:
         except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped below
             raise self._map(exc) from exc
         cancel.on_cancel(sdk_stream.close)
-        usage: Usage | None = None
-        finish: str | None = None
-        try:
-            for chunk in sdk_stream:
-                if cancel.cancelled:
-                    break
-                if getattr(chunk, "usage", None) is not None and chunk.usage.completion_tokens is not None:
-                    usage = Usage(
-                        input_tokens=int(chunk.usage.prompt_tokens or 0),
-                        output_tokens=int(chunk.usage.completion_tokens),
-                    )
-                for choice in chunk.choices or ():
-                    text = _choice_text(choice)
-                    if text:
-                        yield TextDelta(text)
-                    if choice.finish_reason:
-                        finish = choice.finish_reason
-        except Exception as exc:  # noqa: BLE001
-            if cancel.cancelled:
-                return
-            raise self._map(exc) from exc
-        finally:
-            sdk_stream.close()
-        if usage is not None:
-            yield usage
-        yield Finish(finish)
+        yield from relay(sdk_stream, cancel, sdk_stream.close, self._map)
 
     def _map(self, exc: Exception) -> errors.ProviderError:
-        mapped = map_openai_error(exc)
-        mapped.message = errors.redact(mapped.message, [self.api_key])
-        mapped.args = (mapped.message,)
-        return mapped
-
-
-def _choice_text(choice: Any) -> str | None:
-    delta = getattr(choice, "delta", None)
-    if delta is not None:
-        return getattr(delta, "content", None)
-    return getattr(choice, "text", None)  # legacy completions stream
+        return redacted(map_openai_error(exc), self.api_key)
 
 
 def map_openai_error(exc: Exception) -> errors.ProviderError:
