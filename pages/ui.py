@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from playground import charts
 from playground.format import metrics_line
 from playground.results import RunResult
 from playground.specs import ModelSpec, load_specs
@@ -62,6 +61,8 @@ def render_answer(result: RunResult) -> None:
 
 def render_charts(results: Sequence[RunResult]) -> None:
     """The comparison charts for a set of results."""
+    from playground import charts  # plotly is imported only once there is something to chart
+
     first = [r for r in results if r.repeat_index == 0]
     if not any(r.ok for r in first):
         return
