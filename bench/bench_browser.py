@@ -17,11 +17,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import os  # noqa: E402
-import subprocess  # noqa: E402
-import urllib.request  # noqa: E402
 
 from tests.conftest import free_port  # noqa: E402
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT  # noqa: E402
+from tests.processes import serving, streamlit_command  # noqa: E402
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 MODELS = ("smollm2-135m", "gemma3-270m")
 
@@ -31,31 +30,9 @@ def main() -> None:
 
     port = free_port()
     env = {**os.environ, "PLAYGROUND_DB": f"sqlite:///{tempfile.mkdtemp()}/bench.db"}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.headless=true",
-            f"--server.port={port}",
-            "--server.address=127.0.0.1",
-            "--browser.gatherUsageStats=false",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=ROOT,
-        env=env,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+    log = Path(tempfile.mkdtemp()) / "streamlit.log"
+    with serving(streamlit_command(port), f"{url}/_stcore/health", log, env=env):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
@@ -95,9 +72,6 @@ def main() -> None:
                 "() => [...document.querySelectorAll('[data-testid=\"stColumn\"]')].map(c => c.innerText)"
             )
             browser.close()
-    finally:
-        server.terminate()
-        server.wait(15)
     print(f"cold page load to interactive Prompt box: {load_s:.2f} s  target <= 2 s")
     for model in MODELS:
         column = next((c for c in final_columns if c.startswith(model) and "TTFT" in c), "")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 
+from playground.runner import DEFAULT_DEADLINE_S
 from playground.specs import ModelSpec
 from providers.base import Provider
 from providers.errors import MissingKeyError, ProviderError
 from providers.local_models import is_available
-
-DEFAULT_TIMEOUT_S = 120.0
 
 Keys = Mapping[str, str]
 
@@ -35,7 +34,7 @@ def _endpoint(spec: ModelSpec, keys: Keys) -> str:
 
 
 def _timeout(spec: ModelSpec) -> float:
-    return spec.timeout_s or DEFAULT_TIMEOUT_S
+    return spec.timeout_s or DEFAULT_DEADLINE_S
 
 
 def _openai(spec: ModelSpec, keys: Keys) -> Provider:
