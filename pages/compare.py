@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pandas as pd
 import streamlit as st
 
 from pages.ui import keyring, render_answer, render_charts, safe_markdown, shared_store, specs
@@ -17,6 +16,8 @@ from playground.results import RunResult
 from playground.snippets import curl_snippet, python_snippet
 
 LOCAL_DEFAULTS = ("smollm2-135m", "gemma3-270m")
+# Redraw each live column at most this often: one redraw per token swamps a small machine's browser.
+LIVE_REDRAW_S = 0.1
 
 
 def show_shared_run(run_id: str) -> None:
@@ -123,7 +124,7 @@ if plan is not None:
         if m.estimate is not None
     ]
     with st.expander(f"Before running: at most {plan.total_max_cost()} USD (known prices)"):
-        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        st.dataframe(rows, hide_index=True)  # a list of rows: pandas loads only when this shows
 
 run_clicked = st.button("Run", type="primary", disabled=plan is None, key="run")
 
@@ -157,7 +158,7 @@ if run_clicked and plan is not None:
             placeholders[key].caption("waiting for the first token…")
     results: list[RunResult] = []
     try:
-        for event in comparison.events():
+        for event in comparison.events(every_s=LIVE_REDRAW_S):
             if isinstance(event, Delta) and event.repeat_index == 0:
                 texts[event.model] += event.text
                 placeholders[event.model].markdown(safe_markdown(texts[event.model]) + " ▌")

@@ -6,13 +6,16 @@ import os
 import re
 from collections import ChainMap
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from playground.format import metrics_line
 from playground.results import RunResult
 from playground.specs import ModelSpec, load_specs
-from playground.store import Store, default_db_url
+
+if TYPE_CHECKING:
+    from playground.store import Store
 
 # Markdown image syntax: model output must not make the browser fetch remote images.
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)]*)\)")
@@ -20,11 +23,15 @@ _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)]*)\)")
 
 @st.cache_resource
 def _store_for(url: str) -> Store:
+    from playground.store import Store  # sqlalchemy loads on first use, not on first page load
+
     return Store(url)
 
 
 def shared_store() -> Store:
     """One store (engine and pool) per database URL, shared by every session; it holds no keys."""
+    from playground.store import default_db_url
+
     return _store_for(default_db_url())
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from playground.fanout import Event, FanOut, Job
 from playground.prepare import Estimate, Params, PreflightError, build_request, check_fits, estimate
 from playground.registry import Keys, build_provider
 from playground.results import RunResult
 from playground.specs import ModelSpec, with_overrides
-from playground.store import Store
 from providers.base import ChatRequest, Provider
 from providers.errors import ProviderError
+
+if TYPE_CHECKING:  # sqlalchemy is imported only where a store is opened
+    from playground.store import Store
 
 
 class UsageError(ValueError):
@@ -136,6 +139,6 @@ class Comparison:
         """Stop every model still running."""
         self._fanout.cancel()
 
-    def events(self) -> Iterator[Event]:
-        """Live events; every result is stored (on its worker thread) before it is handed out."""
-        return self._fanout.events()
+    def events(self, every_s: float = 0.0) -> Iterator[Event]:
+        """Live events (text merged per `every_s`); every result is stored before it is handed out."""
+        return self._fanout.events(every_s)

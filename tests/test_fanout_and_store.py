@@ -55,6 +55,25 @@ def test_one_failure_or_hang_does_not_stop_the_others(scripted):
     assert len(deltas) == 3  # streamed live, chunk by chunk
 
 
+def test_live_text_is_merged_but_first_text_and_whole_answer_are_not_held(scripted):
+    fast = job(scripted.url("ok~ttft=0.2~tokens=40~gap=0.01"), "fast")
+    slow = job(scripted.url("ok~ttft=0.05~tokens=3~gap=0.3"), "slow")
+    started = time.perf_counter()
+    seen: dict[str, list[tuple[float, str]]] = {"fast": [], "slow": []}
+    done = {}
+    for event in FanOut([fast, slow]).events(every_s=0.1):
+        if isinstance(event, Delta):
+            seen[event.model].append((time.perf_counter() - started, event.text))
+        else:
+            done[event.model] = event.result
+    for model in ("fast", "slow"):
+        assert "".join(text for _, text in seen[model]) == done[model].text  # nothing lost or reordered
+    assert seen["fast"][0][1] == "word0 "  # the first text is shown at once, alone
+    assert 3 <= len(seen["fast"]) <= 8  # 40 tokens over ~0.4 s redrawn every 0.1 s, not 40 times
+    assert len(seen["slow"]) == 3  # tokens 0.3 s apart are each shown when they arrive
+    assert seen["slow"][1][0] - seen["slow"][0][0] < 0.45
+
+
 def test_cancel_keeps_partial_text(scripted):
     fan = FanOut([job(scripted.url("ok~tokens=50~gap=0.1"), "slow")])
     results = []
