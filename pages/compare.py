@@ -6,14 +6,13 @@ import time
 
 import streamlit as st
 
-from pages.ui import keyring, render_answer, render_charts, safe_markdown, shared_store, specs
+from pages.ui import keyring, render_answer, render_charts, render_code, safe_markdown, shared_store, specs
 from playground.compare import Comparison, UsageError, plan_comparison
 from playground.diffing import word_diff_markdown
 from playground.fanout import Delta, Done
-from playground.prepare import Params
+from playground.prepare import OVERRIDE_LIMITS, Params, overrides_from_rows
 from playground.registry import usability
 from playground.results import RunResult
-from playground.snippets import curl_snippet, python_snippet
 
 LOCAL_DEFAULTS = ("smollm2-135m", "gemma3-270m")
 # Redraw each live column at most this often: one redraw per token swamps a small machine's browser.
@@ -31,6 +30,7 @@ def show_shared_run(run_id: str) -> None:
     if run.system:
         st.markdown(f"**System:** {safe_markdown(run.system)}")
     show_results(run.results, run.models)
+    render_code(run.id, specs())
 
 
 def show_results(results: list[RunResult], order: list[str]) -> None:
@@ -88,6 +88,27 @@ max_tokens = c3.number_input("Max tokens", 1, 32768, 128, key="max_tokens")
 seed = c4.number_input("Seed (-1 = none)", -1, 2**31 - 1, -1, key="seed")
 repeat = c5.number_input("Repeat k", 1, 20, 1, key="repeat")
 
+per_model: dict[str, dict[str, object]] = {}
+if st.toggle("Different parameters per model", key="per-model-on") and chosen:
+    st.caption("Blank cells use the shared value above.")
+    start = st.session_state.get("per-model-start", {})
+    edited = st.data_editor(
+        [{"model": k, **{n: start.get(k, {}).get(n) for n in OVERRIDE_LIMITS}} for k in chosen],
+        column_config={
+            "model": st.column_config.TextColumn("Model", disabled=True),
+            **{
+                name: st.column_config.NumberColumn(name, min_value=low, max_value=high)
+                for name, (low, high) in OVERRIDE_LIMITS.items()
+            },
+        },
+        hide_index=True,
+        key=f"per-model-{'-'.join(chosen)}",
+    )
+    try:
+        per_model = overrides_from_rows(edited.to_dict("records") if hasattr(edited, "to_dict") else edited)
+    except ValueError as exc:
+        st.error(str(exc))
+
 blocked = [k for k in chosen if not usable[k][0]]
 plan = None
 if blocked:
@@ -105,6 +126,7 @@ elif prompt.strip() and chosen:
                 max_tokens=int(max_tokens),
                 seed=None if seed < 0 else int(seed),
             ),
+            per_model=per_model,
             keys=keys,
         )
     except UsageError as exc:
@@ -179,15 +201,4 @@ if last is not None:
     st.divider()
     st.caption(f"Run saved · share link: `?run={run_id}`")
     show_results(results, order)
-    with st.expander("View code"):
-        for key in order:
-            if key not in all_specs or plan is None:
-                continue
-            planned = next((m for m in plan.models if m.spec.key == key), None)
-            if planned is None:
-                continue
-            st.markdown(f"**{key}**")
-            st.code(python_snippet(planned.spec, planned.request), language="python")
-            curl = curl_snippet(planned.spec, planned.request)
-            if curl:
-                st.code(curl, language="bash")
+    render_code(run_id, all_specs)

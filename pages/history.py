@@ -8,7 +8,8 @@ from datetime import datetime, time
 import pandas as pd
 import streamlit as st
 
-from pages.ui import render_answer, render_charts, safe_markdown, shared_store
+from pages.ui import render_answer, render_charts, render_code, safe_markdown, shared_store, specs
+from playground.compare import stored_params
 from playground.export import runs_to_csv, runs_to_json
 
 st.title("History")
@@ -59,11 +60,22 @@ if run is not None:
             st.markdown(f"#### {key}")
             render_answer(first[key])
     render_charts(run.results)
+    render_code(run.id, specs())
     a1, a2 = st.columns(2)
     if a1.button("Re-run on Compare", key="h-rerun"):
         st.session_state["prompt"] = run.prompt
         st.session_state["system"] = run.system or ""
-        st.session_state["models"] = run.models
+        st.session_state["models"] = [k for k in run.models if k in specs()]
+        params, per_model = stored_params(run.params)
+        st.session_state.update(
+            temperature=params.temperature if params.temperature is not None else 0.7,
+            top_p=params.top_p if params.top_p is not None else 1.0,
+            max_tokens=params.max_tokens,
+            seed=params.seed if params.seed is not None else -1,
+            repeat=int(run.params.get("repeat", 1)),
+        )
+        st.session_state["per-model-on"] = bool(per_model)
+        st.session_state["per-model-start"] = per_model
         st.switch_page("pages/compare.py")
     if a2.button("Delete this run", key="h-delete"):
         store.delete_run(run.id)

@@ -83,3 +83,21 @@ def render_charts(results: Sequence[RunResult]) -> None:
         left, right = st.columns(2)
         left.plotly_chart(charts.repeat_box_figure(results, "ttft_s"), key="chart-box-ttft")
         right.plotly_chart(charts.repeat_box_figure(results, "total_s"), key="chart-box-total")
+
+
+def render_code(run_id: str, known: dict[str, ModelSpec]) -> None:
+    """ "View code": per model, a snippet that repeats exactly the call a stored run made."""
+    from playground.compare import replay_requests
+    from playground.snippets import curl_snippet, python_snippet
+
+    run = shared_store().get_run(run_id)
+    if run is None:
+        return
+    with st.expander("View code"):
+        st.caption("Keys are read from environment variables; set them before running a snippet.")
+        for spec, request in replay_requests(run, known):
+            st.markdown(f"**{spec.key}**")
+            st.code(python_snippet(spec, request), language="python")
+            curl = curl_snippet(spec, request)
+            if curl:
+                st.code(curl, language="bash")

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from playground.fanout import Event, FanOut, Job
-from playground.prepare import Estimate, Params, PreflightError, build_request, check_fits, estimate
+from playground.prepare import (
+    PARAM_NAMES,
+    Estimate,
+    Params,
+    PreflightError,
+    build_request,
+    check_fits,
+    estimate,
+)
 from playground.registry import Keys, build_provider
 from playground.results import RunResult
 from playground.specs import ModelSpec, with_overrides
@@ -15,7 +23,7 @@ from providers.base import ChatRequest, Provider
 from providers.errors import ProviderError
 
 if TYPE_CHECKING:  # sqlalchemy is imported only where a store is opened
-    from playground.store import Store
+    from playground.store import Store, StoredRun
 
 
 class UsageError(ValueError):
@@ -40,6 +48,7 @@ class Plan:
     system: str | None
     params: Params
     models: list[PlannedModel]
+    per_model: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
     def total_max_cost(self) -> str:
         """Sum of the known maximum costs, as a string (unknown ones are left out and said so)."""
@@ -73,6 +82,7 @@ def plan_comparison(
     if duplicates:
         raise UsageError(f"model chosen twice: {', '.join(duplicates)}")
     params = params or Params()
+    per_model = {k: dict(v) for k, v in (per_model or {}).items() if k in model_keys and v}
     planned = []
     for key in model_keys:
         spec = with_overrides(specs[key], timeout_s=timeout_s)
@@ -80,7 +90,7 @@ def plan_comparison(
             provider = build_provider(spec, keys)
         except ProviderError as exc:
             raise UsageError(exc.message) from exc
-        model_params = params.merged((per_model or {}).get(key, {}))
+        model_params = params.merged(per_model.get(key, {}))
         request = build_request(spec, prompt, system, model_params)
         planned.append(PlannedModel(spec, provider, request, None))
     if check_context:
@@ -89,7 +99,7 @@ def plan_comparison(
             check_fits([m.estimate for m in planned if m.estimate])
         except PreflightError as exc:
             raise UsageError(str(exc)) from exc
-    return Plan(prompt, system, params, planned)
+    return Plan(prompt, system, params, planned, per_model)
 
 
 def _with_estimate(model: PlannedModel) -> PlannedModel:
@@ -115,7 +125,12 @@ class Comparison:
             self.run_id = self.store.create_run(
                 self.plan.prompt,
                 [m.spec.key for m in self.plan.models],
-                params={**asdict(self.plan.params), "repeat": self.repeat, "warmup": self.warmup},
+                params={
+                    **asdict(self.plan.params),
+                    "per_model": self.plan.per_model,
+                    "repeat": self.repeat,
+                    "warmup": self.warmup,
+                },
                 system=self.plan.system,
             )
         jobs = [
@@ -142,3 +157,22 @@ class Comparison:
     def events(self, every_s: float = 0.0) -> Iterator[Event]:
         """Live events (text merged per `every_s`); every result is stored before it is handed out."""
         return self._fanout.events(every_s)
+
+
+def stored_params(params: Mapping[str, object]) -> tuple[Params, dict[str, dict[str, object]]]:
+    """The shared and per-model parameters a stored run was made with."""
+    shared = {name: params[name] for name in PARAM_NAMES if params.get(name) is not None}
+    if "stop" in shared:
+        shared["stop"] = tuple(shared["stop"])  # type: ignore[arg-type]
+    per_model = params.get("per_model") or {}
+    return Params(**shared), {str(k): dict(v) for k, v in per_model.items()}  # type: ignore[arg-type, union-attr]
+
+
+def replay_requests(run: StoredRun, specs: Mapping[str, ModelSpec]) -> list[tuple[ModelSpec, ChatRequest]]:
+    """The exact request each model of a stored run was sent (for "View code"); unknown models left out."""
+    params, per_model = stored_params(run.params)
+    return [
+        (specs[key], build_request(specs[key], run.prompt, run.system, params.merged(per_model.get(key, {}))))
+        for key in run.models
+        if key in specs
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -37,6 +37,33 @@ class Params:
             if name in values and value is not None:
                 values[name] = tuple(value) if name == "stop" else value
         return Params(**values)
+
+
+# Per-model override columns and the range each accepts (the same bounds as the shared controls).
+OVERRIDE_LIMITS: dict[str, tuple[float, float]] = {
+    "temperature": (0.0, 2.0),
+    "top_p": (0.0, 1.0),
+    "max_tokens": (1, 32768),
+    "seed": (0, 2**31 - 1),
+}
+
+
+def overrides_from_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per-model overrides from table rows ({"model": key, "temperature": 0.2, ...}); blank cells mean
+    "use the shared value". Raises ValueError naming the model and parameter for a value out of range."""
+    overrides: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        values = {}
+        for name, (low, high) in OVERRIDE_LIMITS.items():
+            value = row.get(name)
+            if value is None or value != value:  # blank, or NaN from a table cell
+                continue
+            if not low <= value <= high:
+                raise ValueError(f"{row['model']}: {name} {value:g} is outside {low:g}..{high:g}")
+            values[name] = int(value) if name in ("max_tokens", "seed") else float(value)
+        if values:
+            overrides[str(row["model"])] = values
+    return overrides
 
 
 def build_request(spec: ModelSpec, prompt: str, system: str | None, params: Params) -> ChatRequest:

