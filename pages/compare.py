@@ -145,7 +145,7 @@ if plan is not None:
         for m in plan.models
         if m.estimate is not None
     ]
-    with st.expander(f"Before running: at most {plan.total_max_cost()} USD (known prices)"):
+    with st.expander(f"Before running: {plan.summary()}"):
         st.dataframe(rows, hide_index=True)  # a list of rows: pandas loads only when this shows
 
 run_clicked = st.button("Run", type="primary", disabled=plan is None, key="run")

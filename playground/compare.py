@@ -50,6 +50,21 @@ class Plan:
     models: list[PlannedModel]
     per_model: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
+    def summary(self) -> str:
+        """One line: total input tokens and the most the run can cost, saying which models are free."""
+        estimates = [m.estimate for m in self.models if m.estimate]
+        tokens = sum(e.input_tokens for e in estimates)
+        local = [e.model for e in estimates if e.cost_source == "local"]
+        unknown = [e.model for e in estimates if e.max_cost_usd is None and e.cost_source != "local"]
+        parts = [f"{tokens} input tokens in total"]
+        if len(local) < len(estimates) - len(unknown):
+            parts.append(f"at most {self.total_max_cost()} USD")
+        if local:
+            parts.append(f"local, no cost: {', '.join(local)}")
+        if unknown:
+            parts.append(f"no price known: {', '.join(unknown)}")
+        return " · ".join(parts)
+
     def total_max_cost(self) -> str:
         """Sum of the known maximum costs, as a string (unknown ones are left out and said so)."""
         known = [

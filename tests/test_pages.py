@@ -34,6 +34,7 @@ def test_compare_flow_on_local_models():
     at.number_input(key="max_tokens").set_value(16)
     at.run()
     assert not at.error, [e.value for e in at.error]
+    assert any("local, no cost: smollm2-135m, gemma3-270m" in e.label for e in at.expander)
     at.button(key="run").click().run()
     assert not at.exception, at.exception
     captions = " ".join(c.value for c in at.caption)
