@@ -13,12 +13,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from playground.catalog import catalog, table_rows
 from playground.compare import Comparison, Plan, UsageError, plan_comparison
 from playground.fanout import Delta, Done
 from playground.format import metrics_line
 from playground.prepare import Params
-from playground.pricing import cost_source
-from playground.registry import usability
 from playground.results import RunResult
 from playground.specs import SpecError, load_specs
 from playground.stats import summarize
@@ -52,50 +51,16 @@ def models_command(
         specs = load_specs(models_file)
     except SpecError as exc:
         raise _fail_usage(str(exc)) from exc
-    rows = []
-    for spec in specs.values():
-        usable, why = usability(spec)
-        rows.append(
-            {
-                "key": spec.key,
-                "provider": spec.provider,
-                "model": spec.model,
-                "usable": usable,
-                "usable_reason": why,
-                "task": spec.task,
-                "stage": spec.stage,
-                "license": spec.license,
-                "open_weights": spec.open_weights,
-                "architecture": spec.architecture,
-                "context_window": spec.context_window,
-                "price_input_per_mtok": _str_or_none(spec.price_input_per_mtok),
-                "price_output_per_mtok": _str_or_none(spec.price_output_per_mtok),
-                "price_source": cost_source(spec),
-                "source": spec.source,
-            }
-        )
+    entries = catalog(specs)
     if as_json:
-        for row in rows:
-            print(json.dumps(row))
+        for entry in entries:
+            print(json.dumps(entry.as_json()))
         return
-    table = Table("key", "provider", "usable", "task", "stage", "license", "open", "context", "price")
+    rows = table_rows(entries)
+    table = Table(*rows[0].keys()) if rows else Table("model")
     for row in rows:
-        table.add_row(
-            row["key"],
-            row["provider"],
-            "yes" if row["usable"] else f"no ({row['usable_reason']})",
-            row["task"],
-            row["stage"] or "unknown",
-            row["license"] or "unknown",
-            {True: "yes", False: "no", None: "unknown"}[row["open_weights"]],
-            str(row["context_window"] or "unknown"),
-            row["price_source"],
-        )
+        table.add_row(*(str(value) for value in row.values()))
     out.print(table)
-
-
-def _str_or_none(value: object) -> str | None:
-    return None if value is None else str(value)
 
 
 @app.command("run")
@@ -155,7 +120,7 @@ def _print_dry_run(plan: Plan, as_json: bool) -> None:
                 "input_tokens": est.input_tokens,
                 "input_counted_by": est.input_counted_by,
                 "max_output_tokens": est.max_output_tokens,
-                "max_cost_usd": _str_or_none(est.max_cost_usd),
+                "max_cost_usd": None if est.max_cost_usd is None else str(est.max_cost_usd),
                 "cost_source": est.cost_source,
                 "context_window": est.context_window,
             }

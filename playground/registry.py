@@ -84,6 +84,17 @@ ADAPTERS: dict[str, Callable[[ModelSpec, Keys], Provider]] = {
 }
 
 
+# Sampling parameters each adapter passes on to its model (the rest of ChatRequest is messages/text).
+ACCEPTED_PARAMS: dict[str, tuple[str, ...]] = {
+    "openai": ("temperature", "top_p", "max_tokens", "seed", "stop"),
+    "azure": ("temperature", "top_p", "max_tokens", "seed", "stop"),
+    "huggingface": ("temperature", "top_p", "max_tokens", "seed", "stop"),
+    "llamacpp": ("temperature", "top_p", "max_tokens", "seed", "stop"),
+}
+# The playground sends text prompts and streams text back: chat and plain completion models only.
+RUNNABLE_TASKS = ("chat", "completion")
+
+
 def build_provider(spec: ModelSpec, keys: Keys | None = None) -> Provider:
     """The adapter for a spec, with keys from `keys` (default: the process environment)."""
     return ADAPTERS[spec.provider](spec, os.environ if keys is None else keys)
@@ -92,6 +103,8 @@ def build_provider(spec: ModelSpec, keys: Keys | None = None) -> Provider:
 def usability(spec: ModelSpec, keys: Keys | None = None) -> tuple[bool, str]:
     """(usable now, why or why not) without calling or loading anything."""
     keys = os.environ if keys is None else keys
+    if spec.task not in RUNNABLE_TASKS:
+        return False, f"{spec.task} model: the playground runs only chat and completion models"
     if spec.is_local:
         return is_available(spec.gguf or spec.model)
     try:

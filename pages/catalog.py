@@ -1,0 +1,233 @@
+"""Catalog: every model the app knows, filtered and sorted, model cards with Try it, and a Hub search."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import streamlit as st
+
+from pages.ui import keyring, render_answer, shared_store, specs
+from playground.catalog import (
+    ARCHITECTURES,
+    SORT_KEYS,
+    CatalogEntry,
+    CatalogFilter,
+    catalog,
+    filter_and_sort,
+    table_rows,
+)
+from playground.compare import Comparison, UsageError, plan_comparison
+from playground.fanout import Done
+from playground.hub import SORTS, HubModel, HubQuery, HubUnavailable, search_hub
+from playground.prepare import Params
+from playground.pricing import genai_prices_data_date
+from playground.specs import PROVIDERS, TASKS
+
+SAMPLE_PROMPT = "Explain in two sentences what a context window is."
+
+
+@st.cache_data(ttl=600, show_spinner="Searching the Hugging Face Hub…")
+def cached_hub_search(query: HubQuery) -> list[HubModel]:
+    """Hub answers are public (searched without a token), so they are shared briefly across sessions."""
+    return search_hub(query)
+
+
+def yes_no_unknown(value: bool | None) -> str:
+    """A fact that may be unknown, in words."""
+    return {True: "yes", False: "no", None: "unknown"}[value]
+
+
+def show_card(entry: CatalogEntry) -> None:
+    """One model's card: what it is, its limits and prices with sources, and a Try it box."""
+    st.subheader(entry.key)
+    if entry.description:
+        st.markdown(entry.description)
+    license_text = entry.license or "unknown"
+    if entry.license_url:
+        license_text = f"[{license_text}]({entry.license_url})"
+    left, right = st.columns(2)
+    left.markdown(
+        "\n".join(
+            [
+                f"- **Provider:** {entry.provider} · **model id:** `{entry.model}`",
+                f"- **Task:** {entry.task} · **stage:** {entry.stage or 'unknown'}",
+                f"- **Architecture:** {entry.architecture or 'unknown'}",
+                f"- **License:** {license_text} · **open weights:** {yes_no_unknown(entry.open_weights)}",
+                f"- **Context window:** {entry.context_window or 'unknown'} tokens",
+                f"- **Listed in:** {entry.source}",
+            ]
+        )
+    )
+    if entry.price_source == "local":
+        price = "local: runs on this machine, no per-token price"
+    elif entry.price_input_per_mtok is None:
+        price = "unknown (no price in genai-prices and no override)"
+    else:
+        price = (
+            f"input ${entry.price_input_per_mtok} / output ${entry.price_output_per_mtok} per million tokens "
+            f"({entry.price_source})"
+        )
+    facts = [
+        f"- **Price:** {price}",
+        f"- **Token counting:** {entry.token_counting}",
+        f"- **Parameters accepted:** {', '.join(entry.accepted_params) or 'unknown'}",
+        f"- **Usable now:** {'yes' if entry.usable else 'no'} ({entry.usable_reason})",
+    ]
+    if entry.size_on_disk_bytes is not None:
+        facts.append(
+            f"- **On disk:** {entry.size_on_disk_bytes / 1e6:.1f} MB, quantization {entry.quantization or 'unknown'}"
+        )
+    right.markdown("\n".join(facts))
+    if entry.stage == "base":
+        st.info(
+            "A base model: pre-trained only, driven as plain text completion. It continues your text rather "
+            "than answering it; compare it with an instruct-tuned model to see what instruction tuning adds."
+        )
+    elif entry.stage == "instruct" and entry.provider == "llamacpp":
+        st.info("Instruction-tuned: it answers prompts through its own chat template.")
+
+    st.markdown("**Try it**")
+    prompt = st.text_area("Sample prompt", SAMPLE_PROMPT, key=f"try-prompt-{entry.key}", height=68)
+    if st.button("Try it", key=f"try-{entry.key}", disabled=not entry.usable):
+        try:
+            plan = plan_comparison(prompt, [entry.key], specs(), params=Params(max_tokens=96), keys=keyring())
+        except UsageError as exc:
+            st.error(str(exc))
+        else:
+            with st.spinner(f"Running {entry.key}…"):
+                comparison = Comparison(plan, shared_store())
+                done = [e.result for e in comparison.events() if isinstance(e, Done)]
+            st.session_state["try-result"] = (entry.key, done[0])
+    tried = st.session_state.get("try-result")
+    if tried and tried[0] == entry.key:
+        render_answer(tried[1])
+
+
+def hub_search_section() -> None:
+    """Search the Hub and add a hit to this session's models (before the catalog is drawn, so it shows)."""
+    with st.form("hub"):
+        h1, h2, h3, h4, h5 = st.columns(5)
+        hub_text = h1.text_input("Search", key="hub-text")
+        hub_task = h2.selectbox("Task", ["any", *TASKS], key="hub-task")
+        hub_library = h3.text_input("Library (e.g. transformers, gguf)", key="hub-library")
+        hub_license = h4.text_input("License (e.g. apache-2.0)", key="hub-license")
+        hub_sort = h5.selectbox("Sort by", SORTS, key="hub-sort")
+        served = st.checkbox("Only models served by Inference Providers", value=True, key="hub-served")
+        searched = st.form_submit_button("Search the Hub")
+    if searched:
+        query = HubQuery(
+            search=hub_text,
+            task=None if hub_task == "any" else hub_task,
+            library=hub_library.strip() or None,
+            license=hub_license.strip() or None,
+            sort=hub_sort,
+            served_by_inference_providers=served,
+        )
+        try:
+            st.session_state["hub-hits"] = cached_hub_search(query)
+        except HubUnavailable as exc:
+            st.session_state.pop("hub-hits", None)
+            st.warning(str(exc))
+    hits: list[HubModel] | None = st.session_state.get("hub-hits")
+    if hits is not None:
+        if not hits:
+            st.info("No Hub model matches.")
+        else:
+            st.dataframe(
+                [
+                    {
+                        "model": h.id,
+                        "task": h.task or "unknown",
+                        "library": h.library or "unknown",
+                        "license": h.license or "unknown",
+                        "stage": h.stage or "unknown",
+                        "architecture": h.architecture or "unknown",
+                        "downloads": h.downloads,
+                        "likes": h.likes,
+                        "gated": "yes" if h.gated else "no",
+                    }
+                    for h in hits
+                ],
+                hide_index=True,
+            )
+            hit_id = st.selectbox("Hub model", [h.id for h in hits], key="hub-pick")
+            if st.button("Add to this session's models", key="hub-add"):
+                spec = next(h for h in hits if h.id == hit_id).as_spec()
+                st.session_state.setdefault("custom_specs", {})[spec.key] = spec
+                st.success(
+                    f"Added {spec.key}: it runs through Inference Providers with your HF_TOKEN (Settings)."
+                )
+
+
+st.title("Model catalog")
+with st.expander("Add models from the Hugging Face Hub"):
+    hub_search_section()
+ring = keyring()
+all_specs = specs()
+entries = catalog(all_specs, ring)
+
+with st.expander("Filters", expanded=True):
+    c1, c2, c3, c4 = st.columns(4)
+    text = c1.text_input("Search by name", key="cat-text")
+    tasks = c2.multiselect("Task", TASKS, key="cat-tasks")
+    licenses = c3.multiselect(
+        "License", sorted({e.license for e in entries if e.license}), key="cat-licenses"
+    )
+    providers = c4.multiselect("Provider", PROVIDERS, key="cat-providers")
+    c1, c2, c3, c4 = st.columns(4)
+    weights = c1.radio("Weights", ["any", "open weights", "proprietary"], key="cat-weights", horizontal=True)
+    stage = c2.radio("Stage", ["any", "base", "instruct"], key="cat-stage", horizontal=True)
+    architectures = c3.multiselect("Architecture", ARCHITECTURES, key="cat-arch")
+    usable_only = c4.checkbox("Usable now (key or endpoint present)", key="cat-usable")
+    c1, c2 = st.columns(2)
+    context = c1.select_slider(
+        "Context window (tokens)",
+        options=[0, 4_096, 8_192, 32_768, 131_072, 1_000_000, 2_000_000],
+        value=(0, 2_000_000),
+        key="cat-context",
+    )
+    max_price = c2.number_input(
+        "Max input price, USD per million tokens (0 = any; local models always pass)",
+        min_value=0.0,
+        value=0.0,
+        step=0.05,
+        key="cat-price",
+    )
+
+where = CatalogFilter(
+    text=text,
+    tasks=tasks,
+    licenses=licenses,
+    providers=providers,
+    architectures=architectures,
+    open_weights={"any": None, "open weights": True, "proprietary": False}[weights],
+    stage=None if stage == "any" else stage,
+    min_context=context[0] or None,
+    max_context=None if context[1] >= 2_000_000 else context[1],
+    max_input_price=Decimal(str(max_price)) if max_price > 0 else None,
+    usable_only=usable_only,
+)
+s1, s2 = st.columns([3, 1])
+sort_by = s1.selectbox("Sort by", SORT_KEYS, key="cat-sort")
+descending = s2.toggle("Descending", key="cat-desc")
+shown = filter_and_sort(entries, where, sort_by, descending)
+st.caption(
+    f"{len(shown)} of {len(entries)} models · prices from genai-prices data of {genai_prices_data_date()}"
+)
+if not shown:
+    st.info("No model matches these filters.")
+else:
+    st.dataframe(table_rows(shown), hide_index=True, key="cat-table")
+    from playground.catalog_charts import context_figure, price_figure  # plotly only once there is a table
+
+    left, right = st.columns(2)
+    left.plotly_chart(price_figure(shown), key="cat-price-chart")
+    right.plotly_chart(context_figure(shown), key="cat-context-chart")
+
+    picked = st.multiselect("Send to Compare", [e.key for e in shown], key="cat-pick")
+    if st.button("Compare selected", key="cat-compare", disabled=not picked):
+        st.session_state["models"] = picked
+        st.switch_page("pages/compare.py")
+
+    card_key = st.selectbox("Model card", [e.key for e in shown], key="cat-card")
+    show_card(next(e for e in shown if e.key == card_key))
