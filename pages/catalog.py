@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import streamlit as st
 
-from pages.ui import keyring, render_answer, shared_store, specs
+from pages.common.ui import keyring, page_shell, render_answer, shared_store, specs
 from playground.catalog import (
     ARCHITECTURES,
     SORT_KEYS,
@@ -22,6 +22,8 @@ from playground.hub import SORTS, HubModel, HubQuery, HubUnavailable, search_hub
 from playground.prepare import Params
 from playground.pricing import genai_prices_data_date
 from playground.specs import PROVIDERS, TASKS
+
+page_shell("pages/catalog.py")
 
 SAMPLE_PROMPT = "Explain in two sentences what a context window is."
 

@@ -6,13 +6,24 @@ import time
 
 import streamlit as st
 
-from pages.ui import keyring, render_answer, render_charts, render_code, safe_markdown, shared_store, specs
+from pages.common.ui import (
+    keyring,
+    page_shell,
+    render_answer,
+    render_charts,
+    render_code,
+    safe_markdown,
+    shared_store,
+    specs,
+)
 from playground.compare import Comparison, UsageError, plan_comparison
 from playground.diffing import word_diff_markdown
 from playground.fanout import Delta, Done
 from playground.prepare import OVERRIDE_LIMITS, Params, overrides_from_rows
 from playground.registry import usability
 from playground.results import RunResult
+
+page_shell("pages/compare.py")
 
 LOCAL_DEFAULTS = ("smollm2-135m", "gemma3-270m")
 # Redraw each live column at most this often: one redraw per token swamps a small machine's browser.

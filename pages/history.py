@@ -8,9 +8,19 @@ from datetime import datetime, time
 import pandas as pd
 import streamlit as st
 
-from pages.ui import render_answer, render_charts, render_code, safe_markdown, shared_store, specs
+from pages.common.ui import (
+    page_shell,
+    render_answer,
+    render_charts,
+    render_code,
+    safe_markdown,
+    shared_store,
+    specs,
+)
 from playground.compare import stored_params
 from playground.export import runs_to_csv, runs_to_json
+
+page_shell("pages/history.py")
 
 st.title("History")
 store = shared_store()

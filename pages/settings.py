@@ -7,9 +7,11 @@ from decimal import Decimal, InvalidOperation
 import pandas as pd
 import streamlit as st
 
-from pages.ui import keyring, session_keys, specs
+from pages.common.ui import keyring, page_shell, session_keys, specs
 from playground.registry import usability
 from playground.specs import ModelSpec
+
+page_shell("pages/settings.py")
 
 st.title("Settings")
 st.caption(

@@ -65,3 +65,20 @@ def test_prompt_run_two_local_answers_and_a_chart(streamlit_url: str):
         assert "smollm2-135m" in text and "gemma3-270m" in text
         assert "(counted)" in text and "local (no price)" in text
         browser.close()
+
+
+def test_deep_link_as_first_request_opens_the_page_inside_the_app(streamlit_url: str):
+    # A fresh server treats pages/ as a legacy multipage folder until st.navigation has run once; the
+    # first request here is a deep link, which must still get the app's navigation, not the folder's.
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{streamlit_url}/catalog")
+        expect(page.get_by_role("heading", name="Model catalog")).to_be_visible(timeout=60_000)
+        nav = page.locator("[data-testid='stSidebarNav']")
+        expect(nav.get_by_text("Compare", exact=True)).to_be_visible(timeout=30_000)
+        assert nav.get_by_text("ui", exact=True).count() == 0
+        assert nav.get_by_text("app", exact=True).count() == 0
+        browser.close()

@@ -21,6 +21,22 @@ if TYPE_CHECKING:
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)]*)\)")
 
 
+SHELL_FLAG = "_app_shell"
+WANTED_PAGE = "_wanted_page"
+
+
+def page_shell(page_path: str) -> None:
+    """Send a page run that bypassed app.py back through it, keeping the page asked for.
+
+    On a fresh server, Streamlit treats a `pages/` folder next to the main script as a legacy
+    multipage app until `st.navigation` has run once, so a first request to a deep link (/history)
+    would run that page alone, without the app's config and navigation.
+    """
+    if not st.session_state.get(SHELL_FLAG):
+        st.session_state[WANTED_PAGE] = page_path
+        st.switch_page("app.py")
+
+
 @st.cache_resource
 def _store_for(url: str) -> Store:
     from playground.store import Store  # sqlalchemy loads on first use, not on first page load
