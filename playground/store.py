@@ -45,11 +45,11 @@ def default_db_url() -> str:
     return f"sqlite:///{folder / 'history.db'}"
 
 
-class _Base(DeclarativeBase):
+class TableBase(DeclarativeBase):
     pass
 
 
-class RunRow(_Base):
+class RunRow(TableBase):
     __tablename__ = "runs"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -64,7 +64,7 @@ class RunRow(_Base):
     )
 
 
-class ResultRow(_Base):
+class ResultRow(TableBase):
     __tablename__ = "results"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -145,8 +145,8 @@ class Store:
         self.engine: Engine = create_engine(self.url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        _Base.metadata.create_all(self.engine)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        TableBase.metadata.create_all(self.engine)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_run(
         self,
@@ -158,7 +158,7 @@ class Store:
     ) -> str:
         """Record a new run (before any model is called) and return its id."""
         run_id = uuid.uuid4().hex
-        with self._sessions.begin() as session:
+        with self.sessions.begin() as session:
             session.add(
                 RunRow(
                     id=run_id,
@@ -175,7 +175,7 @@ class Store:
     def add_result(self, run_id: str, result: RunResult) -> None:
         """Save one finished call; done before the result is shown."""
         error = result.error or {}
-        with self._sessions.begin() as session:
+        with self.sessions.begin() as session:
             session.add(
                 ResultRow(
                     run_id=run_id,
@@ -200,7 +200,7 @@ class Store:
 
     def get_run(self, run_id: str) -> StoredRun | None:
         """One run with its results, or None."""
-        with self._sessions() as session:
+        with self.sessions() as session:
             row = session.get(RunRow, run_id)
             return _to_run(row) if row is not None else None
 
@@ -229,12 +229,12 @@ class Store:
             query = query.where(RunRow.created_at >= since)
         if until:
             query = query.where(RunRow.created_at <= until)
-        with self._sessions() as session:
+        with self.sessions() as session:
             return [_to_run(row) for row in session.scalars(query)]
 
     def delete_run(self, run_id: str) -> bool:
         """Delete a run and its results; True if it existed."""
-        with self._sessions.begin() as session:
+        with self.sessions.begin() as session:
             session.execute(delete(ResultRow).where(ResultRow.run_id == run_id))
             deleted = session.execute(delete(RunRow).where(RunRow.id == run_id))
             return bool(deleted.rowcount)

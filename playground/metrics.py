@@ -1,0 +1,289 @@
+"""Objective metrics for one answer: each returns a score in [0, 1] and whether it passes.
+
+Text overlap comes from sacrebleu (BLEU, chrF) and rouge-score (ROUGE-L), schemas from jsonschema,
+user patterns from `regex` (it has a timeout, so a pathological pattern cannot hang a worker). The
+LLM judge lives in `judge.py`: it calls a model, so the evaluation runner drives it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import string
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+JUDGE = "judge"
+DEFAULT_PASS_AT = 0.5
+
+
+class MetricError(ValueError):
+    """A metric chosen with missing or bad options, or one that needs a column the dataset lacks."""
+
+
+@dataclass(frozen=True)
+class Score:
+    """One metric on one answer; `error` set means it could not be scored (not a zero)."""
+
+    value: float | None
+    passed: bool | None
+    detail: str = ""
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"value": self.value, "passed": self.passed, "detail": self.detail, "error": self.error}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Score:
+        """Inverse of to_json."""
+        return cls(data.get("value"), data.get("passed"), data.get("detail", ""), data.get("error"))
+
+
+@dataclass(frozen=True)
+class MetricChoice:
+    """A metric as chosen for one evaluation, with its options."""
+
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"name": self.name, "options": dict(self.options)}
+
+
+# --- normalisation -------------------------------------------------------------------------------------
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
+def normalise(text: str, options: Mapping[str, Any]) -> str:
+    """Text as compared: case folded, punctuation removed, whitespace collapsed (each on by default)."""
+    if options.get("ignore_case", True):
+        text = text.casefold()
+    if options.get("strip_punctuation", True):
+        text = text.translate(_PUNCTUATION)
+    if options.get("collapse_whitespace", True):
+        text = " ".join(text.split())
+    return text
+
+
+def _binary(ok: bool, detail: str = "") -> Score:
+    return Score(1.0 if ok else 0.0, ok, detail)
+
+
+def _graded(value: float, options: Mapping[str, Any], detail: str = "") -> Score:
+    pass_at = float(options.get("pass_at", DEFAULT_PASS_AT))
+    return Score(value, value >= pass_at, detail or f"{value:.3f} (pass at {pass_at:g})")
+
+
+# --- the metrics ---------------------------------------------------------------------------------------
+def exact_match(answer: str, expected: str | None, options: Mapping[str, Any]) -> Score:
+    """The normalised answer equals the normalised expected text."""
+    return _binary(normalise(answer, options) == normalise(expected or "", options))
+
+
+def contains(answer: str, expected: str | None, options: Mapping[str, Any]) -> Score:
+    """The normalised expected text appears in the normalised answer."""
+    return _binary(normalise(expected or "", options) in normalise(answer, options))
+
+
+def regex_match(answer: str, expected: str | None, options: Mapping[str, Any]) -> Score:
+    """The pattern (option `pattern`, else the expected column) is found in the answer."""
+    import regex
+
+    pattern = options.get("pattern") or expected or ""
+    try:
+        found = regex.search(pattern, answer, timeout=float(options.get("timeout_s", 1.0)))
+    except regex.error as exc:
+        return Score(None, None, error=f"bad pattern {pattern!r}: {exc}")
+    except TimeoutError:
+        return Score(None, None, error=f"pattern {pattern!r} took too long on this answer")
+    return _binary(found is not None, f"matched {found.group(0)!r}" if found else "no match")
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+def extract_json(answer: str) -> Any:
+    """The JSON value in an answer: the whole text, a fenced block, or the first object/array in it.
+
+    Raises ValueError when there is none.
+    """
+    fenced = _FENCE.search(answer)
+    candidates = [fenced.group(1)] if fenced else []
+    candidates.append(answer)
+    decoder = json.JSONDecoder()
+    for text in candidates:
+        text = text.strip()
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            pass
+        for start, char in enumerate(text):
+            if char in "{[":
+                try:
+                    return decoder.raw_decode(text, start)[0]
+                except json.JSONDecodeError:
+                    continue
+    raise ValueError("no JSON value in the answer")
+
+
+def valid_json(answer: str, expected: str | None, options: Mapping[str, Any]) -> Score:
+    """The answer holds a JSON value (bare, fenced, or embedded)."""
+    try:
+        extract_json(answer)
+    except ValueError as exc:
+        return _binary(False, str(exc))
+    return _binary(True)
+
+
+@cache
+def _validator(schema_text: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads(schema_text)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def schema_of(options: Mapping[str, Any]) -> str:
+    """The option `schema` as canonical JSON text; MetricError when missing or invalid."""
+    schema = options.get("schema")
+    if not schema:
+        raise MetricError("json_schema needs a schema (a JSON Schema document)")
+    try:
+        text = json.dumps(json.loads(schema) if isinstance(schema, str) else schema, sort_keys=True)
+        _validator(text)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise MetricError(f"json_schema: the schema is not JSON ({exc})") from exc
+    except Exception as exc:  # jsonschema.SchemaError
+        raise MetricError(f"json_schema: not a valid JSON Schema ({getattr(exc, 'message', exc)})") from exc
+    return text
+
+
+def json_schema(answer: str, expected: str | None, options: Mapping[str, Any]) -> Score:
+    """The answer's JSON validates against the schema option (jsonschema, draft 2020-12)."""
+    try:
+        value = extract_json(answer)
+    except ValueError as exc:
+        return _binary(False, str(exc))
+    errors = sorted(_validator(schema_of(options)).iter_errors(value), key=lambda e: list(e.path))
+    if errors:
+        where = "/".join(map(str, errors[0].path)) or "(root)"
+        return _binary(False, f"{where}: {errors[0].message}")
+    return _binary(True)
+
+
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+def _first_number(text: str) -> float | None:
+    found = _NUMBER.search(_THOUSANDS.sub("", text))
+    return float(found.group(0)) if found else None
+
+
+def numeric(answer: str, expected: str | None, options: Mapping[str, Any]) -> Score:
+    """The first number in the answer is within rel_tol (default 1%) or abs_tol of the expected one."""
+    target = _first_number(expected or "")
+    if target is None:
+        return Score(None, None, error=f"expected value {expected!r} is not a number")
+    got = _first_number(answer)
+    if got is None:
+        return _binary(False, "no number in the answer")
+    ok = math.isclose(
+        got, target, rel_tol=float(options.get("rel_tol", 0.01)), abs_tol=float(options.get("abs_tol", 0.0))
+    )
+    return _binary(ok, f"{got:g} vs {target:g}")
+
+
+def bleu(answer: str, expected: str | None, options: Mapping[str, Any]) -> Score:
+    """Sentence BLEU (sacrebleu), scaled to 0..1."""
+    import sacrebleu
+
+    return _graded(sacrebleu.sentence_bleu(answer, [expected or ""]).score / 100, options)
+
+
+def chrf(answer: str, expected: str | None, options: Mapping[str, Any]) -> Score:
+    """Sentence chrF (sacrebleu), scaled to 0..1."""
+    import sacrebleu
+
+    return _graded(sacrebleu.sentence_chrf(answer, [expected or ""]).score / 100, options)
+
+
+@cache
+def _rouge_scorer() -> Any:
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+
+def rouge_l(answer: str, expected: str | None, options: Mapping[str, Any]) -> Score:
+    """ROUGE-L F-measure (rouge-score, with stemming)."""
+    return _graded(_rouge_scorer().score(expected or "", answer)["rougeL"].fmeasure, options)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric's scoring function and what it needs."""
+
+    name: str
+    score: Callable[[str, str | None, Mapping[str, Any]], Score]
+    needs_expected: bool
+    description: str
+
+
+# The registry: an explicit dict from metric name to metric. The judge is listed for discovery; the
+# evaluation runner scores it because it calls a model.
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric(
+            "exact_match", exact_match, True, "answer equals expected (case, punctuation, spaces ignored)"
+        ),
+        Metric("contains", contains, True, "expected text appears in the answer"),
+        Metric("regex", regex_match, True, "pattern (option or expected column) found in the answer"),
+        Metric("valid_json", valid_json, False, "answer holds valid JSON"),
+        Metric("json_schema", json_schema, False, "answer's JSON matches a JSON Schema"),
+        Metric("numeric", numeric, True, "first number within a tolerance of expected"),
+        Metric("bleu", bleu, True, "sentence BLEU (sacrebleu), 0..1"),
+        Metric("chrf", chrf, True, "sentence chrF (sacrebleu), 0..1"),
+        Metric("rouge_l", rouge_l, True, "ROUGE-L F-measure (rouge-score), 0..1"),
+        Metric(
+            JUDGE,
+            lambda a, e, o: Score(None, None, error="scored by the runner"),
+            False,
+            "LLM-as-judge, 1..5",
+        ),
+    )
+}
+
+
+def check_metrics(
+    choices: Sequence[MetricChoice], columns: Sequence[str], expected_column: str = "expected"
+) -> None:
+    """Raise MetricError for an unknown metric, a missing option, or a needed column the dataset lacks."""
+    if not choices:
+        raise MetricError("choose at least one metric")
+    for choice in choices:
+        metric = METRICS.get(choice.name)
+        if metric is None:
+            raise MetricError(f"unknown metric {choice.name!r}; known: {', '.join(METRICS)}")
+        needs = metric.needs_expected and not (choice.name == "regex" and choice.options.get("pattern"))
+        if needs and expected_column not in columns:
+            raise MetricError(
+                f"metric {choice.name!r} needs an {expected_column!r} column; the dataset has: {', '.join(columns)}"
+            )
+        if choice.name == "json_schema":
+            schema_of(choice.options)
+
+
+def score_answer(choice: MetricChoice, answer: str, expected: str | None) -> Score:
+    """One non-judge metric on one answer; a failure inside the metric is that row's error, not a zero."""
+    try:
+        return METRICS[choice.name].score(answer, expected, choice.options)
+    except Exception as exc:  # noqa: BLE001 - reported per row
+        return Score(None, None, error=f"{choice.name} failed: {exc}")
