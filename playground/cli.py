@@ -14,6 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from playground.catalog import catalog, table_rows
+from playground.cli_common import EXIT_FAILED, EXIT_OK
+from playground.cli_common import fail_usage as _fail_usage
+from playground.cli_eval import eval_command
 from playground.compare import Comparison, Plan, UsageError, plan_comparison
 from playground.fanout import Delta, Done
 from playground.format import metrics_line
@@ -27,13 +30,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 out = Console()
 err = Console(stderr=True)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def _fail_usage(message: str) -> typer.Exit:
-    # Plain print: one unwrapped line, whatever the terminal width.
-    print(f"error: {message}", file=sys.stderr)
-    return typer.Exit(EXIT_USAGE)
+app.command("eval")(eval_command)
 
 
 ModelsFile = Annotated[

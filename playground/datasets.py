@@ -137,3 +137,11 @@ def load_sample(name: str) -> Dataset:
     if name not in sample_names():
         raise DatasetError(f"no sample dataset {name!r}; samples: {', '.join(sample_names())}")
     return parse_dataset(name, resources.files(SAMPLES_PACKAGE).joinpath(name).read_bytes())
+
+
+def sample_preset(name: str) -> dict[str, object]:
+    """The ready-made template, metrics (and schema, max tokens) for a shipped dataset; {} for others."""
+    import tomllib
+
+    presets = tomllib.loads(resources.files(SAMPLES_PACKAGE).joinpath("presets.toml").read_text("utf-8"))
+    return dict(presets["presets"].get(name, {}))
