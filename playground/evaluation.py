@@ -187,7 +187,11 @@ class Evaluation:
             try:
                 if self.cancel_token.cancelled:
                     return
-                cell = self._run_cell(index, key, gates)
+                try:
+                    cell = self._run_cell(index, key, gates)
+                except Exception as exc:  # noqa: BLE001 - a bug in one cell must not stop the others
+                    error = {"kind": "internal", "message": f"{type(exc).__name__}: {exc}"}
+                    cell = Cell(index, key, "", None, RunResult(model=key, error=error))
                 if cell is not None:
                     self.store.add_cell(self.eval_id, cell)  # saved before anyone is told
                     events.put(cell)

@@ -75,6 +75,7 @@ def _binary(ok: bool, detail: str = "") -> Score:
 
 
 def _graded(value: float, options: Mapping[str, Any], detail: str = "") -> Score:
+    value = min(1.0, max(0.0, value))  # sacrebleu's 100.0 / 100 can land a hair above 1
     pass_at = float(options.get("pass_at", DEFAULT_PASS_AT))
     return Score(value, value >= pass_at, detail or f"{value:.3f} (pass at {pass_at:g})")
 

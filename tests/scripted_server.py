@@ -10,6 +10,8 @@ The scenario is the first path segment: `http://127.0.0.1:PORT/<scenario>/v1/cha
   drip       200 and SSE keep-alive comments every `every` s, forever
   bytes      200 and a data line fed one byte every `every` s, never completed
   malformed  a data line that is not JSON
+  echo       stream the last user message back word by word, first after `ttft` s
+  judge      answer a judge's verdict: {"reasoning": ..., "score": `score`}; `score=bad` sends prose
 Every request's headers are kept in `ScriptedServer.requests` for assertions.
 """
 
@@ -51,7 +53,14 @@ class _Handler(BaseHTTPRequestHandler):
         if handler is None:
             self._json(404, {"error": {"message": f"unknown scenario {name}"}})
             return
-        handler(args, count, body)
+        with self.server.lock:
+            self.server.in_flight[name] += 1
+            self.server.peak[name] = max(self.server.peak[name], self.server.in_flight[name])
+        try:
+            handler(args, count, body)
+        finally:
+            with self.server.lock:
+                self.server.in_flight[name] -= 1
 
     # --- helpers ---------------------------------------------------------------------------------
     def _json(self, code: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
@@ -106,6 +115,28 @@ class _Handler(BaseHTTPRequestHandler):
             usage = {"prompt_tokens": 7, "completion_tokens": tokens, "total_tokens": 7 + tokens}
             self._event({**self._chunk(None), "choices": [], "usage": usage})
         self._event("[DONE]")
+
+    def _stream_words(self, text: str, ttft: float) -> None:
+        self._start_sse()
+        if not self._wait(ttft):
+            return
+        for word in text.split(" "):
+            self._event(self._chunk(word + " "))
+        self._event(self._chunk(None, "stop"))
+        self._event("[DONE]")
+
+    def _scenario_echo(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        users = [m["content"] for m in body.get("messages", []) if m.get("role") == "user"]
+        self._stream_words(users[-1] if users else "", float(args.get("ttft", 0)))
+
+    def _scenario_judge(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        score = args.get("score", "4")
+        reply = (
+            "I liked this answer a lot."
+            if score == "bad"
+            else json.dumps({"reasoning": "ok", "score": int(score)})
+        )
+        self._stream_words(reply, 0)
 
     def _scenario_ratelimit(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
         if count <= int(args.get("fail", 1)):
@@ -171,6 +202,8 @@ class _Server(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.counts: dict[str, int] = defaultdict(int)
         self.requests: list[dict[str, Any]] = []
+        self.in_flight: dict[str, int] = defaultdict(int)
+        self.peak: dict[str, int] = defaultdict(int)  # most requests of one scenario name at once
         self.stopping = threading.Event()
 
 
@@ -185,6 +218,15 @@ class ScriptedServer:
     def port(self) -> int:
         """The loopback port it listens on."""
         return self._server.server_address[1]
+
+    def peak(self, name: str) -> int:
+        """The most requests for scenario `name` answered at the same time since the last reset."""
+        return self._server.peak[name]
+
+    def reset_peak(self, name: str) -> None:
+        """Start counting `peak(name)` afresh."""
+        with self._server.lock:
+            self._server.peak[name] = self._server.in_flight[name]
 
     @property
     def requests(self) -> list[dict[str, Any]]:
