@@ -193,43 +193,59 @@ class Evaluation:
                     error = {"kind": "internal", "message": f"{type(exc).__name__}: {exc}"}
                     cell = Cell(index, key, "", None, RunResult(model=key, error=error))
                 if cell is not None:
-                    self.store.add_cell(self.eval_id, cell)  # saved before anyone is told
-                    events.put(cell)
+                    to_save.put(cell)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-                events.put(exc)
+                to_save.put(exc)
             finally:
-                events.put(None)
+                to_save.put(None)
+
+        def write() -> None:
+            # One writer saves every cell, in the order they finish, before the caller hears of it:
+            # SQLite takes one writer at a time anyway, and the workers go straight on to their next call.
+            while (item := to_save.get()) is not _STOP:
+                if isinstance(item, Cell):
+                    try:
+                        self.store.add_cell(self.eval_id, item)
+                    except Exception as exc:  # noqa: BLE001 - the database failing ends the run
+                        events.put(exc)
+                        continue
+                events.put(item)
+
+        to_save: queue.Queue[Any] = queue.Queue()
+        writer = threading.Thread(target=write, daemon=True, name="eval-writer")
+        writer.start()
 
         started = time.perf_counter()
         done_now = 0
         # The pool's size is the overall limit; a semaphore per provider is its own limit inside it.
-        with ThreadPoolExecutor(
-            max_workers=max(1, self.setup.concurrency), thread_name_prefix="eval"
-        ) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, self.setup.concurrency), thread_name_prefix="eval")
+        try:
             for index, key in pending:
                 pool.submit(work, index, key)
             finishing = len(pending)
-            try:
-                while finishing:
-                    item = events.get()
-                    if item is None:
-                        finishing -= 1
-                        continue
-                    if isinstance(item, BaseException):
-                        raise item
-                    done_now += 1
-                    errors += 0 if item.result.ok else 1
-                    spend += _cell_cost(item)
-                    elapsed = time.perf_counter() - started
-                    left = len(pending) - done_now
-                    yield CellDone(
-                        item,
-                        Progress(
-                            total, done_before + done_now, errors, spend, elapsed, elapsed / done_now * left
-                        ),
-                    )
-            finally:
-                self.cancel()  # a no-op when all are done; stops the rest if the caller stopped reading
+            while finishing:
+                item = events.get()
+                if item is None:
+                    finishing -= 1
+                    continue
+                if isinstance(item, BaseException):
+                    raise item
+                done_now += 1
+                errors += 0 if item.result.ok else 1
+                spend += _cell_cost(item)
+                elapsed = time.perf_counter() - started
+                left = len(pending) - done_now
+                progress = Progress(
+                    total, done_before + done_now, errors, spend, elapsed, elapsed / done_now * left
+                )
+                yield CellDone(item, progress)
+        finally:
+            # Also when the caller stops reading (Stop, a closed page): cancel what is in flight, wait
+            # for the workers, then let the writer save every cell that did finish before it ends.
+            self.cancel()
+            pool.shutdown(wait=True)
+            to_save.put(_STOP)
+            writer.join()
 
     def _run_cell(self, index: int, key: str, gates: Mapping[str, threading.BoundedSemaphore]) -> Cell | None:
         row = self.dataset.rows[index]
@@ -279,6 +295,9 @@ class Evaluation:
         except JudgeParseError as exc:
             return Score(None, None, error=str(exc)), verdict_call
         return verdict.as_score(self.setup.judge_pass_score), verdict_call
+
+
+_STOP = object()
 
 
 def _cell_cost(cell: Cell) -> Decimal:

@@ -50,22 +50,28 @@ def genai_prices_data_date() -> str:
 
 def _genai_price(spec: ModelSpec) -> Price:
     """Per-token prices from genai-prices; raises LookupError when it has no price."""
+    found = _genai_price_of(spec.provider, spec.model, spec.base_url)
+    if found is None:
+        raise LookupError(f"genai-prices has no price for {spec.model!r}")
+    return found
+
+
+@cache
+def _genai_price_of(provider: str, model: str, base_url: str | None) -> Price | None:
+    # Cached per (provider, model, URL): a lookup scans genai-prices' tables (about 1.7 ms), and an
+    # evaluation prices every one of its thousands of calls with the same few models.
     import genai_prices
 
-    provider_id = _GENAI_PROVIDER_IDS.get(spec.provider)
-    if spec.base_url and spec.provider == "openai":
-        # An OpenAI-compatible server elsewhere: genai-prices matches providers by API URL.
-        calc = genai_prices.calc_price(
-            genai_prices.Usage(input_tokens=1_000_000, output_tokens=1_000_000),
-            spec.model,
-            provider_api_url=spec.base_url,
-        )
-    else:
-        calc = genai_prices.calc_price(
-            genai_prices.Usage(input_tokens=1_000_000, output_tokens=1_000_000),
-            spec.model,
-            provider_id=provider_id,
-        )
+    provider_id = _GENAI_PROVIDER_IDS.get(provider)
+    usage = genai_prices.Usage(input_tokens=1_000_000, output_tokens=1_000_000)
+    try:
+        if base_url and provider == "openai":
+            # An OpenAI-compatible server elsewhere: genai-prices matches providers by API URL.
+            calc = genai_prices.calc_price(usage, model, provider_api_url=base_url)
+        else:
+            calc = genai_prices.calc_price(usage, model, provider_id=provider_id)
+    except LookupError:
+        return None
     return Price(calc.input_price, calc.output_price, f"genai-prices:{genai_prices_data_date()}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +32,7 @@ class OpenAIProvider:
         self.base_url = base_url
         self.timeout_s = timeout_s
         self._client: Any = None
+        self._client_lock = threading.Lock()  # many workers may ask for the client at once
 
     def _make_client(self) -> Any:
         import httpx2
@@ -51,9 +53,10 @@ class OpenAIProvider:
     @property
     def client(self) -> Any:
         """The SDK client, built on first use."""
-        if self._client is None:
-            self._client = self._make_client()
-        return self._client
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._make_client()
+            return self._client
 
     def prepare(self) -> None:
         """Build the SDK client now, outside the timed call."""

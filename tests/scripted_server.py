@@ -197,8 +197,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    request_queue_size = 128  # benchmarks open many connections at once
+
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.lock = threading.Lock()
         self.counts: dict[str, int] = defaultdict(int)
         self.requests: list[dict[str, Any]] = []
@@ -210,8 +212,8 @@ class _Server(ThreadingHTTPServer):
 class ScriptedServer:
     """Start with `with ScriptedServer() as server:`; `server.url("ok~ttft=0.5")` is a base URL."""
 
-    def __init__(self) -> None:
-        self._server = _Server()
+    def __init__(self, port: int = 0) -> None:
+        self._server = _Server(port)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -245,3 +247,10 @@ class ScriptedServer:
         self._server.stopping.set()
         self._server.shutdown()
         self._server.server_close()
+
+
+if __name__ == "__main__":  # a separate process for benchmarks: python -m tests.scripted_server PORT
+    import sys
+
+    with ScriptedServer(int(sys.argv[1])):
+        threading.Event().wait()
