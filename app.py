@@ -11,6 +11,7 @@ navigation = st.navigation(
     [
         st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
         st.Page("pages/catalog.py", title="Catalog", icon=":material/menu_book:"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
         st.Page("pages/history.py", title="History", icon=":material/history:"),
         st.Page("pages/settings.py", title="Settings", icon=":material/key:"),
     ]

@@ -57,9 +57,8 @@ def main() -> None:
         before_mb = peak_rss_mb()
         cpu_before = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
         started = time.perf_counter()
-        last = None
-        for last in evaluation.run():
-            pass
+        events = list(evaluation.run())
+        last = events[-1] if events else None
         wall = time.perf_counter() - started
         after_mb = peak_rss_mb()
         cpu_s = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu_before
@@ -71,8 +70,12 @@ def main() -> None:
     cells = store.get(evaluation.eval_id).cells
     totals = sorted(c.result.total_s or 0 for c in cells)
     print(f"CPU time of this process during the run: {cpu_s:.1f} s")
-    print(f"per call: median total {totals[len(totals) // 2]:.3f} s, p90 {totals[int(len(totals) * 0.9)]:.3f} s")
-    print(f"peak RSS {after_mb:.0f} MB (before the run {before_mb:.0f} MB, growth {after_mb - before_mb:.0f} MB)")
+    print(
+        f"per call: median total {totals[len(totals) // 2]:.3f} s, p90 {totals[int(len(totals) * 0.9)]:.3f} s"
+    )
+    print(
+        f"peak RSS {after_mb:.0f} MB (before the run {before_mb:.0f} MB, growth {after_mb - before_mb:.0f} MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,250 @@
+"""Evaluate: a dataset across models with objective metrics; progress, summary, matrix, charts, resume."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.common.ui import keyring, page_shell, render_answer, safe_markdown, shared_store, specs
+from playground.compare import UsageError
+from playground.datasets import Dataset, DatasetError, load_sample, parse_dataset, sample_names, sample_preset
+from playground.eval_export import eval_to_csv, eval_to_json, metric_names
+from playground.eval_store import EvalStore, StoredEval
+from playground.eval_summary import reading, summarize
+from playground.eval_view import cells_of_row, matrix_rows, score_mark, summary_rows
+from playground.evaluation import EVAL_PARAMS, EvalSetup, Evaluation
+from playground.judge import DEFAULT_RUBRIC
+from playground.metrics import JUDGE, METRICS, MetricChoice
+from playground.prepare import Params
+from playground.registry import usability
+
+page_shell("pages/evaluate.py")
+
+GRADED = ("bleu", "chrf", "rouge_l")
+NORMALISED = ("exact_match", "contains")
+
+
+def eval_store() -> EvalStore:
+    """Evaluations live in the shared history database."""
+    return EvalStore(shared_store())
+
+
+def choose_dataset() -> tuple[Dataset | None, dict[str, object]]:
+    """A shipped sample (with its ready template and metrics) or an uploaded file."""
+    source = st.radio("Dataset", ["Sample", "Upload CSV or JSONL"], horizontal=True, key="ev-source")
+    if source == "Sample":
+        name = st.selectbox("Sample dataset", sample_names(), key="ev-sample")
+        return load_sample(name), sample_preset(name)
+    upload = st.file_uploader("Dataset file", type=["csv", "jsonl"], key="ev-upload")
+    if upload is None:
+        return None, {}
+    try:
+        return parse_dataset(upload.name, upload.getvalue()), {}
+    except DatasetError as exc:
+        st.error(str(exc))
+        return None, {}
+
+
+def metric_choices(names: list[str], judge_options: list[str]) -> tuple[list[MetricChoice], str | None, str]:
+    """Options for the chosen metrics, asked only when one of them needs them."""
+    normalise = {}
+    if any(n in NORMALISED for n in names):
+        c1, c2, c3 = st.columns(3)
+        normalise = {
+            "ignore_case": c1.checkbox("Ignore case", True, key="ev-case"),
+            "strip_punctuation": c2.checkbox("Ignore punctuation", True, key="ev-punct"),
+            "collapse_whitespace": c3.checkbox("Collapse spaces", True, key="ev-space"),
+        }
+    pass_at = (
+        st.slider("Pass at (BLEU, chrF, ROUGE-L)", 0.0, 1.0, 0.5, 0.05, key="ev-pass")
+        if any(n in GRADED for n in names)
+        else 0.5
+    )
+    schema = (
+        st.text_area("JSON Schema (json_schema)", key="ev-schema", height=100)
+        if "json_schema" in names
+        else ""
+    )
+    pattern = (
+        st.text_input("Pattern (regex; blank = the expected column)", key="ev-pattern")
+        if "regex" in names
+        else ""
+    )
+    rel_tol = (
+        st.number_input("Relative tolerance (numeric)", 0.0, 1.0, 0.01, key="ev-tol")
+        if "numeric" in names
+        else 0.01
+    )
+    judge, rubric = None, DEFAULT_RUBRIC
+    if JUDGE in names:
+        judge = st.selectbox("Judge model", judge_options, key="ev-judge")
+        rubric = st.text_area("Rubric", DEFAULT_RUBRIC, key="ev-rubric")
+    options_for = {
+        **{n: normalise for n in NORMALISED},
+        **{n: {"pass_at": pass_at} for n in GRADED},
+        "json_schema": {"schema": schema} if schema.strip() else {},
+        "regex": {"pattern": pattern} if pattern.strip() else {},
+        "numeric": {"rel_tol": rel_tol},
+    }
+    return [MetricChoice(n, options_for.get(n, {})) for n in names], judge, rubric
+
+
+def show_evaluation(saved: StoredEval) -> None:
+    """Summary with readings, charts, the matrix with a drill-in, and exports."""
+    metrics = metric_names(saved)
+    models = saved.setup["models"]
+    summaries = summarize(saved.cells, models, metrics)
+    st.subheader(f"{saved.name} · {len(saved.cells)} of {saved.total_cells} answers")
+    if not saved.complete:
+        st.warning("Not finished: resume it below to run only the missing answers.")
+    st.dataframe(summary_rows(summaries, metrics), hide_index=True)
+    if len(summaries) > 1:
+        for metric in metrics:
+            st.markdown("- " + safe_markdown(reading(summaries, metric)))
+    from playground import eval_charts  # plotly only once there are results
+
+    left, right = st.columns(2)
+    chart_metric = left.selectbox("Metric for the cost chart", metrics, key=f"ev-chart-{saved.id}")
+    left.plotly_chart(eval_charts.score_cost_figure(summaries, chart_metric), key=f"ev-cost-{saved.id}")
+    right.plotly_chart(eval_charts.metric_bars_figure(summaries, metrics), key=f"ev-bars-{saved.id}")
+    st.plotly_chart(eval_charts.latency_box_figure(saved.cells, models), key=f"ev-latency-{saved.id}")
+
+    st.markdown("**Rows × models**")
+    matrix_metric = st.selectbox("Show metric", metrics, key=f"ev-matrix-metric-{saved.id}")
+    st.dataframe(matrix_rows(saved, matrix_metric), hide_index=True, key=f"ev-matrix-{saved.id}")
+    row = st.number_input("Open row", 1, len(saved.dataset["rows"]), 1, key=f"ev-row-{saved.id}")
+    cells = cells_of_row(saved, int(row) - 1)
+    if cells:
+        st.markdown(f"**Prompt:** {safe_markdown(cells[0].prompt)}")
+        if cells[0].expected is not None:
+            st.markdown(f"**Expected:** {safe_markdown(cells[0].expected)}")
+        for column, cell in zip(st.columns(len(cells)), cells, strict=True):
+            with column:
+                st.markdown(f"#### {cell.model}")
+                render_answer(cell.result)
+                for name, score in cell.scores.items():
+                    st.caption(f"{name}: {score_mark(score)} {score.error or score.detail}")
+    e1, e2 = st.columns(2)
+    e1.download_button(
+        "Export CSV", eval_to_csv(saved), f"eval-{saved.id}.csv", "text/csv", key=f"ev-csv-{saved.id}"
+    )
+    e2.download_button(
+        "Export JSON",
+        eval_to_json(saved),
+        f"eval-{saved.id}.json",
+        "application/json",
+        key=f"ev-json-{saved.id}",
+    )
+
+
+def run_live(evaluation: Evaluation) -> None:
+    """Run with a progress bar; Stop (any rerun) cancels, finished answers stay saved."""
+    st.session_state["ev-active"] = evaluation
+    st.button("Stop", key="ev-stop")
+    bar = st.progress(0.0, text="starting…")
+    total = len(evaluation.dataset.rows) * len(evaluation.setup.models)
+    run = evaluation.run()
+    try:
+        for event in run:
+            p = event.progress
+            left = f"{p.left_s:.0f} s left" if p.left_s is not None else ""
+            bar.progress(
+                p.done / total,
+                text=f"{p.done}/{p.total} answers · {p.errors} errors · spent ${p.spend_usd} · {left}",
+            )
+    finally:
+        run.close()  # cancels what is still running; everything finished is already saved
+    st.session_state.pop("ev-active", None)
+    st.session_state["ev-open-next"] = evaluation.eval_id  # open it in "Saved evaluations" next run
+    st.rerun()
+
+
+st.title("Evaluate")
+active: Evaluation | None = st.session_state.pop("ev-active", None)
+if active is not None:
+    active.cancel()  # Stop was pressed (or the page changed) while it ran
+    st.session_state["ev-open-next"] = active.eval_id
+if "ev-open-next" in st.session_state:  # set before the selectbox exists, as Streamlit requires
+    st.session_state["ev-pick"] = st.session_state.pop("ev-open-next")
+
+all_specs = specs()
+ring = keyring()
+usable = [k for k, s in sorted(all_specs.items()) if usability(s, ring)[0]]
+store = eval_store()
+listing = store.list()
+
+with st.expander("New evaluation", expanded=not listing or "ev-pick" not in st.session_state):
+    dataset, preset = choose_dataset()
+    if dataset is not None:
+        st.caption(f"{len(dataset.rows)} rows · columns: {', '.join(dataset.columns)}")
+        st.dataframe(list(dataset.rows[:5]), hide_index=True)
+        preset_key = f"ev-template-{dataset.name}"
+        template = st.text_area(
+            "Prompt template ({column} fields)", str(preset.get("template", "")), key=preset_key
+        )
+        system = st.text_area("System prompt (optional)", key="ev-system", height=68)
+        models = st.multiselect(
+            "Models",
+            usable,
+            default=[k for k in ("smollm2-135m", "gemma3-270m") if k in usable],
+            key="ev-models",
+        )
+        names = st.multiselect(
+            "Metrics",
+            list(METRICS),
+            default=[m for m in preset.get("metrics", []) if m in METRICS],  # type: ignore[attr-defined]
+            format_func=lambda n: f"{n} — {METRICS[n].description}",
+            key=f"ev-metrics-{dataset.name}",
+        )
+        if "json_schema" in names and preset.get("schema") and not st.session_state.get("ev-schema"):
+            st.session_state["ev-schema"] = preset["schema"]
+        choices, judge, rubric = metric_choices(names, usable)
+        c1, c2, c3, c4 = st.columns(4)
+        max_tokens = c1.number_input(
+            "Max tokens", 1, 4096, int(preset.get("max_tokens") or EVAL_PARAMS.max_tokens), key="ev-max"
+        )  # type: ignore[call-overload]
+        temperature = c2.slider("Temperature", 0.0, 2.0, 0.0, 0.05, key="ev-temp")
+        concurrency = c3.number_input("Concurrency", 1, 64, 4, key="ev-conc")
+        limit = c4.number_input("Rows (0 = all)", 0, len(dataset.rows), 0, key="ev-limit")
+        if st.button("Run evaluation", type="primary", key="ev-run", disabled=not (models and names)):
+            rows = dataset.rows[: int(limit)] if limit else dataset.rows
+            setup = EvalSetup(
+                template=template,
+                models=tuple(models),
+                metrics=tuple(choices),
+                system=system or None,
+                judge=judge,
+                rubric=rubric,
+                params=Params(temperature=temperature, max_tokens=int(max_tokens)),
+                concurrency=int(concurrency),
+            )
+            try:
+                evaluation = Evaluation(
+                    setup, Dataset(dataset.name, dataset.columns, rows), all_specs, store, keys=ring
+                )
+            except UsageError as exc:
+                st.error(str(exc))
+            else:
+                run_live(evaluation)
+
+if listing:
+    st.divider()
+    labels = {
+        e.id: f"{e.created_at:%Y-%m-%d %H:%M} · {e.name} · {', '.join(e.models)} · {e.done}/{e.total}"
+        for e in listing
+    }
+    if st.session_state.get("ev-pick") not in labels:
+        st.session_state.pop("ev-pick", None)  # deleted, or from another database
+    chosen = st.selectbox("Saved evaluations", list(labels), format_func=labels.get, key="ev-pick")
+    saved = store.get(chosen)
+    if saved is not None:
+        b1, b2 = st.columns(2)
+        if not saved.complete and b1.button("Resume (run only the missing answers)", key="ev-resume"):
+            try:
+                run_live(Evaluation.resume(saved.id, all_specs, store, keys=ring))
+            except UsageError as exc:
+                st.error(str(exc))
+        if b2.button("Delete this evaluation", key="ev-delete"):
+            store.delete(saved.id)
+            st.session_state.pop("ev-pick", None)
+            st.rerun()
+        show_evaluation(saved)
