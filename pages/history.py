@@ -18,12 +18,40 @@ from pages.common.ui import (
     specs,
 )
 from playground.compare import stored_params
+from playground.eval_store import EvalStore
 from playground.export import runs_to_csv, runs_to_json
 
 page_shell("pages/history.py")
 
 st.title("History")
 store = shared_store()
+evaluations = EvalStore(store).list()
+if evaluations:
+    with st.expander(f"Evaluations ({len(evaluations)})"):
+        st.dataframe(
+            [
+                {
+                    "when": e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    "dataset": e.name,
+                    "models": ", ".join(e.models),
+                    "answers": f"{e.done}/{e.total}",
+                    "status": "complete" if e.done >= e.total else "stopped: can resume",
+                }
+                for e in evaluations
+            ],
+            hide_index=True,
+        )
+        picked = st.selectbox(
+            "Evaluation",
+            [e.id for e in evaluations],
+            key="h-eval",
+            format_func=lambda i: next(
+                f"{e.created_at:%Y-%m-%d %H:%M} · {e.name}" for e in evaluations if e.id == i
+            ),
+        )
+        if st.button("Open in Evaluate", key="h-eval-open"):
+            st.session_state["ev-open-next"] = picked
+            st.switch_page("pages/evaluate.py")
 f1, f2, f3 = st.columns(3)
 model_filter = f1.text_input("Model key", key="h-model")
 text_filter = f2.text_input("Search prompt and answers", key="h-text")

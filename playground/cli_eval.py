@@ -66,6 +66,12 @@ def eval_command(
     ] = None,
     system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", help="Calls at once, overall.")] = 4,
+    provider_limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--provider-limit", help="PROVIDER=N calls at once for one provider (llamacpp=1 by default)."
+        ),
+    ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N rows.")] = None,
     max_tokens: Annotated[
         int | None, typer.Option("--max-tokens", help="Max output tokens per answer.")
@@ -111,6 +117,7 @@ def eval_command(
                     max_tokens=max_tokens or int(preset.get("max_tokens") or EVAL_PARAMS.max_tokens),  # type: ignore[call-overload]
                 ),
                 concurrency=concurrency,
+                provider_limits=_provider_limits(provider_limit or []),
             )
             evaluation = Evaluation(setup, dataset, specs, store)
     except (UsageError, DatasetError, SpecError) as exc:
@@ -140,6 +147,16 @@ def eval_command(
         out.print(f"saved as evaluation {evaluation.eval_id} (resume with --resume if it stopped early)")
     row_errors = sum(s.errors + sum(m.errors for m in s.metrics.values()) for s in summaries)
     raise typer.Exit(EXIT_FAILED if row_errors or not saved.complete else EXIT_OK)
+
+
+def _provider_limits(values: list[str]) -> dict[str, int]:
+    limits = {}
+    for value in values:
+        name, _, number = value.partition("=")
+        if not number.strip().isdigit() or int(number) < 1:
+            raise UsageError(f"--provider-limit takes PROVIDER=N with N >= 1, not {value!r}")
+        limits[name.strip()] = int(number)
+    return limits
 
 
 def _uses(metric: str, option: str) -> bool:

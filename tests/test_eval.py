@@ -435,6 +435,24 @@ def test_cli_eval_exit_codes_and_messages(scripted, tmp_path: Path):
         bad.stderr.strip()
         == "error: template variable 'text' has no column in the dataset; columns are: question, expected"
     )
+    limit = runner.invoke(
+        cli_app,
+        [
+            "eval",
+            str(data),
+            "-m",
+            "echo",
+            "--template",
+            "{question}",
+            "--metric",
+            "contains",
+            "--provider-limit",
+            "openai",
+            "--models-file",
+            str(models),
+        ],
+    )
+    assert limit.exit_code == 2 and "PROVIDER=N" in limit.stderr
     missing = runner.invoke(
         cli_app, ["eval", str(tmp_path / "none.csv"), "-m", "echo", "--template", "x", "--metric", "contains"]
     )

@@ -115,3 +115,27 @@ def test_stopped_evaluation_is_listed_and_resumes_only_missing_rows(scripted):
     final = store.get(evaluation.eval_id)
     assert final.complete
     assert len(scripted.requests) - before == 5 - len(partial.cells)
+
+
+def test_history_lists_evaluations_and_opens_one_in_evaluate(scripted):
+    spec = remote_spec(scripted.url("echo"), key="echo", source="session")
+    rows = Dataset("d.csv", ("question", "expected"), ({"question": "hi", "expected": "hi"},))
+    evaluation = Evaluation(
+        EvalSetup(template="{question}", models=("echo",), metrics=(MetricChoice("contains"),)),
+        rows,
+        {"echo": spec},
+        EvalStore(Store()),
+    )
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.session_state["custom_specs"] = {"echo": spec}
+    at.switch_page("pages/history.py")
+    at.run()
+    listed = next(d.value for d in at.dataframe if "answers" in d.value.columns)
+    assert listed["answers"].tolist() == ["0/1"] and listed["status"].tolist() == ["stopped: can resume"]
+    at.button(key="h-eval-open").click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="ev-pick").value == evaluation.eval_id
+    at.switch_page("pages/evaluate.py")  # AppTest reruns the page it was last told, not the switched-to one
+    at.button(key="ev-resume").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert EvalStore(Store()).get(evaluation.eval_id).complete
