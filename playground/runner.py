@@ -113,7 +113,15 @@ def _run_attempt(
     provider.prepare()
     started = time.perf_counter()
     chunks = provider.stream(request, token)
-    pump = _Inline(chunks) if getattr(provider, "in_process", False) else _Pump(chunks)
+    in_process = getattr(provider, "in_process", False)
+    pump = _Inline(chunks) if in_process else _Pump(chunks)
+    timer = None
+    if in_process:
+        # The caller's thread may block inside the provider (waiting for a local model another call
+        # holds); cancelling the attempt's token at the deadline is what wakes it.
+        timer = threading.Timer(max(0.0, deadline - time.perf_counter()), token.cancel)
+        timer.daemon = True
+        timer.start()
     try:
         while True:
             remaining = deadline - time.perf_counter()
@@ -134,6 +142,8 @@ def _run_attempt(
                 if attempt.cancelled or cancel.cancelled:
                     attempt.cancelled = True
                     return started
+                if time.perf_counter() >= deadline:
+                    raise errors.DeadlineExceededError(f"no complete answer within the {timeout_s:g} s deadline")
                 if isinstance(item, errors.ProviderError):
                     raise item
                 raise errors.BadResponseError(f"unexpected failure: {type(item).__name__}: {item}") from item
@@ -148,6 +158,8 @@ def _run_attempt(
             elif isinstance(item, Finish):
                 attempt.finish = item.reason
     finally:
+        if timer is not None:
+            timer.cancel()
         token.cancel()  # stop the stream if we leave early (deadline, cancel, error)
 
 

@@ -34,7 +34,7 @@ def test_upload_run_summary_matrix_and_charts(scripted):
     at.text_area(key="ev-template-mine.csv").input("{question}")
     at.multiselect(key="ev-models").set_value(["echo", "smollm2-135m"])
     at.multiselect(key="ev-metrics-mine.csv").set_value(["contains", "rouge_l"])
-    at.number_input(key="ev-max").set_value(16)
+    at.number_input(key="ev-max-mine.csv").set_value(16)
     at.run()
     at.button(key="ev-run").click().run()
     assert not at.exception, at.exception
@@ -71,7 +71,7 @@ def test_sample_on_the_two_local_models_reads_which_is_better():
     at.selectbox(key="ev-sample").set_value("sentiment.csv").run()
     assert at.multiselect(key="ev-models").value == ["smollm2-135m", "gemma3-270m"]
     assert at.multiselect(key="ev-metrics-sentiment.csv").value == ["exact_match", "contains"]
-    at.number_input(key="ev-limit").set_value(2).run()
+    at.number_input(key="ev-limit-sentiment.csv").set_value(2).run()
     at.button(key="ev-run").click().run()
     assert not at.exception, at.exception
     readings = [

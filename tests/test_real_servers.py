@@ -86,3 +86,18 @@ def test_local_context_overflow_is_refused_before_generation():
     result = run_model(spec, provider, request, timeout_s=60)
     assert result.error["kind"] == "context_overflow"
     assert str(spec.context_window) in result.error["message"]
+
+
+def test_local_call_waiting_for_a_busy_model_is_bounded_by_its_own_deadline():
+    spec = load_specs()["smollm2-135m"]
+    provider = build_provider(spec)
+    provider.prepare()
+    loaded = provider.model()
+    loaded.lock.acquire()  # another call is generating on this model
+    try:
+        result = run_model(spec, provider, build_request(spec, "Hi", None, PARAMS), timeout_s=0.5)
+    finally:
+        loaded.lock.release()
+    assert result.error and result.error["kind"] == "timeout"
+    assert result.total_s < 2  # the deadline, not the other call's length
+    assert run_model(spec, provider, build_request(spec, "Hi", None, PARAMS), timeout_s=60).ok  # lock is free
