@@ -200,7 +200,11 @@ with st.expander("New evaluation", expanded=not listing or "ev-pick" not in st.s
         choices, judge, rubric = metric_choices(names, usable)
         c1, c2, c3, c4 = st.columns(4)
         max_tokens = c1.number_input(
-            "Max tokens", 1, 4096, int(preset.get("max_tokens") or EVAL_PARAMS.max_tokens), key=f"ev-max-{dataset.name}"
+            "Max tokens",
+            1,
+            4096,
+            int(preset.get("max_tokens") or EVAL_PARAMS.max_tokens),
+            key=f"ev-max-{dataset.name}",
         )  # type: ignore[call-overload]
         temperature = c2.slider("Temperature", 0.0, 2.0, 0.0, 0.05, key="ev-temp")
         concurrency = c3.number_input("Concurrency", 1, 64, 4, key="ev-conc")

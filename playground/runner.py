@@ -143,7 +143,9 @@ def _run_attempt(
                     attempt.cancelled = True
                     return started
                 if time.perf_counter() >= deadline:
-                    raise errors.DeadlineExceededError(f"no complete answer within the {timeout_s:g} s deadline")
+                    raise errors.DeadlineExceededError(
+                        f"no complete answer within the {timeout_s:g} s deadline"
+                    )
                 if isinstance(item, errors.ProviderError):
                     raise item
                 raise errors.BadResponseError(f"unexpected failure: {type(item).__name__}: {item}") from item
