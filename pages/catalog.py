@@ -15,6 +15,7 @@ from playground.catalog import (
     catalog,
     filter_and_sort,
     table_rows,
+    yes_no_unknown,
 )
 from playground.compare import Comparison, UsageError, plan_comparison
 from playground.fanout import Done
@@ -32,11 +33,6 @@ SAMPLE_PROMPT = "Explain in two sentences what a context window is."
 def cached_hub_search(query: HubQuery) -> list[HubModel]:
     """Hub answers are public (searched without a token), so they are shared briefly across sessions."""
     return search_hub(query)
-
-
-def yes_no_unknown(value: bool | None) -> str:
-    """A fact that may be unknown, in words."""
-    return {True: "yes", False: "no", None: "unknown"}[value]
 
 
 def show_card(entry: CatalogEntry) -> None:

@@ -153,6 +153,11 @@ def filter_and_sort(
     return sorted(known, key=lambda e: getattr(e, sort_by), reverse=descending) + unknown
 
 
+def yes_no_unknown(value: bool | None) -> str:
+    """A fact that may be unknown, in words."""
+    return {True: "yes", False: "no", None: "unknown"}[value]
+
+
 def table_rows(entries: Sequence[CatalogEntry]) -> list[dict[str, Any]]:
     """Rows for the catalog table: short columns, unknown spelled out."""
 
@@ -167,7 +172,7 @@ def table_rows(entries: Sequence[CatalogEntry]) -> list[dict[str, Any]]:
             "stage": shown(e.stage),
             "architecture": shown(e.architecture),
             "license": shown(e.license),
-            "open weights": {True: "yes", False: "no", None: "unknown"}[e.open_weights],
+            "open weights": yes_no_unknown(e.open_weights),
             "context": "unknown" if e.context_window is None else f"{e.context_window:,}",
             "input $/Mtok": "local" if e.price_source == "local" else shown(_money(e.price_input_per_mtok)),
             "output $/Mtok": "local" if e.price_source == "local" else shown(_money(e.price_output_per_mtok)),

@@ -16,6 +16,7 @@ from playground.compare import UsageError
 from playground.datasets import Dataset, DatasetError, load_dataset, load_sample, sample_names, sample_preset
 from playground.eval_store import EvalStore
 from playground.eval_summary import ModelSummary, reading, summarize
+from playground.eval_view import summary_rows
 from playground.evaluation import EVAL_PARAMS, EvalSetup, Evaluation
 from playground.metrics import JUDGE, MetricChoice
 from playground.prepare import Params
@@ -191,32 +192,9 @@ def _run(evaluation: Evaluation, quiet: bool) -> None:
 
 
 def _print_summary(summaries: list[ModelSummary], metrics: list[str]) -> None:
-    table = Table("model", "rows", "errors", *metrics, "p50 s", "p90 s", "tokens in/out", "cost USD")
-    for s in summaries:
-        cells = []
-        for name in metrics:
-            m = s.metrics[name]
-            if m.mean is None:
-                cells.append("n/a" + (f" ({m.errors} err)" if m.errors else ""))
-                continue
-            interval = f" [{m.ci_low:.2f}–{m.ci_high:.2f}]" if m.ci_low is not None else ""
-            passed = f" pass {m.pass_rate:.0%}" if m.pass_rate is not None else ""
-            cells.append(f"{m.mean:.2f}{interval}{passed}" + (f" ({m.errors} err)" if m.errors else ""))
-        cost = (
-            "local"
-            if s.cost_sources == ("local",)
-            else (str(s.cost_usd) if s.cost_usd is not None else "unknown")
-        )
-        if s.judge_cost_usd:
-            cost += f" + judge {s.judge_cost_usd}"
-        table.add_row(
-            s.model,
-            str(s.rows),
-            str(s.errors),
-            *cells,
-            f"{s.latency_p50_s:.2f}" if s.latency_p50_s is not None else "n/a",
-            f"{s.latency_p90_s:.2f}" if s.latency_p90_s is not None else "n/a",
-            f"{s.input_tokens}/{s.output_tokens}",
-            cost,
-        )
+    rows = summary_rows(summaries, metrics)  # the same table the Evaluate page shows
+    columns = list(dict.fromkeys(name for row in rows for name in row))
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*(str(row.get(name, "")) for name in columns))
     out.print(table)
