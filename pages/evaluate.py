@@ -225,6 +225,8 @@ with st.expander("New evaluation", expanded=not listing or "ev-pick" not in st.s
                 evaluation = Evaluation(
                     setup, Dataset(dataset.name, dataset.columns, rows), all_specs, store, keys=ring
                 )
+                with st.spinner("Loading models…"):
+                    evaluation.prepare()
             except UsageError as exc:
                 st.error(str(exc))
             else:
@@ -244,9 +246,13 @@ if listing:
         b1, b2 = st.columns(2)
         if not saved.complete and b1.button("Resume (run only the missing answers)", key="ev-resume"):
             try:
-                run_live(Evaluation.resume(saved.id, all_specs, store, keys=ring))
+                resumed = Evaluation.resume(saved.id, all_specs, store, keys=ring)
+                with st.spinner("Loading models…"):
+                    resumed.prepare()
             except UsageError as exc:
                 st.error(str(exc))
+            else:
+                run_live(resumed)
         if b2.button("Delete this evaluation", key="ev-delete"):
             store.delete(saved.id)
             st.session_state.pop("ev-pick", None)

@@ -150,6 +150,18 @@ class Evaluation:
         dataset = Dataset(data["name"], tuple(data["columns"]), tuple(data["rows"]))
         return cls(EvalSetup.from_json(saved.setup), dataset, specs, store, keys=keys, eval_id=eval_id)
 
+    def prepare(self) -> None:
+        """Load every model and SDK now (local weights, client imports), once, before any call is timed.
+
+        `run()` does it too; calling it first lets a page show "loading" and a benchmark time only calls.
+        A model that cannot load is a UsageError here rather than an error in every one of its rows.
+        """
+        for model in [*self.models.values(), *([self.judge] if self.judge else [])]:
+            try:
+                model.provider.prepare()
+            except ProviderError as exc:
+                raise UsageError(f"{model.spec.key}: {exc.message}") from exc
+
     def pending(self) -> list[tuple[int, str]]:
         """(row index, model) cells not saved yet, rows first so every model advances together."""
         saved = self.store.get(self.eval_id)
@@ -167,6 +179,7 @@ class Evaluation:
 
     def run(self) -> Iterator[CellDone]:
         """Run the pending cells; yields each as it is saved, on the caller's thread."""
+        self.prepare()
         pending = self.pending()
         saved = self.store.get(self.eval_id)
         total = len(self.dataset.rows) * len(self.setup.models)
