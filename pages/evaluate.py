@@ -222,11 +222,10 @@ with st.expander("New evaluation", expanded=not listing or "ev-pick" not in st.s
                 concurrency=int(concurrency),
             )
             try:
-                evaluation = Evaluation(
-                    setup, Dataset(dataset.name, dataset.columns, rows), all_specs, store, keys=ring
-                )
                 with st.spinner("Loading models…"):
-                    evaluation.prepare()
+                    evaluation = Evaluation(
+                        setup, Dataset(dataset.name, dataset.columns, rows), all_specs, store, keys=ring
+                    )
             except UsageError as exc:
                 st.error(str(exc))
             else:
@@ -246,9 +245,8 @@ if listing:
         b1, b2 = st.columns(2)
         if not saved.complete and b1.button("Resume (run only the missing answers)", key="ev-resume"):
             try:
-                resumed = Evaluation.resume(saved.id, all_specs, store, keys=ring)
                 with st.spinner("Loading models…"):
-                    resumed.prepare()
+                    resumed = Evaluation.resume(saved.id, all_specs, store, keys=ring)
             except UsageError as exc:
                 st.error(str(exc))
             else:

@@ -121,7 +121,6 @@ def eval_command(
                 provider_limits=_provider_limits(provider_limit or []),
             )
             evaluation = Evaluation(setup, dataset, specs, store)
-        evaluation.prepare()
     except (UsageError, DatasetError, SpecError) as exc:
         raise fail_usage(str(exc)) from exc
 

@@ -125,6 +125,7 @@ class Evaluation:
         _check(setup, dataset, self.template, self.metrics, specs)
         self.models = {key: _build(specs[key], keys) for key in setup.models}
         self.judge = _build(specs[setup.judge], keys) if setup.judge else None
+        self.prepare()  # before anything is saved: a model that cannot load leaves no empty evaluation
         if eval_id is None:
             dataset_json = {
                 "name": dataset.name,
@@ -151,10 +152,10 @@ class Evaluation:
         return cls(EvalSetup.from_json(saved.setup), dataset, specs, store, keys=keys, eval_id=eval_id)
 
     def prepare(self) -> None:
-        """Load every model and SDK now (local weights, client imports), once, before any call is timed.
+        """Load every model and SDK (local weights, client imports) before any call is timed.
 
-        `run()` does it too; calling it first lets a page show "loading" and a benchmark time only calls.
-        A model that cannot load is a UsageError here rather than an error in every one of its rows.
+        Done when the evaluation is built, so a model that cannot load is one UsageError, not an error
+        in every one of its rows; again (a no-op) at the start of `run()`.
         """
         for model in [*self.models.values(), *([self.judge] if self.judge else [])]:
             try:

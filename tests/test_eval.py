@@ -31,6 +31,7 @@ from playground.metrics import (
     rouge_l,
     valid_json,
 )
+from playground.specs import ModelSpec
 from playground.store import Store
 from playground.templating import PromptTemplate, TemplateError
 from tests.conftest import closed_port_url, remote_spec
@@ -197,7 +198,10 @@ def setup(models: tuple[str, ...], **fields: object) -> EvalSetup:
 
 
 def test_bad_setups_are_refused_before_anything_is_saved(scripted):
-    specs = {"echo": remote_spec(scripted.url("echo"), key="echo")}
+    specs = {
+        "echo": remote_spec(scripted.url("echo"), key="echo"),
+        "ghost": ModelSpec(key="ghost", provider="llamacpp", model="ghost", gguf="/nonexistent/ghost.gguf"),
+    }
     no_expected = Dataset("d.csv", ("question",), ({"question": "x"},))
     cases = [
         (
@@ -209,6 +213,7 @@ def test_bad_setups_are_refused_before_anything_is_saved(scripted):
         (setup(("nope",)), QA, "unknown model 'nope'"),
         (setup(("echo",), metrics=(MetricChoice("judge"),)), QA, "needs a judge model"),
         (setup(("echo",), template="{q}"), QA, "variable 'q' has no column"),
+        (setup(("echo", "ghost")), QA, "ghost: GGUF file not found: /nonexistent/ghost.gguf"),
     ]
     saved = store()
     for bad_setup, dataset, message in cases:
