@@ -1,6 +1,6 @@
 """Dashboard benchmarks in a real headless browser (Debian chromium + playwright), one run:
 
-- cold page load to an interactive Prompt box                                  (target <= 2 s)
+- cold page load to an interactive Prompt box, fresh browser context each time   (target <= 2 s)
 - per column: click Run -> first token visible, minus that model's reported TTFT  (target <= 0.25 s),
   median and max over ROUNDS runs on warm models
 
@@ -28,6 +28,7 @@ from tests.test_browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 MODELS = ("smollm2-135m", "gemma3-270m")
 ROUNDS = 5
+LOADS = 5
 FIRST_TEXT_OBSERVER = """models => {
   window.__firstText = {};
   new MutationObserver(() => {
@@ -53,12 +54,17 @@ def main() -> None:
     with serving(streamlit_command(port), f"{url}/_stcore/health", log, env=env):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1400})
-            started = time.perf_counter()
-            page.goto(url)
-            prompt = page.get_by_label("Prompt", exact=True)
-            prompt.wait_for(state="visible", timeout=60_000)
-            load_s = time.perf_counter() - started
+            # Cold loads: a fresh browser context each time (no cache, no session); the first one is
+            # also the server's first session.
+            loads = []
+            for _ in range(LOADS):
+                context = browser.new_context(viewport={"width": 1400, "height": 1400})
+                page = context.new_page()
+                started = time.perf_counter()
+                page.goto(url)
+                prompt = page.get_by_label("Prompt", exact=True)
+                prompt.wait_for(state="visible", timeout=60_000)
+                loads.append(time.perf_counter() - started)
             prompt.fill("Name three colors")
             prompt.press("Control+Enter")
             run = page.get_by_role("button", name="Run", exact=True)
@@ -88,7 +94,11 @@ def main() -> None:
                 for model in MODELS:
                     differences[model].append((seen_ms[model] - clicked_ms) / 1000 - (ttft[model] or 0.0))
             browser.close()
-    print(f"cold page load to interactive Prompt box: {load_s:.2f} s  target <= 2 s")
+    print(
+        f"cold page load to interactive Prompt box: first after server start {loads[0]:.2f} s, "
+        f"median of {LOADS} fresh browser contexts {statistics.median(loads):.2f} s "
+        f"(each: {', '.join(f'{v:.2f}' for v in loads)})  target <= 2 s"
+    )
     for model, values in differences.items():
         print(
             f"{model}: click->first token visible minus reported TTFT over {ROUNDS} runs: "
