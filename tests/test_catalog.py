@@ -154,7 +154,7 @@ def test_hub_request_building():
 
 def test_hub_search_end_to_end_on_a_loopback_hub(fake_hub, monkeypatch):
     url, seen = fake_hub
-    monkeypatch.setenv("HF_TOKEN", "hf_SERVERSECRET0000000000")
+    monkeypatch.setenv("HF_TOKEN", "hf_test_SERVER_SECRET")
     hits = search_hub(HubQuery(search="tiny", task="chat", sort="downloads"), endpoint=url)
     (request,) = seen
     assert request["path"] == "/api/models"

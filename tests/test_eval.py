@@ -384,79 +384,32 @@ def test_cli_eval_exit_codes_and_messages(scripted, tmp_path: Path):
     data = tmp_path / "d.csv"
     data.write_text("question,expected\nhello there,hello\n")
     runner = CliRunner()
-    ok = runner.invoke(
-        cli_app,
-        [
+
+    def run_eval(*extra: str, template: str = "{question}"):
+        args = [
             "eval",
             str(data),
-            "-m",
-            "echo",
             "--template",
-            "{question}",
+            template,
             "--metric",
             "contains",
             "--models-file",
             str(models),
-        ],
-    )
+        ]
+        return runner.invoke(cli_app, [*args, *extra])
+
+    ok = run_eval("-m", "echo")
     assert ok.exit_code == 0, ok.output
-    failed = runner.invoke(
-        cli_app,
-        [
-            "eval",
-            str(data),
-            "-m",
-            "echo",
-            "-m",
-            "dead",
-            "--template",
-            "{question}",
-            "--metric",
-            "contains",
-            "--models-file",
-            str(models),
-            "--json",
-        ],
-    )
+    failed = run_eval("-m", "echo", "-m", "dead", "--json")
     assert failed.exit_code == 1
     assert json.loads(failed.stdout)["summary"][1]["errors"] == 1
-    bad = runner.invoke(
-        cli_app,
-        [
-            "eval",
-            str(data),
-            "-m",
-            "echo",
-            "--template",
-            "{text}",
-            "--metric",
-            "contains",
-            "--models-file",
-            str(models),
-        ],
-    )
+    bad = run_eval("-m", "echo", template="{text}")
     assert bad.exit_code == 2
     assert (
         bad.stderr.strip()
         == "error: template variable 'text' has no column in the dataset; columns are: question, expected"
     )
-    limit = runner.invoke(
-        cli_app,
-        [
-            "eval",
-            str(data),
-            "-m",
-            "echo",
-            "--template",
-            "{question}",
-            "--metric",
-            "contains",
-            "--provider-limit",
-            "openai",
-            "--models-file",
-            str(models),
-        ],
-    )
+    limit = run_eval("-m", "echo", "--provider-limit", "openai")
     assert limit.exit_code == 2 and "PROVIDER=N" in limit.stderr
     missing = runner.invoke(
         cli_app, ["eval", str(tmp_path / "none.csv"), "-m", "echo", "--template", "x", "--metric", "contains"]
