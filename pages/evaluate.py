@@ -149,7 +149,8 @@ def run_live(evaluation: Evaluation) -> None:
             left = f"{p.left_s:.0f} s left" if p.left_s is not None else ""
             bar.progress(
                 p.done / total,
-                text=f"{p.done}/{p.total} answers · {p.errors} errors · spent ${p.spend_usd} · {left}",
+                text=f"rows {p.rows_done}/{p.rows} · answers {p.done}/{p.total} · {p.errors} errors · "
+                f"spent ${p.spend_usd} · {left}",
             )
     finally:
         run.close()  # cancels what is still running; everything finished is already saved

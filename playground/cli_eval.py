@@ -170,12 +170,17 @@ def _run(evaluation: Evaluation, quiet: bool) -> None:
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("errors {task.fields[errors]} · spend ${task.fields[spend]}"),
+        TextColumn("rows {task.fields[rows]} · errors {task.fields[errors]} · spend ${task.fields[spend]}"),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, transient=True, disable=quiet) as progress:
         task = progress.add_task(
-            "evaluating", total=total, completed=total - len(evaluation.pending()), errors=0, spend="0"
+            "evaluating",
+            total=total,
+            completed=total - len(evaluation.pending()),
+            errors=0,
+            spend="0",
+            rows="",
         )
         try:
             for event in evaluation.run():
@@ -183,6 +188,7 @@ def _run(evaluation: Evaluation, quiet: bool) -> None:
                     task,
                     completed=event.progress.done,
                     errors=event.progress.errors,
+                    rows=f"{event.progress.rows_done}/{event.progress.rows}",
                     spend=str(event.progress.spend_usd),
                 )
         except KeyboardInterrupt:

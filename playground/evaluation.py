@@ -6,6 +6,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -14,7 +15,7 @@ from typing import Any
 
 from playground.compare import UsageError
 from playground.datasets import Dataset
-from playground.eval_store import Cell, EvalStore, StoredEval
+from playground.eval_store import Cell, EvalStore
 from playground.judge import (
     DEFAULT_PASS_SCORE,
     DEFAULT_RUBRIC,
@@ -78,8 +79,10 @@ class EvalSetup:
 class Progress:
     """Where an evaluation stands."""
 
-    total: int
+    total: int  # answers: rows × models
     done: int
+    rows_done: int  # rows every model has answered
+    rows: int
     errors: int
     spend_usd: Decimal
     elapsed_s: float
@@ -163,10 +166,14 @@ class Evaluation:
             except ProviderError as exc:
                 raise UsageError(f"{model.spec.key}: {exc.message}") from exc
 
-    def pending(self) -> list[tuple[int, str]]:
-        """(row index, model) cells not saved yet, rows first so every model advances together."""
+    def _saved_cells(self) -> list[Cell]:
         saved = self.store.get(self.eval_id)
-        done = {(c.row_index, c.model) for c in saved.cells} if saved else set()
+        return saved.cells if saved else []
+
+    def pending(self, saved_cells: Sequence[Cell] | None = None) -> list[tuple[int, str]]:
+        """(row index, model) cells not saved yet, rows first so every model advances together."""
+        cells = self._saved_cells() if saved_cells is None else saved_cells
+        done = {(c.row_index, c.model) for c in cells}
         return [
             (index, key)
             for index in range(len(self.dataset.rows))
@@ -181,12 +188,14 @@ class Evaluation:
     def run(self) -> Iterator[CellDone]:
         """Run the pending cells; yields each as it is saved, on the caller's thread."""
         self.prepare()
-        pending = self.pending()
-        saved = self.store.get(self.eval_id)
+        saved_cells = self._saved_cells()
+        pending = self.pending(saved_cells)
         total = len(self.dataset.rows) * len(self.setup.models)
         done_before = total - len(pending)
-        errors = sum(1 for c in saved.cells if not c.result.ok) if saved else 0
-        spend = sum((_cell_cost(c) for c in saved.cells), Decimal(0)) if saved else Decimal(0)
+        errors = sum(1 for c in saved_cells if not c.result.ok)
+        spend = sum((_cell_cost(c) for c in saved_cells), Decimal(0))
+        answers_per_row = Counter(c.row_index for c in saved_cells)
+        rows_done = sum(1 for n in answers_per_row.values() if n == len(self.setup.models))
         events: queue.Queue[Cell | BaseException | None] = queue.Queue()
         limits = {**DEFAULT_PROVIDER_LIMITS, **self.setup.provider_limits}
         gates = {
@@ -245,12 +254,21 @@ class Evaluation:
                 if isinstance(item, BaseException):
                     raise item
                 done_now += 1
+                answers_per_row[item.row_index] += 1
+                rows_done += answers_per_row[item.row_index] == len(self.setup.models)
                 errors += 0 if item.result.ok else 1
                 spend += _cell_cost(item)
                 elapsed = time.perf_counter() - started
                 left = len(pending) - done_now
                 progress = Progress(
-                    total, done_before + done_now, errors, spend, elapsed, elapsed / done_now * left
+                    total,
+                    done_before + done_now,
+                    rows_done,
+                    len(self.dataset.rows),
+                    errors,
+                    spend,
+                    elapsed,
+                    elapsed / done_now * left,
                 )
                 yield CellDone(item, progress)
         finally:
@@ -352,8 +370,3 @@ def _build(spec: ModelSpec, keys: Keys | None) -> _Model:
         return _Model(spec, build_provider(spec, keys))
     except ProviderError as exc:
         raise UsageError(exc.message) from exc
-
-
-def stored_setup(saved: StoredEval) -> EvalSetup:
-    """The setup a saved evaluation was made with."""
-    return EvalSetup.from_json(saved.setup)

@@ -247,6 +247,8 @@ def test_every_row_on_every_model_saved_as_it_finishes_and_one_failing_model_is_
         )
         progress.append(event.progress)
     assert [p.done for p in progress] == list(range(1, 13))
+    assert progress[-1].rows_done == progress[-1].rows == 6
+    assert all(p.rows_done <= (p.done + 1) // 2 + 1 for p in progress)  # a row is done when both answered
     assert progress[-1].errors == 6 and progress[-1].left_s == 0
     assert progress[-1].spend_usd > 0
     result = saved.get(evaluation.eval_id)
