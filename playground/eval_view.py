@@ -32,7 +32,8 @@ def summary_rows(summaries: Sequence[ModelSummary], metrics: Sequence[str]) -> l
             row["cost USD"] = "local"
         else:
             row["cost USD"] = "unknown" if s.cost_usd is None else str(s.cost_usd)
-        row["judge USD"] = "" if s.judge_cost_usd is None else str(s.judge_cost_usd)
+        if s.judge_cost_usd is not None:
+            row["judge USD"] = str(s.judge_cost_usd)
         rows.append(row)
     return rows
 
