@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,4 +82,29 @@ def test_deep_link_as_first_request_opens_the_page_inside_the_app(streamlit_url:
         expect(nav.get_by_text("Compare", exact=True)).to_be_visible(timeout=30_000)
         assert nav.get_by_text("ui", exact=True).count() == 0
         assert nav.get_by_text("app", exact=True).count() == 0
+        browser.close()
+
+
+def test_evaluate_a_sample_on_the_two_local_models(streamlit_url: str):
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 3000})
+        page.goto(f"{streamlit_url}/evaluate")
+        expect(page.get_by_role("heading", name="Evaluate")).to_be_visible(timeout=60_000)
+        rows = page.get_by_label("Rows (0 = all)")
+        rows.fill("2")
+        rows.press("Enter")
+        run = page.get_by_role("button", name="Run evaluation")
+        expect(run).to_be_enabled(timeout=30_000)
+        run.click()
+        expect(page.get_by_text("4 of 4 answers")).to_be_visible(timeout=180_000)
+        reading = page.locator("li").filter(has_text=re.compile(r"^valid_json: .*(leads|tie at)"))
+        expect(reading).to_be_visible()
+        expect(page.locator(".js-plotly-plot")).to_have_count(3, timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "evaluate.png"), full_page=True)
+        text = page.inner_text("body")
+        assert "smollm2-135m" in text and "gemma3-270m" in text and "Rows × models" in text
         browser.close()

@@ -124,12 +124,13 @@ def test_judge_verdicts_are_read_strictly():
             parse_verdict(reply)
 
 
-def test_mean_ci95_uses_student_t():
+def test_mean_ci95_wilson_for_pass_fail_and_student_t_for_graded_scores():
     mean, low, high = mean_ci95([0.0, 1.0, 1.0, 1.0])
-    assert mean == 0.75
-    # t(0.975, 3) = 3.182; sd = 0.5; half width = 3.182 * 0.5 / 2 = 0.7956, clipped to [0, 1]
-    assert low == 0.0 and high == 1.0
+    # Wilson score interval for 3 of 4: 0.3006 .. 0.9544
+    assert mean == 0.75 and (round(low, 4), round(high, 4)) == (0.3006, 0.9544)
+    assert [round(v, 4) for v in mean_ci95([1.0, 1.0])] == [1.0, 0.3424, 1.0]  # 2 of 2 is not certainty
     mean, low, high = mean_ci95([0.5, 0.6, 0.7])
+    # t(0.975, 2) = 4.303; sd = 0.1; half width = 4.303 * 0.1 / sqrt(3) = 0.248
     assert (round(low, 3), round(high, 3)) == (0.352, 0.848)
     assert mean_ci95([0.4]) == (0.4, None, None)
 
