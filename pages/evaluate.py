@@ -183,6 +183,13 @@ with st.expander("New evaluation", expanded=not listing or "ev-pick" not in st.s
             "Prompt template ({column} fields)", str(preset.get("template", "")), key=preset_key
         )
         system = st.text_area("System prompt (optional)", key="ev-system", height=68)
+        columns = list(dataset.columns)
+        expected_column = st.selectbox(
+            "Expected answer column (for metrics that compare)",
+            columns,
+            index=columns.index("expected") if "expected" in columns else len(columns) - 1,
+            key=f"ev-expected-{dataset.name}",
+        )
         models = st.multiselect(
             "Models",
             usable,
@@ -221,6 +228,7 @@ with st.expander("New evaluation", expanded=not listing or "ev-pick" not in st.s
                 rubric=rubric,
                 params=Params(temperature=temperature, max_tokens=int(max_tokens)),
                 concurrency=int(concurrency),
+                expected_column=expected_column,
             )
             try:
                 with st.spinner("Loading models…"):

@@ -66,6 +66,9 @@ def eval_command(
         str | None, typer.Option("--pattern", help="Pattern for regex (default: expected).")
     ] = None,
     system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
+    expected: Annotated[
+        str, typer.Option("--expected", help="Column holding the expected answer.")
+    ] = "expected",
     concurrency: Annotated[int, typer.Option("--concurrency", help="Calls at once, overall.")] = 4,
     provider_limit: Annotated[
         list[str] | None,
@@ -111,6 +114,7 @@ def eval_command(
                 models=tuple(model),
                 metrics=chosen,
                 system=system,
+                expected_column=expected,
                 judge=judge,
                 rubric=_text_or_file(rubric) or EvalSetup.rubric,
                 params=Params(

@@ -276,7 +276,8 @@ def check_metrics(
         needs = metric.needs_expected and not (choice.name == "regex" and choice.options.get("pattern"))
         if needs and expected_column not in columns:
             raise MetricError(
-                f"metric {choice.name!r} needs an {expected_column!r} column; the dataset has: {', '.join(columns)}"
+                f"metric {choice.name!r} needs a column of expected answers ({expected_column!r}); "
+                f"the dataset has: {', '.join(columns)}"
             )
         if choice.name == "json_schema":
             schema_of(choice.options)

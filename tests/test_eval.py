@@ -208,7 +208,7 @@ def test_bad_setups_are_refused_before_anything_is_saved(scripted):
         (
             setup(("echo",)),
             no_expected,
-            "metric 'contains' needs an 'expected' column; the dataset has: question",
+            "metric 'contains' needs a column of expected answers ('expected'); the dataset has: question",
         ),
         (setup(("echo",), metrics=(MetricChoice("f1"),)), QA, "unknown metric 'f1'"),
         (setup(("nope",)), QA, "unknown model 'nope'"),
@@ -412,6 +412,28 @@ def test_cli_eval_exit_codes_and_messages(scripted, tmp_path: Path):
         bad.stderr.strip()
         == "error: template variable 'text' has no column in the dataset; columns are: question, expected"
     )
+    other = tmp_path / "labels.csv"
+    other.write_text("question,label\nhello there,hello\n")
+    labelled = runner.invoke(
+        cli_app,
+        [
+            "eval",
+            str(other),
+            "-m",
+            "echo",
+            "--template",
+            "{question}",
+            "--metric",
+            "contains",
+            "--expected",
+            "label",
+            "--models-file",
+            str(models),
+            "--json",
+        ],
+    )
+    assert labelled.exit_code == 0, labelled.output
+    assert json.loads(labelled.stdout)["summary"][0]["metrics"]["contains"]["mean"] == 1.0
     limit = run_eval("-m", "echo", "--provider-limit", "openai")
     assert limit.exit_code == 2 and "PROVIDER=N" in limit.stderr
     missing = runner.invoke(
