@@ -103,24 +103,42 @@ class StoredRun:
     results: list[RunResult] = field(default_factory=list)
 
 
+# RunResult fields stored in a column of the same name and type; cost_usd (a decimal string) and error
+# (two columns) are mapped by hand.
+_PLAIN_FIELDS = (
+    "model",
+    "repeat_index",
+    "text",
+    "ttft_s",
+    "total_s",
+    "output_tokens_per_s",
+    "input_tokens",
+    "output_tokens",
+    "usage_source",
+    "cost_source",
+    "finish_reason",
+    "attempts",
+    "started_at",
+)
+
+
 def _to_result(row: ResultRow) -> RunResult:
     return RunResult(
-        model=row.model,
-        text=row.text,
-        ttft_s=row.ttft_s,
-        total_s=row.total_s,
-        output_tokens_per_s=row.output_tokens_per_s,
-        input_tokens=row.input_tokens,
-        output_tokens=row.output_tokens,
-        usage_source=row.usage_source,
+        **{name: getattr(row, name) for name in _PLAIN_FIELDS},
         cost_usd=Decimal(row.cost_usd) if row.cost_usd is not None else None,
-        cost_source=row.cost_source,
-        finish_reason=row.finish_reason,
-        attempts=row.attempts,
         error={"kind": row.error_kind, "message": row.error_message or ""} if row.error_kind else None,
         run_id=row.run_id,
-        started_at=row.started_at,
-        repeat_index=row.repeat_index,
+    )
+
+
+def _to_row(run_id: str, result: RunResult) -> ResultRow:
+    error = result.error or {}
+    return ResultRow(
+        **{name: getattr(result, name) for name in _PLAIN_FIELDS},
+        run_id=run_id,
+        cost_usd=str(result.cost_usd) if result.cost_usd is not None else None,
+        error_kind=error.get("kind"),
+        error_message=error.get("message"),
     )
 
 
@@ -174,29 +192,8 @@ class Store:
 
     def add_result(self, run_id: str, result: RunResult) -> None:
         """Save one finished call; done before the result is shown."""
-        error = result.error or {}
         with self.sessions.begin() as session:
-            session.add(
-                ResultRow(
-                    run_id=run_id,
-                    model=result.model,
-                    repeat_index=result.repeat_index,
-                    text=result.text,
-                    ttft_s=result.ttft_s,
-                    total_s=result.total_s,
-                    output_tokens_per_s=result.output_tokens_per_s,
-                    input_tokens=result.input_tokens,
-                    output_tokens=result.output_tokens,
-                    usage_source=result.usage_source,
-                    cost_usd=str(result.cost_usd) if result.cost_usd is not None else None,
-                    cost_source=result.cost_source,
-                    finish_reason=result.finish_reason,
-                    attempts=result.attempts,
-                    error_kind=error.get("kind"),
-                    error_message=error.get("message"),
-                    started_at=result.started_at,
-                )
-            )
+            session.add(_to_row(run_id, result))
 
     def get_run(self, run_id: str) -> StoredRun | None:
         """One run with its results, or None."""
