@@ -5,9 +5,14 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 from tests.conftest import free_port
 from tests.processes import serving, streamlit_command
@@ -32,6 +37,19 @@ pytestmark = [
 ]
 
 
+@contextmanager
+def chromium_page(height: int) -> Iterator[Page]:
+    """A page in headless Debian chromium, 1400 px wide (closed on exit)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": height})
+        finally:
+            browser.close()
+
+
 @pytest.fixture()
 def streamlit_url(clean_env: Path) -> Iterator[str]:
     """`streamlit run app.py` on a free loopback port."""
@@ -44,12 +62,10 @@ def streamlit_url(clean_env: Path) -> Iterator[str]:
 
 
 def test_prompt_run_two_local_answers_and_a_chart(streamlit_url: str):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    with chromium_page(1800) as page:
         page.goto(streamlit_url)
         prompt = page.get_by_label("Prompt", exact=True)
         expect(prompt).to_be_visible(timeout=60_000)
@@ -65,33 +81,27 @@ def test_prompt_run_two_local_answers_and_a_chart(streamlit_url: str):
         text = page.inner_text("body")
         assert "smollm2-135m" in text and "gemma3-270m" in text
         assert "(counted)" in text and "local (no price)" in text
-        browser.close()
 
 
 def test_deep_link_as_first_request_opens_the_page_inside_the_app(streamlit_url: str):
     # A fresh server treats pages/ as a legacy multipage folder until st.navigation has run once; the
     # first request here is a deep link, which must still get the app's navigation, not the folder's.
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    with chromium_page(1000) as page:
         page.goto(f"{streamlit_url}/catalog")
         expect(page.get_by_role("heading", name="Model catalog")).to_be_visible(timeout=60_000)
         nav = page.locator("[data-testid='stSidebarNav']")
         expect(nav.get_by_text("Compare", exact=True)).to_be_visible(timeout=30_000)
         assert nav.get_by_text("ui", exact=True).count() == 0
         assert nav.get_by_text("app", exact=True).count() == 0
-        browser.close()
 
 
 def test_evaluate_a_sample_on_the_two_local_models(streamlit_url: str):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 3000})
+    with chromium_page(3000) as page:
         page.goto(f"{streamlit_url}/evaluate")
         expect(page.get_by_role("heading", name="Evaluate")).to_be_visible(timeout=60_000)
         rows = page.get_by_label("Rows (0 = all)")
@@ -107,4 +117,3 @@ def test_evaluate_a_sample_on_the_two_local_models(streamlit_url: str):
         page.screenshot(path=str(ARTIFACTS / "evaluate.png"), full_page=True)
         text = page.inner_text("body")
         assert "smollm2-135m" in text and "gemma3-270m" in text and "Rows × models" in text
-        browser.close()
