@@ -117,3 +117,30 @@ def test_evaluate_a_sample_on_the_two_local_models(streamlit_url: str):
         page.screenshot(path=str(ARTIFACTS / "evaluate.png"), full_page=True)
         text = page.inner_text("body")
         assert "smollm2-135m" in text and "gemma3-270m" in text and "Rows × models" in text
+
+
+def test_stop_keeps_partial_answers_marked_cancelled(streamlit_url: str):
+    from playwright.sync_api import expect
+
+    with chromium_page(1800) as page:
+        page.goto(streamlit_url)
+        prompt = page.get_by_label("Prompt", exact=True)
+        expect(prompt).to_be_visible(timeout=60_000)
+        prompt.fill("Write a long story about a lighthouse keeper.")
+        max_tokens = page.get_by_label("Max tokens")
+        max_tokens.fill("2000")
+        max_tokens.press("Enter")
+        run = page.get_by_role("button", name="Run", exact=True)
+        expect(run).to_be_enabled(timeout=60_000)
+        run.click()
+        expect(page.get_by_text("▌").first).to_be_visible(timeout=120_000)  # streaming has begun
+        page.locator(".st-key-stop button").click()  # ours, not the toolbar's own Stop
+        expect(page.get_by_text("Run saved")).to_be_visible(timeout=60_000)
+        errors = page.locator("[data-testid='stAlert']").filter(has_text="cancelled")
+        expect(errors.first).to_be_visible(timeout=30_000)
+        assert "stopped by the user; partial text kept" in page.inner_text("body")
+        from playground.store import Store
+
+        latest = Store().list_runs()[0]
+        assert latest.results and all(r.finish_reason == "cancelled" for r in latest.results)
+        assert any(r.text for r in latest.results)  # the partial text was saved
