@@ -23,7 +23,7 @@ from playground.format import metrics_line
 from playground.prepare import Params
 from playground.results import RunResult
 from playground.specs import SpecError, load_specs
-from playground.stats import summarize
+from playground.stats import spread_rows
 from playground.store import Store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -187,17 +187,8 @@ def _run_live(comparison: Comparison) -> list[RunResult]:
 
 def _print_spread(results: list[RunResult]) -> None:
     table = Table("model", "metric", "n", "min", "p50", "p90", "max")
-    for model, metrics in summarize(results).items():
-        for metric, spread in metrics.items():
-            if spread is None:
-                table.add_row(model, metric, "0", "-", "-", "-", "-")
-                continue
-            table.add_row(
-                model,
-                metric,
-                str(spread.n),
-                *(f"{v:.3f}" for v in (spread.min, spread.p50, spread.p90, spread.max)),
-            )
+    for row in spread_rows(results):
+        table.add_row(*("-" if value is None else str(value) for value in row.values()))
     out.print(table)
 
 

@@ -46,3 +46,23 @@ def summarize(results: Iterable[RunResult]) -> dict[str, dict[str, Spread | None
         }
         for model, runs in by_model.items()
     }
+
+
+def spread_rows(results: Iterable[RunResult]) -> list[dict[str, object]]:
+    """One table row per model and metric: n, min, median (p50), p90 and max, for repeated runs."""
+    rows: list[dict[str, object]] = []
+    for model, metrics in summarize(results).items():
+        for metric, found in metrics.items():
+            values = (found.min, found.p50, found.p90, found.max) if found else (None,) * 4
+            rows.append(
+                {
+                    "model": model,
+                    "metric": metric,
+                    "n": found.n if found else 0,
+                    **{
+                        name: None if value is None else round(value, 3)
+                        for name, value in zip(("min", "p50", "p90", "max"), values, strict=True)
+                    },
+                }
+            )
+    return rows

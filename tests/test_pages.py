@@ -212,3 +212,18 @@ def test_history_rerun_restores_prompt_models_and_parameters():
     assert at.number_input(key="seed").value == 7
     assert at.number_input(key="repeat").value == 2
     assert at.toggle(key="per-model-on").value is True
+
+
+def test_repeat_k_draws_box_plots_and_a_median_p90_table():
+    at = app().run()
+    at.text_area(key="prompt").input("Say hi")
+    at.multiselect(key="models").set_value(["smollm2-135m"])
+    at.number_input(key="max_tokens").set_value(4)
+    at.number_input(key="repeat").set_value(3)
+    at.run()
+    at.button(key="run").click().run()
+    assert not at.exception, at.exception
+    assert len(at.get("plotly_chart")) == 6  # four comparison charts and two box plots
+    spread = next(d.value for d in at.dataframe if "p90" in d.value.columns)
+    ttft = spread[(spread["model"] == "smollm2-135m") & (spread["metric"] == "ttft_s")].iloc[0]
+    assert ttft["n"] == 3 and ttft["min"] <= ttft["p50"] <= ttft["p90"] <= ttft["max"]

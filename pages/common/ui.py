@@ -99,6 +99,10 @@ def render_charts(results: Sequence[RunResult]) -> None:
         left, right = st.columns(2)
         left.plotly_chart(charts.repeat_box_figure(results, "ttft_s"), key="chart-box-ttft")
         right.plotly_chart(charts.repeat_box_figure(results, "total_s"), key="chart-box-total")
+        from playground.stats import spread_rows
+
+        st.caption("Over the repeated runs (seconds; decode speed in tokens/s):")
+        st.dataframe(spread_rows(results), hide_index=True, key="repeat-spread")
 
 
 def render_code(run_id: str, known: dict[str, ModelSpec]) -> None:
