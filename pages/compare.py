@@ -83,26 +83,24 @@ def label(key: str) -> str:
     return f"{all_specs[key].provider} · {key}" + ("" if ok else f" — unusable: {why}")
 
 
-# Defaults go into session state, not the widgets: History's re-run and the Catalog set these keys, and
-# a widget given both a default and a session value makes Streamlit log a warning.
-for name, value in {
-    "models": [k for k in LOCAL_DEFAULTS if k in usable and usable[k][0]],
-    "temperature": 0.7,
-    "top_p": 1.0,
-    "max_tokens": 128,
-    "seed": -1,
-    "repeat": 1,
-}.items():
-    st.session_state.setdefault(name, value)
+# Defaults are passed to the widgets themselves (History's re-run and the Catalog may also set these
+# keys; Streamlit then logs a one-time warning). Defaults kept only in session state made the browser
+# sometimes send back the widgets' own minimums (no models, temperature 0, 1 token) on a quick rerun.
 prompt = st.text_area("Prompt", key="prompt", height=120, placeholder="Name three colors")
 system = st.text_area("System prompt (optional)", key="system", height=68)
-chosen = st.multiselect("Models", options, format_func=label, key="models")
+chosen = st.multiselect(
+    "Models",
+    options,
+    default=[k for k in LOCAL_DEFAULTS if k in usable and usable[k][0]],
+    format_func=label,
+    key="models",
+)
 c1, c2, c3, c4, c5 = st.columns(5)
-temperature = c1.slider("Temperature", 0.0, 2.0, step=0.05, key="temperature")
-top_p = c2.slider("Top p", 0.0, 1.0, step=0.05, key="top_p")
-max_tokens = c3.number_input("Max tokens", 1, 32768, key="max_tokens")
-seed = c4.number_input("Seed (-1 = none)", -1, 2**31 - 1, key="seed")
-repeat = c5.number_input("Repeat k", 1, 20, key="repeat")
+temperature = c1.slider("Temperature", 0.0, 2.0, 0.7, 0.05, key="temperature")
+top_p = c2.slider("Top p", 0.0, 1.0, 1.0, 0.05, key="top_p")
+max_tokens = c3.number_input("Max tokens", 1, 32768, 128, key="max_tokens")
+seed = c4.number_input("Seed (-1 = none)", -1, 2**31 - 1, -1, key="seed")
+repeat = c5.number_input("Repeat k", 1, 20, 1, key="repeat")
 
 per_model: dict[str, dict[str, object]] = {}
 if st.toggle("Different parameters per model", key="per-model-on") and chosen:
