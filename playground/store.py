@@ -6,7 +6,7 @@ import json
 import os
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -103,23 +103,10 @@ class StoredRun:
     results: list[RunResult] = field(default_factory=list)
 
 
-# RunResult fields stored in a column of the same name and type; cost_usd (a decimal string) and error
-# (two columns) are mapped by hand.
-_PLAIN_FIELDS = (
-    "model",
-    "repeat_index",
-    "text",
-    "ttft_s",
-    "total_s",
-    "output_tokens_per_s",
-    "input_tokens",
-    "output_tokens",
-    "usage_source",
-    "cost_source",
-    "finish_reason",
-    "attempts",
-    "started_at",
-)
+# RunResult fields stored in a column of the same name and type, read off the dataclass so a new field
+# cannot be forgotten here; cost_usd (a decimal string), error (two columns) and run_id (the foreign key)
+# are mapped by hand.
+_PLAIN_FIELDS = tuple(f.name for f in fields(RunResult) if f.name not in ("cost_usd", "error", "run_id"))
 
 
 def _to_result(row: ResultRow) -> RunResult:
