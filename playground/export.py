@@ -18,6 +18,7 @@ CSV_FIELDS = (
     "text",
     "ttft_s",
     "total_s",
+    "queue_wait_s",
     "output_tokens_per_s",
     "input_tokens",
     "output_tokens",

@@ -19,7 +19,7 @@ class RunResult:
 
     model: str
     text: str = ""
-    ttft_s: float | None = None
+    ttft_s: float | None = None  # from the start of this call's generation (after any queue wait)
     total_s: float | None = None
     output_tokens_per_s: float | None = None
     input_tokens: int | None = None
@@ -33,6 +33,7 @@ class RunResult:
     run_id: str | None = None
     started_at: str = field(default_factory=utc_now_iso)
     repeat_index: int = 0
+    queue_wait_s: float | None = None  # local models: time waiting for calls ahead (not latency)
 
     @property
     def ok(self) -> bool:

@@ -13,7 +13,17 @@ from playground.results import RunResult, utc_now_iso
 from playground.specs import ModelSpec
 from playground.tokens import estimator_for
 from providers import errors
-from providers.base import CancelToken, ChatRequest, Chunk, Finish, Provider, TextDelta, Usage
+from providers.base import (
+    CancelToken,
+    ChatRequest,
+    Chunk,
+    Finish,
+    GenerationStarted,
+    Provider,
+    Queued,
+    TextDelta,
+    Usage,
+)
 
 DEFAULT_DEADLINE_S = 120.0
 
@@ -59,32 +69,6 @@ class _Pump:
         return self._queue.get(timeout=max(timeout, 0.0))
 
 
-class _Inline:
-    """Reads an in-process provider's chunks on the caller's thread.
-
-    Local generation never waits on a network, so checking the deadline between tokens is enough;
-    and a second busy thread per token slows llama.cpp's spinning worker threads by about a third on
-    a 2-core machine (measured in bench/bench_engine.py).
-    """
-
-    def __init__(self, chunks: Iterator[Chunk]) -> None:
-        self._chunks = chunks
-        self._done = False
-
-    def next(self, timeout: float) -> object:
-        """The next chunk, an exception or _END (timeout unused: it never blocks on I/O)."""
-        if self._done:
-            return _END
-        try:
-            return next(self._chunks)
-        except StopIteration:
-            self._done = True
-            return _END
-        except BaseException as exc:  # noqa: BLE001 - same contract as _Pump
-            self._done = True
-            return exc
-
-
 # How often a waiting runner looks at the cancel flag.
 _POLL_S = 0.05
 
@@ -92,44 +76,55 @@ _POLL_S = 0.05
 @dataclass
 class _Attempt:
     text: list[str]
+    started: float = 0.0  # when this attempt's generation began: TTFT and total count from here
+    queue_wait_s: float | None = None
     ttft_s: float | None = None
     usage: Usage | None = None
     finish: str | None = None
     cancelled: bool = False
 
 
+@dataclass
+class _Deadline:
+    """A call's wall-clock bound. A queued call's bound is its own generation time: it is held while the
+    call waits its turn (the provider bounds that wait) and starts again when generation starts."""
+
+    timeout_s: float
+    at: float
+    held: bool = False
+
+    def remaining(self) -> float:
+        """Seconds left (infinite while held)."""
+        return float("inf") if self.held else self.at - time.perf_counter()
+
+    def expired_error(self) -> errors.DeadlineExceededError:
+        """The error for a call that passed its deadline."""
+        return errors.DeadlineExceededError(f"no complete answer within the {self.timeout_s:g} s deadline")
+
+
 def _run_attempt(
     provider: Provider,
     request: ChatRequest,
-    deadline: float,
-    timeout_s: float,
+    deadline: _Deadline,
     cancel: CancelToken,
     on_delta: Callable[[str], None] | None,
+    on_queue: Callable[[int], None] | None,
     attempt: _Attempt,
-) -> float:
-    """Stream one attempt into `attempt`; returns its start time. Raises ProviderError on failure."""
+) -> None:
+    """Stream one attempt into `attempt`. Raises ProviderError on failure."""
     token = CancelToken()
     cancel.on_cancel(token.cancel)
     provider.prepare()
-    started = time.perf_counter()
-    chunks = provider.stream(request, token)
-    in_process = getattr(provider, "in_process", False)
-    pump = _Inline(chunks) if in_process else _Pump(chunks)
-    timer = None
-    if in_process:
-        # The caller's thread may block inside the provider (waiting for a local model another call
-        # holds); cancelling the attempt's token at the deadline is what wakes it.
-        timer = threading.Timer(max(0.0, deadline - time.perf_counter()), token.cancel)
-        timer.daemon = True
-        timer.start()
+    attempt.started = time.perf_counter()
+    pump = _Pump(provider.stream(request, token))
     try:
         while True:
-            remaining = deadline - time.perf_counter()
+            remaining = deadline.remaining()
             if remaining <= 0:
-                raise errors.DeadlineExceededError(f"no complete answer within the {timeout_s:g} s deadline")
+                raise deadline.expired_error()
             if cancel.cancelled:
                 attempt.cancelled = True
-                return started
+                return
             try:
                 item = pump.next(min(remaining, _POLL_S))
             except queue.Empty:
@@ -137,32 +132,54 @@ def _run_attempt(
             if item is _END:
                 # A stream cut short by a cancel ends quietly, without a finish reason.
                 attempt.cancelled = attempt.finish is None and cancel.cancelled
-                return started
+                return
             if isinstance(item, BaseException):
-                if attempt.cancelled or cancel.cancelled:
-                    attempt.cancelled = True
-                    return started
-                if time.perf_counter() >= deadline:
-                    raise errors.DeadlineExceededError(
-                        f"no complete answer within the {timeout_s:g} s deadline"
-                    )
-                if isinstance(item, errors.ProviderError):
-                    raise item
-                raise errors.BadResponseError(f"unexpected failure: {type(item).__name__}: {item}") from item
-            if isinstance(item, TextDelta) and item.text:
-                if attempt.ttft_s is None:
-                    attempt.ttft_s = time.perf_counter() - started
-                attempt.text.append(item.text)
-                if on_delta is not None:
-                    on_delta(item.text)
-            elif isinstance(item, Usage):
-                attempt.usage = item
-            elif isinstance(item, Finish):
-                attempt.finish = item.reason
+                _raise_failure(item, attempt, cancel, deadline)
+                return
+            _take(item, attempt, deadline, on_delta, on_queue)
     finally:
-        if timer is not None:
-            timer.cancel()
         token.cancel()  # stop the stream if we leave early (deadline, cancel, error)
+
+
+def _raise_failure(item: BaseException, attempt: _Attempt, cancel: CancelToken, deadline: _Deadline) -> None:
+    """Turn what the stream raised into the call's error; a failure after a cancel is just the cancel."""
+    if attempt.cancelled or cancel.cancelled:
+        attempt.cancelled = True
+        return
+    if deadline.remaining() <= 0:
+        raise deadline.expired_error()
+    if isinstance(item, errors.ProviderError):
+        raise item
+    raise errors.BadResponseError(f"unexpected failure: {type(item).__name__}: {item}") from item
+
+
+def _take(
+    item: object,
+    attempt: _Attempt,
+    deadline: _Deadline,
+    on_delta: Callable[[str], None] | None,
+    on_queue: Callable[[int], None] | None,
+) -> None:
+    """Record one chunk of the stream."""
+    if isinstance(item, TextDelta) and item.text:
+        if attempt.ttft_s is None:
+            attempt.ttft_s = time.perf_counter() - attempt.started
+        attempt.text.append(item.text)
+        if on_delta is not None:
+            on_delta(item.text)
+    elif isinstance(item, Queued):
+        deadline.held = attempt.queue_wait_s is None  # waiting for a turn is not generation time
+        if on_queue is not None:
+            on_queue(item.ahead)
+    elif isinstance(item, GenerationStarted):
+        now = time.perf_counter()
+        attempt.queue_wait_s = now - attempt.started
+        attempt.started = now
+        deadline.at, deadline.held = now + deadline.timeout_s, False
+    elif isinstance(item, Usage):
+        attempt.usage = item
+    elif isinstance(item, Finish):
+        attempt.finish = item.reason
 
 
 def _interruptible_sleep(seconds: float, cancel: CancelToken) -> None:
@@ -179,50 +196,62 @@ def run_model(
     timeout_s: float | None = None,
     cancel: CancelToken | None = None,
     on_delta: Callable[[str], None] | None = None,
+    on_queue: Callable[[int], None] | None = None,
     retry: RetryPolicy | None = None,
     run_id: str | None = None,
     repeat_index: int = 0,
 ) -> RunResult:
-    """Call one model and measure it: TTFT, total, decode speed, tokens and cost, each with its source."""
+    """Call one model and measure it: TTFT, total, decode speed, tokens and cost, each with its source.
+
+    `on_queue(ahead)` hears a local call's place in line while it waits for its model."""
     timeout_s = timeout_s or spec.timeout_s or DEFAULT_DEADLINE_S
     cancel = cancel or CancelToken()
     retry = retry or RetryPolicy()
     result = RunResult(model=spec.key, run_id=run_id, started_at=utc_now_iso(), repeat_index=repeat_index)
-    deadline = time.perf_counter() + timeout_s
-    attempt = _Attempt(text=[])
-    failure: errors.ProviderError | None = None
-    started = time.perf_counter()
+    deadline = _Deadline(timeout_s, time.perf_counter() + timeout_s)
     while True:
         result.attempts += 1
-        attempt = _Attempt(text=[])
+        attempt = _Attempt(text=[], started=time.perf_counter())
         try:
-            started = _run_attempt(provider, request, deadline, timeout_s, cancel, on_delta, attempt)
+            _run_attempt(provider, request, deadline, cancel, on_delta, on_queue, attempt)
             failure = None
         except errors.ProviderError as exc:
             failure = exc
-        if (
-            failure is not None
-            and failure.retryable
-            and attempt.ttft_s is None
-            and result.attempts < retry.max_attempts
-            and not cancel.cancelled
-        ):
-            wait = retry.wait_s(result.attempts, failure)
-            if time.perf_counter() + wait < deadline:
+        if _should_retry(failure, attempt, result.attempts, retry, cancel):
+            wait = retry.wait_s(result.attempts, failure)  # type: ignore[arg-type]
+            if wait < deadline.remaining():
                 _interruptible_sleep(wait, cancel)
                 continue
         break
-    finished = time.perf_counter()
+    _record(result, attempt, failure, time.perf_counter())
+    _account_tokens(spec, provider, request, attempt, result)
+    return result
+
+
+def _should_retry(
+    failure: errors.ProviderError | None, attempt: _Attempt, attempts: int, retry: RetryPolicy, cancel: CancelToken
+) -> bool:
+    """Only retryable errors, only before the first token, within the attempt budget, never after Stop."""
+    return (
+        failure is not None
+        and failure.retryable
+        and attempt.ttft_s is None
+        and attempts < retry.max_attempts
+        and not cancel.cancelled
+    )
+
+
+def _record(result: RunResult, attempt: _Attempt, failure: errors.ProviderError | None, finished: float) -> None:
+    """Text, timings and outcome of the last attempt."""
     result.text = "".join(attempt.text)
     result.ttft_s = attempt.ttft_s
-    result.total_s = finished - started
+    result.total_s = finished - attempt.started
+    result.queue_wait_s = attempt.queue_wait_s
     result.finish_reason = "cancelled" if attempt.cancelled else attempt.finish
     if attempt.cancelled:
         result.error = {"kind": "cancelled", "message": "stopped by the user; partial text kept"}
     elif failure is not None:
         result.error = {"kind": failure.kind, "message": failure.message}
-    _account_tokens(spec, provider, request, attempt, result)
-    return result
 
 
 def _account_tokens(

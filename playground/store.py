@@ -24,8 +24,10 @@ from sqlalchemy import (
     delete,
     event,
     or_,
+    inspect,
     select,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
@@ -86,6 +88,7 @@ class ResultRow(TableBase):
     error_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     started_at: Mapped[str] = mapped_column(String(40))
+    queue_wait_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     run: Mapped[RunRow] = relationship(back_populates="results")
 
 
@@ -151,6 +154,7 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         TableBase.metadata.create_all(self.engine)
+        add_missing_columns(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_run(
@@ -222,6 +226,26 @@ class Store:
             session.execute(delete(ResultRow).where(ResultRow.run_id == run_id))
             deleted = session.execute(delete(RunRow).where(RunRow.id == run_id))
             return bool(deleted.rowcount)
+
+
+def add_missing_columns(engine: Engine) -> None:
+    """Add the nullable columns a table gained after this database was made (results.queue_wait_s).
+
+    create_all() makes missing tables, never missing columns; without this an existing history file
+    fails every save. Stopgap until the store has Alembic migrations (the structure issue).
+    """
+    inspector = inspect(engine)
+    for table in TableBase.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable:
+                continue
+            column_type = column.type.compile(engine.dialect)
+            # Table and column names come from the models above, never from input.
+            with engine.begin() as connection:
+                connection.execute(sql_text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column_type}"))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

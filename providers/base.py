@@ -59,7 +59,19 @@ class Finish:
     reason: str | None
 
 
-Chunk = TextDelta | Usage | Finish
+@dataclass(frozen=True)
+class Queued:
+    """A call waiting its turn for a model other calls are using; `ahead` calls go first (0: its turn)."""
+
+    ahead: int
+
+
+@dataclass(frozen=True)
+class GenerationStarted:
+    """This call's generation has begun: time spent before it was waiting, not latency."""
+
+
+Chunk = TextDelta | Usage | Finish | Queued | GenerationStarted
 
 
 @dataclass
@@ -110,7 +122,11 @@ class Provider(Protocol):
         ...
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Chunk]:
-        """Yield TextDelta chunks, then at most one Usage and one Finish."""
+        """Yield TextDelta chunks, then at most one Usage and one Finish.
+
+        A provider that queues calls (local models) first yields Queued, then GenerationStarted when
+        this call's generation begins; the runner times TTFT from there and reports the wait apart.
+        """
         ...
 
     def count_tokens(self, request: ChatRequest) -> int | None:

@@ -87,6 +87,35 @@ class CancelledError(ProviderError):
     kind = "cancelled"
 
 
+class WorkerCrashedError(ProviderError):
+    """The process running a local model died (SIGILL, SIGSEGV, SIGKILL...); the message names the signal."""
+
+    kind = "crashed"
+
+
+class QueueTimeoutError(ProviderError):
+    """A local call waited longer than the queue limit for a model other calls were using."""
+
+    kind = "queue_timeout"
+
+
+def from_kind(kind: str, message: str) -> ProviderError:
+    """The error type for a stable `kind` name (errors that crossed a process boundary as text)."""
+    for error_type in _all_error_types():
+        if error_type.kind == kind:
+            return error_type(message)
+    return ProviderError(message)
+
+
+def _all_error_types() -> list[type[ProviderError]]:
+    found, todo = [], [ProviderError]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(current.__subclasses__())
+    return found
+
+
 _CONTEXT_HINTS = re.compile(
     r"context[_ ]length|context window|maximum context|too many tokens|exceeds? the context|n_ctx",
     re.IGNORECASE,

@@ -63,3 +63,27 @@ def streamlit_command(port: int) -> list[str]:
         "--server.address=127.0.0.1",
         "--browser.gatherUsageStats=false",
     ]
+
+
+def worker_pids(parent: int) -> list[int]:
+    """Local model worker processes (`providers.llama_worker`) started by process `parent`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and b"providers.llama_worker" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -1,5 +1,5 @@
 """The hosted adapters end to end against a real OpenAI-compatible server (llama.cpp serving SmolLM2),
-and the in-process llamacpp adapter on both bundled models."""
+and the llamacpp adapter on both bundled models."""
 
 from __future__ import annotations
 
@@ -65,9 +65,9 @@ def test_local_base_model_continues_plain_text():
     assert result.ok, result.error
     assert result.text.strip()
     assert result.usage_source == "counted"
-    assert result.input_tokens == len(
-        provider.model().llama.tokenize(b"The three primary colors are", add_bos=True, special=True)
-    )
+    # Counted by the worker with the model's own tokenizer: BOS plus the words.
+    assert result.input_tokens == provider.count_tokens(request)
+    assert 5 <= result.input_tokens <= 8
 
 
 def test_same_seed_same_answer_locally():
@@ -86,18 +86,3 @@ def test_local_context_overflow_is_refused_before_generation():
     result = run_model(spec, provider, request, timeout_s=60)
     assert result.error["kind"] == "context_overflow"
     assert str(spec.context_window) in result.error["message"]
-
-
-def test_local_call_waiting_for_a_busy_model_is_bounded_by_its_own_deadline():
-    spec = load_specs()["smollm2-135m"]
-    provider = build_provider(spec)
-    provider.prepare()
-    loaded = provider.model()
-    loaded.lock.acquire()  # another call is generating on this model
-    try:
-        result = run_model(spec, provider, build_request(spec, "Hi", None, PARAMS), timeout_s=0.5)
-    finally:
-        loaded.lock.release()
-    assert result.error and result.error["kind"] == "timeout"
-    assert result.total_s < 2  # the deadline, not the other call's length
-    assert run_model(spec, provider, build_request(spec, "Hi", None, PARAMS), timeout_s=60).ok  # lock is free

@@ -1,0 +1,272 @@
+"""The process that holds one loaded GGUF model: `python -m providers.llama_worker PATH N_CTX`.
+
+llama.cpp is native code: an illegal instruction, a segfault or the OOM killer ends the process that runs
+it. So no llama.cpp code runs in the web server or the CLI; each model file is loaded once in a process
+of its own, and `providers.local_workers` supervises it over this process's stdin and stdout.
+
+Wire format: one JSON object per line.
+- In:  {"op": "count", "id", "request"}  ->  {"id", "count": n} (answered at once, even while generating)
+       {"op": "generate", "id", "request", "threads"}  ->  {"id", "started": true}, {"id", "t": text} per
+       token, then {"id", "usage": [input, output]} and {"id", "finish": reason}; or {"id", "error"}
+       {"op": "cancel", "id"}   {"op": "threads", "n"}   (applied between tokens)
+- Out at start: {"ready": true, "features": [...]} or {"load_error": message}.
+A call's own failure is that call's error; the loop goes on. End of stdin ends the process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from providers.base import ChatRequest, Message
+
+DEFAULT_MAX_TOKENS = 256
+
+
+def encode_request(request: ChatRequest) -> dict[str, Any]:
+    """A ChatRequest as JSON for the pipe."""
+    return {
+        "messages": [[m.role, m.content] for m in request.messages],
+        "raw_text": request.raw_text,
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "max_tokens": request.max_tokens,
+        "seed": request.seed,
+        "stop": list(request.stop),
+    }
+
+
+def decode_request(data: dict[str, Any]) -> ChatRequest:
+    """Inverse of encode_request."""
+    return ChatRequest(
+        messages=tuple(Message(role, content) for role, content in data["messages"]),
+        raw_text=data["raw_text"],
+        temperature=data["temperature"],
+        top_p=data["top_p"],
+        max_tokens=data["max_tokens"],
+        seed=data["seed"],
+        stop=tuple(data["stop"]),
+    )
+
+
+class RequestRefusedError(Exception):
+    """A request this model cannot run (no chat template, too long); sent back as that call's error."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class LocalModel:
+    """One loaded Llama with the GGUF's own chat template; exact token ids for counting and generating."""
+
+    def __init__(self, path: Path, n_ctx: int, threads: int) -> None:
+        from llama_cpp import Llama
+
+        self.path = path
+        self.n_ctx = n_ctx
+        self.llama = Llama(
+            model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False
+        )
+        self.threads = threads
+        self.formatter = self._chat_formatter()
+
+    def _chat_formatter(self) -> Any:
+        template = self.llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        vocab = self.llama._model  # token text lookups, as Llama.__init__ does for its own handlers
+        eos_id, bos_id = self.llama.token_eos(), self.llama.token_bos()
+        eos = vocab.token_get_text(eos_id) if eos_id != -1 else ""
+        bos = vocab.token_get_text(bos_id) if bos_id != -1 else ""
+        return Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos, stop_token_ids=[eos_id])
+
+    def prompt_tokens(self, request: ChatRequest) -> tuple[list[int], list[str]]:
+        """The exact token ids the model will read, and the chat template's stop strings."""
+        if request.raw_text is not None:
+            return self.llama.tokenize(request.raw_text.encode("utf-8"), add_bos=True, special=True), []
+        if self.formatter is None:
+            raise RequestRefusedError(
+                "bad_request", f'{self.path.name} has no chat template; use it with task = "completion"'
+            )
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        result = self.formatter(messages=messages)
+        # The same tokenisation llama-cpp-python's own chat handler applies to the formatted prompt.
+        tokens = self.llama.tokenize(
+            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+        )
+        stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
+        return tokens, stop
+
+    def set_threads(self, threads: int) -> None:
+        """Threads for the next tokens (the supervisor shares the machine's cores between workers)."""
+        if threads != self.threads:
+            import llama_cpp
+
+            llama_cpp.llama_set_n_threads(self.llama.ctx, threads, threads)
+            self.threads = threads
+
+
+def system_features() -> list[str]:
+    """The CPU features this llama.cpp build was compiled to use ("AVX2", "AVX512", "AMX_INT8", ...)."""
+    import llama_cpp
+
+    # "CPU : SSE3 = 1 | AVX = 1 | ... | OPENMP = 1 | "
+    info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+    enabled = [part.split("=")[0] for part in info.split("|") if part.strip().endswith("= 1")]
+    return sorted({name.split(":")[-1].strip() for name in enabled})
+
+
+@dataclass
+class _Current:
+    """The generation in progress, and what the stdin thread tells it between tokens."""
+
+    id: str | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    threads: int | None = None
+
+
+class Worker:
+    """The loop: answers counts at once, runs one generation at a time, never dies of a bad request."""
+
+    def __init__(self, model: LocalModel, out: BinaryIO) -> None:
+        self.model = model
+        self.out = out
+        self.write_lock = threading.Lock()
+        self.jobs: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.current = _Current()
+
+    def send(self, message: dict[str, Any]) -> None:
+        """One line to the supervisor (two threads write: one lock)."""
+        data = (json.dumps(message, separators=(",", ":")) + "\n").encode("utf-8")
+        with self.write_lock:
+            self.out.write(data)
+            self.out.flush()
+
+    def read_commands(self, stdin: BinaryIO) -> None:
+        """The stdin thread: cancels and thread changes act at once, counts are answered here."""
+        for line in stdin:
+            message = json.loads(line)
+            op = message["op"]
+            if op == "cancel":
+                if message["id"] == self.current.id:
+                    self.current.cancelled.set()
+            elif op == "threads":
+                self.current.threads = int(message["n"])
+            elif op == "count":
+                self.answer_count(message)
+            else:
+                self.jobs.put(message)
+        self.current.cancelled.set()  # the supervisor is gone: stop and exit
+        self.jobs.put(None)
+
+    def answer_count(self, message: dict[str, Any]) -> None:
+        """Exact input tokens; tokenising only reads the vocabulary, so it may run beside a generation."""
+        try:
+            tokens, _stop = self.model.prompt_tokens(decode_request(message["request"]))
+            self.send({"id": message["id"], "count": len(tokens)})
+        except RequestRefusedError as exc:
+            self.send({"id": message["id"], "error": {"kind": exc.kind, "message": exc.message}})
+
+    def serve(self) -> None:
+        """Run generations in arrival order until stdin closes."""
+        while (job := self.jobs.get()) is not None:
+            self.current.id = job["id"]
+            self.current.cancelled.clear()
+            self.current.threads = job.get("threads")
+            try:
+                self.generate(job["id"], decode_request(job["request"]))
+            except RequestRefusedError as exc:
+                self.send({"id": job["id"], "error": {"kind": exc.kind, "message": exc.message}})
+            except Exception as exc:  # noqa: BLE001 - one call's failure, reported to that call
+                self.send({"id": job["id"], "error": {"kind": "bad_response", "message": f"{exc}"}})
+            finally:
+                self.current.id = None
+
+    def generate(self, call_id: str, request: ChatRequest) -> None:
+        """Stream one completion, one message per token, then counted usage and the finish reason."""
+        tokens, template_stop = self.model.prompt_tokens(request)
+        max_tokens = request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS
+        if len(tokens) + max_tokens > self.model.n_ctx:
+            raise RequestRefusedError(
+                "context_overflow",
+                f"prompt is {len(tokens)} tokens + max_tokens {max_tokens} > context window {self.model.n_ctx}",
+            )
+        self.apply_threads()
+        self.send({"id": call_id, "started": True})
+        output_tokens, finish = 0, None
+        stream = self.model.llama.create_completion(**_sampling(request, tokens, template_stop, max_tokens))
+        try:
+            for chunk in stream:
+                choice = chunk["choices"][0]
+                if choice["finish_reason"] is not None:
+                    finish = choice["finish_reason"]
+                    continue
+                output_tokens += 1  # llama-cpp-python streams exactly one chunk per generated token
+                self.send({"id": call_id, "t": choice["text"]})
+                if self.current.cancelled.is_set():
+                    finish = "cancelled"
+                    break
+                self.apply_threads()
+        finally:
+            stream.close()
+        self.send({"id": call_id, "usage": [len(tokens), output_tokens]})
+        self.send({"id": call_id, "finish": finish})
+
+    def apply_threads(self) -> None:
+        """Use the thread count the supervisor last asked for."""
+        if self.current.threads:
+            self.model.set_threads(self.current.threads)
+
+
+def _sampling(
+    request: ChatRequest, tokens: list[int], template_stop: list[str], max_tokens: int
+) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "prompt": tokens,
+        "max_tokens": max_tokens,
+        "stop": template_stop + list(request.stop),
+        "stream": True,
+    }
+    for name in ("temperature", "top_p", "seed"):
+        value = getattr(request, name)
+        if value is not None:
+            kwargs[name] = value
+    return kwargs
+
+
+def _claim_stdout() -> BinaryIO:
+    """The protocol's own copy of stdout; fd 1 then points at stderr, so nothing native writes into it."""
+    protocol = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return protocol
+
+
+def main() -> None:
+    """Load the model named on the command line, say ready, and serve until stdin closes."""
+    out = _claim_stdout()
+    path, n_ctx, threads = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    try:
+        model = LocalModel(path, n_ctx, threads)
+    except Exception as exc:  # noqa: BLE001 - a missing, truncated or corrupt file: say so and exit
+        out.write((json.dumps({"load_error": f"could not load {path.name}: {exc}"}) + "\n").encode())
+        out.flush()
+        return
+    worker = Worker(model, out)
+    worker.send({"ready": True, "pid": os.getpid(), "features": system_features()})
+    threading.Thread(target=worker.read_commands, args=(sys.stdin.buffer,), daemon=True).start()
+    worker.serve()
+
+
+if __name__ == "__main__":
+    main()
