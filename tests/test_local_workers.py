@@ -138,10 +138,10 @@ def test_calls_wait_in_arrival_order_and_waiting_is_not_latency():
 
     threads = []
     for index in range(3):
-        params = Params(temperature=0.0, max_tokens=48, seed=index)
+        params = Params(temperature=0.8, max_tokens=150, seed=index)
         threads.append(threading.Thread(target=call, args=(index, params)))
         threads[-1].start()
-        time.sleep(0.3)  # arrival order 0, 1, 2
+        time.sleep(0.1)  # arrival order 0, 1, 2
     for thread in threads:
         thread.join(120)
     assert places[0] == [0]
