@@ -8,7 +8,7 @@ Wire format: one JSON object per line.
 - In:  {"op": "count", "id", "request"}  ->  {"id", "count": n} (answered at once, even while generating)
        {"op": "generate", "id", "request", "threads"}  ->  {"id", "started": true}, {"id", "t": text} per
        token, then {"id", "usage": [input, output]} and {"id", "finish": reason}; or {"id", "error"}
-       {"op": "cancel", "id"}   {"op": "threads", "n"}   (applied between tokens)
+       {"op": "cancel", "id"}   {"op": "threads", "n": [decode, prompt]}   (applied between tokens)
 - Out at start: {"ready": true, "features": [...]} or {"load_error": message}.
 A call's own failure is that call's error; the loop goes on. End of stdin ends the process.
 """
@@ -67,13 +67,13 @@ class RequestRefusedError(Exception):
 class LocalModel:
     """One loaded Llama with the GGUF's own chat template; exact token ids for counting and generating."""
 
-    def __init__(self, path: Path, n_ctx: int, threads: int) -> None:
+    def __init__(self, path: Path, n_ctx: int, threads: tuple[int, int]) -> None:
         from llama_cpp import Llama
 
         self.path = path
         self.n_ctx = n_ctx
         self.llama = Llama(
-            model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False
+            model_path=str(path), n_ctx=n_ctx, n_threads=threads[0], n_threads_batch=threads[1], verbose=False
         )
         self.threads = threads
         self.formatter = self._chat_formatter()
@@ -107,12 +107,12 @@ class LocalModel:
         stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
         return tokens, stop
 
-    def set_threads(self, threads: int) -> None:
-        """Threads for the next tokens (the supervisor shares the machine's cores between workers)."""
+    def set_threads(self, threads: tuple[int, int]) -> None:
+        """(decode, prompt) threads from the next token on (the supervisor shares the cores out)."""
         if threads != self.threads:
             import llama_cpp
 
-            llama_cpp.llama_set_n_threads(self.llama.ctx, threads, threads)
+            llama_cpp.llama_set_n_threads(self.llama.ctx, threads[0], threads[1])
             self.threads = threads
 
 
@@ -132,7 +132,7 @@ class _Current:
 
     id: str | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
-    threads: int | None = None
+    threads: tuple[int, int] | None = None
 
 
 class Worker:
@@ -161,7 +161,7 @@ class Worker:
                 if message["id"] == self.current.id:
                     self.current.cancelled.set()
             elif op == "threads":
-                self.current.threads = int(message["n"])
+                self.current.threads = (int(message["n"][0]), int(message["n"][1]))
             elif op == "count":
                 self.answer_count(message)
             else:
@@ -182,7 +182,7 @@ class Worker:
         while (job := self.jobs.get()) is not None:
             self.current.id = job["id"]
             self.current.cancelled.clear()
-            self.current.threads = job.get("threads")
+            self.current.threads = tuple(job["threads"]) if job.get("threads") else None
             try:
                 self.generate(job["id"], decode_request(job["request"]))
             except RequestRefusedError as exc:
@@ -255,7 +255,8 @@ def _claim_stdout() -> BinaryIO:
 def main() -> None:
     """Load the model named on the command line, say ready, and serve until stdin closes."""
     out = _claim_stdout()
-    path, n_ctx, threads = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    path, n_ctx = Path(sys.argv[1]), int(sys.argv[2])
+    threads = (int(sys.argv[3]), int(sys.argv[4]))
     try:
         model = LocalModel(path, n_ctx, threads)
     except Exception as exc:  # noqa: BLE001 - a missing, truncated or corrupt file: say so and exit

@@ -74,11 +74,13 @@ def exit_description(returncode: int) -> str:
 class _Process:
     """One running worker process and the threads that read its pipes."""
 
-    def __init__(self, path: Path, n_ctx: int, threads: int) -> None:
+    def __init__(self, path: Path, n_ctx: int, threads: tuple[int, int]) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
+        # Threads that wait sleep instead of spinning: see CpuShare.
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "providers.llama_worker", str(path), str(n_ctx), str(threads)],
+            [sys.executable, "-m", "providers.llama_worker", str(path), str(n_ctx), *map(str, threads)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -163,9 +165,14 @@ class _Process:
 class CpuShare:
     """Splits the usable cores between the workers generating at the same moment.
 
-    Two llama.cpp workers with a thread per core each would fight over the cores: ggml's threads wait
-    for each other at every operation, so one descheduled thread stalls them all. Each generating worker
-    gets cores // (workers generating) threads, re-sent to the others whenever one starts or ends.
+    ggml's threads wait for each other at every operation of every token, spinning, so a thread that
+    loses its core stalls the others: measured here (bench/bench_local.py) with one competing busy
+    process, 2 decode threads on 2 cores fell from ~136 to 45-53 tok/s while 1 thread held ~135; quiet,
+    the second thread added under 7%. So decoding leaves a core for everything else (the web server, a
+    browser, another worker): (cores - 1) // (workers generating) threads, at least 1. Reading the prompt
+    is one large batch per call, where threads pay off (1.8x quiet with 2) and, with OpenMP's passive wait
+    (set for every worker), cost nothing under load: cores // (workers generating). The counts are re-sent
+    to running workers whenever one starts or ends. $PLAYGROUND_LLAMA_THREADS fixes both per worker.
     """
 
     def __init__(self) -> None:
@@ -174,20 +181,22 @@ class CpuShare:
 
     @staticmethod
     def cores() -> int:
-        """Usable cores, or $PLAYGROUND_LLAMA_THREADS when set."""
-        configured = os.environ.get(THREADS_ENV, "").strip()
-        if configured.isdigit() and int(configured) > 0:
-            return int(configured)
+        """Usable cores (the process's CPU affinity)."""
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
-    def _threads(self) -> int:
-        return max(1, self.cores() // max(1, len(self.busy)))
+    def threads(self) -> tuple[int, int]:
+        """(decode threads, prompt threads) for each generating worker now."""
+        configured = os.environ.get(THREADS_ENV, "").strip()
+        if configured.isdigit() and int(configured) > 0:
+            return int(configured), int(configured)
+        cores, busy = self.cores(), max(1, len(self.busy))
+        return max(1, (cores - 1) // busy), max(1, cores // busy)
 
-    def enter(self, call_id: str, process: _Process) -> int:
-        """Count a generation in; returns its thread count and tells the others theirs."""
+    def enter(self, call_id: str, process: _Process) -> tuple[int, int]:
+        """Count a generation in; returns its thread counts and tells the others theirs."""
         with self.lock:
             self.busy[call_id] = process
-            threads = self._threads()
+            threads = self.threads()
             others = [p for c, p in self.busy.items() if c != call_id]
         for other in others:
             other.send({"op": "threads", "n": threads})
@@ -197,7 +206,7 @@ class CpuShare:
         """Count a generation out; the others get the freed cores."""
         with self.lock:
             self.busy.pop(call_id, None)
-            threads = self._threads()
+            threads = self.threads()
             others = list(self.busy.values())
         for other in others:
             other.send({"op": "threads", "n": threads})
@@ -237,7 +246,7 @@ class ModelWorker:
             return self._process
 
     def _start(self) -> _Process:
-        process = _Process(self.path, self.n_ctx, CPU_SHARE.cores())
+        process = _Process(self.path, self.n_ctx, CPU_SHARE.threads())
         self.starts += 1
         try:
             message = process.inboxes["start"].get(timeout=START_TIMEOUT_S)
