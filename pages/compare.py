@@ -18,7 +18,7 @@ from pages.common.ui import (
 )
 from playground.compare import Comparison, UsageError, plan_comparison
 from playground.diffing import word_diff_markdown
-from playground.fanout import Delta, Done
+from playground.fanout import Delta, Done, Waiting
 from playground.prepare import OVERRIDE_LIMITS, Params, overrides_from_rows
 from playground.registry import usability
 from playground.results import RunResult
@@ -28,6 +28,13 @@ page_shell("pages/compare.py")
 LOCAL_DEFAULTS = ("smollm2-135m", "gemma3-270m")
 # Redraw each live column at most this often: one redraw per token swamps a small machine's browser.
 LIVE_REDRAW_S = 0.1
+
+
+def waiting_caption(ahead: int) -> str:
+    """What a live column says before its first token."""
+    if ahead:
+        return f"queued ({ahead} ahead): this local model is answering other calls first"
+    return "waiting for the first token…"
 
 
 def show_shared_run(run_id: str) -> None:
@@ -195,7 +202,9 @@ if run_clicked and plan is not None:
     results: list[RunResult] = []
     try:
         for event in comparison.events(every_s=LIVE_REDRAW_S):
-            if isinstance(event, Delta) and event.repeat_index == 0:
+            if isinstance(event, Waiting) and event.repeat_index == 0 and not texts[event.model]:
+                placeholders[event.model].caption(waiting_caption(event.ahead))
+            elif isinstance(event, Delta) and event.repeat_index == 0:
                 texts[event.model] += event.text
                 placeholders[event.model].markdown(safe_markdown(texts[event.model]) + " ▌")
             elif isinstance(event, Done):

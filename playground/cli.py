@@ -18,7 +18,7 @@ from playground.cli_common import EXIT_FAILED, EXIT_OK
 from playground.cli_common import fail_usage as _fail_usage
 from playground.cli_eval import eval_command
 from playground.compare import Comparison, Plan, UsageError, plan_comparison
-from playground.fanout import Delta, Done
+from playground.fanout import Delta, Done, Waiting
 from playground.format import metrics_line
 from playground.prepare import Params
 from playground.results import RunResult
@@ -153,6 +153,7 @@ def _run_live(comparison: Comparison) -> list[RunResult]:
     texts = {k: "" for k in keys}
     finals: dict[str, RunResult] = {}
     results: list[RunResult] = []
+    queued: dict[str, int] = {}
 
     def render() -> Table:
         grid = Table.grid(expand=True, padding=(0, 1))
@@ -165,7 +166,7 @@ def _run_live(comparison: Comparison) -> list[RunResult]:
             if result is not None and result.error:
                 body.append(Text(f"\n{result.error['kind']}: {result.error['message']}", style="red"))
             body.append(
-                Text("\n" + (metrics_line(result) if result is not None else "running…"), style="dim")
+                Text("\n" + (metrics_line(result) if result is not None else _status(queued.get(key, 0))), style="dim")
             )
             panels.append(Panel(Group(*body), title=key))
         grid.add_row(*panels)
@@ -173,7 +174,9 @@ def _run_live(comparison: Comparison) -> list[RunResult]:
 
     with Live(render(), console=out, refresh_per_second=10, transient=False) as live:
         for event in comparison.events():
-            if isinstance(event, Delta):
+            if isinstance(event, Waiting):
+                queued[event.model] = event.ahead
+            elif isinstance(event, Delta):
                 if event.repeat_index == 0 or event.model not in finals:
                     texts[event.model] += event.text
             elif isinstance(event, Done):
@@ -183,6 +186,10 @@ def _run_live(comparison: Comparison) -> list[RunResult]:
             live.update(render())
     out.print(f"\nrun {comparison.run_id} saved")
     return results
+
+
+def _status(ahead: int) -> str:
+    return f"queued ({ahead} ahead)…" if ahead else "running…"
 
 
 def _print_spread(results: list[RunResult]) -> None:

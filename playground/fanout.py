@@ -36,6 +36,15 @@ class Delta:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """A local model's call is waiting its turn: `ahead` calls go first (0: it is starting)."""
+
+    model: str
+    ahead: int
+    repeat_index: int = 0
+
+
+@dataclass(frozen=True)
 class Done:
     """A finished call (answered, failed or cancelled)."""
 
@@ -43,7 +52,7 @@ class Done:
     result: RunResult
 
 
-Event = Delta | Done
+Event = Delta | Waiting | Done
 
 
 @dataclass
@@ -87,6 +96,9 @@ class FanOut:
         def emit(text: str) -> None:
             self._events.put(Delta(key, text, index))
 
+        def waiting(ahead: int) -> None:
+            self._events.put(Waiting(key, ahead, index))
+
         try:
             result = run_model(
                 job.spec,
@@ -95,6 +107,7 @@ class FanOut:
                 timeout_s=job.timeout_s,
                 cancel=self.cancel_token,
                 on_delta=emit,
+                on_queue=waiting,
                 retry=self.retry,
                 run_id=self.run_id,
                 repeat_index=index,
@@ -149,6 +162,9 @@ class FanOut:
                 continue
             if event is None:
                 running -= 1
+                continue
+            if isinstance(event, Waiting):
+                yield event
                 continue
             if isinstance(event, Delta):
                 key = (event.model, event.repeat_index)

@@ -40,7 +40,7 @@ def metrics_line(result: RunResult) -> str:
         tokens(result),
         money(result.cost_usd, result.cost_source),
     ]
-    if result.queue_wait_s is not None and result.queue_wait_s >= 0.01:
+    if result.queue_wait_s is not None and result.queue_wait_s >= 0.05:
         parts.append(f"queued {seconds(result.queue_wait_s)} (not in TTFT)")
     if result.attempts > 1:
         parts.append(f"{result.attempts} attempts")

@@ -226,12 +226,18 @@ class ModelWorker:
         self._turns: collections.deque[object] = collections.deque()
         self._turn_changed = threading.Condition()
         self.starts = 0  # how many processes this worker has started (restarts after crashes included)
+        self._tokens_now = 0
 
     @property
     def pid(self) -> int | None:
         """The running worker process's id, if any."""
         process = self._process
         return process.popen.pid if process is not None and process.alive else None
+
+    @property
+    def generating_tokens(self) -> int:
+        """Tokens received so far by the generation in progress (0 when idle)."""
+        return self._tokens_now
 
     @property
     def features(self) -> list[str]:
@@ -343,6 +349,7 @@ class ModelWorker:
                 message = inbox.get()
                 if "t" in message:
                     received += 1
+                    self._tokens_now = received
                     if message["t"]:
                         yield TextDelta(message["t"])
                 elif "started" in message:
@@ -361,6 +368,7 @@ class ModelWorker:
                     raise errors.WorkerCrashedError(self._crash_message(process, message["died"], received))
         finally:
             process.current = None
+            self._tokens_now = 0
             CPU_SHARE.leave(call_id)
             process.close(call_id)
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 from tests.conftest import free_port
-from tests.processes import serving, streamlit_command
+from tests.processes import cpu_seconds, serving, streamlit_command, worker_pids
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -51,14 +51,20 @@ def chromium_page(height: int) -> Iterator[Page]:
 
 
 @pytest.fixture()
-def streamlit_url(clean_env: Path) -> Iterator[str]:
-    """`streamlit run app.py` on a free loopback port."""
+def streamlit_server(clean_env: Path) -> Iterator[tuple[str, int]]:
+    """`streamlit run app.py` on a free loopback port: its URL and process id."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with serving(
         streamlit_command(port), f"{url}/_stcore/health", clean_env.parent / "streamlit.log", timeout_s=60
-    ):
-        yield url
+    ) as process:
+        yield url, process.pid
+
+
+@pytest.fixture()
+def streamlit_url(streamlit_server: tuple[str, int]) -> str:
+    """The URL of `streamlit run app.py` on a free loopback port."""
+    return streamlit_server[0]
 
 
 def test_prompt_run_two_local_answers_and_a_chart(streamlit_url: str):
@@ -144,3 +150,57 @@ def test_stop_keeps_partial_answers_marked_cancelled(streamlit_url: str):
         latest = Store().list_runs()[0]
         assert latest.results and all(r.finish_reason == "cancelled" for r in latest.results)
         assert any(r.text for r in latest.results)  # the partial text was saved
+
+
+def _busy_smollm2_worker(server_pid: int) -> int:
+    """The server's smollm2 worker once it has generated for a while."""
+    import time
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for pid in worker_pids(server_pid):
+            try:
+                if b"SmolLM2" in Path(f"/proc/{pid}/cmdline").read_bytes() and cpu_seconds(pid) > 1.5:
+                    return pid
+            except OSError:
+                continue
+        time.sleep(0.05)
+    raise AssertionError("the smollm2 worker never got busy")
+
+
+def test_a_crashed_worker_ends_one_column_and_the_server_lives_on(streamlit_server: tuple[str, int]):
+    import os
+    import signal
+    import urllib.request
+
+    from playwright.sync_api import expect
+
+    url, server_pid = streamlit_server
+    ARTIFACTS.mkdir(exist_ok=True)
+    with chromium_page(1800) as page:
+        page.goto(url)
+        prompt = page.get_by_label("Prompt", exact=True)
+        expect(prompt).to_be_visible(timeout=60_000)
+        prompt.fill("Write a long story about a lighthouse keeper and the sea.")
+        max_tokens = page.get_by_label("Max tokens")
+        max_tokens.fill("400")
+        max_tokens.press("Enter")
+        run = page.get_by_role("button", name="Run", exact=True)
+        expect(run).to_be_enabled(timeout=60_000)
+        run.click()
+        os.kill(_busy_smollm2_worker(server_pid), signal.SIGSEGV)
+        crashed = page.locator("[data-testid='stAlert']").filter(has_text="crashed")
+        expect(crashed.first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Run saved")).to_be_visible(timeout=120_000)
+        assert "SIGSEGV" in crashed.first.inner_text()
+        captions = page.locator("[data-testid='stCaptionContainer']")
+        expect(captions.filter(has_text="TTFT")).to_have_count(2, timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "crashed.png"), full_page=True)
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as health:
+            assert health.status == 200  # the server process lives on
+        max_tokens.fill("12")
+        max_tokens.press("Enter")
+        run.click()  # the next call starts a fresh worker
+        expect(page.locator("[data-testid='stAlert']").filter(has_text="crashed")).to_have_count(0, timeout=120_000)
+        expect(captions.filter(has_text="TTFT")).to_have_count(2, timeout=120_000)
+        assert "(counted)" in page.inner_text("body")

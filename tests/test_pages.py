@@ -227,3 +227,43 @@ def test_repeat_k_draws_box_plots_and_a_median_p90_table():
     spread = next(d.value for d in at.dataframe if "p90" in d.value.columns)
     ttft = spread[(spread["model"] == "smollm2-135m") & (spread["metric"] == "ttft_s")].iloc[0]
     assert ttft["n"] == 3 and ttft["min"] <= ttft["p50"] <= ttft["p90"] <= ttft["max"]
+
+
+def _kill_smollm2_worker_when_generating(sig: int, killed: list[int]) -> None:
+    """Wait until the shared smollm2 worker is mid-generation, then send it `sig`."""
+    import os
+    import time
+
+    from providers.local_workers import running_workers
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for worker in running_workers():
+            if "SmolLM2" in worker.path.name and worker.generating_tokens >= 10:
+                os.kill(worker.pid, sig)
+                killed.append(worker.pid)
+                return
+        time.sleep(0.02)
+
+
+def test_a_crashed_local_worker_ends_only_its_column():
+    import signal
+    import threading
+
+    at = app().run()
+    at.text_area(key="prompt").input("Write a long story about a lighthouse keeper and the sea.")
+    at.number_input(key="max_tokens").set_value(400)
+    at.run()
+    killed: list[int] = []
+    threading.Thread(target=_kill_smollm2_worker_when_generating, args=(signal.SIGSEGV, killed)).start()
+    at.button(key="run").click().run()
+    assert not at.exception, at.exception
+    assert killed
+    errors = [e.value for e in at.error]
+    assert any(e.startswith("crashed:") and "SIGSEGV" in e for e in errors), errors
+    captions = " ".join(c.value for c in at.caption)
+    assert captions.count("TTFT") == 2  # both columns finished; the other model answered
+    run_id = captions.split("?run=")[1].split("`")[0]
+    results = {r.model: r for r in Store().get_run(run_id).results}
+    assert results["smollm2-135m"].error["kind"] == "crashed" and results["smollm2-135m"].text
+    assert results["gemma3-270m"].ok and results["gemma3-270m"].text
