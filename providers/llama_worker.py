@@ -107,6 +107,22 @@ class LocalModel:
         stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
         return tokens, stop
 
+    def abort_when(self, event: threading.Event | None) -> None:
+        """Let llama.cpp stop mid-batch once `event` is set (None: never).
+
+        Used only while the prompt is read: that is one long native call, and a cancel must not wait for
+        it. ggml asks between operations, so during decoding the callback would cost a Python call
+        hundreds of times per token; there the worker checks its cancel flag between tokens instead.
+        """
+        import llama_cpp
+
+        if event is None:
+            callback = llama_cpp.ggml_abort_callback()  # NULL
+        else:
+            callback = llama_cpp.ggml_abort_callback(lambda _data: event.is_set())
+        self._abort_callback = callback  # llama.cpp keeps only the pointer: keep the object alive
+        llama_cpp.llama_set_abort_callback(self.llama.ctx, callback, None)
+
     def set_threads(self, threads: tuple[int, int]) -> None:
         """(decode, prompt) threads from the next token on (the supervisor shares the cores out)."""
         if threads != self.threads:
@@ -205,8 +221,11 @@ class Worker:
         self.send({"id": call_id, "started": True})
         output_tokens, finish = 0, None
         stream = self.model.llama.create_completion(**_sampling(request, tokens, template_stop, max_tokens))
+        self.model.abort_when(self.current.cancelled)  # until the prompt is read
         try:
             for chunk in stream:
+                if output_tokens == 0:
+                    self.model.abort_when(None)
                 choice = chunk["choices"][0]
                 if choice["finish_reason"] is not None:
                     finish = choice["finish_reason"]
@@ -217,7 +236,12 @@ class Worker:
                     finish = "cancelled"
                     break
                 self.apply_threads()
+        except RuntimeError:
+            if not self.current.cancelled.is_set():
+                raise
+            finish = "cancelled"  # llama_decode stopped by the abort callback
         finally:
+            self.model.abort_when(None)
             stream.close()
         self.send({"id": call_id, "usage": [len(tokens), output_tokens]})
         self.send({"id": call_id, "finish": finish})

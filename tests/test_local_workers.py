@@ -22,6 +22,7 @@ from playground.specs import ModelSpec, load_specs
 from providers.base import CancelToken
 from providers.llamacpp import LlamaCppProvider
 from providers.local_models import gguf_path
+from providers.local_workers import CANCEL_GRACE_S
 from tests.processes import ROOT, cpu_seconds, worker_pids
 
 LONG = Params(temperature=0.8, max_tokens=400, seed=3)
@@ -243,3 +244,20 @@ def _smollm2_worker_when_busy(parent: int) -> int:
                 continue
         time.sleep(0.05)
     raise AssertionError("the CLI's smollm2 worker never got busy")
+
+
+def test_stop_while_a_long_prompt_is_read_returns_at_once_without_killing_the_worker():
+    spec, provider = local("smollm2-135m")
+    provider.prepare()
+    pid = provider.worker().pid
+    cancel = CancelToken()
+    long_prompt = "The keeper counted ships and storms every night by the sea. " * 100  # ~1300 tokens
+    threading.Timer(0.5, cancel.cancel).start()
+    started = time.monotonic()
+    stopped = run_model(spec, provider, build_request(spec, long_prompt, None, SHORT), cancel=cancel)
+    assert stopped.error["kind"] == "cancelled"
+    assert time.monotonic() - started < 0.5 + 0.5
+    nxt = run_model(spec, provider, build_request(spec, "Hi", None, SHORT), timeout_s=60)
+    assert nxt.ok and nxt.queue_wait_s < 0.3  # the model was free at once, not after the whole prompt
+    time.sleep(CANCEL_GRACE_S + 0.3)
+    assert provider.worker().pid == pid  # llama.cpp stopped mid-batch; the worker was not killed
