@@ -1,8 +1,8 @@
 """Engine benchmarks, measured in one run (not timed tests):
 
 (a) fan-out ratio: wall time of 8 scripted 0.5 s models at once / wall time of 1   (target <= 1.10)
-(b) decode tokens/s through the llamacpp adapter / raw llama-cpp-python             (target >= 0.95)
 (c) |reported TTFT - scripted TTFT| on the scripted server                          (target <= 40 ms)
+The local adapter's decode speed over raw llama-cpp-python, (b), is measured in bench/bench_local.py.
 
 Run: .venv/bin/python bench/bench_engine.py
 """
@@ -17,10 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from playground.fanout import Done, FanOut, Job  # noqa: E402
-from playground.prepare import Params, build_request  # noqa: E402
 from playground.registry import build_provider  # noqa: E402
 from playground.runner import run_model  # noqa: E402
-from playground.specs import ModelSpec, load_specs  # noqa: E402
+from playground.specs import ModelSpec  # noqa: E402
 from providers.base import ChatRequest, Message  # noqa: E402
 from tests.scripted_server import ScriptedServer  # noqa: E402
 
@@ -71,50 +70,10 @@ def bench_ttft(server: ScriptedServer) -> None:
     )
 
 
-def _raw_decode_tps(llama, tokens: list[int], max_tokens: int) -> float:
-    started = time.perf_counter()
-    first = None
-    count = 0
-    for chunk in llama.create_completion(
-        prompt=tokens, max_tokens=max_tokens, temperature=0.0, seed=1, stream=True
-    ):
-        if chunk["choices"][0]["finish_reason"] is not None:
-            continue
-        count += 1
-        if first is None and chunk["choices"][0]["text"]:
-            first = time.perf_counter() - started
-    total = time.perf_counter() - started
-    return count / (total - first)
-
-
-def bench_adapter_overhead() -> None:
-    spec = load_specs()["smollm2-135m"]
-    provider = build_provider(spec)
-    request = build_request(
-        spec,
-        "Write a short story about a lighthouse keeper.",
-        None,
-        Params(temperature=0.0, max_tokens=128, seed=1),
-    )
-    provider.prepare()
-    llama = provider.model().llama
-    tokens, _stop = provider.prompt_tokens(request)
-    adapter, raw = [], []
-    run_model(spec, provider, request, timeout_s=120)  # warm-up
-    for _ in range(5):
-        result = run_model(spec, provider, request, timeout_s=120)
-        adapter.append(result.output_tokens_per_s)
-        raw.append(_raw_decode_tps(llama, tokens, result.output_tokens))
-    a, r = statistics.median(adapter), statistics.median(raw)
-    print(f"  adapter {a:.1f} tok/s, raw llama-cpp-python {r:.1f} tok/s (median of 5, interleaved)")
-    print(f"(b) decode tok/s adapter / raw: {a / r:.3f}  target >= 0.95")
-
-
 def main() -> None:
     with ScriptedServer() as server:
         bench_fanout(server)
         bench_ttft(server)
-    bench_adapter_overhead()
 
 
 if __name__ == "__main__":

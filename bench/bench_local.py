@@ -91,7 +91,9 @@ def bench_overhead(provider) -> None:
     print(f"  threads (decode, prompt) {policy}; worker {w:.1f} tok/s, raw {r:.1f} tok/s (median of 15 each)")
     print(f"(a) decode tok/s worker / raw: {w / r:.3f}  target >= 0.95")
     added = (statistics.median(worker_ttft) - statistics.median(raw_ttft)) * 1000
-    print(f"  TTFT worker {statistics.median(worker_ttft) * 1000:.1f} ms, raw {statistics.median(raw_ttft) * 1000:.1f} ms")
+    print(
+        f"  TTFT worker {statistics.median(worker_ttft) * 1000:.1f} ms, raw {statistics.median(raw_ttft) * 1000:.1f} ms"
+    )
     print(f"(b) added TTFT through the worker (median): {added:.1f} ms  target <= 20 ms")
 
 
@@ -123,7 +125,9 @@ def bench_memory() -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    workers = [w for w in running_workers() if w.pid is not None and w.path == gguf_path("smollm2-135m").resolve()]
+    workers = [
+        w for w in running_workers() if w.pid is not None and w.path == gguf_path("smollm2-135m").resolve()
+    ]
     size = gguf_path("smollm2-135m").stat().st_size / 2**20
     print(f"(d) 4 sessions on smollm2: {len(workers)} worker process(es), worker RSS "
           f"{', '.join(f'{rss_mb(w.pid):.0f} MB' for w in workers)} (model file {size:.0f} MB); "
@@ -159,7 +163,9 @@ def bench_llama_server() -> None:
             started = time.perf_counter()
             first, count = None, 0
             url = f"http://127.0.0.1:{port}/v1/completions"
-            post = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+            post = urllib.request.Request(
+                url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+            )
             with urllib.request.urlopen(post, timeout=60) as response:
                 for raw_line in response:
                     line = raw_line.decode().strip()

@@ -44,7 +44,9 @@ def main() -> None:
         speeds.append(count / (end - first))
         ttfts.append(first - started)
     info = llama_cpp.llama_print_system_info().decode()
-    features = sorted({p.split("=")[0].split(":")[-1].strip() for p in info.split("|") if p.strip().endswith("= 1")})
+    features = sorted(
+        {p.split("=")[0].split(":")[-1].strip() for p in info.split("|") if p.strip().endswith("= 1")}
+    )
     print(json.dumps({"features": features, "tok_s": speeds[1:], "ttft_s": ttfts[1:], "tokens": count}))
 
 

@@ -166,7 +166,10 @@ def _run_live(comparison: Comparison) -> list[RunResult]:
             if result is not None and result.error:
                 body.append(Text(f"\n{result.error['kind']}: {result.error['message']}", style="red"))
             body.append(
-                Text("\n" + (metrics_line(result) if result is not None else _status(queued.get(key, 0))), style="dim")
+                Text(
+                    "\n" + (metrics_line(result) if result is not None else _status(queued.get(key, 0))),
+                    style="dim",
+                )
             )
             panels.append(Panel(Group(*body), title=key))
         grid.add_row(*panels)

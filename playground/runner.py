@@ -229,7 +229,11 @@ def run_model(
 
 
 def _should_retry(
-    failure: errors.ProviderError | None, attempt: _Attempt, attempts: int, retry: RetryPolicy, cancel: CancelToken
+    failure: errors.ProviderError | None,
+    attempt: _Attempt,
+    attempts: int,
+    retry: RetryPolicy,
+    cancel: CancelToken,
 ) -> bool:
     """Only retryable errors, only before the first token, within the attempt budget, never after Stop."""
     return (
@@ -241,7 +245,9 @@ def _should_retry(
     )
 
 
-def _record(result: RunResult, attempt: _Attempt, failure: errors.ProviderError | None, finished: float) -> None:
+def _record(
+    result: RunResult, attempt: _Attempt, failure: errors.ProviderError | None, finished: float
+) -> None:
     """Text, timings and outcome of the last attempt."""
     result.text = "".join(attempt.text)
     result.ttft_s = attempt.ttft_s

@@ -23,8 +23,8 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
-    or_,
     inspect,
+    or_,
     select,
 )
 from sqlalchemy import text as sql_text
@@ -245,7 +245,9 @@ def add_missing_columns(engine: Engine) -> None:
             column_type = column.type.compile(engine.dialect)
             # Table and column names come from the models above, never from input.
             with engine.begin() as connection:
-                connection.execute(sql_text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column_type}"))
+                connection.execute(
+                    sql_text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column_type}")
+                )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -26,7 +26,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from providers import errors
-from providers.base import CancelToken, ChatRequest, Chunk, Finish, GenerationStarted, Queued, TextDelta, Usage
+from providers.base import (
+    CancelToken,
+    ChatRequest,
+    Chunk,
+    Finish,
+    GenerationStarted,
+    Queued,
+    TextDelta,
+    Usage,
+)
 from providers.llama_worker import DEFAULT_MAX_TOKENS, encode_request
 
 QUEUE_LIMIT_ENV = "PLAYGROUND_QUEUE_LIMIT_S"

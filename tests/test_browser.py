@@ -201,6 +201,8 @@ def test_a_crashed_worker_ends_one_column_and_the_server_lives_on(streamlit_serv
         max_tokens.fill("12")
         max_tokens.press("Enter")
         run.click()  # the next call starts a fresh worker
-        expect(page.locator("[data-testid='stAlert']").filter(has_text="crashed")).to_have_count(0, timeout=120_000)
+        expect(page.locator("[data-testid='stAlert']").filter(has_text="crashed")).to_have_count(
+            0, timeout=120_000
+        )
         expect(captions.filter(has_text="TTFT")).to_have_count(2, timeout=120_000)
         assert "(counted)" in page.inner_text("body")

@@ -44,7 +44,9 @@ def test_the_installed_build_runs_a_token_here_and_uses_only_the_portable_baseli
     provider.prepare()
     features = set(provider.worker().features)
     assert "AVX2" in features
-    assert not features - PORTABLE_FEATURES, f"built for this CPU only: {sorted(features - PORTABLE_FEATURES)}"
+    assert not features - PORTABLE_FEATURES, (
+        f"built for this CPU only: {sorted(features - PORTABLE_FEATURES)}"
+    )
     result = run_model(spec, provider, build_request(spec, "Hi", None, SHORT), timeout_s=60)
     assert result.ok, result.error
     assert result.output_tokens >= 1 and result.usage_source == "counted"
@@ -56,7 +58,9 @@ def test_no_llama_cpp_in_this_process():
     assert "llama_cpp" not in sys.modules  # only the worker processes load native code
 
 
-def _kill_when_generating(provider: LlamaCppProvider, texts: list[str], sig: int, killed: list[float]) -> None:
+def _kill_when_generating(
+    provider: LlamaCppProvider, texts: list[str], sig: int, killed: list[float]
+) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len("".join(texts)) < 20:
         time.sleep(0.01)
@@ -168,7 +172,9 @@ def test_a_call_over_the_queue_limit_is_refused_clearly():
     result = run_model(spec, impatient, build_request(spec, "Hi", None, SHORT), timeout_s=60)
     first.join(60)
     assert result.error["kind"] == "queue_timeout"
-    assert "PLAYGROUND_QUEUE_LIMIT_S" in result.error["message"] and "1 call(s) ahead" in result.error["message"]
+    assert (
+        "PLAYGROUND_QUEUE_LIMIT_S" in result.error["message"] and "1 call(s) ahead" in result.error["message"]
+    )
 
 
 def test_cancel_frees_the_model_at_once():
@@ -218,7 +224,9 @@ def test_cli_json_reports_the_crashed_model_and_the_other_answer(tmp_path: Path,
         sys.executable, "-m", "playground", "run", STORY, "-m", "smollm2-135m", "-m", "gemma3-270m",
         "--max-tokens", "400", "--temperature", "0.8", "--seed", "3", "--json",
     ]  # fmt: skip
-    cli = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=_cli_env(tmp_path))
+    cli = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=_cli_env(tmp_path)
+    )
     target = _smollm2_worker_when_busy(cli.pid)
     os.kill(target, sig)
     out, err = cli.communicate(timeout=180)
