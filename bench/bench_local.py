@@ -15,6 +15,7 @@ Run: .venv/bin/python bench/bench_local.py
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -42,12 +43,15 @@ SPEC = ModelSpec(key="smollm2-text", provider="llamacpp", model="smollm2-135m", 
 REQUEST = ChatRequest(raw_text=PROMPT, temperature=0.0, seed=1, max_tokens=MAX_TOKENS)
 
 
-def raw(threads: tuple[int, int], rounds: int = ROUNDS) -> dict:
-    """Raw llama-cpp-python in its own process."""
+def raw(threads: tuple[int, int], rounds: int = ROUNDS, *, passive: bool = True) -> dict:
+    """Raw llama-cpp-python in its own process; `passive`: OpenMP's wait policy as the workers set it."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if passive:
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
     out = subprocess.run(
         [sys.executable, str(PROBE), str(gguf_path("smollm2-135m")), str(threads[0]), str(rounds),
          str(MAX_TOKENS), str(threads[1])],
-        check=True, capture_output=True, text=True,
+        check=True, capture_output=True, text=True, env=env,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -139,7 +143,7 @@ def bench_contention(provider) -> None:
     for load in (0, 1, 3):
         with busy(load):
             speeds, _ = through_worker(provider, rounds=3)
-            native = raw((2, 2), rounds=3)  # llama.cpp's own choice here: a thread per core
+            native = raw((2, 2), rounds=3, passive=False)  # llama.cpp's defaults here: a thread per core
         print(f"  {load} busy: worker policy {CPU_SHARE.threads()} {statistics.median(speeds):6.1f} tok/s;"
               f"  2 threads {statistics.median(native['tok_s']):6.1f} tok/s")  # fmt: skip
 

@@ -43,6 +43,8 @@ def main() -> None:
         end = time.perf_counter()
         speeds.append(count / (end - first))
         ttfts.append(first - started)
+    # As providers.llama_worker.system_features; repeated because this file also runs in a venv holding
+    # only llama-cpp-python (bench_build.py's native build), where the project is not importable.
     info = llama_cpp.llama_print_system_info().decode()
     features = sorted(
         {p.split("=")[0].split(":")[-1].strip() for p in info.split("|") if p.strip().endswith("= 1")}

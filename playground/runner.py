@@ -18,7 +18,6 @@ from providers.base import (
     ChatRequest,
     Chunk,
     Finish,
-    GenerationStarted,
     Provider,
     Queued,
     TextDelta,
@@ -76,7 +75,7 @@ _POLL_S = 0.05
 @dataclass
 class _Attempt:
     text: list[str]
-    started: float = 0.0  # when this attempt's generation began: TTFT and total count from here
+    started: float = 0.0  # when this attempt began, or its turn came: TTFT and total count from here
     queue_wait_s: float | None = None
     ttft_s: float | None = None
     usage: Usage | None = None
@@ -86,8 +85,8 @@ class _Attempt:
 
 @dataclass
 class _Deadline:
-    """A call's wall-clock bound. A queued call's bound is its own generation time: it is held while the
-    call waits its turn (the provider bounds that wait) and starts again when generation starts."""
+    """A call's wall-clock bound. A queued call's bound is its own time: it is held while the call waits
+    behind others (the provider bounds that wait) and starts again when its turn comes."""
 
     timeout_s: float
     at: float
@@ -116,6 +115,7 @@ def _run_attempt(
     cancel.on_cancel(token.cancel)
     provider.prepare()
     attempt.started = time.perf_counter()
+    deadline.held = False
     pump = _Pump(provider.stream(request, token))
     try:
         while True:
@@ -168,14 +168,15 @@ def _take(
         if on_delta is not None:
             on_delta(item.text)
     elif isinstance(item, Queued):
-        deadline.held = attempt.queue_wait_s is None  # waiting for a turn is not generation time
+        if item.ahead:
+            deadline.held = True  # waiting for a turn is not generation time: the provider bounds it
+        else:  # its turn: the call's own time starts now
+            now = time.perf_counter()
+            attempt.queue_wait_s = now - attempt.started
+            attempt.started = now
+            deadline.at, deadline.held = now + deadline.timeout_s, False
         if on_queue is not None:
             on_queue(item.ahead)
-    elif isinstance(item, GenerationStarted):
-        now = time.perf_counter()
-        attempt.queue_wait_s = now - attempt.started
-        attempt.started = now
-        deadline.at, deadline.held = now + deadline.timeout_s, False
     elif isinstance(item, Usage):
         attempt.usage = item
     elif isinstance(item, Finish):
@@ -223,7 +224,7 @@ def run_model(
                 _interruptible_sleep(wait, cancel)
                 continue
         break
-    _record(result, attempt, failure, time.perf_counter())
+    _record(result, attempt, failure, time.perf_counter(), left_queued=deadline.held)
     _account_tokens(spec, provider, request, attempt, result)
     return result
 
@@ -246,13 +247,20 @@ def _should_retry(
 
 
 def _record(
-    result: RunResult, attempt: _Attempt, failure: errors.ProviderError | None, finished: float
+    result: RunResult,
+    attempt: _Attempt,
+    failure: errors.ProviderError | None,
+    finished: float,
+    *,
+    left_queued: bool,
 ) -> None:
-    """Text, timings and outcome of the last attempt."""
+    """Text, timings and outcome of the last attempt (a call that ended in the queue never ran)."""
     result.text = "".join(attempt.text)
     result.ttft_s = attempt.ttft_s
-    result.total_s = finished - attempt.started
-    result.queue_wait_s = attempt.queue_wait_s
+    if left_queued:
+        result.queue_wait_s, result.total_s = finished - attempt.started, None
+    else:
+        result.queue_wait_s, result.total_s = attempt.queue_wait_s, finished - attempt.started
     result.finish_reason = "cancelled" if attempt.cancelled else attempt.finish
     if attempt.cancelled:
         result.error = {"kind": "cancelled", "message": "stopped by the user; partial text kept"}

@@ -61,17 +61,13 @@ class Finish:
 
 @dataclass(frozen=True)
 class Queued:
-    """A call waiting its turn for a model other calls are using; `ahead` calls go first (0: its turn)."""
+    """A call's place in line for a model other calls are using: `ahead` calls go first. Queued(0) means
+    its turn has come: the time before it was waiting, not latency."""
 
     ahead: int
 
 
-@dataclass(frozen=True)
-class GenerationStarted:
-    """This call's generation has begun: time spent before it was waiting, not latency."""
-
-
-Chunk = TextDelta | Usage | Finish | Queued | GenerationStarted
+Chunk = TextDelta | Usage | Finish | Queued
 
 
 @dataclass
@@ -124,8 +120,8 @@ class Provider(Protocol):
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Chunk]:
         """Yield TextDelta chunks, then at most one Usage and one Finish.
 
-        A provider that queues calls (local models) first yields Queued, then GenerationStarted when
-        this call's generation begins; the runner times TTFT from there and reports the wait apart.
+        A provider that queues calls (local models) first yields Queued(n) as its place changes, then
+        Queued(0) when its turn comes; the runner times TTFT from there and reports the wait apart.
         """
         ...
 

@@ -1,26 +1,29 @@
-"""The process that holds one loaded GGUF model: `python -m providers.llama_worker PATH N_CTX`.
+"""The process that holds one loaded GGUF model.
+
+`python -P -m providers.llama_worker PATH N_CTX DECODE_THREADS PROMPT_THREADS`
 
 llama.cpp is native code: an illegal instruction, a segfault or the OOM killer ends the process that runs
 it. So no llama.cpp code runs in the web server or the CLI; each model file is loaded once in a process
 of its own, and `providers.local_workers` supervises it over this process's stdin and stdout.
 
 Wire format: one JSON object per line.
-- In:  {"op": "count", "id", "request"}  ->  {"id", "count": n} (answered at once, even while generating)
-       {"op": "generate", "id", "request", "threads"}  ->  {"id", "started": true}, {"id", "t": text} per
-       token, then {"id", "usage": [input, output]} and {"id", "finish": reason}; or {"id", "error"}
-       {"op": "cancel", "id"}   {"op": "threads", "n": [decode, prompt]}   (applied between tokens)
+- In:  {"op": "count", "id", "request"}  ->  {"id", "count": n} (answered beside a generation)
+       {"op": "generate", "id", "request", "threads": [decode, prompt], "seq"}  ->  {"id", "started": true},
+       {"id", "t": text} per token, then {"id", "usage": [input, output]} and {"id", "finish": reason};
+       or {"id", "error": {"kind", "message"}}
+       {"op": "cancel", "id"}  (at once, even mid-prompt)   {"op": "threads", "n": [...], "seq"}
 - Out at start: {"ready": true, "features": [...]} or {"load_error": message}.
 A call's own failure is that call's error; the loop goes on. End of stdin ends the process.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import queue
 import sys
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -142,86 +145,137 @@ def system_features() -> list[str]:
     return sorted({name.split(":")[-1].strip() for name in enabled})
 
 
-@dataclass
-class _Current:
-    """The generation in progress, and what the stdin thread tells it between tokens."""
+def encode_line(message: dict[str, Any]) -> bytes:
+    """One protocol message as a line of compact JSON (both directions)."""
+    return (json.dumps(message, separators=(",", ":")) + "\n").encode("utf-8")
 
-    id: str | None = None
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    threads: tuple[int, int] | None = None
+
+def _error(call_id: str, kind: str, message: str) -> dict[str, Any]:
+    return {"id": call_id, "error": {"kind": kind, "message": message}}
+
+
+class _Control:
+    """What the stdin thread tells the generation in progress: stop, and how many threads to use."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.current: str | None = None
+        self.cancelled = threading.Event()
+        # Cancels that arrived before their job started (the supervisor may cancel right after sending it).
+        self.early_cancels: collections.deque[str] = collections.deque(maxlen=256)
+        self.threads: tuple[int, int] | None = None
+        self.threads_seq = -1
+
+    def start(self, call_id: str) -> None:
+        """A job begins: its cancel flag is clear unless its cancel came first."""
+        with self.lock:
+            self.cancelled.clear()
+            self.current = call_id
+            if call_id in self.early_cancels:
+                self.cancelled.set()
+
+    def finish(self) -> None:
+        """The job has ended."""
+        with self.lock:
+            self.current = None
+
+    def cancel(self, call_id: str) -> None:
+        """Stop `call_id` now if it runs, or as soon as it starts."""
+        with self.lock:
+            if call_id == self.current:
+                self.cancelled.set()
+            else:
+                self.early_cancels.append(call_id)
+
+    def set_threads(self, threads: list[int], seq: int) -> None:
+        """Keep the newest thread counts (updates can be overtaken by a job's own)."""
+        with self.lock:
+            if seq > self.threads_seq:
+                self.threads, self.threads_seq = (int(threads[0]), int(threads[1])), seq
 
 
 class Worker:
-    """The loop: answers counts at once, runs one generation at a time, never dies of a bad request."""
+    """The loop: answers counts beside generations, runs one generation at a time, never dies of a bad
+    request; the stdin thread only dispatches, so a cancel is seen at once."""
 
     def __init__(self, model: LocalModel, out: BinaryIO) -> None:
         self.model = model
         self.out = out
         self.write_lock = threading.Lock()
         self.jobs: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self.current = _Current()
+        self.counts: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.control = _Control()
 
     def send(self, message: dict[str, Any]) -> None:
-        """One line to the supervisor (two threads write: one lock)."""
-        data = (json.dumps(message, separators=(",", ":")) + "\n").encode("utf-8")
+        """One line to the supervisor (several threads write: one lock)."""
         with self.write_lock:
-            self.out.write(data)
+            self.out.write(encode_line(message))
             self.out.flush()
 
     def read_commands(self, stdin: BinaryIO) -> None:
-        """The stdin thread: cancels and thread changes act at once, counts are answered here."""
-        for line in stdin:
-            message = json.loads(line)
-            op = message["op"]
-            if op == "cancel":
-                if message["id"] == self.current.id:
-                    self.current.cancelled.set()
-            elif op == "threads":
-                self.current.threads = (int(message["n"][0]), int(message["n"][1]))
-            elif op == "count":
-                self.answer_count(message)
-            else:
-                self.jobs.put(message)
-        self.current.cancelled.set()  # the supervisor is gone: stop and exit
-        self.jobs.put(None)
-
-    def answer_count(self, message: dict[str, Any]) -> None:
-        """Exact input tokens; tokenising only reads the vocabulary, so it may run beside a generation."""
+        """The stdin thread: dispatch each command; a malformed one is reported on stderr and skipped."""
         try:
-            tokens, _stop = self.model.prompt_tokens(decode_request(message["request"]))
-            self.send({"id": message["id"], "count": len(tokens)})
-        except RequestRefusedError as exc:
-            self.send({"id": message["id"], "error": {"kind": exc.kind, "message": exc.message}})
+            for line in stdin:
+                try:
+                    self.dispatch(json.loads(line))
+                except Exception as exc:  # noqa: BLE001 - a bad line must not stop the loop
+                    print(f"llama_worker: ignored a bad command: {exc!r}", file=sys.stderr, flush=True)
+        finally:
+            self.control.cancelled.set()  # the supervisor is gone: stop and exit
+            self.jobs.put(None)
+            self.counts.put(None)
+
+    def dispatch(self, message: dict[str, Any]) -> None:
+        """Act on one command."""
+        op = message["op"]
+        if op == "cancel":
+            self.control.cancel(message["id"])
+        elif op == "threads":
+            self.control.set_threads(message["n"], message["seq"])
+        elif op == "count":
+            self.counts.put(message)
+        elif op == "generate":
+            self.jobs.put(message)
+        else:
+            raise ValueError(f"unknown op {op!r}")
+
+    def answer_counts(self) -> None:
+        """The counting thread: tokenising only reads the vocabulary, so it may run beside a generation."""
+        while (message := self.counts.get()) is not None:
+            try:
+                tokens, _stop = self.model.prompt_tokens(decode_request(message["request"]))
+                self.send({"id": message["id"], "count": len(tokens)})
+            except RequestRefusedError as exc:
+                self.send(_error(message["id"], exc.kind, exc.message))
+            except Exception as exc:  # noqa: BLE001 - e.g. a chat template that raises on these messages
+                self.send(_error(message["id"], "bad_request", f"{self.model.path.name}: {exc}"))
 
     def serve(self) -> None:
         """Run generations in arrival order until stdin closes."""
         while (job := self.jobs.get()) is not None:
-            self.current.id = job["id"]
-            self.current.cancelled.clear()
-            self.current.threads = tuple(job["threads"]) if job.get("threads") else None
+            self.control.start(job["id"])
+            self.control.set_threads(job["threads"], job["seq"])
             try:
                 self.generate(job["id"], decode_request(job["request"]))
             except RequestRefusedError as exc:
-                self.send({"id": job["id"], "error": {"kind": exc.kind, "message": exc.message}})
+                self.send(_error(job["id"], exc.kind, exc.message))
             except Exception as exc:  # noqa: BLE001 - one call's failure, reported to that call
-                self.send({"id": job["id"], "error": {"kind": "bad_response", "message": f"{exc}"}})
+                self.send(_error(job["id"], "bad_response", f"{self.model.path.name}: {exc}"))
             finally:
-                self.current.id = None
+                self.control.finish()
 
     def generate(self, call_id: str, request: ChatRequest) -> None:
-        """Stream one completion, one message per token, then counted usage and the finish reason."""
+        """Stream one completion, one message per token, then counted usage and the finish reason.
+
+        The supervisor has checked the prompt against the context window before queueing the call."""
         tokens, template_stop = self.model.prompt_tokens(request)
         max_tokens = request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS
-        if len(tokens) + max_tokens > self.model.n_ctx:
-            raise RequestRefusedError(
-                "context_overflow",
-                f"prompt is {len(tokens)} tokens + max_tokens {max_tokens} > context window {self.model.n_ctx}",
-            )
         self.apply_threads()
         self.send({"id": call_id, "started": True})
+        cancelled = self.control.cancelled
         output_tokens, finish = 0, None
         stream = self.model.llama.create_completion(**_sampling(request, tokens, template_stop, max_tokens))
-        self.model.abort_when(self.current.cancelled)  # until the prompt is read
+        self.model.abort_when(cancelled)  # until the prompt is read
         try:
             for chunk in stream:
                 if output_tokens == 0:
@@ -230,14 +284,14 @@ class Worker:
                 if choice["finish_reason"] is not None:
                     finish = choice["finish_reason"]
                     continue
-                output_tokens += 1  # llama-cpp-python streams exactly one chunk per generated token
+                output_tokens += 1  # llama-cpp-python streams one chunk per generated token
                 self.send({"id": call_id, "t": choice["text"]})
-                if self.current.cancelled.is_set():
+                if cancelled.is_set():
                     finish = "cancelled"
                     break
                 self.apply_threads()
         except RuntimeError:
-            if not self.current.cancelled.is_set():
+            if not cancelled.is_set():
                 raise
             finish = "cancelled"  # llama_decode stopped by the abort callback
         finally:
@@ -247,9 +301,9 @@ class Worker:
         self.send({"id": call_id, "finish": finish})
 
     def apply_threads(self) -> None:
-        """Use the thread count the supervisor last asked for."""
-        if self.current.threads:
-            self.model.set_threads(self.current.threads)
+        """Use the thread counts the supervisor last asked for."""
+        if self.control.threads:
+            self.model.set_threads(self.control.threads)
 
 
 def _sampling(
@@ -284,12 +338,13 @@ def main() -> None:
     try:
         model = LocalModel(path, n_ctx, threads)
     except Exception as exc:  # noqa: BLE001 - a missing, truncated or corrupt file: say so and exit
-        out.write((json.dumps({"load_error": f"could not load {path.name}: {exc}"}) + "\n").encode())
+        out.write(encode_line({"load_error": f"could not load {path.name}: {exc}"}))
         out.flush()
         return
     worker = Worker(model, out)
     worker.send({"ready": True, "pid": os.getpid(), "features": system_features()})
     threading.Thread(target=worker.read_commands, args=(sys.stdin.buffer,), daemon=True).start()
+    threading.Thread(target=worker.answer_counts, daemon=True).start()
     worker.serve()
 
 

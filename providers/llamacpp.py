@@ -35,5 +35,5 @@ class LlamaCppProvider:
         return self.worker().count(request)
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Chunk]:
-        """Queued (place in line), GenerationStarted, one TextDelta per token, counted Usage, Finish."""
+        """Queued (place in line, 0 at its turn), one TextDelta per token, counted Usage, Finish."""
         return self.worker().stream(request, cancel, self.queue_limit)

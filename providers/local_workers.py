@@ -1,11 +1,12 @@
 """Supervised worker processes for local models: one per model file, a fair queue, crash isolation.
 
 Every local call in this process (every dashboard session, or one CLI run) goes through the one
-`ModelWorker` of its model file, so a model is loaded once whatever the number of sessions. Calls take
+`ModelWorker` of its model file (and context size), so a model is loaded once whatever the number of
+sessions. Calls take
 turns in arrival order and see their place in the queue. A worker that dies (SIGILL, SIGSEGV, the OOM
 killer's SIGKILL) ends only the call it was running, within a moment, with kind "crashed", a message
-naming the signal, and the text received so far; the next call starts a new worker. A worker that stops
-answering after a cancel is killed.
+naming the signal, and the text received so far; the next call starts a new worker. A worker that does
+not stop when a call is cancelled (Stop, or the call's deadline) or gives no token count is killed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,21 +33,22 @@ from providers.base import (
     ChatRequest,
     Chunk,
     Finish,
-    GenerationStarted,
     Queued,
     TextDelta,
     Usage,
 )
-from providers.llama_worker import DEFAULT_MAX_TOKENS, encode_request
+from providers.llama_worker import DEFAULT_MAX_TOKENS, encode_line, encode_request
 
 QUEUE_LIMIT_ENV = "PLAYGROUND_QUEUE_LIMIT_S"
 DEFAULT_QUEUE_LIMIT_S = 300.0
 THREADS_ENV = "PLAYGROUND_LLAMA_THREADS"
-# A worker still generating this long after it was told to stop is taken as hung and killed.
-CANCEL_GRACE_S = 1.0
+# A worker still generating this long after it was told to stop is taken as hung and killed (at least
+# this; longer for a model whose tokens come slower: see ModelWorker._stop).
+CANCEL_GRACE_S = 2.0
 # Loading a model file (the bundled ones take well under a second).
 START_TIMEOUT_S = 120.0
 COUNT_TIMEOUT_S = 30.0
+_COUNTS_KEPT = 256
 # How often a queued call looks at its cancel flag and its place in the queue.
 _POLL_S = 0.05
 _ROOT = str(Path(__file__).resolve().parent.parent)
@@ -81,60 +84,96 @@ def exit_description(returncode: int) -> str:
 
 
 class _Process:
-    """One running worker process and the threads that read its pipes."""
+    """One running worker process: a writer thread (sending never blocks a caller), a reader thread that
+    routes each message to its call's inbox, and a stderr thread keeping the last lines."""
 
     def __init__(self, path: Path, n_ctx: int, threads: tuple[int, int]) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
         # Threads that wait sleep instead of spinning: see CpuShare.
         env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # -P: the caller's working directory is not put on sys.path (a stray providers/ there is not ours).
+        command = [sys.executable, "-P", "-m", "providers.llama_worker", str(path), str(n_ctx)]
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "providers.llama_worker", str(path), str(n_ctx), *map(str, threads)],
+            [*command, *map(str, threads)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
         )
-        self.name = path.name
         self.inboxes: dict[str, queue.Queue[dict[str, Any]]] = {"start": queue.Queue()}
         self.inbox_lock = threading.Lock()
-        self.write_lock = threading.Lock()
+        self.outbox: queue.Queue[bytes | None] = queue.Queue()
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
         self.returncode: int | None = None
+        self.kill_reason: str | None = None  # set when the supervisor itself ends the process
         self.current: str | None = None  # the generation it is running
+        self.current_lock = threading.Lock()
         self.features: list[str] = []  # CPU features the llama.cpp build uses (from its ready message)
-        for target, stream in ((self._read_out, self.popen.stdout), (self._read_err, self.popen.stderr)):
-            threading.Thread(target=target, args=(stream,), daemon=True, name=f"worker-{path.name}").start()
+        self._stderr_thread = self._thread(self._read_err, self.popen.stderr)
+        self._thread(self._read_out, self.popen.stdout)
+        self._thread(self._write, self.popen.stdin)
+
+    def _thread(self, target: Any, stream: IO[bytes] | None) -> threading.Thread:
+        thread = threading.Thread(target=target, args=(stream,), daemon=True, name=f"worker-{self.popen.pid}")
+        thread.start()
+        return thread
 
     @property
     def alive(self) -> bool:
-        """False once the process has ended (its stdout closed)."""
-        return self.returncode is None
+        """False once the process has ended, or the supervisor has begun to kill it."""
+        return self.returncode is None and self.kill_reason is None
 
     def _read_out(self, stream: IO[bytes]) -> None:
-        for line in stream:
-            message = json.loads(line)
-            box = "start" if "ready" in message or "load_error" in message else message.get("id")
+        try:
+            for line in stream:
+                self._route(line)
+        finally:
+            self.returncode = self.popen.wait()
+            self.outbox.put(None)
             with self.inbox_lock:
-                inbox = self.inboxes.get(box)
-            if inbox is not None:
-                inbox.put(message)
-        self.returncode = self.popen.wait()
+                boxes = list(self.inboxes.values())
+            for inbox in boxes:
+                inbox.put({"died": self.returncode})
+
+    def _route(self, line: bytes) -> None:
+        try:
+            message = json.loads(line)
+            if not isinstance(message, dict):
+                raise ValueError("not an object")
+        except ValueError:  # not ours (a native library writing to the pipe): keep it for diagnosis
+            self.stderr_tail.append(line.decode("utf-8", "replace").rstrip())
+            return
+        box = "start" if "ready" in message or "load_error" in message else message.get("id")
         with self.inbox_lock:
-            boxes = list(self.inboxes.values())
-        for inbox in boxes:
-            inbox.put({"died": self.returncode})
+            inbox = self.inboxes.get(box)
+        if inbox is not None:
+            inbox.put(message)
 
     def _read_err(self, stream: IO[bytes]) -> None:
         for line in stream:
             self.stderr_tail.append(line.decode("utf-8", "replace").rstrip())
+
+    def _write(self, stream: IO[bytes]) -> None:
+        while (data := self.outbox.get()) is not None:
+            try:
+                stream.write(data)
+                stream.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                return  # the process is gone: its end reaches every inbox
+
+    def last_stderr(self, lines: int = 3) -> str:
+        """The last lines the worker wrote to stderr (read to the end when it has exited)."""
+        if not self.alive:
+            self._stderr_thread.join(0.5)
+        return " | ".join(list(self.stderr_tail)[-lines:])
 
     def open(self, call_id: str) -> queue.Queue[dict[str, Any]]:
         """A queue that receives every message for `call_id` (and {"died": code} if the process ends)."""
         inbox: queue.Queue[dict[str, Any]] = queue.Queue()
         with self.inbox_lock:
             self.inboxes[call_id] = inbox
-        if not self.alive:
+        if self.returncode is not None:  # ended before this inbox existed (else _read_out tells it)
             inbox.put({"died": self.returncode})
         return inbox
 
@@ -144,31 +183,43 @@ class _Process:
             self.inboxes.pop(call_id, None)
 
     def send(self, message: dict[str, Any]) -> None:
-        """One command; a dead process's broken pipe is ignored (its death reaches every inbox)."""
-        data = (json.dumps(message, separators=(",", ":")) + "\n").encode("utf-8")
-        try:
-            with self.write_lock:
-                assert self.popen.stdin is not None
-                self.popen.stdin.write(data)
-                self.popen.stdin.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            pass
+        """Queue one command for the writer thread; never blocks, even when the worker does not read."""
+        self.outbox.put(encode_line(message))
 
-    def kill(self) -> None:
-        """SIGKILL (a hung worker, or shutdown)."""
+    def kill(self, reason: str) -> None:
+        """SIGKILL, saying why (a worker that stopped answering, or shutdown)."""
+        self.kill_reason = self.kill_reason or reason
         try:
             self.popen.kill()
         except OSError:
             pass
 
+    def kill_if_running(self, call_id: str, reason: str) -> None:
+        """Kill the process only if it is still on `call_id` (not on a call that came after)."""
+        with self.current_lock:
+            if self.alive and self.current == call_id:
+                self.kill(reason)
+
+    def set_current(self, call_id: str | None) -> None:
+        """Record which generation the process runs."""
+        with self.current_lock:
+            self.current = call_id
+
+    def death(self, returncode: int) -> str:
+        """Why the process ended: our own kill's reason, or the signal or exit code."""
+        if self.kill_reason:
+            return f"was stopped by the playground: {self.kill_reason}"
+        return f"died with {exit_description(returncode)}"
+
     def shutdown(self) -> None:
         """Close stdin (the worker exits at once when idle), kill it if it lingers."""
+        self.outbox.put(None)
         try:
             if self.popen.stdin is not None:
                 self.popen.stdin.close()
             self.popen.wait(1)
-        except (OSError, subprocess.TimeoutExpired):
-            self.kill()
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            self.kill("shutting down")
 
 
 class CpuShare:
@@ -181,12 +232,14 @@ class CpuShare:
     browser, another worker): (cores - 1) // (workers generating) threads, at least 1. Reading the prompt
     is one large batch per call, where threads pay off (1.8x quiet with 2) and, with OpenMP's passive wait
     (set for every worker), cost nothing under load: cores // (workers generating). The counts are re-sent
-    to running workers whenever one starts or ends. $PLAYGROUND_LLAMA_THREADS fixes both per worker.
+    to running workers whenever one starts or ends, numbered so a worker keeps the newest.
+    $PLAYGROUND_LLAMA_THREADS fixes both per worker.
     """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.busy: dict[str, _Process] = {}
+        self.seq = 0
 
     @staticmethod
     def cores() -> int:
@@ -201,27 +254,40 @@ class CpuShare:
         cores, busy = self.cores(), max(1, len(self.busy))
         return max(1, (cores - 1) // busy), max(1, cores // busy)
 
-    def enter(self, call_id: str, process: _Process) -> tuple[int, int]:
-        """Count a generation in; returns its thread counts and tells the others theirs."""
+    def enter(self, call_id: str, process: _Process, job: dict[str, Any]) -> None:
+        """Count a generation in and send its job with its thread counts; tell the others theirs."""
         with self.lock:
             self.busy[call_id] = process
-            threads = self.threads()
-            others = [p for c, p in self.busy.items() if c != call_id]
-        for other in others:
-            other.send({"op": "threads", "n": threads})
-        return threads
+            self._send_all({**job, "threads": self.threads()}, call_id)
 
     def leave(self, call_id: str) -> None:
         """Count a generation out; the others get the freed cores."""
         with self.lock:
             self.busy.pop(call_id, None)
-            threads = self.threads()
-            others = list(self.busy.values())
-        for other in others:
-            other.send({"op": "threads", "n": threads})
+            self._send_all(None, None)
+
+    def _send_all(self, job: dict[str, Any] | None, call_id: str | None) -> None:
+        # Under the lock, numbered: updates reach each worker in order and a late one never wins.
+        self.seq += 1
+        threads = self.threads()
+        for other_id, process in self.busy.items():
+            if other_id == call_id and job is not None:
+                process.send({**job, "seq": self.seq})
+            else:
+                process.send({"op": "threads", "n": threads, "seq": self.seq})
 
 
 CPU_SHARE = CpuShare()
+
+
+@dataclass
+class _Call:
+    """One generation on a worker process, as the cancel callback and the kill timer see it."""
+
+    call_id: str
+    process: _Process
+    done: bool = False
+    token_gap_s: float = 0.0  # the slowest gap between two tokens so far
 
 
 class ModelWorker:
@@ -236,6 +302,10 @@ class ModelWorker:
         self._turn_changed = threading.Condition()
         self.starts = 0  # how many processes this worker has started (restarts after crashes included)
         self._tokens_now = 0
+        # A request's count never changes for a model file: the page's estimate, the call's own check and
+        # the runner's accounting ask for the same one, and a hung worker must not be asked twice.
+        self._counts: collections.OrderedDict[ChatRequest, int] = collections.OrderedDict()
+        self._counts_lock = threading.Lock()
 
     @property
     def pid(self) -> int | None:
@@ -266,7 +336,7 @@ class ModelWorker:
         try:
             message = process.inboxes["start"].get(timeout=START_TIMEOUT_S)
         except queue.Empty:
-            process.kill()
+            process.kill("no answer while loading")
             raise errors.ModelNotFoundError(
                 f"could not load {self.path.name}: no answer within {START_TIMEOUT_S:g} s"
             ) from None
@@ -275,34 +345,55 @@ class ModelWorker:
             return process
         if "load_error" in message:
             raise errors.ModelNotFoundError(message["load_error"])
-        tail = " | ".join(list(process.stderr_tail)[-3:])
+        tail = process.last_stderr()
         raise errors.ModelNotFoundError(
             f"could not load {self.path.name}: the worker died with {exit_description(message['died'])}"
             + (f" ({tail})" if tail else "")
         )
 
     def count(self, request: ChatRequest) -> int:
-        """Exact input tokens with the model's own tokenizer and chat template (answered between tokens)."""
-        process = self.process()
-        call_id = uuid.uuid4().hex
-        inbox = process.open(call_id)
-        try:
-            process.send({"op": "count", "id": call_id, "request": encode_request(request)})
-            message = inbox.get(timeout=COUNT_TIMEOUT_S)
-        except queue.Empty:
-            raise errors.DeadlineExceededError(f"{self.path.name}: no token count within 30 s") from None
-        finally:
-            process.close(call_id)
-        if "died" in message:
-            raise errors.WorkerCrashedError(
-                f"the local worker for {self.path.name} died with {exit_description(message['died'])}"
-            )
+        """Exact input tokens with the model's own tokenizer and chat template (remembered per request)."""
+        with self._counts_lock:
+            if request in self._counts:
+                self._counts.move_to_end(request)
+                return self._counts[request]
+        count = self._count_in_worker(request)
+        with self._counts_lock:
+            self._counts[request] = count
+            while len(self._counts) > _COUNTS_KEPT:
+                self._counts.popitem(last=False)
+        return count
+
+    def _count_in_worker(self, request: ChatRequest) -> int:
+        """Ask the worker (it answers beside a generation). A worker that died meanwhile is replaced
+        once; one that does not answer is killed."""
+        for attempt in (1, 2):
+            process = self.process()
+            call_id = uuid.uuid4().hex
+            inbox = process.open(call_id)
+            try:
+                process.send({"op": "count", "id": call_id, "request": encode_request(request)})
+                message = inbox.get(timeout=COUNT_TIMEOUT_S)
+            except queue.Empty:
+                process.kill(f"no token count within {COUNT_TIMEOUT_S:g} s")
+                raise errors.DeadlineExceededError(
+                    f"{self.path.name}: the worker gave no token count within {COUNT_TIMEOUT_S:g} s; "
+                    "it was stopped and the next call starts a new one"
+                ) from None
+            finally:
+                process.close(call_id)
+            if "died" not in message:
+                break
+            if attempt == 2:
+                raise errors.WorkerCrashedError(
+                    f"the local worker for {self.path.name} {process.death(message['died'])}"
+                )
         if "error" in message:
             raise errors.from_kind(message["error"]["kind"], message["error"]["message"])
         return int(message["count"])
 
     def stream(self, request: ChatRequest, cancel: CancelToken, queue_limit: float) -> Iterator[Chunk]:
-        """Wait for this model in arrival order (yielding Queued), then stream the generation."""
+        """Wait for this model in arrival order (Queued(n), then Queued(0) at its turn), then generate."""
         input_tokens = self.count(request)
         max_tokens = request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS
         if input_tokens + max_tokens > self.n_ctx:
@@ -314,6 +405,8 @@ class ModelWorker:
             self._turns.append(turn)
         try:
             yield from self._wait_turn(turn, cancel, queue_limit)
+            if cancel.cancelled:
+                raise errors.CancelledError("cancelled before the local model started")
             yield from self._generate(request, cancel, input_tokens)
         finally:
             with self._turn_changed:
@@ -344,60 +437,69 @@ class ModelWorker:
 
     def _generate(self, request: ChatRequest, cancel: CancelToken, input_tokens: int) -> Iterator[Chunk]:
         process = self.process()  # a crash while this call waited: a new worker
-        call_id = uuid.uuid4().hex
-        inbox = process.open(call_id)
-        threads = CPU_SHARE.enter(call_id, process)
-        received = 0
+        call = _Call(uuid.uuid4().hex, process)
+        inbox = process.open(call.call_id)
+        process.set_current(call.call_id)
+        job = {"op": "generate", "id": call.call_id, "request": encode_request(request)}
+        CPU_SHARE.enter(call.call_id, process, job)
+        cancel.on_cancel(lambda: self._stop(call))
         try:
-            process.current = call_id
-            process.send(
-                {"op": "generate", "id": call_id, "request": encode_request(request), "threads": threads}
-            )
-            cancel.on_cancel(lambda: self._stop(process, call_id))
-            while True:
-                message = inbox.get()
-                if "t" in message:
-                    received += 1
-                    self._tokens_now = received
-                    if message["t"]:
-                        yield TextDelta(message["t"])
-                elif "started" in message:
-                    yield GenerationStarted()
-                elif "usage" in message:
-                    yield Usage(message["usage"][0], message["usage"][1], source="counted")
-                elif "finish" in message:
-                    yield Finish(message["finish"])
-                    return
-                elif "error" in message:
-                    raise errors.from_kind(message["error"]["kind"], message["error"]["message"])
-                elif "died" in message:
-                    yield Usage(input_tokens, received, source="counted")
-                    if cancel.cancelled:
-                        return  # killed because it did not stop when told: the call was cancelled
-                    raise errors.WorkerCrashedError(self._crash_message(process, message["died"], received))
+            yield from self._relay(call, inbox, cancel, input_tokens)
         finally:
-            process.current = None
+            call.done = True
+            process.set_current(None)
             self._tokens_now = 0
-            CPU_SHARE.leave(call_id)
-            process.close(call_id)
+            CPU_SHARE.leave(call.call_id)
+            process.close(call.call_id)
 
-    def _stop(self, process: _Process, call_id: str) -> None:
+    def _relay(
+        self, call: _Call, inbox: queue.Queue[dict[str, Any]], cancel: CancelToken, input_tokens: int
+    ) -> Iterator[Chunk]:
+        """The worker's messages for one call, as chunks; its death as a crash (or as the cancel it was)."""
+        received, last_token = 0, time.monotonic()
+        while True:
+            message = inbox.get()
+            if "t" in message:
+                now = time.monotonic()
+                call.token_gap_s = max(call.token_gap_s, now - last_token) if received else 0.0
+                received, last_token = received + 1, now
+                self._tokens_now = received
+                if message["t"]:
+                    yield TextDelta(message["t"])
+            elif "usage" in message:
+                yield Usage(message["usage"][0], message["usage"][1], source="counted")
+            elif "finish" in message:
+                yield Finish(message["finish"])
+                return
+            elif "error" in message:
+                raise errors.from_kind(message["error"]["kind"], message["error"]["message"])
+            elif "died" in message:
+                yield Usage(input_tokens, received, source="counted")
+                if cancel.cancelled:
+                    return  # stopped because it did not stop when told: the call was cancelled
+                raise errors.WorkerCrashedError(self._crash_message(call.process, message["died"], received))
+            else:  # "started"
+                last_token = time.monotonic()
+
+    def _stop(self, call: _Call) -> None:
         """Tell the worker to stop this call; kill it if it is still on it after the grace period."""
-        process.send({"op": "cancel", "id": call_id})
-
-        def kill_if_hung() -> None:
-            if process.alive and process.current == call_id:
-                process.kill()
-
-        timer = threading.Timer(CANCEL_GRACE_S, kill_if_hung)
+        if call.done:
+            return  # the runner cancels every attempt's token when it ends: nothing to stop
+        # A worker that is slow, not hung, gets several of its own slowest token gaps to notice.
+        grace = max(CANCEL_GRACE_S, 5 * call.token_gap_s)
+        timer = threading.Timer(
+            grace,
+            call.process.kill_if_running,
+            args=(call.call_id, f"it did not stop within {grace:.1f} s of a cancel"),
+        )
         timer.daemon = True
         timer.start()
+        call.process.send({"op": "cancel", "id": call.call_id})
 
     def _crash_message(self, process: _Process, returncode: int, tokens: int) -> str:
         return (
-            f"the local worker for {self.path.name} (pid {process.popen.pid}) died with "
-            f"{exit_description(returncode)}, after {tokens} token(s); the text so far is kept and the "
-            "next call starts a new worker"
+            f"the local worker for {self.path.name} (pid {process.popen.pid}) {process.death(returncode)}, "
+            f"after {tokens} token(s); the text so far is kept and the next call starts a new worker"
         )
 
     def shutdown(self) -> None:

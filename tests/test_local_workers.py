@@ -269,3 +269,50 @@ def test_stop_while_a_long_prompt_is_read_returns_at_once_without_killing_the_wo
     assert nxt.ok and nxt.queue_wait_s < 0.3  # the model was free at once, not after the whole prompt
     time.sleep(CANCEL_GRACE_S + 0.3)
     assert provider.worker().pid == pid  # llama.cpp stopped mid-batch; the worker was not killed
+
+
+def test_stop_with_calls_queued_cancels_all_without_killing_the_worker():
+    spec, provider = local("smollm2-135m")
+    provider.prepare()
+    pid = provider.worker().pid
+    cancel = CancelToken()  # one Stop for the whole comparison, as the fan-out shares it
+    texts: list[str] = []
+    results: list = []
+
+    def call(seed: int) -> None:
+        params = Params(temperature=0.8, max_tokens=300, seed=seed)
+        results.append(
+            run_model(
+                spec, provider, build_request(spec, STORY, None, params), cancel=cancel, on_delta=texts.append
+            )
+        )
+
+    threads = [threading.Thread(target=call, args=(seed,)) for seed in range(3)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)
+    while not texts:
+        time.sleep(0.01)
+    cancel.cancel()
+    for thread in threads:
+        thread.join(30)
+    assert [r.error["kind"] for r in results] == ["cancelled"] * 3
+    time.sleep(CANCEL_GRACE_S + 0.5)
+    assert provider.worker().pid == pid  # every call stopped when told; nothing was killed
+
+
+def test_a_frozen_idle_worker_is_bounded_and_replaced(monkeypatch: pytest.MonkeyPatch):
+    import providers.local_workers as local_workers
+
+    monkeypatch.setattr(local_workers, "COUNT_TIMEOUT_S", 1.0)
+    spec, provider = local("smollm2-135m")
+    provider.prepare()
+    pid = provider.worker().pid
+    os.kill(pid, signal.SIGSTOP)  # alive, reads nothing, answers nothing
+    started = time.monotonic()
+    fresh = build_request(spec, "A prompt never counted before", None, SHORT)  # its count is asked for
+    result = run_model(spec, provider, fresh, timeout_s=3)
+    assert result.error["kind"] == "timeout" and time.monotonic() - started < 4
+    after = run_model(spec, provider, build_request(spec, "Hi", None, SHORT), timeout_s=60)
+    assert after.ok, after.error
+    assert provider.worker().pid != pid
