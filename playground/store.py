@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
 from playground.results import RunResult
@@ -244,10 +245,15 @@ def add_missing_columns(engine: Engine) -> None:
                 continue
             column_type = column.type.compile(engine.dialect)
             # Table and column names come from the models above, never from input.
-            with engine.begin() as connection:
-                connection.execute(
-                    sql_text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column_type}")
-                )
+            try:
+                with engine.begin() as connection:
+                    connection.execute(
+                        sql_text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column_type}")
+                    )
+            except DBAPIError:
+                # Another process (the CLI beside the dashboard) may have added it a moment ago.
+                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                    raise
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
