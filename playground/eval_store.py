@@ -116,8 +116,7 @@ class EvalStore:
     """Saves evaluations next to runs (same database, same engine)."""
 
     def __init__(self, store: Store) -> None:
-        self.store = store
-        TableBase.metadata.create_all(store.engine)  # the eval tables, if this database predates them
+        self.store = store  # its migrations made the eval tables too
 
     def create(self, name: str, setup: dict[str, Any], dataset: dict[str, Any]) -> str:
         """Record an evaluation before any model is called; returns its id."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -27,7 +28,6 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
@@ -154,8 +154,7 @@ class Store:
         self.engine: Engine = create_engine(self.url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        TableBase.metadata.create_all(self.engine)
-        add_missing_columns(self.engine)
+        migrate(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_run(
@@ -229,31 +228,37 @@ class Store:
             return bool(deleted.rowcount)
 
 
-def add_missing_columns(engine: Engine) -> None:
-    """Add the nullable columns a table gained after this database was made (results.queue_wait_s).
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# What the store made with create_all() before it had migrations: a database with tables but no
+# alembic_version is at this revision.
+BASELINE_REVISION = "0001"
 
-    create_all() makes missing tables, never missing columns; without this an existing history file
-    fails every save. Stopgap until the store has Alembic migrations (the structure issue).
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the newest schema with Alembic, keeping every run and evaluation.
+
+    Runs at every start (a no-op when up to date). If another process (the CLI beside the dashboard) is
+    migrating the same database at that moment, one of the two fails and tries once more after it.
     """
-    inspector = inspect(engine)
-    for table in TableBase.metadata.sorted_tables:
-        if not inspector.has_table(table.name):
-            continue
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present or not column.nullable:
-                continue
-            column_type = column.type.compile(engine.dialect)
-            # Table and column names come from the models above, never from input.
-            try:
-                with engine.begin() as connection:
-                    connection.execute(
-                        sql_text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column_type}")
-                    )
-            except DBAPIError:
-                # Another process (the CLI beside the dashboard) may have added it a moment ago.
-                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
-                    raise
+    try:
+        _upgrade(engine)
+    except DBAPIError:
+        time.sleep(1.0)
+        _upgrade(engine)
+
+
+def _upgrade(engine: Engine) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        tables = set(inspect(connection).get_table_names())
+        if "runs" in tables and "alembic_version" not in tables:
+            command.stamp(config, BASELINE_REVISION)
+        command.upgrade(config, "head")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -174,24 +174,3 @@ def test_local_models_side_by_side(clean_env):
     assert set(results) == {"smollm2-135m", "gemma3-270m"}
     for result in results.values():
         assert result.ok and result.text.strip() and result.usage_source == "counted"
-
-
-def test_a_history_file_from_before_queue_wait_gains_the_column_and_keeps_its_runs(tmp_path):
-    import sqlalchemy
-
-    from playground.results import RunResult as Result
-    from playground.store import Store
-
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    old = Store(url)
-    run_id = old.create_run("old prompt", ["m"], {})
-    old.add_result(run_id, Result(model="m", text="old answer", run_id=run_id))
-    with old.engine.begin() as connection:  # the file as the previous release left it
-        connection.execute(sqlalchemy.text("ALTER TABLE results DROP COLUMN queue_wait_s"))
-    old.engine.dispose()
-    store = Store(url)
-    store.add_result(run_id, Result(model="n", text="new answer", run_id=run_id, queue_wait_s=1.5))
-    results = {r.model: r for r in store.get_run(run_id).results}
-    assert results["m"].text == "old answer" and results["m"].queue_wait_s is None
-    assert results["n"].queue_wait_s == 1.5
-    Store(url)  # a second start finds the column there

@@ -1,0 +1,73 @@
+"""Alembic manages the schema: a fresh database gets exactly the models' schema, and a history file made
+by the code before migrations (tests/fixtures/history-4ae08a8.db) upgrades in place with everything kept."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import sqlalchemy
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+import playground.eval_store  # noqa: F401 - the eval tables join the metadata
+from playground.eval_store import EvalStore
+from playground.results import RunResult
+from playground.store import MIGRATIONS, Store, TableBase
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "history-4ae08a8.db"
+
+
+def head() -> str:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def revision(store: Store) -> str | None:
+    with store.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def test_a_fresh_database_gets_the_models_schema_by_migrations(tmp_path: Path):
+    store = Store(f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert revision(store) == head()
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), TableBase.metadata)
+    assert differences == []  # the migrations and the models say the same thing
+
+
+def test_a_history_file_from_before_migrations_upgrades_in_place(tmp_path: Path):
+    path = tmp_path / "old.db"
+    shutil.copy(FIXTURE, path)
+    store = Store(f"sqlite:///{path}")
+    assert revision(store) == head()
+    runs = store.list_runs()
+    assert len(runs) == 1 and runs[0].prompt == "Name three colors" and runs[0].system == "Be brief."
+    results = {r.model: r for r in runs[0].results}
+    assert (
+        results["smollm2-135m"].text == "Red, green, blue." and results["smollm2-135m"].queue_wait_s is None
+    )
+    assert results["gpt-4o-mini"].error["kind"] == "auth"
+    assert str(results["gpt-4o-mini"].cost_usd) == "0.000012"
+    evals = EvalStore(store).list()
+    assert len(evals) == 1 and evals[0].name == "sentiment sample" and evals[0].done == 1
+    store.add_result(runs[0].id, RunResult(model="new", text="x", run_id=runs[0].id, queue_wait_s=2.5))
+    assert {r.model: r for r in store.get_run(runs[0].id).results}["new"].queue_wait_s == 2.5
+    assert revision(Store(f"sqlite:///{path}")) == head()  # a second start changes nothing
+
+
+def test_every_migration_goes_down_and_up_again(tmp_path: Path):
+    from alembic import command
+
+    store = Store(f"sqlite:///{tmp_path / 'roundtrip.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+        assert set(sqlalchemy.inspect(connection).get_table_names()) <= {"alembic_version"}
+        command.upgrade(config, "head")
+    assert revision(store) == head()
