@@ -22,6 +22,7 @@ import collections
 import json
 import os
 import queue
+import random
 import sys
 import threading
 from pathlib import Path
@@ -315,10 +316,13 @@ def _sampling(
         "stop": template_stop + list(request.stop),
         "stream": True,
     }
-    for name in ("temperature", "top_p", "seed"):
+    for name in ("temperature", "top_p"):
         value = getattr(request, name)
         if value is not None:
             kwargs[name] = value
+    # No seed asked for means a different one each call: llama-cpp-python would otherwise derive it from
+    # a fixed default, so every new worker gave the same first answer.
+    kwargs["seed"] = request.seed if request.seed is not None else random.SystemRandom().randrange(2**32)
     return kwargs
 
 

@@ -56,7 +56,7 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 _SIGNAL_HINTS = {
     signal.SIGILL: "an instruction this CPU or its OS does not run; reinstall with the README's command, "
     "which builds llama.cpp for a portable AVX2 baseline",
-    signal.SIGSEGV: "a crash inside llama.cpp",
+    signal.SIGSEGV: "a memory fault, normally a crash inside llama.cpp",
     signal.SIGKILL: "killed from outside, often by the out-of-memory killer",
     signal.SIGBUS: "a bad memory access, often a model file changed or truncated while loaded",
 }

@@ -324,3 +324,13 @@ def test_a_frozen_idle_worker_is_bounded_and_replaced(monkeypatch: pytest.Monkey
     after = run_model(spec, provider, build_request(spec, "Hi", None, SHORT), timeout_s=60)
     assert after.ok, after.error
     assert provider.worker().pid != pid
+
+
+def test_no_seed_means_a_new_seed_each_call_even_on_a_fresh_worker():
+    spec, provider = local("smollm2-135m")
+    request = build_request(spec, "Tell me a one-line joke.", None, Params(temperature=1.0, max_tokens=24))
+    firsts = []
+    for _ in range(3):
+        provider.worker().shutdown()  # a fresh worker each time
+        firsts.append(run_model(spec, provider, request, timeout_s=60).text)
+    assert len(set(firsts)) > 1, firsts
