@@ -21,7 +21,7 @@ import os  # noqa: E402
 
 from playwright.sync_api import Page  # noqa: E402
 
-from playground.store import Store  # noqa: E402
+from playground.storage.runs import Store  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 from tests.processes import serving, streamlit_command  # noqa: E402
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402

@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from playground.fanout import Done, FanOut, Job  # noqa: E402
-from playground.registry import build_provider  # noqa: E402
-from playground.runner import run_model  # noqa: E402
-from playground.specs import ModelSpec  # noqa: E402
+from playground.core.specs import ModelSpec  # noqa: E402
+from playground.engine.fanout import Done, FanOut, Job  # noqa: E402
+from playground.engine.registry import build_provider  # noqa: E402
+from playground.engine.runner import run_model  # noqa: E402
 from providers.base import ChatRequest, Message  # noqa: E402
 from tests.scripted_server import ScriptedServer  # noqa: E402
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from playground.datasets import Dataset  # noqa: E402
-from playground.eval_store import EvalStore  # noqa: E402
-from playground.evaluation import EvalSetup, Evaluation  # noqa: E402
-from playground.metrics import MetricChoice  # noqa: E402
-from playground.store import Store  # noqa: E402
+from playground.evals.datasets import Dataset  # noqa: E402
+from playground.evals.metrics import MetricChoice  # noqa: E402
+from playground.evals.runner import EvalSetup, Evaluation  # noqa: E402
+from playground.storage.evals import EvalStore  # noqa: E402
+from playground.storage.runs import Store  # noqa: E402
 from tests.conftest import free_port, remote_spec  # noqa: E402
 from tests.processes import serving  # noqa: E402
 

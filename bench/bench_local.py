@@ -27,9 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playground.registry import build_provider  # noqa: E402
-from playground.runner import run_model  # noqa: E402
-from playground.specs import ModelSpec  # noqa: E402
+from playground.core.specs import ModelSpec  # noqa: E402
+from playground.engine.registry import build_provider  # noqa: E402
+from playground.engine.runner import run_model  # noqa: E402
 from providers.base import ChatRequest  # noqa: E402
 from providers.local_models import gguf_path  # noqa: E402
 from providers.local_workers import CPU_SHARE, running_workers  # noqa: E402

@@ -10,19 +10,21 @@ from pages.common.ui import keyring, page_shell, render_answer, shared_store, sp
 from playground.catalog import (
     ARCHITECTURES,
     SORT_KEYS,
+    SORTS,
     CatalogEntry,
     CatalogFilter,
+    HubModel,
+    HubQuery,
+    HubUnavailable,
     catalog,
     filter_and_sort,
+    search_hub,
     table_rows,
     yes_no_unknown,
 )
 from playground.compare import Comparison, UsageError, plan_comparison
-from playground.fanout import Done
-from playground.hub import SORTS, HubModel, HubQuery, HubUnavailable, search_hub
-from playground.prepare import Params
-from playground.pricing import genai_prices_data_date
-from playground.specs import PROVIDERS, TASKS
+from playground.core import PROVIDERS, TASKS, Params
+from playground.engine import Done, genai_prices_data_date
 
 page_shell("pages/catalog.py")
 
@@ -216,7 +218,7 @@ if not shown:
     st.info("No model matches these filters.")
 else:
     st.dataframe(table_rows(shown), hide_index=True, key="cat-table")
-    from playground.catalog_charts import context_figure, price_figure  # plotly only once there is a table
+    from playground.catalog.charts import context_figure, price_figure  # plotly only once there is a table
 
     left, right = st.columns(2)
     left.plotly_chart(price_figure(shown), key="cat-price-chart")

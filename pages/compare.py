@@ -16,12 +16,9 @@ from pages.common.ui import (
     shared_store,
     specs,
 )
-from playground.compare import Comparison, UsageError, plan_comparison
-from playground.diffing import word_diff_markdown
-from playground.fanout import Delta, Done, Waiting
-from playground.prepare import OVERRIDE_LIMITS, Params, overrides_from_rows
-from playground.registry import usability
-from playground.results import RunResult
+from playground.compare import Comparison, UsageError, plan_comparison, word_diff_markdown
+from playground.core import OVERRIDE_LIMITS, Params, RunResult, overrides_from_rows
+from playground.engine import Delta, Done, Waiting, usability
 
 page_shell("pages/compare.py")
 

@@ -6,16 +6,33 @@ import streamlit as st
 
 from pages.common.ui import keyring, page_shell, render_answer, safe_markdown, shared_store, specs
 from playground.compare import UsageError
-from playground.datasets import Dataset, DatasetError, load_sample, parse_dataset, sample_names, sample_preset
-from playground.eval_export import eval_to_csv, eval_to_json, metric_names
-from playground.eval_store import EvalStore, StoredEval
-from playground.eval_summary import reading, summarize
-from playground.eval_view import cells_of_row, matrix_rows, score_mark, summary_rows
-from playground.evaluation import EVAL_PARAMS, EvalSetup, Evaluation
-from playground.judge import DEFAULT_RUBRIC
-from playground.metrics import JUDGE, METRICS, MetricChoice
-from playground.prepare import Params
-from playground.registry import usability
+from playground.core import Params
+from playground.engine import usability
+from playground.evals import (
+    DEFAULT_RUBRIC,
+    EVAL_PARAMS,
+    JUDGE,
+    METRICS,
+    Dataset,
+    DatasetError,
+    EvalSetup,
+    Evaluation,
+    MetricChoice,
+    cells_of_row,
+    eval_to_csv,
+    eval_to_json,
+    load_sample,
+    matrix_rows,
+    metric_names,
+    parse_dataset,
+    reading,
+    sample_names,
+    sample_preset,
+    score_mark,
+    summarize,
+    summary_rows,
+)
+from playground.storage import EvalStore, StoredEval
 
 page_shell("pages/evaluate.py")
 
@@ -100,7 +117,7 @@ def show_evaluation(saved: StoredEval) -> None:
     if len(summaries) > 1:
         for metric in metrics:
             st.markdown("- " + safe_markdown(reading(summaries, metric)))
-    from playground import eval_charts  # plotly only once there are results
+    from playground.evals import charts as eval_charts  # plotly only once there are results
 
     left, right = st.columns(2)
     chart_metric = left.selectbox("Metric for the cost chart", metrics, key=f"ev-chart-{saved.id}")

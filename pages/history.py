@@ -17,9 +17,8 @@ from pages.common.ui import (
     shared_store,
     specs,
 )
-from playground.compare import stored_params
-from playground.eval_store import EvalStore
-from playground.export import runs_to_csv, runs_to_json
+from playground.compare import runs_to_csv, runs_to_json, stored_params
+from playground.storage import EvalStore
 
 page_shell("pages/history.py")
 

@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from pages.common.ui import keyring, page_shell, session_keys, specs
-from playground.registry import usability
-from playground.specs import ModelSpec
+from playground.core import ModelSpec
+from playground.engine import usability
 
 page_shell("pages/settings.py")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from playground.specs import ModelSpec
+from playground.core.specs import ModelSpec
 from providers.local_models import gguf_path
 from tests.processes import serving
 from tests.scripted_server import ScriptedServer

@@ -145,7 +145,7 @@ def test_stop_keeps_partial_answers_marked_cancelled(streamlit_url: str):
         errors = page.locator("[data-testid='stAlert']").filter(has_text="cancelled")
         expect(errors.first).to_be_visible(timeout=30_000)
         assert "stopped by the user; partial text kept" in page.inner_text("body")
-        from playground.store import Store
+        from playground.storage.runs import Store
 
         latest = Store().list_runs()[0]
         assert latest.results and all(r.finish_reason == "cancelled" for r in latest.results)

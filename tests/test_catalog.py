@@ -17,11 +17,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from playground.catalog import CatalogFilter, catalog, filter_and_sort
-from playground.cli import app as cli_app
-from playground.hub import HubQuery, HubUnavailable, search_hub
-from playground.specs import load_specs
-from playground.store import Store
+from playground.catalog.entries import CatalogFilter, catalog, filter_and_sort
+from playground.catalog.hub import HubQuery, HubUnavailable, search_hub
+from playground.cli.main import app as cli_app
+from playground.core.specs import load_specs
+from playground.storage.runs import Store
 from tests.conftest import closed_port_url
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from playground.cli import app
+from playground.cli.main import app
 
 runner = CliRunner()
 

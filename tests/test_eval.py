@@ -9,15 +9,20 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from playground.cli import app as cli_app
-from playground.compare import UsageError
-from playground.datasets import Dataset, DatasetError, load_sample, parse_dataset, sample_names, sample_preset
-from playground.eval_export import eval_to_csv, eval_to_json
-from playground.eval_store import EvalStore
-from playground.eval_summary import mean_ci95, reading, summarize
-from playground.evaluation import EvalSetup, Evaluation
-from playground.judge import JudgeParseError, parse_verdict
-from playground.metrics import (
+from playground.cli.main import app as cli_app
+from playground.compare.service import UsageError
+from playground.core.specs import ModelSpec
+from playground.evals.datasets import (
+    Dataset,
+    DatasetError,
+    load_sample,
+    parse_dataset,
+    sample_names,
+    sample_preset,
+)
+from playground.evals.export import eval_to_csv, eval_to_json
+from playground.evals.judge import JudgeParseError, parse_verdict
+from playground.evals.metrics import (
     MetricChoice,
     MetricError,
     bleu,
@@ -31,9 +36,11 @@ from playground.metrics import (
     rouge_l,
     valid_json,
 )
-from playground.specs import ModelSpec
-from playground.store import Store
-from playground.templating import PromptTemplate, TemplateError
+from playground.evals.runner import EvalSetup, Evaluation
+from playground.evals.summary import mean_ci95, reading, summarize
+from playground.evals.templating import PromptTemplate, TemplateError
+from playground.storage.evals import EvalStore
+from playground.storage.runs import Store
 from tests.conftest import closed_port_url, remote_spec
 
 # --- metrics ---------------------------------------------------------------------------------------------
@@ -346,8 +353,8 @@ def test_a_bundled_sample_on_the_local_models():
     metrics = tuple(
         MetricChoice(m, {"schema": preset["schema"]} if m == "json_schema" else {}) for m in preset["metrics"]
     )
-    from playground.prepare import Params
-    from playground.specs import load_specs
+    from playground.core.params import Params
+    from playground.core.specs import load_specs
 
     evaluation = Evaluation(
         EvalSetup(

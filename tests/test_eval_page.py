@@ -6,11 +6,11 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from playground.datasets import Dataset
-from playground.eval_store import EvalStore
-from playground.evaluation import EvalSetup, Evaluation
-from playground.metrics import MetricChoice
-from playground.store import Store
+from playground.evals.datasets import Dataset
+from playground.evals.metrics import MetricChoice
+from playground.evals.runner import EvalSetup, Evaluation
+from playground.storage.evals import EvalStore
+from playground.storage.runs import Store
 from tests.conftest import remote_spec
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

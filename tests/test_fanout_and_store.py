@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 import time
 
-from playground.compare import Comparison, plan_comparison
-from playground.fanout import Delta, Done, FanOut, Job
-from playground.prepare import Params
-from playground.registry import build_provider
-from playground.specs import load_specs
-from playground.stats import spread, summarize
-from playground.store import Store
+from playground.compare.service import Comparison, plan_comparison
+from playground.compare.stats import spread, summarize
+from playground.core.params import Params
+from playground.core.specs import load_specs
+from playground.engine.fanout import Delta, Done, FanOut, Job
+from playground.engine.registry import build_provider
+from playground.storage.runs import Store
 from providers.base import ChatRequest, Message
 from tests.conftest import closed_port_url, remote_spec
 
@@ -129,7 +129,7 @@ def test_comparison_saves_every_result_before_showing_it(scripted, clean_env):
 
 def test_history_list_filter_delete(clean_env):
     store = Store()
-    from playground.results import RunResult
+    from playground.core.results import RunResult
 
     first = store.create_run("about cats", ["x"], {"temperature": 0.1})
     store.add_result(first, RunResult(model="x", text="meow", run_id=first))

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from playground.registry import build_provider
-from playground.runner import RetryPolicy, run_model
+from playground.engine.registry import build_provider
+from playground.engine.runner import RetryPolicy, run_model
 from providers.base import ChatRequest, Message
 from tests.conftest import closed_port_url, remote_spec
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from playground.fanout import Delta, Done, FanOut, Job
-from playground.prepare import Params, build_request
-from playground.registry import build_provider
-from playground.runner import run_model
-from playground.specs import ModelSpec, load_specs
+from playground.core.params import Params, build_request
+from playground.core.specs import ModelSpec, load_specs
+from playground.engine.fanout import Delta, Done, FanOut, Job
+from playground.engine.registry import build_provider
+from playground.engine.runner import run_model
 from providers.base import CancelToken
 from providers.llamacpp import LlamaCppProvider
 from providers.local_models import gguf_path

@@ -12,10 +12,10 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-import playground.eval_store  # noqa: F401 - the eval tables join the metadata
-from playground.eval_store import EvalStore
-from playground.results import RunResult
-from playground.store import MIGRATIONS, Store, TableBase
+import playground.storage.evals  # noqa: F401 - the eval tables join the metadata
+from playground.core.results import RunResult
+from playground.storage.evals import EvalStore
+from playground.storage.runs import MIGRATIONS, Store, TableBase
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "history-4ae08a8.db"
 

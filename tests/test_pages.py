@@ -7,9 +7,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from playground.results import RunResult
-from playground.specs import ModelSpec
-from playground.store import Store
+from playground.core.results import RunResult
+from playground.core.specs import ModelSpec
+from playground.storage.runs import Store
 from tests.conftest import closed_port_url
 
 TIMEOUT = 180
@@ -121,7 +121,7 @@ from streamlit.testing.v1 import AppTest
 at = AppTest.from_file(sys.argv[1], default_timeout=60).run()
 assert not at.exception, at.exception
 heavy = ["llama_cpp", "sqlalchemy", "pandas", "openai", "huggingface_hub", "tiktoken", "genai_prices",
-         "playground.charts", "playground.store"]
+         "playground.compare.charts", "playground.storage.runs"]
 print(" ".join(name for name in heavy if name in sys.modules))
 """
 
@@ -165,8 +165,8 @@ def test_per_model_overrides_reach_each_model_and_view_code():
 def test_stop_keeps_partial_text_marked_cancelled(scripted):
     # Stop is a button press: Streamlit interrupts the running script and reruns it without "Run"
     # pressed. That rerun must cancel the comparison still going and show what it saved.
-    from playground.compare import Comparison, plan_comparison
-    from playground.prepare import Params
+    from playground.compare.service import Comparison, plan_comparison
+    from playground.core.params import Params
     from tests.conftest import remote_spec
 
     spec = remote_spec(scripted.url("ok~tokens=200~gap=0.05"), key="slow")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from playground.prepare import Params, build_request
-from playground.registry import build_provider
-from playground.runner import run_model
-from playground.specs import load_specs
+from playground.core.params import Params, build_request
+from playground.core.specs import load_specs
+from playground.engine.registry import build_provider
+from playground.engine.runner import run_model
 from tests.conftest import remote_spec
 
 PARAMS = Params(temperature=0.0, max_tokens=24, seed=1)

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from playground.pricing import cost_of, genai_prices_data_date, price_for
-from playground.specs import SpecError, load_specs, parse_models_text
-from playground.tokens import estimator_for, preferred_encoding
+from playground.core.specs import SpecError, load_specs, parse_models_text
+from playground.engine.pricing import cost_of, genai_prices_data_date, price_for
+from playground.engine.tokens import estimator_for, preferred_encoding
 from providers.base import ChatRequest, Message
 
 

@@ -10,12 +10,10 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from playground.format import metrics_line
-from playground.results import RunResult
-from playground.specs import ModelSpec, load_specs
+from playground.core import ModelSpec, RunResult, load_specs, metrics_line
 
 if TYPE_CHECKING:
-    from playground.store import Store
+    from playground.storage import Store
 
 # Markdown image syntax: model output must not make the browser fetch remote images.
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)]*)\)")
@@ -39,14 +37,14 @@ def page_shell(page_path: str) -> None:
 
 @st.cache_resource
 def _store_for(url: str) -> Store:
-    from playground.store import Store  # sqlalchemy loads on first use, not on first page load
+    from playground.storage import Store  # sqlalchemy loads on first use, not on first page load
 
     return Store(url)
 
 
 def shared_store() -> Store:
     """One store (engine and pool) per database URL, shared by every session; it holds no keys."""
-    from playground.store import default_db_url
+    from playground.storage import default_db_url
 
     return _store_for(default_db_url())
 
@@ -84,7 +82,7 @@ def render_answer(result: RunResult) -> None:
 
 def render_charts(results: Sequence[RunResult]) -> None:
     """The comparison charts for a set of results."""
-    from playground import charts  # plotly is imported only once there is something to chart
+    from playground.compare import charts  # plotly is imported only once there is something to chart
 
     first = [r for r in results if r.repeat_index == 0]
     if not any(r.ok for r in first):
@@ -99,7 +97,7 @@ def render_charts(results: Sequence[RunResult]) -> None:
         left, right = st.columns(2)
         left.plotly_chart(charts.repeat_box_figure(results, "ttft_s"), key="chart-box-ttft")
         right.plotly_chart(charts.repeat_box_figure(results, "total_s"), key="chart-box-total")
-        from playground.stats import spread_rows
+        from playground.compare import spread_rows
 
         st.caption("Over the repeated runs (seconds; decode speed in tokens/s):")
         st.dataframe(spread_rows(results), hide_index=True, key="repeat-spread")
@@ -107,8 +105,7 @@ def render_charts(results: Sequence[RunResult]) -> None:
 
 def render_code(run_id: str, known: dict[str, ModelSpec]) -> None:
     """ "View code": per model, a snippet that repeats exactly the call a stored run made."""
-    from playground.compare import replay_requests
-    from playground.snippets import curl_snippet, python_snippet
+    from playground.compare import curl_snippet, python_snippet, replay_requests
 
     run = shared_store().get_run(run_id)
     if run is None:

@@ -1,0 +1,217 @@
+"""`playground eval`: a dataset across models with metrics, a progress line, and a per-model summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from playground.cli.common import EXIT_FAILED, EXIT_OK, fail_usage
+from playground.compare.service import UsageError
+from playground.core.params import Params
+from playground.core.specs import SpecError, load_specs
+from playground.evals.datasets import (
+    Dataset,
+    DatasetError,
+    load_dataset,
+    load_sample,
+    sample_names,
+    sample_preset,
+)
+from playground.evals.metrics import JUDGE, MetricChoice
+from playground.evals.runner import EVAL_PARAMS, EvalSetup, Evaluation
+from playground.evals.summary import ModelSummary, reading, summarize
+from playground.evals.view import summary_rows
+from playground.storage.evals import EvalStore
+from playground.storage.runs import Store
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _text_or_file(value: str | None) -> str | None:
+    """`@path` reads the text from a file."""
+    if value and value.startswith("@"):
+        try:
+            return Path(value[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise fail_usage(f"cannot read {value[1:]}: {exc.strerror}") from exc
+    return value
+
+
+def _dataset(data: str) -> Dataset:
+    if not Path(data).exists() and data in sample_names():
+        return load_sample(data)
+    return load_dataset(data)
+
+
+def eval_command(
+    data: Annotated[
+        str, typer.Argument(help=f"CSV or JSONL file, or a sample: {', '.join(sample_names())}.")
+    ],
+    model: Annotated[list[str], typer.Option("-m", "--model", help="Model key; repeat for more.")],
+    template: Annotated[
+        str | None,
+        typer.Option("--template", help="Prompt with {column} fields (or @file). Samples have one."),
+    ] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", help="Metric name; repeat for more.")
+    ] = None,
+    judge: Annotated[
+        str | None, typer.Option("--judge", help="Model key of the LLM judge (adds 'judge').")
+    ] = None,
+    rubric: Annotated[str | None, typer.Option("--rubric", help="Judge rubric (or @file).")] = None,
+    schema: Annotated[
+        str | None, typer.Option("--schema", help="JSON Schema for json_schema (or @file).")
+    ] = None,
+    pattern: Annotated[
+        str | None, typer.Option("--pattern", help="Pattern for regex (default: expected).")
+    ] = None,
+    system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
+    expected: Annotated[
+        str, typer.Option("--expected", help="Column holding the expected answer.")
+    ] = "expected",
+    concurrency: Annotated[int, typer.Option("--concurrency", help="Calls at once, overall.")] = 4,
+    provider_limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--provider-limit", help="PROVIDER=N calls at once for one provider (llamacpp=1 by default)."
+        ),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N rows.")] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", help="Max output tokens per answer.")
+    ] = None,
+    resume: Annotated[str | None, typer.Option("--resume", help="Finish a saved evaluation by id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    models_file: Annotated[str | None, typer.Option("--models-file", help="Extra models TOML.")] = None,
+) -> None:
+    """Run every row of DATA on every model, score the answers, print the per-model summary."""
+    try:
+        specs = load_specs(models_file)
+        store = EvalStore(Store())
+        if resume:
+            evaluation = Evaluation.resume(resume, specs, store)
+        else:
+            dataset = _dataset(data)
+            if limit is not None:
+                if limit < 1:
+                    raise UsageError("--limit must be at least 1")
+                dataset = Dataset(dataset.name, dataset.columns, dataset.rows[:limit])
+            preset = sample_preset(dataset.name) if not Path(data).exists() else {}
+            options = {
+                "schema": _text_or_file(schema) or preset.get("schema"),
+                "pattern": pattern,
+            }
+            names = metric or list(preset.get("metrics", []))  # type: ignore[call-overload]
+            chosen = tuple(
+                MetricChoice(n, {k: v for k, v in options.items() if v and _uses(n, k)})
+                for n in names
+                if n != JUDGE
+            )
+            if judge or JUDGE in names:
+                chosen += (MetricChoice(JUDGE),)
+            setup = EvalSetup(
+                template=_text_or_file(template) or str(preset.get("template") or ""),
+                models=tuple(model),
+                metrics=chosen,
+                system=system,
+                expected_column=expected,
+                judge=judge,
+                rubric=_text_or_file(rubric) or EvalSetup.rubric,
+                params=Params(
+                    temperature=EVAL_PARAMS.temperature,
+                    max_tokens=max_tokens or int(preset.get("max_tokens") or EVAL_PARAMS.max_tokens),  # type: ignore[call-overload]
+                ),
+                concurrency=concurrency,
+                provider_limits=_provider_limits(provider_limit or []),
+            )
+            evaluation = Evaluation(setup, dataset, specs, store)
+    except (UsageError, DatasetError, SpecError) as exc:
+        raise fail_usage(str(exc)) from exc
+
+    _run(evaluation, quiet=as_json)
+    saved = store.get(evaluation.eval_id)
+    assert saved is not None
+    metric_list = [m.name for m in evaluation.metrics]
+    summaries = summarize(saved.cells, list(evaluation.setup.models), metric_list)
+    readings = [reading(summaries, m) for m in metric_list] if len(summaries) > 1 else []
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "eval_id": evaluation.eval_id,
+                    "complete": saved.complete,
+                    "summary": [s.to_json() for s in summaries],
+                    "readings": readings,
+                }
+            )
+        )
+    else:
+        _print_summary(summaries, metric_list)
+        for line in readings:
+            out.print(line)
+        out.print(f"saved as evaluation {evaluation.eval_id} (resume with --resume if it stopped early)")
+    row_errors = sum(s.errors + sum(m.errors for m in s.metrics.values()) for s in summaries)
+    raise typer.Exit(EXIT_FAILED if row_errors or not saved.complete else EXIT_OK)
+
+
+def _provider_limits(values: list[str]) -> dict[str, int]:
+    limits = {}
+    for value in values:
+        name, _, number = value.partition("=")
+        if not number.strip().isdigit() or int(number) < 1:
+            raise UsageError(f"--provider-limit takes PROVIDER=N with N >= 1, not {value!r}")
+        limits[name.strip()] = int(number)
+    return limits
+
+
+def _uses(metric: str, option: str) -> bool:
+    return (metric, option) in {("json_schema", "schema"), ("regex", "pattern")}
+
+
+def _run(evaluation: Evaluation, quiet: bool) -> None:
+    total = len(evaluation.dataset.rows) * len(evaluation.setup.models)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows {task.fields[rows]} · errors {task.fields[errors]} · spend ${task.fields[spend]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True, disable=quiet) as progress:
+        task = progress.add_task(
+            "evaluating",
+            total=total,
+            completed=total - len(evaluation.pending()),
+            errors=0,
+            spend="0",
+            rows="",
+        )
+        try:
+            for event in evaluation.run():
+                progress.update(
+                    task,
+                    completed=event.progress.done,
+                    errors=event.progress.errors,
+                    rows=f"{event.progress.rows_done}/{event.progress.rows}",
+                    spend=str(event.progress.spend_usd),
+                )
+        except KeyboardInterrupt:
+            evaluation.cancel()
+            err.print(f"stopped; finished rows are saved: --resume {evaluation.eval_id}")
+            raise typer.Exit(EXIT_FAILED) from None
+
+
+def _print_summary(summaries: list[ModelSummary], metrics: list[str]) -> None:
+    rows = summary_rows(summaries, metrics)  # the same table the Evaluate page shows
+    columns = list(dict.fromkeys(name for row in rows for name in row))
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*(str(row.get(name, "")) for name in columns))
+    out.print(table)

@@ -1,0 +1,214 @@
+"""The `playground` command: list models, run one prompt on several at once, live in the terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from playground.catalog.entries import catalog, table_rows
+from playground.cli.common import EXIT_FAILED, EXIT_OK
+from playground.cli.common import fail_usage as _fail_usage
+from playground.cli.evaluate import eval_command
+from playground.compare.service import Comparison, Plan, UsageError, plan_comparison
+from playground.compare.stats import spread_rows
+from playground.core.format import metrics_line
+from playground.core.params import Params
+from playground.core.results import RunResult
+from playground.core.specs import SpecError, load_specs
+from playground.engine.fanout import Delta, Done, Waiting
+from playground.storage.runs import Store
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+out = Console()
+err = Console(stderr=True)
+
+app.command("eval")(eval_command)
+
+
+ModelsFile = Annotated[
+    str | None, typer.Option("--models-file", help="Extra models TOML; overrides built-in keys.")
+]
+
+
+@app.command("models")
+def models_command(
+    models_file: ModelsFile = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per model.")] = False,
+) -> None:
+    """List model keys, provider, whether usable now, and catalog facts."""
+    try:
+        specs = load_specs(models_file)
+    except SpecError as exc:
+        raise _fail_usage(str(exc)) from exc
+    entries = catalog(specs)
+    if as_json:
+        for entry in entries:
+            print(json.dumps(entry.as_json()))
+        return
+    rows = table_rows(entries)
+    table = Table(*rows[0].keys()) if rows else Table("model")
+    for row in rows:
+        table.add_row(*(str(value) for value in row.values()))
+    out.print(table)
+
+
+@app.command("run")
+def run_command(
+    prompt: Annotated[str, typer.Argument(help="The prompt to send to every model.")],
+    model: Annotated[list[str], typer.Option("-m", "--model", help="Model key; repeat for more.")],
+    system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
+    temperature: Annotated[float | None, typer.Option("--temperature", min=0.0, max=2.0)] = None,
+    top_p: Annotated[float | None, typer.Option("--top-p", min=0.0, max=1.0)] = None,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1)] = 256,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, help="Run each model K times.")] = 1,
+    warmup: Annotated[bool, typer.Option("--warmup", help="One unrecorded call per model first.")] = False,
+    timeout: Annotated[float | None, typer.Option("--timeout", min=0.1, help="Deadline per call, s.")] = None,
+    models_file: ModelsFile = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per result.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Call nothing; show tokens and max cost.")
+    ] = False,
+) -> None:
+    """Send PROMPT to every -m model at once and compare them."""
+    try:
+        specs = load_specs(models_file)
+        plan = plan_comparison(
+            prompt,
+            model,
+            specs,
+            system=system,
+            params=Params(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed),
+            timeout_s=timeout,
+        )
+    except (SpecError, UsageError) as exc:
+        raise _fail_usage(str(exc)) from exc
+    if dry_run:
+        _print_dry_run(plan, as_json)
+        raise typer.Exit(EXIT_OK)
+    comparison = Comparison(plan, Store(), repeat=repeat, warmup=warmup)
+    try:
+        results = _run_json(comparison) if as_json else _run_live(comparison)
+    except KeyboardInterrupt:
+        comparison.cancel()
+        err.print("stopped")
+        raise typer.Exit(EXIT_FAILED) from None
+    if repeat > 1 and not as_json:
+        _print_spread(results)
+    raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
+
+
+def _print_dry_run(plan: Plan, as_json: bool) -> None:
+    rows = []
+    for m in plan.models:
+        est = m.estimate
+        assert est is not None
+        rows.append(
+            {
+                "model": est.model,
+                "input_tokens": est.input_tokens,
+                "input_counted_by": est.input_counted_by,
+                "max_output_tokens": est.max_output_tokens,
+                "max_cost_usd": None if est.max_cost_usd is None else str(est.max_cost_usd),
+                "cost_source": est.cost_source,
+                "context_window": est.context_window,
+            }
+        )
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    table = Table("model", "input tokens", "max output", "max cost (USD)", "context window")
+    for row in rows:
+        table.add_row(
+            row["model"],
+            f"{row['input_tokens']} ({row['input_counted_by']})",
+            str(row["max_output_tokens"]),
+            f"{row['max_cost_usd'] or 'n/a'} ({row['cost_source']})",
+            str(row["context_window"] or "unknown"),
+        )
+    out.print(table)
+    out.print(f"total max cost: {plan.total_max_cost()} USD (known prices only)")
+
+
+def _run_json(comparison: Comparison) -> list[RunResult]:
+    results = []
+    for event in comparison.events():
+        if isinstance(event, Done):
+            results.append(event.result)
+            print(json.dumps(event.result.to_json()), flush=True)
+    return results
+
+
+def _run_live(comparison: Comparison) -> list[RunResult]:
+    keys = [m.spec.key for m in comparison.plan.models]
+    texts = {k: "" for k in keys}
+    finals: dict[str, RunResult] = {}
+    results: list[RunResult] = []
+    queued: dict[str, int] = {}
+
+    def render() -> Table:
+        grid = Table.grid(expand=True, padding=(0, 1))
+        for _ in keys:
+            grid.add_column(ratio=1)
+        panels = []
+        for key in keys:
+            result = finals.get(key)
+            body: list[Text] = [Text(texts[key])]
+            if result is not None and result.error:
+                body.append(Text(f"\n{result.error['kind']}: {result.error['message']}", style="red"))
+            body.append(
+                Text(
+                    "\n" + (metrics_line(result) if result is not None else _status(queued.get(key, 0))),
+                    style="dim",
+                )
+            )
+            panels.append(Panel(Group(*body), title=key))
+        grid.add_row(*panels)
+        return grid
+
+    with Live(render(), console=out, refresh_per_second=10, transient=False) as live:
+        for event in comparison.events():
+            if isinstance(event, Waiting):
+                queued[event.model] = event.ahead
+            elif isinstance(event, Delta):
+                if event.repeat_index == 0 or event.model not in finals:
+                    texts[event.model] += event.text
+            elif isinstance(event, Done):
+                results.append(event.result)
+                if event.result.repeat_index == 0:
+                    finals[event.model] = event.result
+            live.update(render())
+    out.print(f"\nrun {comparison.run_id} saved")
+    return results
+
+
+def _status(ahead: int) -> str:
+    return f"queued ({ahead} ahead)…" if ahead else "running…"
+
+
+def _print_spread(results: list[RunResult]) -> None:
+    table = Table("model", "metric", "n", "min", "p50", "p90", "max")
+    for row in spread_rows(results):
+        table.add_row(*("-" if value is None else str(value) for value in row.values()))
+    out.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(EXIT_FAILED)
+
+
+if __name__ == "__main__":
+    main()

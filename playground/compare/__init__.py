@@ -1,0 +1,22 @@
+"""One comparison, shared by the CLI and the dashboard: plan, run and save it; its charts, statistics, diff, snippets and exports."""
+
+from playground._lazy import lazy_exports
+
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "Comparison": "service",
+        "Plan": "service",
+        "PlannedModel": "service",
+        "UsageError": "service",
+        "plan_comparison": "service",
+        "stored_params": "service",
+        "replay_requests": "service",
+        "word_diff_markdown": "diff",
+        "runs_to_csv": "export",
+        "runs_to_json": "export",
+        "python_snippet": "snippets",
+        "curl_snippet": "snippets",
+        "spread_rows": "stats",
+    },
+)

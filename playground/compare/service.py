@@ -1,0 +1,186 @@
+"""One comparison from start to end, shared by the CLI and the dashboard: check, run, save, report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+from playground.core.params import PARAM_NAMES, Params, build_request
+from playground.core.results import RunResult
+from playground.core.specs import ModelSpec, with_overrides
+from playground.engine.estimate import Estimate, PreflightError, check_fits, estimate
+from playground.engine.fanout import Event, FanOut, Job
+from playground.engine.registry import Keys, build_provider
+from providers.base import ChatRequest, Provider
+from providers.errors import ProviderError
+
+if TYPE_CHECKING:  # sqlalchemy is imported only where a store is opened
+    from playground.storage.runs import Store, StoredRun
+
+
+class UsageError(ValueError):
+    """Bad input from the person: one clear line, nothing sent."""
+
+
+@dataclass(frozen=True)
+class PlannedModel:
+    """One model ready to run: spec, adapter, request and its pre-send estimate."""
+
+    spec: ModelSpec
+    provider: Provider
+    request: ChatRequest
+    estimate: Estimate | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything checked before any model is called."""
+
+    prompt: str
+    system: str | None
+    params: Params
+    models: list[PlannedModel]
+    per_model: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line: total input tokens and the most the run can cost, saying which models are free."""
+        estimates = [m.estimate for m in self.models if m.estimate]
+        tokens = sum(e.input_tokens for e in estimates)
+        local = [e.model for e in estimates if e.cost_source == "local"]
+        unknown = [e.model for e in estimates if e.max_cost_usd is None and e.cost_source != "local"]
+        parts = [f"{tokens} input tokens in total"]
+        if len(local) < len(estimates) - len(unknown):
+            parts.append(f"at most {self.total_max_cost()} USD")
+        if local:
+            parts.append(f"local, no cost: {', '.join(local)}")
+        if unknown:
+            parts.append(f"no price known: {', '.join(unknown)}")
+        return " · ".join(parts)
+
+    def total_max_cost(self) -> str:
+        """Sum of the known maximum costs, as a string (unknown ones are left out and said so)."""
+        known = [
+            m.estimate.max_cost_usd for m in self.models if m.estimate and m.estimate.max_cost_usd is not None
+        ]
+        return str(sum(known)) if known else "n/a"
+
+
+def plan_comparison(
+    prompt: str,
+    model_keys: Sequence[str],
+    specs: Mapping[str, ModelSpec],
+    *,
+    system: str | None = None,
+    params: Params | None = None,
+    per_model: Mapping[str, Mapping[str, object]] | None = None,
+    keys: Keys | None = None,
+    timeout_s: float | None = None,
+    check_context: bool = True,
+) -> Plan:
+    """Validate input, build adapters and requests, estimate tokens and cost; raise UsageError on bad input."""
+    if not prompt or not prompt.strip():
+        raise UsageError("the prompt is empty: type something to send")
+    if not model_keys:
+        raise UsageError("choose at least one model")
+    unknown = [k for k in model_keys if k not in specs]
+    if unknown:
+        raise UsageError(f"unknown model {', '.join(map(repr, unknown))}; known: {', '.join(sorted(specs))}")
+    duplicates = sorted({k for k in model_keys if list(model_keys).count(k) > 1})
+    if duplicates:
+        raise UsageError(f"model chosen twice: {', '.join(duplicates)}")
+    params = params or Params()
+    per_model = {k: dict(v) for k, v in (per_model or {}).items() if k in model_keys and v}
+    planned = []
+    for key in model_keys:
+        spec = with_overrides(specs[key], timeout_s=timeout_s)
+        try:
+            provider = build_provider(spec, keys)
+        except ProviderError as exc:
+            raise UsageError(exc.message) from exc
+        model_params = params.merged(per_model.get(key, {}))
+        request = build_request(spec, prompt, system, model_params)
+        planned.append(PlannedModel(spec, provider, request, None))
+    if check_context:
+        planned = [_with_estimate(m) for m in planned]
+        try:
+            check_fits([m.estimate for m in planned if m.estimate])
+        except PreflightError as exc:
+            raise UsageError(str(exc)) from exc
+    return Plan(prompt, system, params, planned, per_model)
+
+
+def _with_estimate(model: PlannedModel) -> PlannedModel:
+    try:
+        est = estimate(model.spec, model.provider, model.request)
+    except ProviderError as exc:
+        raise UsageError(f"{model.spec.key}: {exc.message}") from exc
+    return PlannedModel(model.spec, model.provider, model.request, est)
+
+
+@dataclass
+class Comparison:
+    """A started comparison: iterate `events()`; every Done is saved before it is yielded."""
+
+    plan: Plan
+    store: Store | None
+    repeat: int = 1
+    warmup: bool = False
+    run_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.store is not None and self.run_id is None:
+            self.run_id = self.store.create_run(
+                self.plan.prompt,
+                [m.spec.key for m in self.plan.models],
+                params={
+                    **asdict(self.plan.params),
+                    "per_model": self.plan.per_model,
+                    "repeat": self.repeat,
+                    "warmup": self.warmup,
+                },
+                system=self.plan.system,
+            )
+        jobs = [
+            Job(
+                m.spec,
+                m.provider,
+                m.request,
+                timeout_s=m.spec.timeout_s,
+                repeat=self.repeat,
+                warmup=self.warmup,
+            )
+            for m in self.plan.models
+        ]
+        self._fanout = FanOut(jobs, run_id=self.run_id, on_result=self._save)
+
+    def _save(self, result: RunResult) -> None:
+        if self.store is not None and self.run_id is not None:
+            self.store.add_result(self.run_id, result)
+
+    def cancel(self) -> None:
+        """Stop every model still running."""
+        self._fanout.cancel()
+
+    def events(self, every_s: float = 0.0) -> Iterator[Event]:
+        """Live events (text merged per `every_s`); every result is stored before it is handed out."""
+        return self._fanout.events(every_s)
+
+
+def stored_params(params: Mapping[str, object]) -> tuple[Params, dict[str, dict[str, object]]]:
+    """The shared and per-model parameters a stored run was made with."""
+    shared = {name: params[name] for name in PARAM_NAMES if params.get(name) is not None}
+    if "stop" in shared:
+        shared["stop"] = tuple(shared["stop"])  # type: ignore[arg-type]
+    per_model = params.get("per_model") or {}
+    return Params(**shared), {str(k): dict(v) for k, v in per_model.items()}  # type: ignore[arg-type, union-attr]
+
+
+def replay_requests(run: StoredRun, specs: Mapping[str, ModelSpec]) -> list[tuple[ModelSpec, ChatRequest]]:
+    """The exact request each model of a stored run was sent (for "View code"); unknown models left out."""
+    params, per_model = stored_params(run.params)
+    return [
+        (specs[key], build_request(specs[key], run.prompt, run.system, params.merged(per_model.get(key, {}))))
+        for key in run.models
+        if key in specs
+    ]

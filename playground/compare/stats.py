@@ -1,0 +1,68 @@
+"""Spread of repeated runs: min, p50, p90 and max of TTFT, total time and decode speed."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from playground.core.results import RunResult
+
+METRICS = ("ttft_s", "total_s", "output_tokens_per_s")
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Order statistics of one metric over n successful runs."""
+
+    n: int
+    min: float
+    p50: float
+    p90: float
+    max: float
+
+
+def spread(values: Iterable[float]) -> Spread | None:
+    """Spread of values, or None when there are none (p90 by linear interpolation, inclusive)."""
+    data = sorted(values)
+    if not data:
+        return None
+    if len(data) == 1:
+        only = data[0]
+        return Spread(1, only, only, only, only)
+    p90 = statistics.quantiles(data, n=10, method="inclusive")[8]
+    return Spread(len(data), data[0], statistics.median(data), p90, data[-1])
+
+
+def summarize(results: Iterable[RunResult]) -> dict[str, dict[str, Spread | None]]:
+    """Per model, per metric spread over the successful runs."""
+    by_model: dict[str, list[RunResult]] = {}
+    for result in results:
+        by_model.setdefault(result.model, []).append(result)
+    return {
+        model: {
+            metric: spread(getattr(r, metric) for r in runs if r.ok and getattr(r, metric) is not None)
+            for metric in METRICS
+        }
+        for model, runs in by_model.items()
+    }
+
+
+def spread_rows(results: Iterable[RunResult]) -> list[dict[str, object]]:
+    """One table row per model and metric: n, min, median (p50), p90 and max, for repeated runs."""
+    rows: list[dict[str, object]] = []
+    for model, metrics in summarize(results).items():
+        for metric, found in metrics.items():
+            values = (found.min, found.p50, found.p90, found.max) if found else (None,) * 4
+            rows.append(
+                {
+                    "model": model,
+                    "metric": metric,
+                    "n": found.n if found else 0,
+                    **{
+                        name: None if value is None else round(value, 3)
+                        for name, value in zip(("min", "p50", "p90", "max"), values, strict=True)
+                    },
+                }
+            )
+    return rows

@@ -1,0 +1,49 @@
+"""Human labels for measured figures, each with its source; shared by the CLI and the dashboard."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from playground.core.results import RunResult
+
+
+def seconds(value: float | None) -> str:
+    """'0.42 s' or 'n/a'."""
+    return "n/a" if value is None else f"{value:.2f} s"
+
+
+def money(value: Decimal | None, source: str) -> str:
+    """'$0.000123 (genai-prices:2026-11-03)', 'local', or 'unknown'."""
+    if value is None:
+        return "local (no price)" if source == "local" else f"n/a ({source})"
+    return f"${value:.6f} ({source})"
+
+
+def tokens(result: RunResult) -> str:
+    """'12 in / 40 out (counted)'."""
+    if result.input_tokens is None and result.output_tokens is None:
+        return "tokens n/a"
+    return f"{result.input_tokens} in / {result.output_tokens} out ({result.usage_source})"
+
+
+def speed(value: float | None) -> str:
+    """'85.3 tok/s' or 'n/a'."""
+    return "n/a" if value is None else f"{value:.1f} tok/s"
+
+
+def metrics_line(result: RunResult) -> str:
+    """One line of every figure for a finished call."""
+    parts = [
+        f"TTFT {seconds(result.ttft_s)}",
+        f"total {seconds(result.total_s)}",
+        speed(result.output_tokens_per_s),
+        tokens(result),
+        money(result.cost_usd, result.cost_source),
+    ]
+    if result.queue_wait_s is not None and result.queue_wait_s >= 0.05:
+        parts.append(f"queued {seconds(result.queue_wait_s)} (not in TTFT)")
+    if result.attempts > 1:
+        parts.append(f"{result.attempts} attempts")
+    if result.finish_reason:
+        parts.append(f"finish: {result.finish_reason}")
+    return " · ".join(parts)

@@ -1,0 +1,84 @@
+"""Sampling parameters and the request each model gets from one prompt (no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from playground.core.specs import ModelSpec
+from providers.base import ChatRequest, Message
+
+DEFAULT_MAX_TOKENS = 256
+PARAM_NAMES = ("temperature", "top_p", "max_tokens", "seed", "stop")
+
+
+@dataclass(frozen=True)
+class Params:
+    """Sampling parameters shared by a run; None means the model's default."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+    def merged(self, overrides: Mapping[str, Any]) -> Params:
+        """These params with per-model overrides applied (unknown names ignored)."""
+        values = {name: getattr(self, name) for name in PARAM_NAMES}
+        for name, value in overrides.items():
+            if name in values and value is not None:
+                values[name] = tuple(value) if name == "stop" else value
+        return Params(**values)
+
+
+# Per-model override columns and the range each accepts (the same bounds as the shared controls).
+OVERRIDE_LIMITS: dict[str, tuple[float, float]] = {
+    "temperature": (0.0, 2.0),
+    "top_p": (0.0, 1.0),
+    "max_tokens": (1, 32768),
+    "seed": (0, 2**31 - 1),
+}
+
+
+def overrides_from_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per-model overrides from table rows ({"model": key, "temperature": 0.2, ...}); blank cells mean
+    "use the shared value". Raises ValueError naming the model and parameter for a value out of range."""
+    overrides: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        values = {}
+        for name, (low, high) in OVERRIDE_LIMITS.items():
+            value = row.get(name)
+            if value is None or value != value:  # blank, or NaN from a table cell
+                continue
+            if not low <= value <= high:
+                raise ValueError(f"{row['model']}: {name} {value:g} is outside {low:g}..{high:g}")
+            values[name] = int(value) if name in ("max_tokens", "seed") else float(value)
+        if values:
+            overrides[str(row["model"])] = values
+    return overrides
+
+
+def build_request(spec: ModelSpec, prompt: str, system: str | None, params: Params) -> ChatRequest:
+    """A chat request, or plain text for completion (base) models: the system text, then the prompt."""
+    effective = Params().merged(spec.params).merged(_explicit(params))
+    common = {
+        "temperature": effective.temperature,
+        "top_p": effective.top_p,
+        "max_tokens": effective.max_tokens,
+        "seed": effective.seed,
+        "stop": effective.stop,
+    }
+    if spec.is_completion:
+        text = f"{system.strip()}\n\n{prompt}" if system and system.strip() else prompt
+        return ChatRequest(raw_text=text, **common)
+    messages = []
+    if system and system.strip():
+        messages.append(Message("system", system.strip()))
+    messages.append(Message("user", prompt))
+    return ChatRequest(messages=tuple(messages), **common)
+
+
+def _explicit(params: Params) -> dict[str, Any]:
+    defaults = Params()
+    return {n: getattr(params, n) for n in PARAM_NAMES if getattr(params, n) != getattr(defaults, n)}

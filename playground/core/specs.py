@@ -1,0 +1,194 @@
+"""Model specs: the built-in `models.toml` (package data) plus an optional user file that overrides by key."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+# The built-in models ship inside the package (an installed wheel has them too).
+BUILTIN_MODELS_FILE = Path(__file__).resolve().parent / "models.toml"
+MODELS_FILE_ENV = "PLAYGROUND_MODELS_FILE"
+# The source label of the built-in specs. A user file is labelled by its resolved path, never its name:
+# a file the user calls models.toml is still the user's.
+BUILTIN_SOURCE = "built-in"
+
+PROVIDERS = ("openai", "azure", "huggingface", "llamacpp")
+TASKS = ("chat", "completion", "embeddings", "image", "speech")
+STAGES = ("base", "instruct")
+
+
+class SpecError(ValueError):
+    """A models file is malformed; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to call one model and describe it in the catalog."""
+
+    key: str
+    provider: str
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    endpoint_env: str | None = None  # Azure: env var holding the endpoint URL
+    api_version: str | None = None  # Azure
+    hf_provider: str | None = None  # Hugging Face Inference Providers choice
+    gguf: str | None = None  # llamacpp: bundled model name or a file path
+    context_window: int | None = None
+    price_input_per_mtok: Decimal | None = None
+    price_output_per_mtok: Decimal | None = None
+    timeout_s: float | None = None
+    task: str = "chat"
+    license: str | None = None
+    license_url: str | None = None
+    open_weights: bool | None = None
+    stage: str | None = None
+    architecture: str | None = None
+    description: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    source: str = BUILTIN_SOURCE
+
+    @property
+    def is_local(self) -> bool:
+        """True for in-process models (no network, no price)."""
+        return self.provider == "llamacpp"
+
+    @property
+    def is_completion(self) -> bool:
+        """True when this model is driven with plain text completion, not chat."""
+        return self.task == "completion"
+
+    @property
+    def has_price_override(self) -> bool:
+        """True when the spec sets both prices itself."""
+        return self.price_input_per_mtok is not None and self.price_output_per_mtok is not None
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "provider": (str,),
+    "model": (str,),
+    "base_url": (str,),
+    "api_key_env": (str,),
+    "endpoint_env": (str,),
+    "api_version": (str,),
+    "hf_provider": (str,),
+    "gguf": (str,),
+    "context_window": (int,),
+    "price_input_per_mtok": (int, float, str),
+    "price_output_per_mtok": (int, float, str),
+    "timeout_s": (int, float),
+    "task": (str,),
+    "license": (str,),
+    "license_url": (str,),
+    "open_weights": (bool,),
+    "stage": (str,),
+    "architecture": (str,),
+    "description": (str,),
+    "params": (dict,),
+}
+
+
+def _line_of(text: str, key: str) -> int:
+    pattern = re.compile(rf"^[ \t]*\[[ \t]*models\.\"?{re.escape(key)}\"?[ \t]*\]", re.MULTILINE)
+    match = pattern.search(text)
+    return text.count("\n", 0, match.start()) + 1 if match else 1
+
+
+def _decimal(value: Any, where: str) -> Decimal:
+    try:
+        result = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise SpecError(f"{where}: not a number: {value!r}") from exc
+    if result < 0:
+        raise SpecError(f"{where}: a price cannot be negative")
+    return result
+
+
+def _spec_from_table(key: str, table: Any, where: str, source: str) -> ModelSpec:
+    if not isinstance(table, dict):
+        raise SpecError(f"{where}: [models.{key}] must be a table")
+    unknown = sorted(set(table) - set(_FIELD_TYPES))
+    if unknown:
+        known = ", ".join(sorted(_FIELD_TYPES))
+        raise SpecError(f"{where}: unknown field(s) {', '.join(unknown)} (known: {known})")
+    for name, value in table.items():
+        allowed = _FIELD_TYPES[name]
+        # bool is an int subclass in Python; refuse it where a number is meant.
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            raise SpecError(f"{where}: field {name!r} has the wrong type ({type(value).__name__})")
+    for required in ("provider", "model"):
+        if required not in table:
+            raise SpecError(f"{where}: [models.{key}] needs a {required!r} field")
+    if table["provider"] not in PROVIDERS:
+        raise SpecError(f"{where}: unknown provider {table['provider']!r} (known: {', '.join(PROVIDERS)})")
+    task = table.get("task", "chat")
+    if task not in TASKS:
+        raise SpecError(f"{where}: unknown task {task!r} (known: {', '.join(TASKS)})")
+    stage = table.get("stage")
+    if stage is not None and stage not in STAGES:
+        raise SpecError(f"{where}: unknown stage {stage!r} (known: {', '.join(STAGES)})")
+    values = dict(table)
+    for price in ("price_input_per_mtok", "price_output_per_mtok"):
+        if price in values:
+            values[price] = _decimal(values[price], where)
+    if "timeout_s" in values:
+        values["timeout_s"] = float(values["timeout_s"])
+        if values["timeout_s"] <= 0:
+            raise SpecError(f"{where}: timeout_s must be positive")
+    if "context_window" in values and values["context_window"] <= 0:
+        raise SpecError(f"{where}: context_window must be positive")
+    return ModelSpec(key=key, source=source, **values)
+
+
+def parse_models_text(text: str, source: str) -> dict[str, ModelSpec]:
+    """Parse one models file's text into specs by key; errors name the file and line."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{source}: malformed TOML: {exc}") from exc
+    unknown_top = sorted(set(data) - {"models"})
+    if unknown_top:
+        raise SpecError(f"{source}: unknown top-level key(s): {', '.join(unknown_top)}")
+    models = data.get("models", {})
+    if not isinstance(models, dict):
+        raise SpecError(f"{source}: 'models' must be a table of [models.KEY] sections")
+    specs = {}
+    for key, table in models.items():
+        where = f"{source}, line {_line_of(text, key)}"
+        specs[key] = _spec_from_table(key, table, where, source)
+    return specs
+
+
+def _read_models_file(path: Path, source: str | None = None) -> dict[str, ModelSpec]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise SpecError(f"{path}: models file not found") from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text") from exc
+    return parse_models_text(text, source or str(path.resolve()))
+
+
+def load_specs(
+    models_file: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, ModelSpec]:
+    """Built-in specs, then the user's file (argument, else $PLAYGROUND_MODELS_FILE) on top by key."""
+    env = os.environ if env is None else env
+    specs = _read_models_file(BUILTIN_MODELS_FILE, BUILTIN_SOURCE)
+    user_file = models_file or env.get(MODELS_FILE_ENV)
+    if user_file:
+        specs.update(_read_models_file(Path(user_file)))
+    return specs
+
+
+def with_overrides(spec: ModelSpec, **changes: Any) -> ModelSpec:
+    """A copy of spec with some fields changed (e.g. a CLI --timeout)."""
+    known = {f.name for f in fields(ModelSpec)}
+    return replace(spec, **{k: v for k, v in changes.items() if k in known and v is not None})

@@ -1,0 +1,31 @@
+"""Running calls: adapters from specs, the one runner that times, counts, prices and guards every call, the fan-out to several models, and the estimate made before sending."""
+
+from playground._lazy import lazy_exports
+
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "run_model": "runner",
+        "RetryPolicy": "runner",
+        "DEFAULT_DEADLINE_S": "runner",
+        "FanOut": "fanout",
+        "Job": "fanout",
+        "Delta": "fanout",
+        "Waiting": "fanout",
+        "Done": "fanout",
+        "Event": "fanout",
+        "build_provider": "registry",
+        "usability": "registry",
+        "api_key": "registry",
+        "Keys": "registry",
+        "RUNNABLE_TASKS": "registry",
+        "cost_of": "pricing",
+        "price_for": "pricing",
+        "genai_prices_data_date": "pricing",
+        "estimator_for": "tokens",
+        "Estimate": "estimate",
+        "estimate": "estimate",
+        "check_fits": "estimate",
+        "PreflightError": "estimate",
+    },
+)

@@ -1,0 +1,108 @@
+"""Cost of a call as Decimal USD with its source: override, genai-prices:<data date>, local or unknown."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+from playground.core.specs import ModelSpec
+
+MTOK = Decimal(1_000_000)
+
+# Which genai-prices provider id prices each of our adapters' calls.
+_GENAI_PROVIDER_IDS = {"openai": "openai", "azure": "azure"}
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million input and output tokens, and where the figures come from."""
+
+    input_per_mtok: Decimal
+    output_per_mtok: Decimal
+    source: str
+
+    def cost(self, input_tokens: int, output_tokens: int) -> Decimal:
+        """Dollars for these token counts."""
+        return (self.input_per_mtok * input_tokens + self.output_per_mtok * output_tokens) / MTOK
+
+
+@cache
+def genai_prices_data_date() -> str:
+    """The date the bundled genai-prices data was last checked, as its data date.
+
+    genai-prices ships no explicit snapshot date, but its price comments record when prices were
+    verified ("verified on 2026-10-14"); the newest such date not in the future is the freshest fact
+    the snapshot holds. Falls back to the package version when none is found.
+    """
+    import genai_prices
+    import genai_prices.data as data_module
+
+    text = Path(data_module.__file__).read_text(encoding="utf-8")
+    today = date.today().isoformat()
+    checked = re.findall(r"(?:verified|checked)\b[^'\"]{0,40}?(\d{4}-\d{2}-\d{2})", text)
+    dates = [d for d in checked if d <= today]
+    return max(dates) if dates else f"v{genai_prices.__version__}"
+
+
+def _genai_price(spec: ModelSpec) -> Price:
+    """Per-token prices from genai-prices; raises LookupError when it has no price."""
+    found = _genai_price_of(spec.provider, spec.model, spec.base_url)
+    if found is None:
+        raise LookupError(f"genai-prices has no price for {spec.model!r}")
+    return found
+
+
+@cache
+def _genai_price_of(provider: str, model: str, base_url: str | None) -> Price | None:
+    # Cached per (provider, model, URL): a lookup scans genai-prices' tables (about 1.7 ms), and an
+    # evaluation prices every one of its thousands of calls with the same few models.
+    import genai_prices
+
+    provider_id = _GENAI_PROVIDER_IDS.get(provider)
+    usage = genai_prices.Usage(input_tokens=1_000_000, output_tokens=1_000_000)
+    try:
+        if base_url and provider == "openai":
+            # An OpenAI-compatible server elsewhere: genai-prices matches providers by API URL.
+            calc = genai_prices.calc_price(usage, model, provider_api_url=base_url)
+        else:
+            calc = genai_prices.calc_price(usage, model, provider_id=provider_id)
+    except LookupError:
+        return None
+    return Price(calc.input_price, calc.output_price, f"genai-prices:{genai_prices_data_date()}")
+
+
+def price_for(spec: ModelSpec) -> Price | None:
+    """The price that applies to a spec, or None for local models and unknown prices."""
+    if spec.has_price_override:
+        assert spec.price_input_per_mtok is not None and spec.price_output_per_mtok is not None
+        return Price(spec.price_input_per_mtok, spec.price_output_per_mtok, "override")
+    if spec.is_local:
+        return None
+    try:
+        return _genai_price(spec)
+    except LookupError:
+        return None
+
+
+def cost_source(spec: ModelSpec) -> str:
+    """Where a spec's cost figure comes from: override, genai-prices:<date>, local or unknown."""
+    price = price_for(spec)
+    if price is not None:
+        return price.source
+    return "local" if spec.is_local else "unknown"
+
+
+def cost_of(
+    spec: ModelSpec, input_tokens: int | None, output_tokens: int | None
+) -> tuple[Decimal | None, str]:
+    """(cost in USD or None, cost_source) for one call's token counts."""
+    price = price_for(spec)
+    if price is None:
+        return None, cost_source(spec)
+    if input_tokens is None or output_tokens is None:
+        return None, price.source
+    return price.cost(input_tokens, output_tokens), price.source

@@ -1,0 +1,372 @@
+"""Run a dataset across models: every row on every model, concurrently within limits, each cell saved as it
+finishes, so a stopped or crashed evaluation resumes with only the missing cells."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from playground.compare.service import UsageError
+from playground.core.params import Params, build_request
+from playground.core.results import RunResult
+from playground.core.specs import ModelSpec
+from playground.engine.registry import Keys, build_provider
+from playground.engine.runner import run_model
+from playground.evals.datasets import Dataset
+from playground.evals.judge import (
+    DEFAULT_PASS_SCORE,
+    DEFAULT_RUBRIC,
+    JUDGE_SYSTEM,
+    JudgeParseError,
+    judge_prompt,
+    parse_verdict,
+)
+from playground.evals.metrics import JUDGE, MetricChoice, MetricError, Score, check_metrics, score_answer
+from playground.evals.templating import PromptTemplate, TemplateError
+from playground.storage.evals import Cell, EvalStore
+from providers.base import CancelToken, ChatRequest, Message, Provider
+from providers.errors import ProviderError
+
+# Local models share this machine's cores: one local call at a time is the fastest overall.
+DEFAULT_PROVIDER_LIMITS = {"llamacpp": 1}
+EVAL_PARAMS = Params(temperature=0.0, max_tokens=128)
+
+
+@dataclass(frozen=True)
+class EvalSetup:
+    """Everything an evaluation needs besides its rows; saved with it so it can resume."""
+
+    template: str
+    models: tuple[str, ...]
+    metrics: tuple[MetricChoice, ...]
+    system: str | None = None
+    judge: str | None = None
+    rubric: str = DEFAULT_RUBRIC
+    judge_pass_score: int = DEFAULT_PASS_SCORE
+    params: Params = EVAL_PARAMS
+    concurrency: int = 4
+    provider_limits: Mapping[str, int] = field(default_factory=dict)
+    expected_column: str = "expected"
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data = asdict(self)
+        data["models"] = list(self.models)
+        data["metrics"] = [m.to_json() for m in self.metrics]
+        data["provider_limits"] = dict(self.provider_limits)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EvalSetup:
+        """Inverse of to_json."""
+        values = dict(data)
+        values["models"] = tuple(values["models"])
+        values["metrics"] = tuple(MetricChoice(m["name"], m.get("options", {})) for m in values["metrics"])
+        params = dict(values.get("params") or {})
+        params["stop"] = tuple(params.get("stop") or ())
+        values["params"] = Params(**params)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an evaluation stands."""
+
+    total: int  # answers: rows × models
+    done: int
+    rows_done: int  # rows every model has answered
+    rows: int
+    errors: int
+    spend_usd: Decimal
+    elapsed_s: float
+    left_s: float | None  # from this session's pace; None until a cell has finished
+
+
+@dataclass(frozen=True)
+class CellDone:
+    """A cell just finished and was saved."""
+
+    cell: Cell
+    progress: Progress
+
+
+@dataclass
+class _Model:
+    spec: ModelSpec
+    provider: Provider
+
+
+class Evaluation:
+    """A checked evaluation, new or resumed; iterate `run()` for finished cells, `cancel()` to stop."""
+
+    def __init__(
+        self,
+        setup: EvalSetup,
+        dataset: Dataset,
+        specs: Mapping[str, ModelSpec],
+        store: EvalStore,
+        *,
+        keys: Keys | None = None,
+        eval_id: str | None = None,
+    ) -> None:
+        self.setup = setup
+        self.dataset = dataset
+        self.store = store
+        self.cancel_token = CancelToken()
+        self.template = PromptTemplate(setup.template)
+        choices = list(setup.metrics)
+        if setup.judge and not any(c.name == JUDGE for c in choices):
+            choices.append(MetricChoice(JUDGE))
+        self.metrics = tuple(choices)
+        _check(setup, dataset, self.template, self.metrics, specs)
+        self.models = {key: _build(specs[key], keys) for key in setup.models}
+        self.judge = _build(specs[setup.judge], keys) if setup.judge else None
+        self.prepare()  # before anything is saved: a model that cannot load leaves no empty evaluation
+        if eval_id is None:
+            dataset_json = {
+                "name": dataset.name,
+                "columns": list(dataset.columns),
+                "rows": list(dataset.rows),
+            }
+            eval_id = store.create(
+                dataset.name,
+                {**setup.to_json(), "metrics": [m.to_json() for m in self.metrics]},
+                dataset_json,
+            )
+        self.eval_id = eval_id
+
+    @classmethod
+    def resume(
+        cls, eval_id: str, specs: Mapping[str, ModelSpec], store: EvalStore, *, keys: Keys | None = None
+    ) -> Evaluation:
+        """The saved evaluation, set to run only the cells not yet done."""
+        saved = store.get(eval_id)
+        if saved is None:
+            raise UsageError(f"no evaluation {eval_id!r} in the history")
+        data = saved.dataset
+        dataset = Dataset(data["name"], tuple(data["columns"]), tuple(data["rows"]))
+        return cls(EvalSetup.from_json(saved.setup), dataset, specs, store, keys=keys, eval_id=eval_id)
+
+    def prepare(self) -> None:
+        """Load every model and SDK (local weights, client imports) before any call is timed.
+
+        Done when the evaluation is built, so a model that cannot load is one UsageError, not an error
+        in every one of its rows; again (a no-op) at the start of `run()`.
+        """
+        for model in [*self.models.values(), *([self.judge] if self.judge else [])]:
+            try:
+                model.provider.prepare()
+            except ProviderError as exc:
+                raise UsageError(f"{model.spec.key}: {exc.message}") from exc
+
+    def _saved_cells(self) -> list[Cell]:
+        saved = self.store.get(self.eval_id)
+        return saved.cells if saved else []
+
+    def pending(self, saved_cells: Sequence[Cell] | None = None) -> list[tuple[int, str]]:
+        """(row index, model) cells not saved yet, rows first so every model advances together."""
+        cells = self._saved_cells() if saved_cells is None else saved_cells
+        done = {(c.row_index, c.model) for c in cells}
+        return [
+            (index, key)
+            for index in range(len(self.dataset.rows))
+            for key in self.setup.models
+            if (index, key) not in done
+        ]
+
+    def cancel(self) -> None:
+        """Stop: calls in flight are cancelled (not saved), no new cell starts; resume runs the rest."""
+        self.cancel_token.cancel()
+
+    def run(self) -> Iterator[CellDone]:
+        """Run the pending cells; yields each as it is saved, on the caller's thread."""
+        self.prepare()
+        saved_cells = self._saved_cells()
+        pending = self.pending(saved_cells)
+        total = len(self.dataset.rows) * len(self.setup.models)
+        done_before = total - len(pending)
+        errors = sum(1 for c in saved_cells if not c.result.ok)
+        spend = sum((_cell_cost(c) for c in saved_cells), Decimal(0))
+        answers_per_row = Counter(c.row_index for c in saved_cells)
+        rows_done = sum(1 for n in answers_per_row.values() if n == len(self.setup.models))
+        events: queue.Queue[Cell | BaseException | None] = queue.Queue()
+        limits = {**DEFAULT_PROVIDER_LIMITS, **self.setup.provider_limits}
+        gates = {
+            provider: threading.BoundedSemaphore(
+                max(1, min(limits.get(provider, self.setup.concurrency), self.setup.concurrency))
+            )
+            for provider in {m.spec.provider for m in self.models.values()}
+            | ({self.judge.spec.provider} if self.judge else set())
+        }
+
+        def work(index: int, key: str) -> None:
+            try:
+                if self.cancel_token.cancelled:
+                    return
+                try:
+                    cell = self._run_cell(index, key, gates)
+                except Exception as exc:  # noqa: BLE001 - a bug in one cell must not stop the others
+                    error = {"kind": "internal", "message": f"{type(exc).__name__}: {exc}"}
+                    cell = Cell(index, key, "", None, RunResult(model=key, error=error))
+                if cell is not None:
+                    to_save.put(cell)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                to_save.put(exc)
+            finally:
+                to_save.put(None)
+
+        def write() -> None:
+            # One writer saves every cell, in the order they finish, before the caller hears of it:
+            # SQLite takes one writer at a time anyway, and the workers go straight on to their next call.
+            while (item := to_save.get()) is not _STOP:
+                if isinstance(item, Cell):
+                    try:
+                        self.store.add_cell(self.eval_id, item)
+                    except Exception as exc:  # noqa: BLE001 - the database failing ends the run
+                        events.put(exc)
+                        continue
+                events.put(item)
+
+        to_save: queue.Queue[Any] = queue.Queue()
+        writer = threading.Thread(target=write, daemon=True, name="eval-writer")
+        writer.start()
+
+        started = time.perf_counter()
+        done_now = 0
+        # The pool's size is the overall limit; a semaphore per provider is its own limit inside it.
+        pool = ThreadPoolExecutor(max_workers=max(1, self.setup.concurrency), thread_name_prefix="eval")
+        try:
+            for index, key in pending:
+                pool.submit(work, index, key)
+            finishing = len(pending)
+            while finishing:
+                item = events.get()
+                if item is None:
+                    finishing -= 1
+                    continue
+                if isinstance(item, BaseException):
+                    raise item
+                done_now += 1
+                answers_per_row[item.row_index] += 1
+                rows_done += answers_per_row[item.row_index] == len(self.setup.models)
+                errors += 0 if item.result.ok else 1
+                spend += _cell_cost(item)
+                elapsed = time.perf_counter() - started
+                left = len(pending) - done_now
+                progress = Progress(
+                    total,
+                    done_before + done_now,
+                    rows_done,
+                    len(self.dataset.rows),
+                    errors,
+                    spend,
+                    elapsed,
+                    elapsed / done_now * left,
+                )
+                yield CellDone(item, progress)
+        finally:
+            # Also when the caller stops reading (Stop, a closed page): cancel what is in flight, wait
+            # for the workers, then let the writer save every cell that did finish before it ends.
+            self.cancel()
+            pool.shutdown(wait=True)
+            to_save.put(_STOP)
+            writer.join()
+
+    def _run_cell(self, index: int, key: str, gates: Mapping[str, threading.BoundedSemaphore]) -> Cell | None:
+        row = self.dataset.rows[index]
+        model = self.models[key]
+        prompt = self.template.render(row)
+        expected = row.get(self.setup.expected_column)
+        request = build_request(model.spec, prompt, self.setup.system, self.setup.params)
+        with gates[model.spec.provider]:
+            result = run_model(
+                model.spec, model.provider, request, cancel=self.cancel_token, run_id=self.eval_id
+            )
+        if result.error and result.error.get("kind") == "cancelled":
+            return None  # not finished: resume runs it again
+        cell = Cell(index, key, prompt, expected, result)
+        for choice in self.metrics:
+            if not result.ok:
+                continue  # the call's error is the row's outcome; no metric can score it
+            if choice.name == JUDGE:
+                cell.scores[JUDGE], cell.judge = self._judge(prompt, result.text, expected, gates)
+            else:
+                cell.scores[choice.name] = score_answer(choice, result.text, expected)
+        if cell.judge is not None and cell.judge.error and cell.judge.error.get("kind") == "cancelled":
+            return None
+        return cell
+
+    def _judge(
+        self, prompt: str, answer: str, expected: str | None, gates: Mapping[str, threading.BoundedSemaphore]
+    ) -> tuple[Score, RunResult]:
+        assert self.judge is not None
+        request = ChatRequest(
+            messages=(
+                Message("system", JUDGE_SYSTEM),
+                Message("user", judge_prompt(self.setup.rubric, prompt, answer, expected)),
+            ),
+            temperature=0.0,
+            max_tokens=256,
+        )
+        with gates[self.judge.spec.provider]:
+            verdict_call = run_model(self.judge.spec, self.judge.provider, request, cancel=self.cancel_token)
+        if not verdict_call.ok:
+            error = verdict_call.error or {}
+            return Score(
+                None, None, error=f"judge call failed: {error.get('kind')}: {error.get('message')}"
+            ), verdict_call
+        try:
+            verdict = parse_verdict(verdict_call.text)
+        except JudgeParseError as exc:
+            return Score(None, None, error=str(exc)), verdict_call
+        return verdict.as_score(self.setup.judge_pass_score), verdict_call
+
+
+_STOP = object()
+
+
+def _cell_cost(cell: Cell) -> Decimal:
+    """What a cell cost in known prices: the answer plus the judge's call."""
+    return (cell.result.cost_usd or Decimal(0)) + (
+        cell.judge.cost_usd if cell.judge and cell.judge.cost_usd else Decimal(0)
+    )
+
+
+def _check(
+    setup: EvalSetup,
+    dataset: Dataset,
+    template: PromptTemplate,
+    metrics: Sequence[MetricChoice],
+    specs: Mapping[str, ModelSpec],
+) -> None:
+    """All bad input as one UsageError, before anything is saved or sent."""
+    try:
+        template.check(dataset.columns, dataset.rows)
+        check_metrics(metrics, dataset.columns, setup.expected_column)
+    except (TemplateError, MetricError) as exc:
+        raise UsageError(str(exc)) from exc
+    if not setup.models:
+        raise UsageError("choose at least one model")
+    unknown = [k for k in (*setup.models, *([setup.judge] if setup.judge else [])) if k not in specs]
+    if unknown:
+        raise UsageError(f"unknown model {', '.join(map(repr, unknown))}; known: {', '.join(sorted(specs))}")
+    if len(set(setup.models)) != len(setup.models):
+        raise UsageError("a model is chosen twice")
+    if any(c.name == JUDGE for c in metrics) and not setup.judge:
+        raise UsageError("the judge metric needs a judge model (--judge KEY)")
+    if setup.concurrency < 1:
+        raise UsageError("concurrency must be at least 1")
+
+
+def _build(spec: ModelSpec, keys: Keys | None) -> _Model:
+    try:
+        return _Model(spec, build_provider(spec, keys))
+    except ProviderError as exc:
+        raise UsageError(exc.message) from exc

@@ -1,0 +1,17 @@
+"""The database: one SQLAlchemy Base, Alembic migrations applied at start, runs and evaluations."""
+
+from playground._lazy import lazy_exports
+
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "Store": "runs",
+        "StoredRun": "runs",
+        "default_db_url": "runs",
+        "migrate": "runs",
+        "TableBase": "runs",
+        "EvalStore": "evals",
+        "StoredEval": "evals",
+        "Cell": "evals",
+    },
+)

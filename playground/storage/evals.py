@@ -1,0 +1,210 @@
+"""Evaluations in the same database as runs: the setup (with its rows, so it can resume) and every finished cell."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from playground.core.results import RunResult
+from playground.evals.metrics import Score
+from playground.storage.runs import Store, TableBase
+
+
+class EvalRow(TableBase):
+    __tablename__ = "evals"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    setup: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dataset: Mapped[dict[str, Any]] = mapped_column(JSON)  # name, columns, rows: what resume runs on
+
+
+class EvalCellRow(TableBase):
+    __tablename__ = "eval_cells"
+    __table_args__ = (UniqueConstraint("eval_id", "row_index", "model"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    eval_id: Mapped[str] = mapped_column(ForeignKey("evals.id", ondelete="CASCADE"), index=True)
+    row_index: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(200))
+    prompt: Mapped[str] = mapped_column(Text)
+    expected: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON)
+    judge: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+@dataclass
+class Cell:
+    """One dataset row answered by one model, with its scores (and the judge's call, if any)."""
+
+    row_index: int
+    model: str
+    prompt: str
+    expected: str | None
+    result: RunResult
+    scores: dict[str, Score] = field(default_factory=dict)
+    judge: RunResult | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form (exports)."""
+        return {
+            "row_index": self.row_index,
+            "model": self.model,
+            "prompt": self.prompt,
+            "expected": self.expected,
+            "result": self.result.to_json(),
+            "scores": {name: score.to_json() for name, score in self.scores.items()},
+            "judge": self.judge.to_json() if self.judge else None,
+        }
+
+
+@dataclass(frozen=True)
+class StoredEval:
+    """An evaluation as saved: its setup, dataset and the cells finished so far."""
+
+    id: str
+    created_at: datetime
+    name: str
+    setup: dict[str, Any]
+    dataset: dict[str, Any]
+    cells: list[Cell]
+
+    @property
+    def total_cells(self) -> int:
+        """Rows × models."""
+        return len(self.dataset["rows"]) * len(self.setup["models"])
+
+    @property
+    def complete(self) -> bool:
+        """True when every row has an answer from every model."""
+        return len(self.cells) >= self.total_cells
+
+
+@dataclass(frozen=True)
+class EvalListing:
+    """One line of the evaluation history."""
+
+    id: str
+    created_at: datetime
+    name: str
+    models: list[str]
+    done: int
+    total: int
+
+
+class EvalStore:
+    """Saves evaluations next to runs (same database, same engine)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store  # its migrations made the eval tables too
+
+    def create(self, name: str, setup: dict[str, Any], dataset: dict[str, Any]) -> str:
+        """Record an evaluation before any model is called; returns its id."""
+        eval_id = uuid.uuid4().hex
+        with self.store.sessions.begin() as session:
+            session.add(
+                EvalRow(
+                    id=eval_id,
+                    created_at=datetime.now(UTC),
+                    name=name,
+                    setup=json.loads(json.dumps(setup, default=str)),
+                    dataset=dataset,
+                )
+            )
+        return eval_id
+
+    def add_cell(self, eval_id: str, cell: Cell) -> None:
+        """Save one finished cell (as it finishes); a second save of the same cell is ignored."""
+        try:
+            with self.store.sessions.begin() as session:
+                session.add(
+                    EvalCellRow(
+                        eval_id=eval_id,
+                        row_index=cell.row_index,
+                        model=cell.model,
+                        prompt=cell.prompt,
+                        expected=cell.expected,
+                        result=cell.result.to_json(),
+                        scores={name: score.to_json() for name, score in cell.scores.items()},
+                        judge=cell.judge.to_json() if cell.judge else None,
+                    )
+                )
+        except IntegrityError:
+            pass  # already saved by an earlier attempt of a resumed evaluation
+
+    def get(self, eval_id: str) -> StoredEval | None:
+        """One evaluation with its finished cells, or None."""
+        with self.store.sessions() as session:
+            row = session.get(EvalRow, eval_id)
+            if row is None:
+                return None
+            cells = session.scalars(
+                select(EvalCellRow)
+                .where(EvalCellRow.eval_id == eval_id)
+                .order_by(EvalCellRow.row_index, EvalCellRow.model)
+            )
+            return StoredEval(
+                row.id, row.created_at, row.name, row.setup, row.dataset, [_cell(c) for c in cells]
+            )
+
+    def list(self, limit: int = 100) -> list[EvalListing]:
+        """Newest first, with how many cells are done out of how many."""
+        counts = (
+            select(EvalCellRow.eval_id, func.count().label("done")).group_by(EvalCellRow.eval_id).subquery()
+        )
+        query = (
+            select(EvalRow, counts.c.done)
+            .outerjoin(counts, counts.c.eval_id == EvalRow.id)
+            .order_by(EvalRow.created_at.desc())
+            .limit(limit)
+        )
+        with self.store.sessions() as session:
+            return [
+                EvalListing(
+                    row.id,
+                    row.created_at,
+                    row.name,
+                    list(row.setup["models"]),
+                    done or 0,
+                    len(row.dataset["rows"]) * len(row.setup["models"]),
+                )
+                for row, done in session.execute(query)
+            ]
+
+    def delete(self, eval_id: str) -> bool:
+        """Delete an evaluation and its cells; True if it existed."""
+        with self.store.sessions.begin() as session:
+            session.execute(delete(EvalCellRow).where(EvalCellRow.eval_id == eval_id))
+            return bool(session.execute(delete(EvalRow).where(EvalRow.id == eval_id)).rowcount)
+
+
+def _cell(row: EvalCellRow) -> Cell:
+    return Cell(
+        row_index=row.row_index,
+        model=row.model,
+        prompt=row.prompt,
+        expected=row.expected,
+        result=RunResult.from_json(row.result),
+        scores={name: Score.from_json(value) for name, value in row.scores.items()},
+        judge=RunResult.from_json(row.judge) if row.judge else None,
+    )

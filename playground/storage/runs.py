@@ -1,0 +1,269 @@
+"""Run history: SQLite by default, any SQLAlchemy URL via $PLAYGROUND_DB. Keys are never stored."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    inspect,
+    or_,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
+
+from playground.core.results import RunResult
+
+DB_ENV = "PLAYGROUND_DB"
+
+
+def default_db_url() -> str:
+    """$PLAYGROUND_DB, else a SQLite file under the user's data directory."""
+    if os.environ.get(DB_ENV):
+        return os.environ[DB_ENV]
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("model-playground"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'history.db'}"
+
+
+class TableBase(DeclarativeBase):
+    pass
+
+
+class RunRow(TableBase):
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="compare")
+    prompt: Mapped[str] = mapped_column(Text)
+    system: Mapped[str | None] = mapped_column(Text, nullable=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    models: Mapped[list[str]] = mapped_column(JSON)
+    results: Mapped[list[ResultRow]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="ResultRow.id"
+    )
+
+
+class ResultRow(TableBase):
+    __tablename__ = "results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    model: Mapped[str] = mapped_column(String(200), index=True)
+    repeat_index: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str] = mapped_column(Text, default="")
+    ttft_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    total_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    output_tokens_per_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    input_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    output_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    usage_source: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Money as a decimal string: floats would round it, and SQLite has no exact decimal type.
+    cost_usd: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    cost_source: Mapped[str] = mapped_column(String(64), default="unknown")
+    finish_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[str] = mapped_column(String(40))
+    queue_wait_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    run: Mapped[RunRow] = relationship(back_populates="results")
+
+
+@dataclass
+class StoredRun:
+    """A run as read back from the store."""
+
+    id: str
+    created_at: datetime
+    kind: str
+    prompt: str
+    system: str | None
+    params: dict[str, Any]
+    models: list[str]
+    results: list[RunResult] = field(default_factory=list)
+
+
+# RunResult fields stored in a column of the same name and type, read off the dataclass so a new field
+# cannot be forgotten here; cost_usd (a decimal string), error (two columns) and run_id (the foreign key)
+# are mapped by hand.
+_PLAIN_FIELDS = tuple(f.name for f in fields(RunResult) if f.name not in ("cost_usd", "error", "run_id"))
+
+
+def _to_result(row: ResultRow) -> RunResult:
+    return RunResult(
+        **{name: getattr(row, name) for name in _PLAIN_FIELDS},
+        cost_usd=Decimal(row.cost_usd) if row.cost_usd is not None else None,
+        error={"kind": row.error_kind, "message": row.error_message or ""} if row.error_kind else None,
+        run_id=row.run_id,
+    )
+
+
+def _to_row(run_id: str, result: RunResult) -> ResultRow:
+    error = result.error or {}
+    return ResultRow(
+        **{name: getattr(result, name) for name in _PLAIN_FIELDS},
+        run_id=run_id,
+        cost_usd=str(result.cost_usd) if result.cost_usd is not None else None,
+        error_kind=error.get("kind"),
+        error_message=error.get("message"),
+    )
+
+
+def _to_run(row: RunRow, with_results: bool = True) -> StoredRun:
+    return StoredRun(
+        id=row.id,
+        created_at=row.created_at,
+        kind=row.kind,
+        prompt=row.prompt,
+        system=row.system,
+        params=row.params,
+        models=list(row.models),
+        results=[_to_result(r) for r in row.results] if with_results else [],
+    )
+
+
+class Store:
+    """Saves every run and result; the only module that talks to the database."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_db_url()
+        self.engine: Engine = create_engine(self.url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        migrate(self.engine)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_run(
+        self,
+        prompt: str,
+        models: Sequence[str],
+        params: dict[str, Any],
+        system: str | None = None,
+        kind: str = "compare",
+    ) -> str:
+        """Record a new run (before any model is called) and return its id."""
+        run_id = uuid.uuid4().hex
+        with self.sessions.begin() as session:
+            session.add(
+                RunRow(
+                    id=run_id,
+                    created_at=datetime.now(UTC),
+                    kind=kind,
+                    prompt=prompt,
+                    system=system,
+                    params=json.loads(json.dumps(params, default=str)),
+                    models=list(models),
+                )
+            )
+        return run_id
+
+    def add_result(self, run_id: str, result: RunResult) -> None:
+        """Save one finished call; done before the result is shown."""
+        with self.sessions.begin() as session:
+            session.add(_to_row(run_id, result))
+
+    def get_run(self, run_id: str) -> StoredRun | None:
+        """One run with its results, or None."""
+        with self.sessions() as session:
+            row = session.get(RunRow, run_id)
+            return _to_run(row) if row is not None else None
+
+    def list_runs(
+        self,
+        *,
+        model: str | None = None,
+        text: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 200,
+    ) -> list[StoredRun]:
+        """Newest first, filtered by model key, prompt/answer text and date range."""
+        query = select(RunRow).order_by(RunRow.created_at.desc()).limit(limit)
+        if model:
+            query = query.where(RunRow.id.in_(select(ResultRow.run_id).where(ResultRow.model == model)))
+        if text:
+            pattern = f"%{text}%"
+            query = query.where(
+                or_(
+                    RunRow.prompt.ilike(pattern),
+                    RunRow.id.in_(select(ResultRow.run_id).where(ResultRow.text.ilike(pattern))),
+                )
+            )
+        if since:
+            query = query.where(RunRow.created_at >= since)
+        if until:
+            query = query.where(RunRow.created_at <= until)
+        with self.sessions() as session:
+            return [_to_run(row) for row in session.scalars(query)]
+
+    def delete_run(self, run_id: str) -> bool:
+        """Delete a run and its results; True if it existed."""
+        with self.sessions.begin() as session:
+            session.execute(delete(ResultRow).where(ResultRow.run_id == run_id))
+            deleted = session.execute(delete(RunRow).where(RunRow.id == run_id))
+            return bool(deleted.rowcount)
+
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# What the store made with create_all() before it had migrations: a database with tables but no
+# alembic_version is at this revision.
+BASELINE_REVISION = "0001"
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the newest schema with Alembic, keeping every run and evaluation.
+
+    Runs at every start (a no-op when up to date). If another process (the CLI beside the dashboard) is
+    migrating the same database at that moment, one of the two fails and tries once more after it.
+    """
+    try:
+        _upgrade(engine)
+    except DBAPIError:
+        time.sleep(1.0)
+        _upgrade(engine)
+
+
+def _upgrade(engine: Engine) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        tables = set(inspect(connection).get_table_names())
+        if "runs" in tables and "alembic_version" not in tables:
+            command.stamp(config, BASELINE_REVISION)
+        command.upgrade(config, "head")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the dashboard read history while a run writes; foreign keys make cascades real.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
