@@ -156,3 +156,18 @@ def test_live_terminal_run_with_repeat_prints_spread(args):
     result = cli(*args)
     assert result.exit_code == 0, result.output
     assert "smollm2-135m" in result.output and "p90" in result.output and "saved" in result.output
+
+
+def test_a_user_models_file_is_known_by_its_path_not_its_name(tmp_path: Path, scripted, monkeypatch):
+    # A user's own file called models.toml, with a local server that needs no key: the same file by a
+    # relative and by an absolute path is the user's file, never the built-in one.
+    models = tmp_path / "models.toml"
+    models.write_text(
+        f'[models.mine]\nprovider = "openai"\nmodel = "m"\napi_key_env = ""\n'
+        f'base_url = "{scripted.url("ok~tokens=2")}"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    for spelling in ("models.toml", str(models)):
+        result = cli("run", "hi", "-m", "mine", "--json", "--models-file", spelling)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout.splitlines()[0])["text"] == "word0 word1 "
