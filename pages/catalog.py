@@ -218,11 +218,11 @@ if not shown:
     st.info("No model matches these filters.")
 else:
     st.dataframe(table_rows(shown), hide_index=True, key="cat-table")
-    from playground.catalog.charts import context_figure, price_figure  # plotly only once there is a table
+    from playground.catalog import charts  # plotly only once there is a table
 
     left, right = st.columns(2)
-    left.plotly_chart(price_figure(shown), key="cat-price-chart")
-    right.plotly_chart(context_figure(shown), key="cat-context-chart")
+    left.plotly_chart(charts.price_figure(shown), key="cat-price-chart")
+    right.plotly_chart(charts.context_figure(shown), key="cat-context-chart")
 
     picked = st.multiselect("Send to Compare", [e.key for e in shown], key="cat-pick")
     if st.button("Compare selected", key="cat-compare", disabled=not picked):
