@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 Role = Literal["system", "user", "assistant"]
 
@@ -34,6 +34,21 @@ class ChatRequest:
     def is_completion(self) -> bool:
         """True when this request is plain text completion, not chat."""
         return self.raw_text is not None
+
+    def openai_messages(self) -> list[dict[str, str]]:
+        """The messages in the OpenAI chat format that every chat API and chat template here takes."""
+        return [{"role": m.role, "content": m.content} for m in self.messages]
+
+    def sampling(self) -> dict[str, Any]:
+        """The sampling parameters that are set, by their API names (stop as a list)."""
+        values: dict[str, Any] = {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "stop": list(self.stop) or None,
+        }
+        return {k: v for k, v in values.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -110,8 +125,54 @@ def _quietly(callback: Callable[[], None]) -> None:
         pass
 
 
+# The sampling parameters of ChatRequest; every adapter here passes all of them on.
+SAMPLING_PARAMS = ("temperature", "top_p", "max_tokens", "seed", "stop")
+
+# What a model does. Only chat and completion (text in, text out) are served today; the others name the
+# protocols to come (an embedding, image or speech adapter declares them in its `tasks`).
+Task = Literal["chat", "completion", "embeddings", "image", "speech"]
+
+
+@dataclass(frozen=True)
+class CallTarget:
+    """Where a call goes, as "View code" writes it out: the variables that hold keys, never a key."""
+
+    model: str
+    base_url: str | None = None
+    key_env: str | None = None
+    endpoint_env: str | None = None
+    api_version: str | None = None
+    hf_provider: str | None = None
+    context_window: int | None = None
+    model_file: str | None = None  # local models: the GGUF (a bundled name or a path)
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """Ready-to-run code repeating one call: Python with the provider's SDK, and curl for HTTP APIs."""
+
+    python: str
+    curl: str | None
+
+
 class Provider(Protocol):
-    """A model behind one interface: stream a request, yield chunks; never time or price."""
+    """A model behind one interface: stream a request, yield chunks; never time or price.
+
+    Each adapter class also declares what it is, once: its provider `name`, the `tasks` it serves, the
+    sampling parameters it `accepts`, whether it `runs_locally` (no network, no price), the provider id
+    genai-prices knows it by (`price_id`, None: matched by model name), and its `snippet()`.
+    """
+
+    name: ClassVar[str]
+    tasks: ClassVar[tuple[Task, ...]]
+    accepts: ClassVar[tuple[str, ...]]
+    runs_locally: ClassVar[bool]
+    price_id: ClassVar[str | None]
+
+    @classmethod
+    def snippet(cls, target: CallTarget, request: ChatRequest) -> Snippet:
+        """Code that repeats `request` against `target`."""
+        ...
 
     def prepare(self) -> None:
         """Import the SDK, build the client or load the model, so none of it is timed as latency."""

@@ -4,16 +4,46 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from providers import errors
-from providers.base import CancelToken, ChatRequest, Chunk
+from providers.base import SAMPLING_PARAMS, CallTarget, CancelToken, ChatRequest, Chunk, Snippet, Task
 from providers.chat_stream import redacted, relay
 from providers.http_errors import short_body
+from providers.snippet_text import curl_text, kwargs_text
+
+ROUTER_URL = "https://router.huggingface.co/v1"
 
 
 class HuggingFaceProvider:
     """Streams `InferenceClient.chat_completion`; `base_url` targets an endpoint or TGI by URL."""
+
+    name: ClassVar[str] = "huggingface"
+    tasks: ClassVar[tuple[Task, ...]] = ("chat",)
+    accepts: ClassVar[tuple[str, ...]] = SAMPLING_PARAMS
+    runs_locally: ClassVar[bool] = False
+    price_id: ClassVar[str | None] = None  # routed to many providers: matched by model name
+
+    @classmethod
+    def snippet(cls, target: CallTarget, request: ChatRequest) -> Snippet:
+        """`huggingface_hub.InferenceClient` and curl to the router (or the endpoint's URL)."""
+        key_env = target.key_env or "HF_TOKEN"
+        where = (
+            f"base_url={target.base_url!r}"
+            if target.base_url
+            else f"provider={target.hf_provider or 'auto'!r}"
+        )
+        values = {"messages": request.openai_messages(), **request.sampling()}
+        if not target.base_url:
+            values = {"model": target.model, **values}
+        python = (
+            "import os\nfrom huggingface_hub import InferenceClient\n\n"
+            f"client = InferenceClient({where}, api_key=os.environ[{key_env!r}])\n"
+            f"response = client.chat_completion(\n{kwargs_text(values)})\nprint(response.choices[0].message.content)\n"
+        )
+        url = f"{target.base_url}/chat/completions" if target.base_url else f"{ROUTER_URL}/chat/completions"
+        payload = {"model": target.model, "messages": request.openai_messages(), **request.sampling()}
+        return Snippet(python, curl_text(url, f'-H "Authorization: Bearer ${key_env}"', payload))
 
     def __init__(
         self,
@@ -58,7 +88,7 @@ class HuggingFaceProvider:
             raise errors.BadRequestError('the huggingface adapter serves chat models only (task = "chat")')
         client = self._client()
         params: dict[str, Any] = {
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": request.openai_messages(),
             "stream": True,
             "stream_options": {"include_usage": True},
             "max_tokens": request.max_tokens,

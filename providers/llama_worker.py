@@ -102,8 +102,7 @@ class LocalModel:
             raise RequestRefusedError(
                 "bad_request", f'{self.path.name} has no chat template; use it with task = "completion"'
             )
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
-        result = self.formatter(messages=messages)
+        result = self.formatter(messages=request.openai_messages())
         # The same tokenisation llama-cpp-python's own chat handler applies to the formatted prompt.
         tokens = self.llama.tokenize(
             result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True

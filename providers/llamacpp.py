@@ -8,14 +8,41 @@ model's own tokenizer and chat template.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
-from providers.base import CancelToken, ChatRequest, Chunk
+from providers.base import SAMPLING_PARAMS, CallTarget, CancelToken, ChatRequest, Chunk, Snippet, Task
 from providers.local_models import gguf_path
 from providers.local_workers import ModelWorker, queue_limit_s, worker_for
+from providers.snippet_text import kwargs_text
 
 
 class LlamaCppProvider:
     """A local GGUF model; chat uses the GGUF's own chat template, completion sends raw text."""
+
+    name: ClassVar[str] = "llamacpp"
+    tasks: ClassVar[tuple[Task, ...]] = ("chat", "completion")
+    accepts: ClassVar[tuple[str, ...]] = SAMPLING_PARAMS
+    runs_locally: ClassVar[bool] = True
+    price_id: ClassVar[str | None] = None  # local: no price
+
+    @classmethod
+    def snippet(cls, target: CallTarget, request: ChatRequest) -> Snippet:
+        """llama-cpp-python in your own process (no HTTP, so no curl)."""
+        if request.is_completion:
+            call = "llm.create_completion(\n" + kwargs_text(
+                {"prompt": request.raw_text, **request.sampling()}
+            )
+            show = 'print(response["choices"][0]["text"])'
+        else:
+            values = {"messages": request.openai_messages(), **request.sampling()}
+            call = "llm.create_chat_completion(\n" + kwargs_text(values)
+            show = 'print(response["choices"][0]["message"]["content"])'
+        python = (
+            "from llama_cpp import Llama\n\n"
+            f"llm = Llama(model_path={target.model_file or target.model!r}, n_ctx={target.context_window or 4096})\n"
+            f"response = {call})\n{show}\n"
+        )
+        return Snippet(python, None)
 
     def __init__(self, *, gguf: str, context_window: int = 4096, queue_limit: float | None = None) -> None:
         self.gguf = gguf

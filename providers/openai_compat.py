@@ -5,19 +5,38 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from providers import errors
-from providers.base import CancelToken, ChatRequest, Chunk
+from providers.base import SAMPLING_PARAMS, CallTarget, CancelToken, ChatRequest, Chunk, Snippet, Task
 from providers.chat_stream import redacted, relay
 from providers.http_errors import short_body
+from providers.snippet_text import curl_text, kwargs_text
 
+DEFAULT_AZURE_API_VERSION = "2024-10-21"
 # Assumed seconds to establish a connection; the whole call is bounded by the runner's deadline.
 CONNECT_TIMEOUT_S = 10.0
 
 
 class OpenAIProvider:
     """Streams chat (or text) completions through the official `openai` SDK."""
+
+    name: ClassVar[str] = "openai"
+    tasks: ClassVar[tuple[Task, ...]] = ("chat", "completion")
+    accepts: ClassVar[tuple[str, ...]] = SAMPLING_PARAMS
+    runs_locally: ClassVar[bool] = False
+    price_id: ClassVar[str | None] = "openai"  # a base_url elsewhere is matched by URL instead
+
+    @classmethod
+    def snippet(cls, target: CallTarget, request: ChatRequest) -> Snippet:
+        """The `openai` SDK (any OpenAI-compatible base URL) and curl."""
+        key = f"os.environ[{target.key_env!r}]" if target.key_env else '"none"'
+        base = f", base_url={target.base_url!r}" if target.base_url else ""
+        head = f"import os\nfrom openai import OpenAI\n\nclient = OpenAI(api_key={key}{base})\n"
+        url = (target.base_url or "https://api.openai.com/v1").rstrip("/")
+        url += "/completions" if request.is_completion else "/chat/completions"
+        auth = f'-H "Authorization: Bearer ${target.key_env}"' if target.key_env else ""
+        return Snippet(head + _openai_call(target, request), curl_text(url, auth, _payload(target, request)))
 
     def __init__(
         self,
@@ -104,8 +123,7 @@ class OpenAIProvider:
         params = self._params(request)
         if request.is_completion:
             return self.client.completions.create(prompt=request.raw_text, **params)
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
-        return self.client.chat.completions.create(messages=messages, **params)
+        return self.client.chat.completions.create(messages=request.openai_messages(), **params)
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Chunk]:
         """Yield text deltas, then usage (when the server reports it) and the finish reason."""
@@ -158,6 +176,28 @@ def map_openai_error(exc: Exception) -> errors.ProviderError:
 class AzureOpenAIProvider(OpenAIProvider):
     """Azure OpenAI: the same wire format, addressed by endpoint, API version and deployment."""
 
+    name: ClassVar[str] = "azure"
+    price_id: ClassVar[str | None] = "azure"
+
+    @classmethod
+    def snippet(cls, target: CallTarget, request: ChatRequest) -> Snippet:
+        """The `openai` SDK's AzureOpenAI client and curl; endpoint and key from the environment."""
+        version = target.api_version or DEFAULT_AZURE_API_VERSION
+        key_env, endpoint_env = (
+            target.key_env or "AZURE_OPENAI_API_KEY",
+            target.endpoint_env or "AZURE_OPENAI_ENDPOINT",
+        )
+        head = (
+            "import os\nfrom openai import AzureOpenAI\n\nclient = AzureOpenAI(\n"
+            f"    api_key=os.environ[{key_env!r}],\n    azure_endpoint=os.environ[{endpoint_env!r}],\n"
+            f"    api_version={version!r},\n)\n"
+        )
+        url = f"${endpoint_env}/openai/deployments/{target.model}/chat/completions?api-version={version}"
+        payload = {"messages": request.openai_messages(), **request.sampling()}
+        return Snippet(
+            head + _openai_call(target, request), curl_text(url, f'-H "api-key: ${key_env}"', payload)
+        )
+
     def __init__(
         self,
         *,
@@ -185,3 +225,24 @@ class AzureOpenAIProvider(OpenAIProvider):
 
     def _uses_max_completion_tokens(self) -> bool:
         return True
+
+
+def _openai_call(target: CallTarget, request: ChatRequest) -> str:
+    """The SDK call and print, for chat or text completion."""
+    if request.is_completion:
+        values = {"model": target.model, "prompt": request.raw_text, **request.sampling()}
+        return f"response = client.completions.create(\n{kwargs_text(values)})\nprint(response.choices[0].text)\n"
+    values = {"model": target.model, "messages": request.openai_messages(), **request.sampling()}
+    return (
+        f"response = client.chat.completions.create(\n{kwargs_text(values)})\n"
+        "print(response.choices[0].message.content)\n"
+    )
+
+
+def _payload(target: CallTarget, request: ChatRequest) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": target.model, **request.sampling()}
+    if request.is_completion:
+        body["prompt"] = request.raw_text
+    else:
+        body["messages"] = request.openai_messages()
+    return body

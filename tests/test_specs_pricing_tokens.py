@@ -87,3 +87,33 @@ def test_chat_messages_are_counted_the_cookbook_way():
     # The cookbook's published example: "You are a helpful, pattern-following assistant..." is beyond
     # scope; a single "hello" user message is 8 tokens under cl100k_base (3 + 1 role + 1 text + 3).
     assert estimator.count_request(ChatRequest(messages=(Message("user", "hello"),))) == 8
+
+
+def test_a_provider_and_task_no_adapter_serves_is_one_clear_error():
+    import pytest
+
+    from playground.core.specs import ModelSpec
+    from playground.engine.registry import build_provider, usability
+    from providers.table import UnsupportedTaskError
+
+    for provider, task in (("openai", "embeddings"), ("huggingface", "completion"), ("llamacpp", "image")):
+        spec = ModelSpec(key="x", provider=provider, model="m", task=task, api_key_env=None)
+        with pytest.raises(
+            UnsupportedTaskError, match=f"the {provider} adapter does not serve {task} models"
+        ):
+            build_provider(spec, {})
+        usable, why = usability(spec, {})
+        assert not usable and f"does not serve {task}" in why
+
+
+def test_every_adapter_declares_what_it_is_once():
+    from providers.base import SAMPLING_PARAMS, CallTarget, ChatRequest, Message
+    from providers.table import ADAPTERS
+
+    request = ChatRequest(messages=(Message("user", "hi"),), temperature=0.5)
+    for name, cls in ADAPTERS.items():
+        assert cls.name == name and cls.tasks and set(cls.accepts) <= set(SAMPLING_PARAMS)
+        snippet = cls.snippet(CallTarget(model="m", key_env="SOME_KEY"), request)
+        assert "temperature=0.5" in snippet.python and "'content': 'hi'" in snippet.python
+        assert (snippet.curl is None) == cls.runs_locally  # local models have no HTTP API to curl
+    assert [n for n, c in ADAPTERS.items() if c.runs_locally] == ["llamacpp"]

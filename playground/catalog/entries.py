@@ -9,9 +9,10 @@ from typing import Any
 
 from playground.core.specs import ModelSpec
 from playground.engine.pricing import price_for
-from playground.engine.registry import ACCEPTED_PARAMS, Keys, usability
+from playground.engine.registry import Keys, usability
 from playground.engine.tokens import estimator_for, preferred_encoding
 from providers.local_models import BUNDLED, bundled_size_bytes
+from providers.table import adapter_class
 
 ARCHITECTURES = ("decoder-only", "encoder-only", "encoder-decoder")
 
@@ -83,7 +84,7 @@ def entry_for(spec: ModelSpec, keys: Keys | None = None) -> CatalogEntry:
         price_output_per_mtok=price.output_per_mtok if price else None,
         price_source=price.source if price else ("local" if spec.is_local else "unknown"),
         token_counting=token_counting(spec),
-        accepted_params=ACCEPTED_PARAMS.get(spec.provider, ()),
+        accepted_params=adapter_class(spec.provider).accepts,
         usable=usable,
         usable_reason=why,
         source=spec.source,

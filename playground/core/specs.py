@@ -9,7 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
+
+from providers.base import Task
+from providers.table import ADAPTERS, adapter_class
 
 # The built-in models ship inside the package (an installed wheel has them too).
 BUILTIN_MODELS_FILE = Path(__file__).resolve().parent / "models.toml"
@@ -18,8 +21,8 @@ MODELS_FILE_ENV = "PLAYGROUND_MODELS_FILE"
 # a file the user calls models.toml is still the user's.
 BUILTIN_SOURCE = "built-in"
 
-PROVIDERS = ("openai", "azure", "huggingface", "llamacpp")
-TASKS = ("chat", "completion", "embeddings", "image", "speech")
+PROVIDERS = tuple(ADAPTERS)
+TASKS: tuple[str, ...] = get_args(Task)
 STAGES = ("base", "instruct")
 
 
@@ -56,8 +59,8 @@ class ModelSpec:
 
     @property
     def is_local(self) -> bool:
-        """True for in-process models (no network, no price)."""
-        return self.provider == "llamacpp"
+        """True for models that run on this machine (no network, no price): its adapter says so."""
+        return adapter_class(self.provider).runs_locally
 
     @property
     def is_completion(self) -> bool:

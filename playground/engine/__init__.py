@@ -18,7 +18,7 @@ __all__, __getattr__ = lazy_exports(
         "usability": "registry",
         "api_key": "registry",
         "Keys": "registry",
-        "RUNNABLE_TASKS": "registry",
+        "call_target": "registry",
         "cost_of": "pricing",
         "price_for": "pricing",
         "genai_prices_data_date": "pricing",

@@ -10,11 +10,11 @@ from functools import cache
 from pathlib import Path
 
 from playground.core.specs import ModelSpec
+from providers.table import adapter_class
 
 MTOK = Decimal(1_000_000)
 
 # Which genai-prices provider id prices each of our adapters' calls.
-_GENAI_PROVIDER_IDS = {"openai": "openai", "azure": "azure"}
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def _genai_price_of(provider: str, model: str, base_url: str | None) -> Price | 
     # evaluation prices every one of its thousands of calls with the same few models.
     import genai_prices
 
-    provider_id = _GENAI_PROVIDER_IDS.get(provider)
+    provider_id = adapter_class(provider).price_id
     usage = genai_prices.Usage(input_tokens=1_000_000, output_tokens=1_000_000)
     try:
         if base_url and provider == "openai":

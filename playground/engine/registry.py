@@ -7,9 +7,10 @@ from collections.abc import Callable, Mapping
 
 from playground.core.specs import BUILTIN_SOURCE, ModelSpec
 from playground.engine.runner import DEFAULT_DEADLINE_S
-from providers.base import Provider
+from providers.base import CallTarget, Provider
 from providers.errors import MissingKeyError, ProviderError
 from providers.local_models import is_available
+from providers.table import UnsupportedTaskError, adapter_for
 
 Keys = Mapping[str, str]
 
@@ -75,8 +76,9 @@ def _llamacpp(spec: ModelSpec, keys: Keys) -> Provider:
     return LlamaCppProvider(gguf=spec.gguf or spec.model, context_window=spec.context_window or 4096)
 
 
-# The registry: an explicit dict from provider name to the function that builds its adapter.
-ADAPTERS: dict[str, Callable[[ModelSpec, Keys], Provider]] = {
+# How each adapter is built from a spec and the caller's keys. What an adapter is (tasks, parameters,
+# price id, snippet, local or not) is declared on its class: providers/table.py.
+_BUILDERS: dict[str, Callable[[ModelSpec, Keys], Provider]] = {
     "openai": _openai,
     "azure": _azure,
     "huggingface": _huggingface,
@@ -84,27 +86,34 @@ ADAPTERS: dict[str, Callable[[ModelSpec, Keys], Provider]] = {
 }
 
 
-# Sampling parameters each adapter passes on to its model (the rest of ChatRequest is messages/text).
-ACCEPTED_PARAMS: dict[str, tuple[str, ...]] = {
-    "openai": ("temperature", "top_p", "max_tokens", "seed", "stop"),
-    "azure": ("temperature", "top_p", "max_tokens", "seed", "stop"),
-    "huggingface": ("temperature", "top_p", "max_tokens", "seed", "stop"),
-    "llamacpp": ("temperature", "top_p", "max_tokens", "seed", "stop"),
-}
-# The playground sends text prompts and streams text back: chat and plain completion models only.
-RUNNABLE_TASKS = ("chat", "completion")
-
-
 def build_provider(spec: ModelSpec, keys: Keys | None = None) -> Provider:
-    """The adapter for a spec, with keys from `keys` (default: the process environment)."""
-    return ADAPTERS[spec.provider](spec, os.environ if keys is None else keys)
+    """The adapter for a spec, with keys from `keys` (default: the process environment); an
+    UnsupportedTaskError names a (provider, task) pair no adapter serves."""
+    adapter_for(spec.provider, spec.task)
+    return _BUILDERS[spec.provider](spec, os.environ if keys is None else keys)
+
+
+def call_target(spec: ModelSpec) -> CallTarget:
+    """Where a spec's calls go, for "View code" (variables that hold keys, never keys)."""
+    return CallTarget(
+        model=spec.model,
+        base_url=spec.base_url,
+        key_env=spec.api_key_env,
+        endpoint_env=spec.endpoint_env,
+        api_version=spec.api_version,
+        hf_provider=spec.hf_provider,
+        context_window=spec.context_window,
+        model_file=spec.gguf,
+    )
 
 
 def usability(spec: ModelSpec, keys: Keys | None = None) -> tuple[bool, str]:
     """(usable now, why or why not) without calling or loading anything."""
     keys = os.environ if keys is None else keys
-    if spec.task not in RUNNABLE_TASKS:
-        return False, f"{spec.task} model: the playground runs only chat and completion models"
+    try:
+        adapter_for(spec.provider, spec.task)
+    except UnsupportedTaskError as exc:
+        return False, exc.message
     if spec.is_local:
         return is_available(spec.gguf or spec.model)
     try:
