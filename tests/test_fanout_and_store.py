@@ -48,9 +48,9 @@ def test_one_failure_or_hang_does_not_stop_the_others(scripted):
     events = list(FanOut(jobs).events())
     done = {e.model: e.result for e in events if isinstance(e, Done)}
     assert done["good"].ok and done["good"].text == "word0 word1 word2 "
-    assert done["refused"].error["kind"] == "connection"
-    assert done["garbage"].error["kind"] == "bad_response"
-    assert done["hung"].error["kind"] == "timeout"
+    assert done["refused"].error.kind == "connection"
+    assert done["garbage"].error.kind == "bad_response"
+    assert done["hung"].error.kind == "timeout"
     deltas = [e for e in events if isinstance(e, Delta) and e.model == "good"]
     assert len(deltas) == 3  # streamed live, chunk by chunk
 
@@ -84,7 +84,7 @@ def test_cancel_keeps_partial_text(scripted):
             results.append(event.result)
     (result,) = results
     assert result.finish_reason == "cancelled"
-    assert result.error["kind"] == "cancelled"
+    assert result.error.kind == "cancelled"
     assert result.text.startswith("word0 word1 word2 ")
     assert len(result.text.split()) < 50
 
@@ -124,7 +124,7 @@ def test_comparison_saves_every_result_before_showing_it(scripted, clean_env):
     assert stored.prompt == "hello"
     by_model = {r.model: r for r in stored.results}
     assert by_model["a"].text == "word0 word1 " and by_model["a"].ok
-    assert by_model["b"].error["kind"] == "connection"
+    assert by_model["b"].error.kind == "connection"
 
 
 def test_history_list_filter_delete(clean_env):

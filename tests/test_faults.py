@@ -63,22 +63,22 @@ def test_retry_after_is_capped(scripted):
 
 def test_500_is_retried_then_reported(scripted):
     result = run(scripted.url("status~code=500~id=c"), retry=RetryPolicy(base_backoff_s=0.05))
-    assert result.error["kind"] == "server_error"
+    assert result.error.kind == "server_error"
     assert result.attempts == 3
-    assert "scripted failure" in result.error["message"]
+    assert "scripted failure" in result.error.message
 
 
 def test_502_html_page_becomes_one_short_line(scripted):
     result = run(scripted.url("html502"), retry=RetryPolicy(max_attempts=1))
-    assert result.error["kind"] == "server_error"
-    assert "502 Bad Gateway" in result.error["message"]
-    assert "<html" not in result.error["message"].lower()
-    assert len(result.error["message"]) < 400
+    assert result.error.kind == "server_error"
+    assert "502 Bad Gateway" in result.error.message
+    assert "<html" not in result.error.message.lower()
+    assert len(result.error.message) < 400
 
 
 def test_404_is_model_not_found_and_not_retried(scripted):
     result = run(scripted.url("status~code=404"))
-    assert result.error["kind"] == "model_not_found"
+    assert result.error.kind == "model_not_found"
     assert result.attempts == 1
 
 
@@ -87,28 +87,28 @@ def test_deadline_holds_whatever_the_server_does(scripted, scenario):
     started = time.perf_counter()
     result = run(scripted.url(scenario), timeout_s=1.0)
     elapsed = time.perf_counter() - started
-    assert result.error["kind"] == "timeout", result.error
+    assert result.error.kind == "timeout", result.error
     assert elapsed < 2.0
 
 
 def test_malformed_sse_is_a_bad_response_keeping_partial_text(scripted):
     result = run(scripted.url("malformed"))
-    assert result.error["kind"] == "bad_response"
+    assert result.error.kind == "bad_response"
     assert result.text == "fine "
 
 
 def test_connection_refused_is_retried_and_reported():
     result = run(closed_port_url(), retry=RetryPolicy(base_backoff_s=0.01))
-    assert result.error["kind"] == "connection"
+    assert result.error.kind == "connection"
     assert result.attempts == 3
 
 
 def test_key_never_appears_in_error_messages(scripted):
     secret = "sk-test-SECRETSECRETSECRET1234"
     result = run(scripted.url("status~code=401~echo=1"), key=secret)
-    assert result.error["kind"] == "auth"
-    assert secret not in result.error["message"]
-    assert secret[-4:] not in result.error["message"]
+    assert result.error.kind == "auth"
+    assert secret not in result.error.message
+    assert secret[-4:] not in result.error.message
 
 
 def test_blank_key_with_user_url_sends_no_authorization(scripted, monkeypatch):
@@ -142,5 +142,5 @@ def test_hf_adapter_maps_rate_limit_and_deadline(scripted):
     spec = remote_spec(scripted.url("drip~every=0.1"), provider="huggingface")
     started = time.perf_counter()
     result = run_model(spec, build_provider(spec, {}), REQUEST, timeout_s=1)
-    assert result.error["kind"] == "timeout"
+    assert result.error.kind == "timeout"
     assert time.perf_counter() - started < 2

@@ -89,8 +89,8 @@ def test_a_worker_dying_mid_stream_ends_only_its_call(sig: int):
         elif isinstance(event, Done):
             done[event.model] = (time.monotonic(), event.result)
     ended_at, crashed = done[small.key]
-    assert crashed.error["kind"] == "crashed"
-    assert signal.Signals(sig).name in crashed.error["message"]
+    assert crashed.error.kind == "crashed"
+    assert signal.Signals(sig).name in crashed.error.message
     assert ended_at - killed[0] < 2.0
     assert crashed.text and crashed.text == "".join(texts)  # partial text kept
     assert crashed.usage_source == "counted" and crashed.output_tokens >= 1
@@ -125,7 +125,7 @@ def test_a_hung_worker_is_bounded_by_the_deadline_and_killed():
     result = run_model(
         spec, provider, build_request(spec, STORY, None, LONG), timeout_s=2.0, on_delta=texts.append
     )
-    assert result.error["kind"] == "timeout"
+    assert result.error.kind == "timeout"
     assert time.monotonic() - started < 4
     deadline = time.monotonic() + 5  # the kill comes after the cancel's grace period
     while _running(pid) and time.monotonic() < deadline:
@@ -179,10 +179,8 @@ def test_a_call_over_the_queue_limit_is_refused_clearly():
     time.sleep(0.3)
     result = run_model(spec, impatient, build_request(spec, "Hi", None, SHORT), timeout_s=60)
     first.join(60)
-    assert result.error["kind"] == "queue_timeout"
-    assert (
-        "PLAYGROUND_QUEUE_LIMIT_S" in result.error["message"] and "1 call(s) ahead" in result.error["message"]
-    )
+    assert result.error.kind == "queue_timeout"
+    assert "PLAYGROUND_QUEUE_LIMIT_S" in result.error.message and "1 call(s) ahead" in result.error.message
 
 
 def test_cancel_frees_the_model_at_once():
@@ -200,7 +198,7 @@ def test_cancel_frees_the_model_at_once():
     stopped = run_model(
         spec, provider, build_request(spec, STORY, None, LONG), cancel=cancel, on_delta=texts.append
     )
-    assert stopped.error["kind"] == "cancelled" and stopped.text
+    assert stopped.error.kind == "cancelled" and stopped.text
     nxt = run_model(spec, provider, build_request(spec, "Hi", None, SHORT), timeout_s=60)
     assert nxt.ok and nxt.queue_wait_s < 0.5
 
@@ -214,8 +212,8 @@ def test_a_bad_model_file_is_one_clear_error_naming_it(tmp_path: Path, damage: s
         path.write_bytes(b"GGUF" + os.urandom(50_000))
     spec = ModelSpec(key="bad", provider="llamacpp", model="bad", gguf=str(path), context_window=512)
     result = run_model(spec, build_provider(spec), build_request(spec, "Hi", None, SHORT), timeout_s=60)
-    assert result.error["kind"] == "model_not_found"
-    assert path.name in result.error["message"]
+    assert result.error.kind == "model_not_found"
+    assert path.name in result.error.message
     good, provider = local("smollm2-135m")
     assert run_model(good, provider, build_request(good, "Hi", None, SHORT), timeout_s=60).ok
 
@@ -271,7 +269,7 @@ def test_stop_while_a_long_prompt_is_read_returns_at_once_without_killing_the_wo
     threading.Timer(0.5, cancel.cancel).start()
     started = time.monotonic()
     stopped = run_model(spec, provider, build_request(spec, long_prompt, None, SHORT), cancel=cancel)
-    assert stopped.error["kind"] == "cancelled"
+    assert stopped.error.kind == "cancelled"
     assert time.monotonic() - started < 0.5 + 0.5
     nxt = run_model(spec, provider, build_request(spec, "Hi", None, SHORT), timeout_s=60)
     assert nxt.ok and nxt.queue_wait_s < 0.3  # the model was free at once, not after the whole prompt
@@ -304,7 +302,7 @@ def test_stop_with_calls_queued_cancels_all_without_killing_the_worker():
     cancel.cancel()
     for thread in threads:
         thread.join(30)
-    assert [r.error["kind"] for r in results] == ["cancelled"] * 3
+    assert [r.error.kind for r in results] == ["cancelled"] * 3
     time.sleep(CANCEL_GRACE_S + 0.5)
     assert provider.worker().pid == pid  # every call stopped when told; nothing was killed
 
@@ -320,7 +318,7 @@ def test_a_frozen_idle_worker_is_bounded_and_replaced(monkeypatch: pytest.Monkey
     started = time.monotonic()
     fresh = build_request(spec, "A prompt never counted before", None, SHORT)  # its count is asked for
     result = run_model(spec, provider, fresh, timeout_s=3)
-    assert result.error["kind"] == "timeout" and time.monotonic() - started < 4
+    assert result.error.kind == "timeout" and time.monotonic() - started < 4
     after = run_model(spec, provider, build_request(spec, "Hi", None, SHORT), timeout_s=60)
     assert after.ok, after.error
     assert provider.worker().pid != pid

@@ -50,7 +50,7 @@ def test_a_history_file_from_before_migrations_upgrades_in_place(tmp_path: Path)
     assert (
         results["smollm2-135m"].text == "Red, green, blue." and results["smollm2-135m"].queue_wait_s is None
     )
-    assert results["gpt-4o-mini"].error["kind"] == "auth"
+    assert results["gpt-4o-mini"].error.kind == "auth"
     assert str(results["gpt-4o-mini"].cost_usd) == "0.000012"
     evals = EvalStore(store).list()
     assert len(evals) == 1 and evals[0].name == "sentiment sample" and evals[0].done == 1

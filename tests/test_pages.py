@@ -265,5 +265,5 @@ def test_a_crashed_local_worker_ends_only_its_column():
     assert captions.count("TTFT") == 2  # both columns finished; the other model answered
     run_id = captions.split("?run=")[1].split("`")[0]
     results = {r.model: r for r in Store().get_run(run_id).results}
-    assert results["smollm2-135m"].error["kind"] == "crashed" and results["smollm2-135m"].text
+    assert results["smollm2-135m"].error.kind == "crashed" and results["smollm2-135m"].text
     assert results["gemma3-270m"].ok and results["gemma3-270m"].text

@@ -84,5 +84,5 @@ def test_local_context_overflow_is_refused_before_generation():
     provider = build_provider(spec)
     request = build_request(spec, "word " * 9000, None, PARAMS)
     result = run_model(spec, provider, request, timeout_s=60)
-    assert result.error["kind"] == "context_overflow"
-    assert str(spec.context_window) in result.error["message"]
+    assert result.error.kind == "context_overflow"
+    assert str(spec.context_window) in result.error.message

@@ -76,7 +76,7 @@ def render_answer(result: RunResult) -> None:
     if result.text:
         st.markdown(safe_markdown(result.text))
     if result.error:
-        st.error(f"{result.error['kind']}: {result.error['message']}")
+        st.error(str(result.error))
     st.caption(metrics_line(result))
 
 

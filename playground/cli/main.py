@@ -164,7 +164,7 @@ def _run_live(comparison: Comparison) -> list[RunResult]:
             result = finals.get(key)
             body: list[Text] = [Text(texts[key])]
             if result is not None and result.error:
-                body.append(Text(f"\n{result.error['kind']}: {result.error['message']}", style="red"))
+                body.append(Text(f"\n{result.error}", style="red"))
             body.append(
                 Text(
                     "\n" + (metrics_line(result) if result is not None else _status(queued.get(key, 0))),

@@ -14,6 +14,7 @@ __all__, __getattr__ = lazy_exports(
         "STAGES": "specs",
         "BUILTIN_SOURCE": "specs",
         "RunResult": "results",
+        "CallError": "results",
         "utc_now_iso": "results",
         "Params": "params",
         "PARAM_NAMES": "params",

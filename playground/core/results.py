@@ -13,6 +13,27 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+@dataclass(frozen=True)
+class CallError:
+    """Why a call did not answer: a stable machine `kind` (timeout, crashed, cancelled, auth, ...) and a
+    message for people. `str()` is the one way it is written out."""
+
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+    def to_json(self) -> dict[str, str]:
+        """{"kind", "message"}: the JSON form (exports, --json, stored evaluation cells)."""
+        return {"kind": self.kind, "message": self.message}
+
+    @classmethod
+    def from_json(cls, data: dict[str, str] | None) -> CallError | None:
+        """Inverse of to_json (None stays None)."""
+        return None if data is None else cls(data["kind"], data.get("message") or "")
+
+
 @dataclass
 class RunResult:
     """One model's answer to one request, with every figure labelled by its source."""
@@ -29,7 +50,7 @@ class RunResult:
     cost_source: str = "unknown"  # override | genai-prices:<date> | local | unknown
     finish_reason: str | None = None
     attempts: int = 0
-    error: dict[str, str] | None = None  # {"kind": ..., "message": ...}
+    error: CallError | None = None
     run_id: str | None = None
     started_at: str = field(default_factory=utc_now_iso)
     repeat_index: int = 0
@@ -44,6 +65,7 @@ class RunResult:
         """Plain JSON-ready dict; cost as a string so no precision is lost."""
         data = asdict(self)
         data["cost_usd"] = None if self.cost_usd is None else str(self.cost_usd)
+        data["error"] = None if self.error is None else self.error.to_json()
         return data
 
     @classmethod
@@ -52,4 +74,5 @@ class RunResult:
         values = dict(data)
         if values.get("cost_usd") is not None:
             values["cost_usd"] = Decimal(values["cost_usd"])
+        values["error"] = CallError.from_json(values.get("error"))
         return cls(**values)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from playground.core.results import RunResult
+from playground.core.results import CallError, RunResult
 from playground.core.specs import ModelSpec
 from playground.engine.runner import RetryPolicy, run_model
 from providers.base import CancelToken, ChatRequest, Provider
@@ -117,7 +117,7 @@ class FanOut:
                 model=key,
                 run_id=self.run_id,
                 repeat_index=index,
-                error={"kind": "internal", "message": f"{type(exc).__name__}: {exc}"},
+                error=CallError("internal", f"{type(exc).__name__}: {exc}"),
             )
         if self.on_result is not None:
             try:

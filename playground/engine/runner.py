@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from playground.core.results import RunResult, utc_now_iso
+from playground.core.results import CallError, RunResult, utc_now_iso
 from playground.core.specs import ModelSpec
 from playground.engine.pricing import cost_of
 from playground.engine.tokens import estimator_for
@@ -263,9 +263,9 @@ def _record(
         result.queue_wait_s, result.total_s = attempt.queue_wait_s, finished - attempt.started
     result.finish_reason = "cancelled" if attempt.cancelled else attempt.finish
     if attempt.cancelled:
-        result.error = {"kind": "cancelled", "message": "stopped by the user; partial text kept"}
+        result.error = CallError("cancelled", "stopped by the user; partial text kept")
     elif failure is not None:
-        result.error = {"kind": failure.kind, "message": failure.message}
+        result.error = CallError(failure.kind, failure.message)
 
 
 def _account_tokens(

@@ -48,7 +48,7 @@ def eval_to_csv(saved: StoredEval) -> str:
             "prompt": cell.prompt,
             "expected": cell.expected,
             "answer": r.text,
-            "error": f"{r.error['kind']}: {r.error['message']}" if r.error else "",
+            "error": str(r.error or ""),
             "total_s": r.total_s,
             "ttft_s": r.ttft_s,
             "queue_wait_s": r.queue_wait_s,

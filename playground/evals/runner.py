@@ -289,7 +289,7 @@ class Evaluation:
             result = run_model(
                 model.spec, model.provider, request, cancel=self.cancel_token, run_id=self.eval_id
             )
-        if result.error and result.error.get("kind") == "cancelled":
+        if result.error and result.error.kind == "cancelled":
             return None  # not finished: resume runs it again
         cell = Cell(index, key, prompt, expected, result)
         for choice in self.metrics:
@@ -299,7 +299,7 @@ class Evaluation:
                 cell.scores[JUDGE], cell.judge = self._judge(prompt, result.text, expected, gates)
             else:
                 cell.scores[choice.name] = score_answer(choice, result.text, expected)
-        if cell.judge is not None and cell.judge.error and cell.judge.error.get("kind") == "cancelled":
+        if cell.judge is not None and cell.judge.error and cell.judge.error.kind == "cancelled":
             return None
         return cell
 
@@ -318,10 +318,7 @@ class Evaluation:
         with gates[self.judge.spec.provider]:
             verdict_call = run_model(self.judge.spec, self.judge.provider, request, cancel=self.cancel_token)
         if not verdict_call.ok:
-            error = verdict_call.error or {}
-            return Score(
-                None, None, error=f"judge call failed: {error.get('kind')}: {error.get('message')}"
-            ), verdict_call
+            return Score(None, None, error=f"judge call failed: {verdict_call.error}"), verdict_call
         try:
             verdict = parse_verdict(verdict_call.text)
         except JudgeParseError as exc:

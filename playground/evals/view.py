@@ -63,7 +63,7 @@ def matrix_rows(saved: StoredEval, metric: str, preview_chars: int = 60) -> list
             if cell is None:
                 line[model] = "not run"
             elif not cell.result.ok:
-                line[model] = f"call error ({(cell.result.error or {}).get('kind')})"
+                line[model] = f"call error ({cell.result.error.kind if cell.result.error else None})"
             else:
                 line[model] = score_mark(cell.scores.get(metric))
         rows.append(line)

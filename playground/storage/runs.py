@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
-from playground.core.results import RunResult
+from playground.core.results import CallError, RunResult
 
 DB_ENV = "PLAYGROUND_DB"
 
@@ -117,19 +117,19 @@ def _to_result(row: ResultRow) -> RunResult:
     return RunResult(
         **{name: getattr(row, name) for name in _PLAIN_FIELDS},
         cost_usd=Decimal(row.cost_usd) if row.cost_usd is not None else None,
-        error={"kind": row.error_kind, "message": row.error_message or ""} if row.error_kind else None,
+        error=CallError(row.error_kind, row.error_message or "") if row.error_kind else None,
         run_id=row.run_id,
     )
 
 
 def _to_row(run_id: str, result: RunResult) -> ResultRow:
-    error = result.error or {}
+    error = result.error
     return ResultRow(
         **{name: getattr(result, name) for name in _PLAIN_FIELDS},
         run_id=run_id,
         cost_usd=str(result.cost_usd) if result.cost_usd is not None else None,
-        error_kind=error.get("kind"),
-        error_message=error.get("message"),
+        error_kind=error.kind if error else None,
+        error_message=error.message if error else None,
     )
 
 
