@@ -15,7 +15,7 @@ from playground.catalog import (
     CatalogFilter,
     HubModel,
     HubQuery,
-    HubUnavailable,
+    HubUnavailableError,
     catalog,
     filter_and_sort,
     search_hub,
@@ -125,7 +125,7 @@ def hub_search_section() -> None:
         )
         try:
             st.session_state["hub-hits"] = cached_hub_search(query)
-        except HubUnavailable as exc:
+        except HubUnavailableError as exc:
             st.session_state.pop("hub-hits", None)
             st.warning(str(exc))
     hits: list[HubModel] | None = st.session_state.get("hub-hits")

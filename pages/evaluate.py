@@ -18,6 +18,7 @@ from playground.evals import (
     EvalSetup,
     Evaluation,
     MetricChoice,
+    Preset,
     cells_of_row,
     eval_to_csv,
     eval_to_json,
@@ -45,7 +46,7 @@ def eval_store() -> EvalStore:
     return EvalStore(shared_store())
 
 
-def choose_dataset() -> tuple[Dataset | None, dict[str, object]]:
+def choose_dataset() -> tuple[Dataset | None, Preset]:
     """A shipped sample (with its ready template and metrics) or an uploaded file."""
     source = st.radio("Dataset", ["Sample", "Upload CSV or JSONL"], horizontal=True, key="ev-source")
     if source == "Sample":
@@ -53,12 +54,12 @@ def choose_dataset() -> tuple[Dataset | None, dict[str, object]]:
         return load_sample(name), sample_preset(name)
     upload = st.file_uploader("Dataset file", type=["csv", "jsonl"], key="ev-upload")
     if upload is None:
-        return None, {}
+        return None, Preset()
     try:
-        return parse_dataset(upload.name, upload.getvalue()), {}
+        return parse_dataset(upload.name, upload.getvalue()), Preset()
     except DatasetError as exc:
         st.error(str(exc))
-        return None, {}
+        return None, Preset()
 
 
 def metric_choices(names: list[str], judge_options: list[str]) -> tuple[list[MetricChoice], str | None, str]:
@@ -196,9 +197,7 @@ with st.expander("New evaluation", expanded=not listing or "ev-pick" not in st.s
         st.caption(f"{len(dataset.rows)} rows · columns: {', '.join(dataset.columns)}")
         st.dataframe(list(dataset.rows[:5]), hide_index=True)
         preset_key = f"ev-template-{dataset.name}"
-        template = st.text_area(
-            "Prompt template ({column} fields)", str(preset.get("template", "")), key=preset_key
-        )
+        template = st.text_area("Prompt template ({column} fields)", preset.template, key=preset_key)
         system = st.text_area("System prompt (optional)", key="ev-system", height=68)
         columns = list(dataset.columns)
         expected_column = st.selectbox(
@@ -216,21 +215,21 @@ with st.expander("New evaluation", expanded=not listing or "ev-pick" not in st.s
         names = st.multiselect(
             "Metrics",
             list(METRICS),
-            default=[m for m in preset.get("metrics", []) if m in METRICS],  # type: ignore[attr-defined]
+            default=[m for m in preset.metrics if m in METRICS],
             format_func=lambda n: f"{n} — {METRICS[n].description}",
             key=f"ev-metrics-{dataset.name}",
         )
-        if "json_schema" in names and preset.get("schema") and not st.session_state.get("ev-schema"):
-            st.session_state["ev-schema"] = preset["schema"]
+        if "json_schema" in names and preset.schema and not st.session_state.get("ev-schema"):
+            st.session_state["ev-schema"] = preset.schema
         choices, judge, rubric = metric_choices(names, usable)
         c1, c2, c3, c4 = st.columns(4)
         max_tokens = c1.number_input(
             "Max tokens",
             1,
             4096,
-            int(preset.get("max_tokens") or EVAL_PARAMS.max_tokens),
+            preset.max_tokens or EVAL_PARAMS.max_tokens,
             key=f"ev-max-{dataset.name}",
-        )  # type: ignore[call-overload]
+        )
         temperature = c2.slider("Temperature", 0.0, 2.0, 0.0, 0.05, key="ev-temp")
         concurrency = c3.number_input("Concurrency", 1, 64, 4, key="ev-conc")
         limit = c4.number_input("Rows (0 = all)", 0, len(dataset.rows), 0, key=f"ev-limit-{dataset.name}")

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from playground.catalog.entries import CatalogFilter, catalog, filter_and_sort
-from playground.catalog.hub import HubQuery, HubUnavailable, search_hub
+from playground.catalog.hub import HubQuery, HubUnavailableError, search_hub
 from playground.cli.main import app as cli_app
 from playground.core.specs import load_specs
 from playground.storage.runs import Store
@@ -133,7 +133,7 @@ def test_cli_models_json_prints_the_page_facts():
     result = CliRunner().invoke(cli_app, ["models", "--json"])
     assert result.exit_code == 0
     printed = {row["key"]: row for row in map(json.loads, result.stdout.splitlines())}
-    assert printed == {e.key: e.as_json() for e in entries()}
+    assert printed == {e.key: e.to_json() for e in entries()}
     assert printed["gpt-4o-mini"]["price_input_per_mtok"] == "0.150" or printed["gpt-4o-mini"][
         "price_input_per_mtok"
     ].startswith("0.15")
@@ -185,7 +185,7 @@ def test_hub_search_end_to_end_on_a_loopback_hub(fake_hub, monkeypatch):
 
 def test_hub_offline_gives_a_clear_message_fast():
     started = time.perf_counter()
-    with pytest.raises(HubUnavailable, match="rest of the catalog still works"):
+    with pytest.raises(HubUnavailableError, match="rest of the catalog still works"):
         search_hub(HubQuery(search="x"), endpoint=closed_port_url().removesuffix("/v1"), timeout_s=3)
     assert time.perf_counter() - started < 4
 

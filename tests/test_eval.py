@@ -351,14 +351,14 @@ def test_a_bundled_sample_on_the_local_models():
     dataset = load_sample("extraction.jsonl")
     rows = Dataset(dataset.name, dataset.columns, dataset.rows[:2])
     metrics = tuple(
-        MetricChoice(m, {"schema": preset["schema"]} if m == "json_schema" else {}) for m in preset["metrics"]
+        MetricChoice(m, {"schema": preset.schema} if m == "json_schema" else {}) for m in preset.metrics
     )
     from playground.core.params import Params
     from playground.core.specs import load_specs
 
     evaluation = Evaluation(
         EvalSetup(
-            template=str(preset["template"]),
+            template=preset.template,
             models=("smollm2-135m", "gemma3-270m"),
             metrics=metrics,
             params=Params(temperature=0.0, max_tokens=48),

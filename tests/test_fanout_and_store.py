@@ -6,7 +6,7 @@ import threading
 import time
 
 from playground.compare.service import Comparison, plan_comparison
-from playground.compare.stats import spread, summarize
+from playground.compare.stats import spread, spread_by_model
 from playground.core.params import Params
 from playground.core.specs import load_specs
 from playground.engine.fanout import Delta, Done, FanOut, Job
@@ -96,7 +96,7 @@ def test_repeat_reports_spread(scripted):
         if isinstance(e, Done)
     ]
     assert [r.repeat_index for r in results] == [0, 1, 2, 3]
-    summary = summarize(results)["r"]
+    summary = spread_by_model(results)["r"]
     assert summary["ttft_s"].n == 4
     assert summary["ttft_s"].min <= summary["ttft_s"].p50 <= summary["ttft_s"].p90 <= summary["ttft_s"].max
 

@@ -16,7 +16,7 @@ __all__, __getattr__ = lazy_exports(
         "SORTS": "hub",
         "HubModel": "hub",
         "HubQuery": "hub",
-        "HubUnavailable": "hub",
+        "HubUnavailableError": "hub",
         "search_hub": "hub",
     },
 )

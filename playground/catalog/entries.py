@@ -43,7 +43,7 @@ class CatalogEntry:
     quantization: str | None
     size_on_disk_bytes: int | None
 
-    def as_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """JSON-ready facts (money as decimal strings)."""
         row = asdict(self)
         for name in ("price_input_per_mtok", "price_output_per_mtok"):

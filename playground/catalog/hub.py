@@ -29,7 +29,7 @@ SORTS = ("downloads", "likes", "trending_score", "last_modified")
 EXPAND = ["pipeline_tag", "tags", "downloads", "likes", "library_name", "gated", "cardData", "config"]
 
 
-class HubUnavailable(RuntimeError):
+class HubUnavailableError(RuntimeError):
     """The Hub could not be searched (offline, blocked, or an error answer); the message says which."""
 
 
@@ -167,7 +167,7 @@ def hub_model(info: Any) -> HubModel:
 
 
 def search_hub(query: HubQuery, *, endpoint: str | None = None, timeout_s: float = 8) -> list[HubModel]:
-    """Search the Hub; raises HubUnavailable with a clear message when it cannot be reached in time."""
+    """Search the Hub; raises HubUnavailableError with a clear message when it cannot be reached in time."""
     from huggingface_hub import HfApi
 
     kwargs = query.list_models_kwargs()
@@ -186,7 +186,7 @@ def search_hub(query: HubQuery, *, endpoint: str | None = None, timeout_s: float
     worker.start()
     worker.join(timeout_s)
     if worker.is_alive():
-        raise HubUnavailable(
+        raise HubUnavailableError(
             f"the Hugging Face Hub did not answer within {timeout_s:g} s (offline or blocked); "
             "the rest of the catalog still works"
         )
@@ -197,7 +197,7 @@ def search_hub(query: HubQuery, *, endpoint: str | None = None, timeout_s: float
 
     if isinstance(error, HfHubHTTPError):
         status = error.response.status_code if error.response is not None else "an error"
-        raise HubUnavailable(f"the Hugging Face Hub answered {status}; try again later") from error
-    raise HubUnavailable(
+        raise HubUnavailableError(f"the Hugging Face Hub answered {status}; try again later") from error
+    raise HubUnavailableError(
         f"the Hugging Face Hub cannot be reached ({type(error).__name__}); the rest of the catalog still works"
     ) from error

@@ -18,6 +18,7 @@ from playground.core.specs import SpecError, load_specs
 from playground.evals.datasets import (
     Dataset,
     DatasetError,
+    Preset,
     load_dataset,
     load_sample,
     sample_names,
@@ -103,12 +104,12 @@ def eval_command(
                 if limit < 1:
                     raise UsageError("--limit must be at least 1")
                 dataset = Dataset(dataset.name, dataset.columns, dataset.rows[:limit])
-            preset = sample_preset(dataset.name) if not Path(data).exists() else {}
+            preset = sample_preset(dataset.name) if not Path(data).exists() else Preset()
             options = {
-                "schema": _text_or_file(schema) or preset.get("schema"),
+                "schema": _text_or_file(schema) or preset.schema,
                 "pattern": pattern,
             }
-            names = metric or list(preset.get("metrics", []))  # type: ignore[call-overload]
+            names = metric or list(preset.metrics)
             chosen = tuple(
                 MetricChoice(n, {k: v for k, v in options.items() if v and _uses(n, k)})
                 for n in names
@@ -117,7 +118,7 @@ def eval_command(
             if judge or JUDGE in names:
                 chosen += (MetricChoice(JUDGE),)
             setup = EvalSetup(
-                template=_text_or_file(template) or str(preset.get("template") or ""),
+                template=_text_or_file(template) or preset.template,
                 models=tuple(model),
                 metrics=chosen,
                 system=system,
@@ -126,7 +127,7 @@ def eval_command(
                 rubric=_text_or_file(rubric) or EvalSetup.rubric,
                 params=Params(
                     temperature=EVAL_PARAMS.temperature,
-                    max_tokens=max_tokens or int(preset.get("max_tokens") or EVAL_PARAMS.max_tokens),  # type: ignore[call-overload]
+                    max_tokens=max_tokens or preset.max_tokens or EVAL_PARAMS.max_tokens,
                 ),
                 concurrency=concurrency,
                 provider_limits=_provider_limits(provider_limit or []),

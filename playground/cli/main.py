@@ -51,7 +51,7 @@ def models_command(
     entries = catalog(specs)
     if as_json:
         for entry in entries:
-            print(json.dumps(entry.as_json()))
+            print(json.dumps(entry.to_json()))
         return
     rows = table_rows(entries)
     table = Table(*rows[0].keys()) if rows else Table("model")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from playground.core.params import PARAM_NAMES, Params, build_request
 from playground.core.results import RunResult
@@ -167,13 +167,13 @@ class Comparison:
         return self._fanout.events(every_s)
 
 
-def stored_params(params: Mapping[str, object]) -> tuple[Params, dict[str, dict[str, object]]]:
-    """The shared and per-model parameters a stored run was made with."""
+def stored_params(params: Mapping[str, Any]) -> tuple[Params, dict[str, dict[str, Any]]]:
+    """The shared and per-model parameters a stored run was made with (its params column is JSON)."""
     shared = {name: params[name] for name in PARAM_NAMES if params.get(name) is not None}
     if "stop" in shared:
-        shared["stop"] = tuple(shared["stop"])  # type: ignore[arg-type]
-    per_model = params.get("per_model") or {}
-    return Params(**shared), {str(k): dict(v) for k, v in per_model.items()}  # type: ignore[arg-type, union-attr]
+        shared["stop"] = tuple(shared["stop"])
+    per_model: Mapping[str, Mapping[str, Any]] = params.get("per_model") or {}
+    return Params(**shared), {str(k): dict(v) for k, v in per_model.items()}
 
 
 def replay_requests(run: StoredRun, specs: Mapping[str, ModelSpec]) -> list[tuple[ModelSpec, ChatRequest]]:

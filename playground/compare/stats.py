@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from playground.core.results import RunResult
 
-METRICS = ("ttft_s", "total_s", "output_tokens_per_s")
+SPREAD_FIELDS = ("ttft_s", "total_s", "output_tokens_per_s")
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def spread(values: Iterable[float]) -> Spread | None:
     return Spread(len(data), data[0], statistics.median(data), p90, data[-1])
 
 
-def summarize(results: Iterable[RunResult]) -> dict[str, dict[str, Spread | None]]:
+def spread_by_model(results: Iterable[RunResult]) -> dict[str, dict[str, Spread | None]]:
     """Per model, per metric spread over the successful runs."""
     by_model: dict[str, list[RunResult]] = {}
     for result in results:
@@ -42,7 +42,7 @@ def summarize(results: Iterable[RunResult]) -> dict[str, dict[str, Spread | None
     return {
         model: {
             metric: spread(getattr(r, metric) for r in runs if r.ok and getattr(r, metric) is not None)
-            for metric in METRICS
+            for metric in SPREAD_FIELDS
         }
         for model, runs in by_model.items()
     }
@@ -51,7 +51,7 @@ def summarize(results: Iterable[RunResult]) -> dict[str, dict[str, Spread | None
 def spread_rows(results: Iterable[RunResult]) -> list[dict[str, object]]:
     """One table row per model and metric: n, min, median (p50), p90 and max, for repeated runs."""
     rows: list[dict[str, object]] = []
-    for model, metrics in summarize(results).items():
+    for model, metrics in spread_by_model(results).items():
         for metric, found in metrics.items():
             values = (found.min, found.p50, found.p90, found.max) if found else (None,) * 4
             rows.append(

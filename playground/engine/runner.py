@@ -218,8 +218,8 @@ def run_model(
             failure = None
         except errors.ProviderError as exc:
             failure = exc
-        if _should_retry(failure, attempt, result.attempts, retry, cancel):
-            wait = retry.wait_s(result.attempts, failure)  # type: ignore[arg-type]
+        if failure is not None and _should_retry(failure, attempt, result.attempts, retry, cancel):
+            wait = retry.wait_s(result.attempts, failure)
             if wait < deadline.remaining():
                 _interruptible_sleep(wait, cancel)
                 continue

@@ -11,6 +11,7 @@ __all__, __getattr__ = lazy_exports(
         "parse_dataset": "datasets",
         "sample_names": "datasets",
         "sample_preset": "datasets",
+        "Preset": "datasets",
         "Evaluation": "runner",
         "EvalSetup": "runner",
         "EVAL_PARAMS": "runner",

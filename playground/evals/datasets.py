@@ -139,9 +139,26 @@ def load_sample(name: str) -> Dataset:
     return parse_dataset(name, resources.files(SAMPLES_PACKAGE).joinpath(name).read_bytes())
 
 
-def sample_preset(name: str) -> dict[str, object]:
-    """The ready-made template, metrics (and schema, max tokens) for a shipped dataset; {} for others."""
+@dataclass(frozen=True)
+class Preset:
+    """A ready evaluation for a dataset: template, metrics, output length and (for json_schema) a schema.
+    Empty for a dataset that has none."""
+
+    template: str = ""
+    metrics: tuple[str, ...] = ()
+    max_tokens: int | None = None
+    schema: str | None = None
+
+
+def sample_preset(name: str) -> Preset:
+    """The ready-made evaluation of a shipped dataset (an empty Preset for others)."""
     import tomllib
 
     presets = tomllib.loads(resources.files(SAMPLES_PACKAGE).joinpath("presets.toml").read_text("utf-8"))
-    return dict(presets["presets"].get(name, {}))
+    table = presets["presets"].get(name, {})
+    return Preset(
+        template=str(table.get("template", "")),
+        metrics=tuple(table.get("metrics", ())),
+        max_tokens=int(table["max_tokens"]) if "max_tokens" in table else None,
+        schema=table.get("schema"),
+    )
