@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import streamlit as st
 
+from pages.common import state
 from pages.common.ui import keyring, page_shell, render_answer, shared_store, specs
 from playground.catalog import (
     ARCHITECTURES,
@@ -153,7 +154,7 @@ def hub_search_section() -> None:
             hit_id = st.selectbox("Hub model", [h.id for h in hits], key="hub-pick")
             if st.button("Add to this session's models", key="hub-add"):
                 spec = next(h for h in hits if h.id == hit_id).as_spec()
-                st.session_state.setdefault("custom_specs", {})[spec.key] = spec
+                state.custom_specs()[spec.key] = spec
                 st.success(
                     f"Added {spec.key}: it runs through Inference Providers with your HF_TOKEN (Settings)."
                 )
@@ -226,7 +227,7 @@ else:
 
     picked = st.multiselect("Send to Compare", [e.key for e in shown], key="cat-pick")
     if st.button("Compare selected", key="cat-compare", disabled=not picked):
-        st.session_state["models"] = picked
+        state.choose_compare_models(picked)
         st.switch_page("pages/compare.py")
 
     card_key = st.selectbox("Model card", [e.key for e in shown], key="cat-card")

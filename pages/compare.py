@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
+from pages.common import state
 from pages.common.ui import (
     keyring,
     page_shell,
@@ -16,13 +15,12 @@ from pages.common.ui import (
     shared_store,
     specs,
 )
-from playground.compare import Comparison, UsageError, plan_comparison, word_diff_markdown
+from playground.compare import CompareForm, Comparison, UsageError, plan_comparison, word_diff_markdown
 from playground.core import OVERRIDE_LIMITS, Params, RunResult, overrides_from_rows
 from playground.engine import Delta, Done, Waiting, usability
 
 page_shell("pages/compare.py")
 
-LOCAL_DEFAULTS = ("smollm2-135m", "gemma3-270m")
 # Redraw each live column at most this often: one redraw per token swamps a small machine's browser.
 LIVE_REDRAW_S = 0.1
 
@@ -90,26 +88,27 @@ def label(key: str) -> str:
 # Defaults are passed to the widgets themselves (History's re-run and the Catalog may also set these
 # keys; Streamlit then logs a one-time warning). Defaults kept only in session state made the browser
 # sometimes send back the widgets' own minimums (no models, temperature 0, 1 token) on a quick rerun.
+FORM = CompareForm()
 prompt = st.text_area("Prompt", key="prompt", height=120, placeholder="Name three colors")
 system = st.text_area("System prompt (optional)", key="system", height=68)
 chosen = st.multiselect(
     "Models",
     options,
-    default=[k for k in LOCAL_DEFAULTS if k in usable and usable[k][0]],
+    default=[k for k in FORM.models if k in usable and usable[k][0]],
     format_func=label,
     key="models",
 )
 c1, c2, c3, c4, c5 = st.columns(5)
-temperature = c1.slider("Temperature", 0.0, 2.0, 0.7, 0.05, key="temperature")
-top_p = c2.slider("Top p", 0.0, 1.0, 1.0, 0.05, key="top_p")
-max_tokens = c3.number_input("Max tokens", 1, 32768, 128, key="max_tokens")
-seed = c4.number_input("Seed (-1 = none)", -1, 2**31 - 1, -1, key="seed")
-repeat = c5.number_input("Repeat k", 1, 20, 1, key="repeat")
+temperature = c1.slider("Temperature", 0.0, 2.0, FORM.temperature, 0.05, key="temperature")
+top_p = c2.slider("Top p", 0.0, 1.0, FORM.top_p, 0.05, key="top_p")
+max_tokens = c3.number_input("Max tokens", 1, 32768, FORM.max_tokens, key="max_tokens")
+seed = c4.number_input("Seed (-1 = none)", -1, 2**31 - 1, FORM.seed, key="seed")
+repeat = c5.number_input("Repeat k", 1, 20, FORM.repeat, key="repeat")
 
 per_model: dict[str, dict[str, object]] = {}
 if st.toggle("Different parameters per model", key="per-model-on") and chosen:
     st.caption("Blank cells use the shared value above.")
-    start = st.session_state.get("per-model-start", {})
+    start = state.per_model_start()
     edited = st.data_editor(
         [{"model": k, **{n: start.get(k, {}).get(n) for n in OVERRIDE_LIMITS}} for k in chosen],
         column_config={
@@ -168,27 +167,17 @@ if plan is not None:
 
 run_clicked = st.button("Run", type="primary", disabled=plan is None, key="run")
 
-active: Comparison | None = st.session_state.get("active")
+active = state.active_comparison()
 if active is not None and not run_clicked:
-    # The previous script run was interrupted (Stop, or any widget change): stop its models and
-    # read what they saved, partial text included.
-    active.cancel()
-    st.session_state.pop("active")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        stored = shared_store().get_run(active.run_id)
-        if stored and len(stored.results) >= len(stored.models) * active.repeat:
-            break
-        time.sleep(0.1)
-    stored = shared_store().get_run(active.run_id)
-    if stored is not None:
-        st.session_state["last"] = (stored.results, stored.models, active.run_id)
+    # The previous script run was interrupted (Stop, or any widget change): stop its models and show
+    # what they saved, partial text included.
+    state.set_last_results(active.cancel_and_collect(), active.order, active.run_id)
 
 if run_clicked and plan is not None:
     comparison = Comparison(plan, shared_store(), repeat=int(repeat))
-    st.session_state["active"] = comparison
+    state.set_active_comparison(comparison)
     st.button("Stop", key="stop")
-    order = [m.spec.key for m in plan.models]
+    order = comparison.order
     placeholders = {}
     texts = {key: "" for key in order}
     for column, key in zip(st.columns(len(order)), order, strict=True):
@@ -211,11 +200,11 @@ if run_clicked and plan is not None:
                         render_answer(event.result)
     finally:
         comparison.cancel()  # a no-op when all finished; stops the rest if this run is interrupted
-    st.session_state.pop("active", None)
-    st.session_state["last"] = (results, order, comparison.run_id)
+    state.set_active_comparison(None)
+    state.set_last_results(results, order, comparison.run_id)
     st.rerun()
 
-last = st.session_state.get("last")
+last = state.last_results()
 if last is not None:
     results, order, run_id = last
     st.divider()

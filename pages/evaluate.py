@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages.common import state
 from pages.common.ui import keyring, page_shell, render_answer, safe_markdown, shared_store, specs
 from playground.compare import UsageError
 from playground.core import Params
@@ -173,7 +174,7 @@ def run_live(evaluation: Evaluation) -> None:
     finally:
         run.close()  # cancels what is still running; everything finished is already saved
     st.session_state.pop("ev-active", None)
-    st.session_state["ev-open-next"] = evaluation.eval_id  # open it in "Saved evaluations" next run
+    state.open_evaluation_next(evaluation.eval_id)  # open it in "Saved evaluations" next run
     st.rerun()
 
 
@@ -181,9 +182,11 @@ st.title("Evaluate")
 active: Evaluation | None = st.session_state.pop("ev-active", None)
 if active is not None:
     active.cancel()  # Stop was pressed (or the page changed) while it ran
-    st.session_state["ev-open-next"] = active.eval_id
-if "ev-open-next" in st.session_state:  # set before the selectbox exists, as Streamlit requires
-    st.session_state["ev-pick"] = st.session_state.pop("ev-open-next")
+    state.open_evaluation_next(active.eval_id)
+if (
+    to_open := state.take_evaluation_to_open()
+) is not None:  # before the selectbox exists, as Streamlit requires
+    st.session_state["ev-pick"] = to_open
 
 all_specs = specs()
 ring = keyring()

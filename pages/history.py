@@ -8,6 +8,7 @@ from datetime import datetime, time
 import pandas as pd
 import streamlit as st
 
+from pages.common import state
 from pages.common.ui import (
     page_shell,
     render_answer,
@@ -17,7 +18,7 @@ from pages.common.ui import (
     shared_store,
     specs,
 )
-from playground.compare import runs_to_csv, runs_to_json, stored_params
+from playground.compare import CompareForm, runs_to_csv, runs_to_json
 from playground.storage import EvalStore
 
 page_shell("pages/history.py")
@@ -49,7 +50,7 @@ if evaluations:
             ),
         )
         if st.button("Open in Evaluate", key="h-eval-open"):
-            st.session_state["ev-open-next"] = picked
+            state.open_evaluation_next(picked)
             st.switch_page("pages/evaluate.py")
 f1, f2, f3 = st.columns(3)
 model_filter = f1.text_input("Model key", key="h-model")
@@ -100,19 +101,7 @@ if run is not None:
     render_code(run.id, specs())
     a1, a2 = st.columns(2)
     if a1.button("Re-run on Compare", key="h-rerun"):
-        st.session_state["prompt"] = run.prompt
-        st.session_state["system"] = run.system or ""
-        st.session_state["models"] = [k for k in run.models if k in specs()]
-        params, per_model = stored_params(run.params)
-        st.session_state.update(
-            temperature=params.temperature if params.temperature is not None else 0.7,
-            top_p=params.top_p if params.top_p is not None else 1.0,
-            max_tokens=params.max_tokens,
-            seed=params.seed if params.seed is not None else -1,
-            repeat=int(run.params.get("repeat", 1)),
-        )
-        st.session_state["per-model-on"] = bool(per_model)
-        st.session_state["per-model-start"] = per_model
+        state.prefill_compare(CompareForm.from_run(run, specs()))
         st.switch_page("pages/compare.py")
     if a2.button("Delete this run", key="h-delete"):
         store.delete_run(run.id)

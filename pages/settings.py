@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 import pandas as pd
 import streamlit as st
 
-from pages.common.ui import keyring, page_shell, session_keys, specs
-from playground.core import ModelSpec
+from pages.common.state import api_keys, custom_specs
+from pages.common.ui import keyring, page_shell, specs
+from playground.core import EndpointError, custom_endpoint_spec
 from playground.engine import usability
 
 page_shell("pages/settings.py")
@@ -17,7 +16,7 @@ st.title("Settings")
 st.caption(
     "Keys live only in this browser session's memory: never on disk, in the database, logs, exports or URLs."
 )
-keys = session_keys()
+keys = api_keys()
 with st.form("keys"):
     entered = {
         var: st.text_input(
@@ -52,31 +51,14 @@ with st.form("custom"):
     price_out = st.text_input("Output price, USD per million tokens (optional)")
     if st.form_submit_button("Add for this session"):
         try:
-            prices = {
-                "price_input_per_mtok": Decimal(price_in) if price_in.strip() else None,
-                "price_output_per_mtok": Decimal(price_out) if price_out.strip() else None,
-            }
-        except InvalidOperation:
-            st.error("Prices must be numbers.")
+            spec = custom_endpoint_spec(name, base_url, model_id, price_in, price_out)
+        except EndpointError as exc:
+            st.error(str(exc))
         else:
-            if not (
-                name.strip() and base_url.strip().startswith(("http://", "https://")) and model_id.strip()
-            ):
-                st.error("Name, an http(s) base URL and a model id are needed.")
-            else:
-                env_name = f"CUSTOM_KEY_{name.strip().upper().replace('-', '_')}"
-                if key.strip():
-                    keys[env_name] = key.strip()
-                st.session_state.setdefault("custom_specs", {})[name.strip()] = ModelSpec(
-                    key=name.strip(),
-                    provider="openai",
-                    model=model_id.strip(),
-                    base_url=base_url.strip(),
-                    api_key_env=env_name,
-                    source="session",
-                    **prices,
-                )
-                st.success(f"Added {name.strip()}.")
+            if key.strip() and spec.api_key_env:
+                keys[spec.api_key_env] = key.strip()
+            custom_specs()[spec.key] = spec
+            st.success(f"Added {spec.key}.")
 
 st.subheader("Which models are usable now")
 ring = keyring()

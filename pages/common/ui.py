@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from pages.common import state
 from playground.core import ModelSpec, RunResult, load_specs, metrics_line
 
 if TYPE_CHECKING:
@@ -49,20 +50,15 @@ def shared_store() -> Store:
     return _store_for(default_db_url())
 
 
-def session_keys() -> dict[str, str]:
-    """API keys typed in Settings, kept only in this browser session's state."""
-    return st.session_state.setdefault("api_keys", {})
-
-
 def keyring() -> ChainMap[str, str]:
     """This session's keys over the server's environment."""
-    return ChainMap(session_keys(), dict(os.environ))
+    return ChainMap(state.api_keys(), dict(os.environ))
 
 
 def specs() -> dict[str, ModelSpec]:
     """Built-in and file models plus this session's custom endpoints."""
     merged = dict(load_specs())
-    merged.update(st.session_state.get("custom_specs", {}))
+    merged.update(state.custom_specs())
     return merged
 
 

@@ -6,6 +6,8 @@ __all__, __getattr__ = lazy_exports(
     __name__,
     {
         "Comparison": "service",
+        "CompareForm": "form",
+        "LOCAL_DEFAULTS": "form",
         "Plan": "service",
         "PlannedModel": "service",
         "UsageError": "service",

@@ -127,6 +127,7 @@ class Comparison:
     repeat: int = 1
     warmup: bool = False
     run_id: str | None = None
+    results: list[RunResult] = field(default_factory=list)  # every saved result, in finishing order
 
     def __post_init__(self) -> None:
         if self.store is not None and self.run_id is None:
@@ -155,12 +156,25 @@ class Comparison:
         self._fanout = FanOut(jobs, run_id=self.run_id, on_result=self._save)
 
     def _save(self, result: RunResult) -> None:
+        self.results.append(result)
         if self.store is not None and self.run_id is not None:
             self.store.add_result(self.run_id, result)
 
     def cancel(self) -> None:
         """Stop every model still running."""
         self._fanout.cancel()
+
+    def cancel_and_collect(self, wait_s: float = 5.0) -> list[RunResult]:
+        """Stop every model and return every result, partial answers included, once each is saved
+        (after at most `wait_s`: a model that has not ended by then is left out)."""
+        self._fanout.cancel()
+        self._fanout.finished.wait(wait_s)
+        return list(self.results)
+
+    @property
+    def order(self) -> list[str]:
+        """The models' keys in the order they were chosen."""
+        return [m.spec.key for m in self.plan.models]
 
     def events(self, every_s: float = 0.0) -> Iterator[Event]:
         """Live events (text merged per `every_s`); every result is stored before it is handed out."""

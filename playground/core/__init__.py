@@ -13,6 +13,8 @@ __all__, __getattr__ = lazy_exports(
         "TASKS": "specs",
         "STAGES": "specs",
         "BUILTIN_SOURCE": "specs",
+        "EndpointError": "specs",
+        "custom_endpoint_spec": "specs",
         "RunResult": "results",
         "CallError": "results",
         "utc_now_iso": "results",

@@ -195,3 +195,33 @@ def with_overrides(spec: ModelSpec, **changes: Any) -> ModelSpec:
     """A copy of spec with some fields changed (e.g. a CLI --timeout)."""
     known = {f.name for f in fields(ModelSpec)}
     return replace(spec, **{k: v for k, v in changes.items() if k in known and v is not None})
+
+
+class EndpointError(ValueError):
+    """A custom endpoint that cannot become a model: the message says what to fix."""
+
+
+def custom_endpoint_spec(
+    name: str, base_url: str, model_id: str, price_in: str = "", price_out: str = ""
+) -> ModelSpec:
+    """A visitor's OpenAI-compatible endpoint as a session model. Its key, if any, belongs under the
+    spec's own `api_key_env` in that session's keys (never the server's)."""
+    name, base_url, model_id = name.strip(), base_url.strip(), model_id.strip()
+    if not (name and base_url.startswith(("http://", "https://")) and model_id):
+        raise EndpointError("Name, an http(s) base URL and a model id are needed.")
+    try:
+        prices = {
+            "price_input_per_mtok": Decimal(price_in) if price_in.strip() else None,
+            "price_output_per_mtok": Decimal(price_out) if price_out.strip() else None,
+        }
+    except InvalidOperation:
+        raise EndpointError("Prices must be numbers.") from None
+    return ModelSpec(
+        key=name,
+        provider="openai",
+        model=model_id,
+        base_url=base_url,
+        api_key_env=f"CUSTOM_KEY_{name.upper().replace('-', '_')}",
+        source="session",
+        **prices,
+    )

@@ -66,7 +66,11 @@ class FanOut:
     # result is saved even when nobody is left to read the events (page closed, Stop pressed).
     on_result: Callable[[RunResult], None] | None = None
     cancel_token: CancelToken = field(default_factory=CancelToken)
+    # Set once every job has ended (whether or not anyone read the events).
+    finished: threading.Event = field(default_factory=threading.Event)
     _events: queue.Queue[Event | None] = field(default_factory=queue.Queue)
+    _running: int = 0
+    _running_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def cancel(self) -> None:
         """Stop every call still going; partial text is kept and marked cancelled."""
@@ -88,6 +92,10 @@ class FanOut:
                     break
                 self._run_once(job, index)
         finally:
+            with self._running_lock:
+                self._running -= 1
+                if self._running == 0:
+                    self.finished.set()
             self._events.put(None)
 
     def _run_once(self, job: Job, index: int) -> None:
@@ -138,6 +146,9 @@ class FanOut:
             threading.Thread(target=self._work, args=(job,), daemon=True, name=f"fanout-{job.spec.key}")
             for job in self.jobs
         ]
+        self._running = len(threads)
+        if not threads:
+            self.finished.set()
         for thread in threads:
             thread.start()
         running = len(threads)
@@ -180,20 +191,3 @@ class FanOut:
 
 
 _TICK = object()
-
-
-def run_all(
-    jobs: list[Job],
-    *,
-    run_id: str | None = None,
-    on_event: Callable[[Event], None] | None = None,
-    retry: RetryPolicy | None = None,
-) -> list[RunResult]:
-    """Convenience: run every job to the end and return the results in finishing order."""
-    results = []
-    for event in FanOut(jobs, run_id=run_id, retry=retry).events():
-        if on_event is not None:
-            on_event(event)
-        if isinstance(event, Done):
-            results.append(event.result)
-    return results
