@@ -15,7 +15,7 @@ from typing import Any
 
 from playground.compare.service import UsageError
 from playground.core.params import Params, build_request
-from playground.core.results import RunResult
+from playground.core.results import CallError, RunResult
 from playground.core.specs import ModelSpec
 from playground.engine.registry import Keys, build_provider
 from playground.engine.runner import run_model
@@ -87,6 +87,56 @@ class Progress:
     spend_usd: Decimal
     elapsed_s: float
     left_s: float | None  # from this session's pace; None until a cell has finished
+
+
+@dataclass
+class _Tally:
+    """The counts behind Progress: what was saved before this run, then each cell as it is saved."""
+
+    total: int
+    rows: int
+    models: int
+    done: int
+    errors: int
+    spend: Decimal
+    per_row: Counter[int]
+    pending: int
+    started: float = field(default_factory=time.perf_counter)
+    done_now: int = 0
+
+    @classmethod
+    def of(cls, saved: Sequence[Cell], rows: int, models: int, pending: int) -> _Tally:
+        """The counts of an evaluation's saved cells, with `pending` cells still to run."""
+        return cls(
+            total=rows * models,
+            rows=rows,
+            models=models,
+            done=len(saved),
+            errors=sum(1 for c in saved if not c.result.ok),
+            spend=sum((_cell_cost(c) for c in saved), Decimal(0)),
+            per_row=Counter(c.row_index for c in saved),
+            pending=pending,
+        )
+
+    def add(self, cell: Cell) -> Progress:
+        """Count one saved cell in; where the evaluation stands now."""
+        self.done_now += 1
+        self.per_row[cell.row_index] += 1
+        self.errors += 0 if cell.result.ok else 1
+        self.spend += _cell_cost(cell)
+        elapsed = time.perf_counter() - self.started
+        rows_done = sum(1 for n in self.per_row.values() if n == self.models)
+        left = elapsed / self.done_now * (self.pending - self.done_now)
+        return Progress(
+            self.total,
+            self.done + self.done_now,
+            rows_done,
+            self.rows,
+            self.errors,
+            self.spend,
+            elapsed,
+            left,
+        )
 
 
 @dataclass(frozen=True)
@@ -190,87 +240,26 @@ class Evaluation:
         self.prepare()
         saved_cells = self._saved_cells()
         pending = self.pending(saved_cells)
-        total = len(self.dataset.rows) * len(self.setup.models)
-        done_before = total - len(pending)
-        errors = sum(1 for c in saved_cells if not c.result.ok)
-        spend = sum((_cell_cost(c) for c in saved_cells), Decimal(0))
-        answers_per_row = Counter(c.row_index for c in saved_cells)
-        rows_done = sum(1 for n in answers_per_row.values() if n == len(self.setup.models))
-        events: queue.Queue[Cell | BaseException | None] = queue.Queue()
-        limits = {**DEFAULT_PROVIDER_LIMITS, **self.setup.provider_limits}
-        gates = {
-            provider: threading.BoundedSemaphore(
-                max(1, min(limits.get(provider, self.setup.concurrency), self.setup.concurrency))
-            )
-            for provider in {m.spec.provider for m in self.models.values()}
-            | ({self.judge.spec.provider} if self.judge else set())
-        }
-
-        def work(index: int, key: str) -> None:
-            try:
-                if self.cancel_token.cancelled:
-                    return
-                try:
-                    cell = self._run_cell(index, key, gates)
-                except Exception as exc:  # noqa: BLE001 - a bug in one cell must not stop the others
-                    error = {"kind": "internal", "message": f"{type(exc).__name__}: {exc}"}
-                    cell = Cell(index, key, "", None, RunResult(model=key, error=error))
-                if cell is not None:
-                    to_save.put(cell)
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-                to_save.put(exc)
-            finally:
-                to_save.put(None)
-
-        def write() -> None:
-            # One writer saves every cell, in the order they finish, before the caller hears of it:
-            # SQLite takes one writer at a time anyway, and the workers go straight on to their next call.
-            while (item := to_save.get()) is not _STOP:
-                if isinstance(item, Cell):
-                    try:
-                        self.store.add_cell(self.eval_id, item)
-                    except Exception as exc:  # noqa: BLE001 - the database failing ends the run
-                        events.put(exc)
-                        continue
-                events.put(item)
-
+        tally = _Tally.of(saved_cells, len(self.dataset.rows), len(self.setup.models), len(pending))
         to_save: queue.Queue[Any] = queue.Queue()
-        writer = threading.Thread(target=write, daemon=True, name="eval-writer")
+        events: queue.Queue[Cell | BaseException | None] = queue.Queue()
+        writer = threading.Thread(target=self._write, args=(to_save, events), daemon=True, name="eval-writer")
         writer.start()
-
-        started = time.perf_counter()
-        done_now = 0
+        gates = self._gates()
         # The pool's size is the overall limit; a semaphore per provider is its own limit inside it.
         pool = ThreadPoolExecutor(max_workers=max(1, self.setup.concurrency), thread_name_prefix="eval")
         try:
             for index, key in pending:
-                pool.submit(work, index, key)
+                pool.submit(self._work, index, key, gates, to_save)
             finishing = len(pending)
             while finishing:
                 item = events.get()
                 if item is None:
                     finishing -= 1
-                    continue
-                if isinstance(item, BaseException):
+                elif isinstance(item, BaseException):
                     raise item
-                done_now += 1
-                answers_per_row[item.row_index] += 1
-                rows_done += answers_per_row[item.row_index] == len(self.setup.models)
-                errors += 0 if item.result.ok else 1
-                spend += _cell_cost(item)
-                elapsed = time.perf_counter() - started
-                left = len(pending) - done_now
-                progress = Progress(
-                    total,
-                    done_before + done_now,
-                    rows_done,
-                    len(self.dataset.rows),
-                    errors,
-                    spend,
-                    elapsed,
-                    elapsed / done_now * left,
-                )
-                yield CellDone(item, progress)
+                else:
+                    yield CellDone(item, tally.add(item))
         finally:
             # Also when the caller stops reading (Stop, a closed page): cancel what is in flight, wait
             # for the workers, then let the writer save every cell that did finish before it ends.
@@ -278,6 +267,51 @@ class Evaluation:
             pool.shutdown(wait=True)
             to_save.put(_STOP)
             writer.join()
+
+    def _gates(self) -> dict[str, threading.BoundedSemaphore]:
+        """A semaphore per provider: its own limit (local models 1 by default) within the overall one."""
+        limits = {**DEFAULT_PROVIDER_LIMITS, **self.setup.provider_limits}
+        providers = {m.spec.provider for m in self.models.values()}
+        if self.judge:
+            providers.add(self.judge.spec.provider)
+        return {
+            provider: threading.BoundedSemaphore(
+                max(1, min(limits.get(provider, self.setup.concurrency), self.setup.concurrency))
+            )
+            for provider in providers
+        }
+
+    def _work(
+        self, index: int, key: str, gates: Mapping[str, threading.BoundedSemaphore], to_save: queue.Queue[Any]
+    ) -> None:
+        """A pool worker: one cell, handed to the writer; then None to say this worker is done."""
+        try:
+            if self.cancel_token.cancelled:
+                return
+            try:
+                cell = self._run_cell(index, key, gates)
+            except Exception as exc:  # noqa: BLE001 - a bug in one cell must not stop the others
+                error = CallError("internal", f"{type(exc).__name__}: {exc}")
+                cell = Cell(index, key, "", None, RunResult(model=key, error=error))
+            if cell is not None:
+                to_save.put(cell)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            to_save.put(exc)
+        finally:
+            to_save.put(None)
+
+    def _write(self, to_save: queue.Queue[Any], events: queue.Queue[Cell | BaseException | None]) -> None:
+        """The writer thread: saves every cell in the order they finish, before the caller hears of it.
+
+        SQLite takes one writer at a time anyway, and the workers go straight on to their next call."""
+        while (item := to_save.get()) is not _STOP:
+            if isinstance(item, Cell):
+                try:
+                    self.store.add_cell(self.eval_id, item)
+                except Exception as exc:  # noqa: BLE001 - the database failing ends the run
+                    events.put(exc)
+                    continue
+            events.put(item)
 
     def _run_cell(self, index: int, key: str, gates: Mapping[str, threading.BoundedSemaphore]) -> Cell | None:
         row = self.dataset.rows[index]
