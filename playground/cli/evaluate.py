@@ -99,28 +99,13 @@ def eval_command(
         if resume:
             evaluation = Evaluation.resume(resume, specs, store)
         else:
-            dataset = _dataset(data)
-            if limit is not None:
-                if limit < 1:
-                    raise UsageError("--limit must be at least 1")
-                dataset = Dataset(dataset.name, dataset.columns, dataset.rows[:limit])
-            preset = sample_preset(dataset.name) if not Path(data).exists() else Preset()
-            options = {
-                "schema": _text_or_file(schema) or preset.schema,
-                "pattern": pattern,
-            }
-            names = metric or list(preset.metrics)
-            chosen = tuple(
-                MetricChoice(n, {k: v for k, v in options.items() if v and _uses(n, k)})
-                for n in names
-                if n != JUDGE
-            )
-            if judge or JUDGE in names:
-                chosen += (MetricChoice(JUDGE),)
+            dataset, preset = _dataset_and_preset(data, limit)
             setup = EvalSetup(
                 template=_text_or_file(template) or preset.template,
                 models=tuple(model),
-                metrics=chosen,
+                metrics=_metric_choices(
+                    metric or list(preset.metrics), judge, _text_or_file(schema) or preset.schema, pattern
+                ),
                 system=system,
                 expected_column=expected,
                 judge=judge,
@@ -135,20 +120,46 @@ def eval_command(
             evaluation = Evaluation(setup, dataset, specs, store)
     except (UsageError, DatasetError, SpecError) as exc:
         raise fail_usage(str(exc)) from exc
-
     _run(evaluation, quiet=as_json)
+    raise typer.Exit(_report(evaluation, store, as_json))
+
+
+def _dataset_and_preset(data: str, limit: int | None) -> tuple[Dataset, Preset]:
+    """The dataset (its first `limit` rows) and, for a shipped sample, its ready template and metrics."""
+    dataset = _dataset(data)
+    if limit is not None:
+        if limit < 1:
+            raise UsageError("--limit must be at least 1")
+        dataset = Dataset(dataset.name, dataset.columns, dataset.rows[:limit])
+    return dataset, sample_preset(dataset.name) if not Path(data).exists() else Preset()
+
+
+def _metric_choices(
+    names: list[str], judge: str | None, schema: str | None, pattern: str | None
+) -> tuple[MetricChoice, ...]:
+    """The metrics with the options each uses (json_schema its schema, regex its pattern), judge last."""
+    options = {"schema": schema, "pattern": pattern}
+    chosen = tuple(
+        MetricChoice(n, {k: v for k, v in options.items() if v and _uses(n, k)}) for n in names if n != JUDGE
+    )
+    return chosen + ((MetricChoice(JUDGE),) if judge or JUDGE in names else ())
+
+
+def _report(evaluation: Evaluation, store: EvalStore, as_json: bool) -> int:
+    """Print the summary (a table, or JSON); the exit code: 1 when a row errored or it stopped early."""
     saved = store.get(evaluation.eval_id)
     assert saved is not None
     metric_list = [m.name for m in evaluation.metrics]
     summaries = summarize(saved.cells, list(evaluation.setup.models), metric_list)
     readings = [reading(summaries, m) for m in metric_list] if len(summaries) > 1 else []
     if as_json:
+        summary = [s.to_json() for s in summaries]
         print(
             json.dumps(
                 {
                     "eval_id": evaluation.eval_id,
                     "complete": saved.complete,
-                    "summary": [s.to_json() for s in summaries],
+                    "summary": summary,
                     "readings": readings,
                 }
             )
@@ -159,7 +170,7 @@ def eval_command(
             out.print(line)
         out.print(f"saved as evaluation {evaluation.eval_id} (resume with --resume if it stopped early)")
     row_errors = sum(s.errors + sum(m.errors for m in s.metrics.values()) for s in summaries)
-    raise typer.Exit(EXIT_FAILED if row_errors or not saved.complete else EXIT_OK)
+    return EXIT_FAILED if row_errors or not saved.complete else EXIT_OK
 
 
 def _provider_limits(values: list[str]) -> dict[str, int]:

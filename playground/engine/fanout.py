@@ -131,7 +131,7 @@ class FanOut:
             try:
                 self.on_result(result)
             except Exception as exc:  # noqa: BLE001 - a failed save is reported in the result itself
-                result.error = result.error or {"kind": "storage", "message": f"not saved: {exc}"}
+                result.error = result.error or CallError("storage", f"not saved: {exc}")
         self._events.put(Done(key, result))
 
     def events(self, every_s: float = 0.0) -> Iterator[Event]:
