@@ -43,22 +43,34 @@ def show_card(entry: CatalogEntry) -> None:
     st.subheader(entry.key)
     if entry.description:
         st.markdown(entry.description)
+    left, right = st.columns(2)
+    left.markdown("\n".join(_identity_lines(entry)))
+    right.markdown("\n".join(_use_lines(entry)))
+    if entry.stage == "base":
+        st.info(
+            "A base model: pre-trained only, driven as plain text completion. It continues your text rather "
+            "than answering it; compare it with an instruct-tuned model to see what instruction tuning adds."
+        )
+    elif entry.stage == "instruct" and entry.price_source == "local":
+        st.info("Instruction-tuned: it answers prompts through its own chat template.")
+    try_it(entry)
+
+
+def _identity_lines(entry: CatalogEntry) -> list[str]:
     license_text = entry.license or "unknown"
     if entry.license_url:
         license_text = f"[{license_text}]({entry.license_url})"
-    left, right = st.columns(2)
-    left.markdown(
-        "\n".join(
-            [
-                f"- **Provider:** {entry.provider} · **model id:** `{entry.model}`",
-                f"- **Task:** {entry.task} · **stage:** {entry.stage or 'unknown'}",
-                f"- **Architecture:** {entry.architecture or 'unknown'}",
-                f"- **License:** {license_text} · **open weights:** {yes_no_unknown(entry.open_weights)}",
-                f"- **Context window:** {entry.context_window or 'unknown'} tokens",
-                f"- **Listed in:** {entry.source}",
-            ]
-        )
-    )
+    return [
+        f"- **Provider:** {entry.provider} · **model id:** `{entry.model}`",
+        f"- **Task:** {entry.task} · **stage:** {entry.stage or 'unknown'}",
+        f"- **Architecture:** {entry.architecture or 'unknown'}",
+        f"- **License:** {license_text} · **open weights:** {yes_no_unknown(entry.open_weights)}",
+        f"- **Context window:** {entry.context_window or 'unknown'} tokens",
+        f"- **Listed in:** {entry.source}",
+    ]
+
+
+def _use_lines(entry: CatalogEntry) -> list[str]:
     if entry.price_source == "local":
         price = "local: runs on this machine, no per-token price"
     elif entry.price_input_per_mtok is None:
@@ -68,25 +80,20 @@ def show_card(entry: CatalogEntry) -> None:
             f"input ${entry.price_input_per_mtok} / output ${entry.price_output_per_mtok} per million tokens "
             f"({entry.price_source})"
         )
-    facts = [
+    lines = [
         f"- **Price:** {price}",
         f"- **Token counting:** {entry.token_counting}",
         f"- **Parameters accepted:** {', '.join(entry.accepted_params) or 'unknown'}",
         f"- **Usable now:** {'yes' if entry.usable else 'no'} ({entry.usable_reason})",
     ]
     if entry.size_on_disk_bytes is not None:
-        facts.append(
-            f"- **On disk:** {entry.size_on_disk_bytes / 1e6:.1f} MB, quantization {entry.quantization or 'unknown'}"
-        )
-    right.markdown("\n".join(facts))
-    if entry.stage == "base":
-        st.info(
-            "A base model: pre-trained only, driven as plain text completion. It continues your text rather "
-            "than answering it; compare it with an instruct-tuned model to see what instruction tuning adds."
-        )
-    elif entry.stage == "instruct" and entry.provider == "llamacpp":
-        st.info("Instruction-tuned: it answers prompts through its own chat template.")
+        size = entry.size_on_disk_bytes / 1e6
+        lines.append(f"- **On disk:** {size:.1f} MB, quantization {entry.quantization or 'unknown'}")
+    return lines
 
+
+def try_it(entry: CatalogEntry) -> None:
+    """A sample prompt to this one model, saved to the history like any run."""
     st.markdown("**Try it**")
     prompt = st.text_area("Sample prompt", SAMPLE_PROMPT, key=f"try-prompt-{entry.key}", height=68)
     if st.button("Try it", key=f"try-{entry.key}", disabled=not entry.usable):
