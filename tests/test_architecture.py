@@ -66,3 +66,39 @@ def _api(package: str) -> set[str]:
     import importlib
 
     return set(getattr(importlib.import_module(package), "__all__", ()))
+
+
+def test_every_package_api_name_is_the_thing_it_names():
+    # A public name equal to one of the package's submodules would hand out the module once it is imported.
+    import importlib
+    import types
+
+    for package in ("core", "engine", "storage", "compare", "evals", "catalog"):
+        module = importlib.import_module(f"playground.{package}")
+        for name in module.__all__:
+            value = getattr(module, name)
+            assert not isinstance(value, types.ModuleType), f"playground.{package}.{name} is a module"
+
+
+# Within playground/: which packages each may import (besides itself, providers/ and the standard library).
+LAYERS = {
+    "core": set(),
+    "engine": {"core"},
+    "storage": {"core"},
+    "compare": {"core", "engine", "storage"},
+    "evals": {"core", "engine", "storage"},
+    "catalog": {"core", "engine", "storage", "compare"},
+    "cli": {"core", "engine", "storage", "compare", "evals", "catalog"},
+}
+
+
+def test_packages_import_only_the_layers_below():
+    wrong = []
+    for package, allowed in LAYERS.items():
+        for path in files(f"playground/{package}"):
+            for name in imports(path):
+                parts = name.split(".")
+                if parts[0] == "playground" and len(parts) > 1 and parts[1] in LAYERS:
+                    if parts[1] != package and parts[1] not in allowed:
+                        wrong.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert wrong == []

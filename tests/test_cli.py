@@ -159,11 +159,12 @@ def test_live_terminal_run_with_repeat_prints_spread(args):
 
 
 def test_a_user_models_file_is_known_by_its_path_not_its_name(tmp_path: Path, scripted, monkeypatch):
-    # A user's own file called models.toml, with a local server that needs no key: the same file by a
-    # relative and by an absolute path is the user's file, never the built-in one.
+    # A user's own file called models.toml, for a local server whose key variable is not set: the same
+    # file by a relative and by an absolute path is the user's file (a blank key sends no key), never the
+    # built-in one (whose models need their key).
     models = tmp_path / "models.toml"
     models.write_text(
-        f'[models.mine]\nprovider = "openai"\nmodel = "m"\napi_key_env = ""\n'
+        f'[models.mine]\nprovider = "openai"\nmodel = "m"\napi_key_env = "MY_UNSET_LOCAL_KEY"\n'
         f'base_url = "{scripted.url("ok~tokens=2")}"\n'
     )
     monkeypatch.chdir(tmp_path)

@@ -62,6 +62,12 @@ def test_the_wheel_installs_and_lists_models_outside_the_repository(tmp_path: Pa
     )  # fmt: skip
     keys = {json.loads(line)["key"] for line in listed.stdout.splitlines()}
     assert {"smollm2-135m", "gemma3-270m", "gpt-4o-mini"} <= keys
+    # The migrations and the sample datasets are package data too.
+    data_check = "from playground.storage import Store; from playground.evals import load_sample; Store(); print(len(load_sample('qa.csv').rows))"
+    rows = subprocess.run(
+        [str(python), "-c", data_check], cwd=elsewhere, env=env, check=True, capture_output=True, text=True
+    )
+    assert int(rows.stdout) > 0
     where = subprocess.run(
         [str(python), "-c", "import playground; print(playground.__file__)"],
         cwd=elsewhere, env=env, check=True, capture_output=True, text=True,

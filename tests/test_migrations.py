@@ -71,3 +71,27 @@ def test_every_migration_goes_down_and_up_again(tmp_path: Path):
         assert set(sqlalchemy.inspect(connection).get_table_names()) <= {"alembic_version"}
         command.upgrade(config, "head")
     assert revision(store) == head()
+
+
+def test_a_database_made_with_create_all_at_the_newest_schema_is_taken_as_it_is(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'create_all.db'}"
+    engine = sqlalchemy.create_engine(url)
+    TableBase.metadata.create_all(engine)  # as the store did for a while, queue_wait_s included
+    engine.dispose()
+    store = Store(url)
+    assert revision(store) == head()
+    run_id = store.create_run("p", ["m"], {})
+    store.add_result(run_id, RunResult(model="m", text="t", run_id=run_id, queue_wait_s=0.5))
+    assert store.get_run(run_id).results[0].queue_wait_s == 0.5
+
+
+def test_an_empty_version_table_left_by_an_interrupted_start_is_recovered(tmp_path: Path):
+    import sqlite3
+
+    path = tmp_path / "interrupted.db"
+    shutil.copy(FIXTURE, path)
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+    store = Store(f"sqlite:///{path}")
+    assert revision(store) == head()
+    assert store.list_runs()[0].prompt == "Name three colors"

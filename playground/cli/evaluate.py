@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from playground.cli.common import EXIT_FAILED, EXIT_OK, fail_usage
-from playground.compare.service import UsageError
+from playground.core.errors import UsageError
 from playground.core.params import Params
 from playground.core.specs import SpecError, load_specs
 from playground.evals.datasets import (

@@ -6,21 +6,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from playground.core.errors import UsageError
 from playground.core.params import PARAM_NAMES, Params, build_request
 from playground.core.results import RunResult
 from playground.core.specs import ModelSpec, with_overrides
-from playground.engine.estimate import Estimate, PreflightError, check_fits, estimate
 from playground.engine.fanout import Event, FanOut, Job
+from playground.engine.preflight import Estimate, PreflightError, check_fits, estimate
 from playground.engine.registry import Keys, build_provider
 from providers.base import ChatRequest, Provider
 from providers.errors import ProviderError
 
 if TYPE_CHECKING:  # sqlalchemy is imported only where a store is opened
     from playground.storage.runs import Store, StoredRun
-
-
-class UsageError(ValueError):
-    """Bad input from the person: one clear line, nothing sent."""
 
 
 @dataclass(frozen=True)

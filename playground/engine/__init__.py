@@ -23,9 +23,9 @@ __all__, __getattr__ = lazy_exports(
         "price_for": "pricing",
         "genai_prices_data_date": "pricing",
         "estimator_for": "tokens",
-        "Estimate": "estimate",
-        "estimate": "estimate",
-        "check_fits": "estimate",
-        "PreflightError": "estimate",
+        "Estimate": "preflight",
+        "estimate": "preflight",
+        "check_fits": "preflight",
+        "PreflightError": "preflight",
     },
 )

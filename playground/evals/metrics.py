@@ -16,31 +16,14 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from playground.core.scores import Score
+
 JUDGE = "judge"
 DEFAULT_PASS_AT = 0.5
 
 
 class MetricError(ValueError):
     """A metric chosen with missing or bad options, or one that needs a column the dataset lacks."""
-
-
-@dataclass(frozen=True)
-class Score:
-    """One metric on one answer; `error` set means it could not be scored (not a zero)."""
-
-    value: float | None
-    passed: bool | None
-    detail: str = ""
-    error: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"value": self.value, "passed": self.passed, "detail": self.detail, "error": self.error}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Score:
-        """Inverse of to_json."""
-        return cls(data.get("value"), data.get("passed"), data.get("detail", ""), data.get("error"))
 
 
 @dataclass(frozen=True)

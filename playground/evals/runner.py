@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from playground.compare.service import UsageError
+from playground.core.errors import UsageError
 from playground.core.params import Params, build_request
 from playground.core.results import CallError, RunResult
 from playground.core.specs import ModelSpec
@@ -100,6 +100,7 @@ class _Tally:
     errors: int
     spend: Decimal
     per_row: Counter[int]
+    rows_done: int
     pending: int
     started: float = field(default_factory=time.perf_counter)
     done_now: int = 0
@@ -114,7 +115,8 @@ class _Tally:
             done=len(saved),
             errors=sum(1 for c in saved if not c.result.ok),
             spend=sum((_cell_cost(c) for c in saved), Decimal(0)),
-            per_row=Counter(c.row_index for c in saved),
+            per_row=(per_row := Counter(c.row_index for c in saved)),
+            rows_done=sum(1 for n in per_row.values() if n == models),
             pending=pending,
         )
 
@@ -122,15 +124,15 @@ class _Tally:
         """Count one saved cell in; where the evaluation stands now."""
         self.done_now += 1
         self.per_row[cell.row_index] += 1
+        self.rows_done += self.per_row[cell.row_index] == self.models
         self.errors += 0 if cell.result.ok else 1
         self.spend += _cell_cost(cell)
         elapsed = time.perf_counter() - self.started
-        rows_done = sum(1 for n in self.per_row.values() if n == self.models)
         left = elapsed / self.done_now * (self.pending - self.done_now)
         return Progress(
             self.total,
             self.done + self.done_now,
-            rows_done,
+            self.rows_done,
             self.rows,
             self.errors,
             self.spend,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from playground.compare.stats import spread
+from playground.core.stats import spread
 from playground.storage.evals import Cell
 
 

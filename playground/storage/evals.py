@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from playground.core.results import RunResult
-from playground.evals.metrics import Score
+from playground.core.scores import Score
 from playground.storage.runs import Store, TableBase
 
 

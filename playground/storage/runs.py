@@ -154,6 +154,7 @@ class Store:
         self.engine: Engine = create_engine(self.url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
         migrate(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -229,7 +230,7 @@ class Store:
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-# What the store made with create_all() before it had migrations: a database with tables but no
+# What the store made with create_all() before it had migrations (see _baseline): a database with tables but no
 # alembic_version is at this revision.
 BASELINE_REVISION = "0001"
 
@@ -255,13 +256,38 @@ def _upgrade(engine: Engine) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        tables = set(inspect(connection).get_table_names())
-        if "runs" in tables and "alembic_version" not in tables:
-            command.stamp(config, BASELINE_REVISION)
+        baseline = _baseline(connection)
+        if baseline is not None:
+            command.stamp(config, baseline)
         command.upgrade(config, "head")
 
 
+def _baseline(connection: Any) -> str | None:
+    """The revision a database made before migrations is at, or None (it has one, or no tables yet).
+
+    Before migrations the store made its tables with create_all(): 0001's schema, or (for a short time
+    before Alembic) 0002's, with results.queue_wait_s already there."""
+    from alembic.migration import MigrationContext
+
+    inspector = inspect(connection)
+    if MigrationContext.configure(connection).get_current_revision() is not None:
+        return None
+    if "runs" not in inspector.get_table_names():
+        return None
+    columns = {column["name"] for column in inspector.get_columns("results")}
+    return "0002" if "queue_wait_s" in columns else BASELINE_REVISION
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # With the driver's own transaction handling off (see _sqlite_pragmas), every transaction starts
+    # here, DDL included: a migration that fails leaves nothing half done.
+    connection.exec_driver_sql("BEGIN")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Python's sqlite3 commits on its own before DDL statements; SQLAlchemy's documented recipe turns
+    # that off so transactions (and Alembic's migrations) are real.
+    dbapi_connection.isolation_level = None
     # WAL lets the dashboard read history while a run writes; foreign keys make cascades real.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
