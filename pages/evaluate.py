@@ -18,11 +18,14 @@ from playground.evals import (
     DatasetError,
     EvalSetup,
     Evaluation,
+    EvaluationStore,
     MetricChoice,
     Preset,
+    StoredEval,
     cells_of_row,
     eval_to_csv,
     eval_to_json,
+    evaluation_store,
     load_sample,
     matrix_rows,
     metric_names,
@@ -34,7 +37,6 @@ from playground.evals import (
     summarize,
     summary_rows,
 )
-from playground.storage import EvalStore, StoredEval
 
 page_shell("pages/evaluate.py")
 
@@ -42,9 +44,9 @@ GRADED = ("bleu", "chrf", "rouge_l")
 NORMALISED = ("exact_match", "contains")
 
 
-def eval_store() -> EvalStore:
+def eval_store() -> EvaluationStore:
     """Evaluations live in the shared history database."""
-    return EvalStore(shared_store())
+    return evaluation_store(shared_store())
 
 
 def choose_dataset() -> tuple[Dataset | None, Preset]:

@@ -19,13 +19,13 @@ from pages.common.ui import (
     specs,
 )
 from playground.compare import CompareForm, runs_to_csv, runs_to_json
-from playground.storage import EvalStore
+from playground.evals import evaluation_store
 
 page_shell("pages/history.py")
 
 st.title("History")
 store = shared_store()
-evaluations = EvalStore(store).list()
+evaluations = evaluation_store(store).list()
 if evaluations:
     with st.expander(f"Evaluations ({len(evaluations)})"):
         st.dataframe(

@@ -14,7 +14,7 @@ from pages.common import state
 from playground.core import ModelSpec, RunResult, load_specs, metrics_line
 
 if TYPE_CHECKING:
-    from playground.storage import Store
+    from playground.compare import RunHistory
 
 # Markdown image syntax: model output must not make the browser fetch remote images.
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)]*)\)")
@@ -37,17 +37,17 @@ def page_shell(page_path: str) -> None:
 
 
 @st.cache_resource
-def _store_for(url: str) -> Store:
-    from playground.storage import Store  # sqlalchemy loads on first use, not on first page load
+def _store_for(url: str) -> RunHistory:
+    from playground.compare import open_history  # sqlalchemy loads on first use, not on first page load
 
-    return Store(url)
+    return open_history(url)
 
 
-def shared_store() -> Store:
-    """One store (engine and pool) per database URL, shared by every session; it holds no keys."""
-    from playground.storage import default_db_url
+def shared_store() -> RunHistory:
+    """One history (engine and pool) per database URL, shared by every session; it holds no keys."""
+    from playground.compare import history_url
 
-    return _store_for(default_db_url())
+    return _store_for(history_url())
 
 
 def keyring() -> ChainMap[str, str]:

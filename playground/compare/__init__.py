@@ -6,6 +6,10 @@ __all__, __getattr__ = lazy_exports(
     __name__,
     {
         "Comparison": "service",
+        "open_history": "history",
+        "RunHistory": "history",
+        "StoredRun": "history",
+        "history_url": "history",
         "CompareForm": "form",
         "LOCAL_DEFAULTS": "form",
         "Plan": "service",
