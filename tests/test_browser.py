@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Locator, Page
 
 from tests.conftest import free_port
 from tests.processes import cpu_seconds, serving, streamlit_command, worker_pids
@@ -65,6 +65,23 @@ def streamlit_server(clean_env: Path) -> Iterator[tuple[str, int]]:
 def streamlit_url(streamlit_server: tuple[str, int]) -> str:
     """The URL of `streamlit run app.py` on a free loopback port."""
     return streamlit_server[0]
+
+
+def start_run(page: Page, url: str, prompt_text: str, *, max_tokens: int) -> Locator:
+    """Open Compare, type a prompt and max tokens, click Run; returns the Run button."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    prompt = page.get_by_label("Prompt", exact=True)
+    expect(prompt).to_be_visible(timeout=60_000)
+    prompt.fill(prompt_text)
+    tokens = page.get_by_label("Max tokens")
+    tokens.fill(str(max_tokens))
+    tokens.press("Enter")
+    run = page.get_by_role("button", name="Run", exact=True)
+    expect(run).to_be_enabled(timeout=60_000)
+    run.click()
+    return run
 
 
 def test_prompt_run_two_local_answers_and_a_chart(streamlit_url: str):
@@ -129,25 +146,16 @@ def test_stop_keeps_partial_answers_marked_cancelled(streamlit_url: str):
     from playwright.sync_api import expect
 
     with chromium_page(1800) as page:
-        page.goto(streamlit_url)
-        prompt = page.get_by_label("Prompt", exact=True)
-        expect(prompt).to_be_visible(timeout=60_000)
-        prompt.fill("Write a long story about a lighthouse keeper.")
-        max_tokens = page.get_by_label("Max tokens")
-        max_tokens.fill("2000")
-        max_tokens.press("Enter")
-        run = page.get_by_role("button", name="Run", exact=True)
-        expect(run).to_be_enabled(timeout=60_000)
-        run.click()
+        start_run(page, streamlit_url, "Write a long story about a lighthouse keeper.", max_tokens=2000)
         expect(page.get_by_text("▌").first).to_be_visible(timeout=120_000)  # streaming has begun
         page.locator(".st-key-stop button").click()  # ours, not the toolbar's own Stop
         expect(page.get_by_text("Run saved")).to_be_visible(timeout=60_000)
         errors = page.locator("[data-testid='stAlert']").filter(has_text="cancelled")
         expect(errors.first).to_be_visible(timeout=30_000)
         assert "stopped by the user; partial text kept" in page.inner_text("body")
-        from playground.storage.runs import Store
+        from playground.compare import open_history
 
-        latest = Store().list_runs()[0]
+        latest = open_history().list_runs()[0]
         assert latest.results and all(r.finish_reason == "cancelled" for r in latest.results)
         assert any(r.text for r in latest.results)  # the partial text was saved
 
@@ -178,16 +186,10 @@ def test_a_crashed_worker_ends_one_column_and_the_server_lives_on(streamlit_serv
     url, server_pid = streamlit_server
     ARTIFACTS.mkdir(exist_ok=True)
     with chromium_page(1800) as page:
-        page.goto(url)
-        prompt = page.get_by_label("Prompt", exact=True)
-        expect(prompt).to_be_visible(timeout=60_000)
-        prompt.fill("Write a long story about a lighthouse keeper and the sea.")
+        run = start_run(
+            page, url, "Write a long story about a lighthouse keeper and the sea.", max_tokens=400
+        )
         max_tokens = page.get_by_label("Max tokens")
-        max_tokens.fill("400")
-        max_tokens.press("Enter")
-        run = page.get_by_role("button", name="Run", exact=True)
-        expect(run).to_be_enabled(timeout=60_000)
-        run.click()
         os.kill(_busy_smollm2_worker(server_pid), signal.SIGSEGV)
         crashed = page.locator("[data-testid='stAlert']").filter(has_text="crashed")
         expect(crashed.first).to_be_visible(timeout=60_000)
