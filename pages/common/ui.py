@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections import ChainMap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -12,6 +11,7 @@ import streamlit as st
 
 from pages.common import state
 from playground.core import ModelSpec, RunResult, load_specs, metrics_line
+from playground.engine import Keyring
 
 if TYPE_CHECKING:
     from playground.compare import RunHistory
@@ -50,9 +50,9 @@ def shared_store() -> RunHistory:
     return _store_for(history_url())
 
 
-def keyring() -> ChainMap[str, str]:
-    """This session's keys over the server's environment."""
-    return ChainMap(state.api_keys(), dict(os.environ))
+def keyring() -> Keyring:
+    """This session's own keys, and the server's environment: the registry decides which may go where."""
+    return Keyring(visitor=state.api_keys(), server=os.environ)
 
 
 def specs() -> dict[str, ModelSpec]:

@@ -20,6 +20,8 @@ MODELS_FILE_ENV = "PLAYGROUND_MODELS_FILE"
 # The source label of the built-in specs. A user file is labelled by its resolved path, never its name:
 # a file the user calls models.toml is still the user's.
 BUILTIN_SOURCE = "built-in"
+# Source labels of models a visitor added in a dashboard session.
+VISITOR_SOURCES = ("session", "hub")
 
 PROVIDERS = tuple(ADAPTERS)
 TASKS: tuple[str, ...] = get_args(Task)
@@ -61,6 +63,12 @@ class ModelSpec:
     def is_local(self) -> bool:
         """True for models that run on this machine (no network, no price): its adapter says so."""
         return adapter_class(self.provider).runs_locally
+
+    @property
+    def from_visitor(self) -> bool:
+        """True for a model a dashboard visitor added (a Settings endpoint, a Hub find), not the server's
+        configuration (the built-in file or the operator's models file)."""
+        return self.source in VISITOR_SOURCES
 
     @property
     def is_completion(self) -> bool:

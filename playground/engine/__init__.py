@@ -18,6 +18,8 @@ __all__, __getattr__ = lazy_exports(
         "usability": "registry",
         "api_key": "registry",
         "Keys": "registry",
+        "Keyring": "registry",
+        "keyring_of": "registry",
         "call_target": "registry",
         "cost_of": "pricing",
         "price_for": "pricing",

@@ -4,31 +4,78 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
-from playground.core.specs import BUILTIN_SOURCE, ModelSpec
+from playground.core.specs import ModelSpec
 from playground.engine.runner import DEFAULT_DEADLINE_S
 from providers.base import CallTarget, Provider
 from providers.errors import MissingKeyError, ProviderError
 from providers.local_models import is_available
 from providers.table import UnsupportedTaskError, adapter_for
 
-Keys = Mapping[str, str]
+
+@dataclass(frozen=True)
+class Keyring:
+    """The keys and endpoints a call may use, by whose they are: this visitor's (typed in a dashboard
+    session) and the server's (its environment). A key of the server's goes only to a URL of the
+    server's configuration; a URL a visitor supplied gets only that visitor's own key."""
+
+    visitor: Mapping[str, str] = field(default_factory=dict)
+    server: Mapping[str, str] = field(default_factory=dict)
+
+    def visitors(self, name: str | None) -> str:
+        """The visitor's own value for a variable ("" if none)."""
+        return (self.visitor.get(name or "") or "").strip()
+
+    def servers(self, name: str | None) -> str:
+        """The server's value for a variable ("" if none)."""
+        return (self.server.get(name or "") or "").strip()
 
 
-def api_key(spec: ModelSpec, keys: Keys) -> str | None:
-    """The key for a spec from the caller's keys; raises MissingKeyError naming the variable to set."""
+# A plain mapping is the caller's own configuration (the CLI: the operator's environment).
+Keys = Mapping[str, str] | Keyring
+
+
+def keyring_of(keys: Keys | None) -> Keyring:
+    """The keys as a Keyring (default: the process environment, as the server's)."""
+    if isinstance(keys, Keyring):
+        return keys
+    return Keyring(server=os.environ if keys is None else keys)
+
+
+def visitor_target(spec: ModelSpec, keys: Keys | None) -> bool:
+    """True when a visitor supplied the URL this spec's calls go to: a session endpoint's base URL, or an
+    Azure endpoint typed in Settings (a Hub find goes to the Hugging Face router, the server's URL)."""
+    ring = keyring_of(keys)
+    if spec.base_url:
+        return spec.from_visitor
+    return bool(spec.endpoint_env and ring.visitors(spec.endpoint_env))
+
+
+def api_key(spec: ModelSpec, keys: Keys | None) -> str | None:
+    """The key for a spec; raises MissingKeyError naming the variable to set."""
     if not spec.api_key_env:
         return None  # e.g. a local OpenAI-compatible server that needs no key
-    value = (keys.get(spec.api_key_env) or "").strip()
-    if value:
-        return value
-    if spec.base_url and spec.source != BUILTIN_SOURCE:
-        return None  # a user-added URL with a blank key sends no key, never the server's own
+    ring = keyring_of(keys)
+    if own := ring.visitors(spec.api_key_env):
+        return own
+    if visitor_target(spec, ring):
+        if not spec.base_url:  # an Azure endpoint typed in Settings: Azure always needs a key
+            raise MissingKeyError(
+                f"{spec.key} goes to the endpoint you typed, so it needs your own key: set "
+                f"{spec.api_key_env} in Settings (the server's key never goes to a URL you supplied)"
+            )
+        return None  # the visitor's URL with no key of theirs: no key at all, never the server's
+    if server := ring.servers(spec.api_key_env):
+        return server
+    if spec.base_url:
+        return None  # a configured URL whose key variable is unset: a local server may need none
     raise MissingKeyError(f"{spec.key} needs an API key: set {spec.api_key_env}")
 
 
-def _endpoint(spec: ModelSpec, keys: Keys) -> str:
-    endpoint = spec.base_url or (keys.get(spec.endpoint_env or "") or "").strip()
+def _endpoint(spec: ModelSpec, keys: Keys | None) -> str:
+    ring = keyring_of(keys)
+    endpoint = spec.base_url or ring.visitors(spec.endpoint_env) or ring.servers(spec.endpoint_env)
     if not endpoint:
         raise MissingKeyError(f"{spec.key} needs an endpoint: set {spec.endpoint_env or 'base_url'}")
     return endpoint
@@ -90,7 +137,7 @@ def build_provider(spec: ModelSpec, keys: Keys | None = None) -> Provider:
     """The adapter for a spec, with keys from `keys` (default: the process environment); an
     UnsupportedTaskError names a (provider, task) pair no adapter serves."""
     adapter_for(spec.provider, spec.task)
-    return _BUILDERS[spec.provider](spec, os.environ if keys is None else keys)
+    return _BUILDERS[spec.provider](spec, keyring_of(keys))
 
 
 def call_target(spec: ModelSpec) -> CallTarget:
@@ -109,7 +156,7 @@ def call_target(spec: ModelSpec) -> CallTarget:
 
 def usability(spec: ModelSpec, keys: Keys | None = None) -> tuple[bool, str]:
     """(usable now, why or why not) without calling or loading anything."""
-    keys = os.environ if keys is None else keys
+    ring = keyring_of(keys)
     try:
         adapter_for(spec.provider, spec.task)
     except UnsupportedTaskError as exc:
@@ -117,11 +164,9 @@ def usability(spec: ModelSpec, keys: Keys | None = None) -> tuple[bool, str]:
     if spec.is_local:
         return is_available(spec.gguf or spec.model)
     try:
-        api_key(spec, keys)
+        key = api_key(spec, ring)
         if spec.provider == "azure":
-            _endpoint(spec, keys)
+            _endpoint(spec, ring)
     except ProviderError as exc:
         return False, exc.message.split(": ", 1)[-1]
-    if spec.api_key_env and (keys.get(spec.api_key_env) or "").strip():
-        return True, f"{spec.api_key_env} set"
-    return True, "no key needed"
+    return (True, f"{spec.api_key_env} set") if key else (True, "no key needed")

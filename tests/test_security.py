@@ -1,0 +1,62 @@
+"""Security holes found by probing a running app, each kept reproduced here (issue: security)."""
+
+from __future__ import annotations
+
+import pytest
+
+from playground.core import custom_endpoint_spec, load_specs
+from playground.core.params import Params, build_request
+from playground.engine import Keyring, build_provider, run_model
+from providers.errors import MissingKeyError
+
+SERVER_SECRET = "server-secret-key-do-not-send-0000"
+PARAMS = Params(max_tokens=4)
+
+
+def _sent_the_server_key(scripted) -> bool:
+    return any(SERVER_SECRET in str(request["headers"]) for request in scripted.requests)
+
+
+def test_the_servers_azure_key_never_goes_to_an_endpoint_a_visitor_typed(scripted):
+    spec = load_specs()["azure-gpt-4o-mini"]
+    visitor_endpoint = scripted.url("ok~tokens=2").removesuffix("/v1")
+    ring = Keyring(
+        visitor={"AZURE_OPENAI_ENDPOINT": visitor_endpoint},
+        server={"AZURE_OPENAI_API_KEY": SERVER_SECRET, "AZURE_OPENAI_ENDPOINT": "https://server.example"},
+    )
+    # No key of the visitor's: refused before anything is sent, naming the key to set.
+    with pytest.raises(MissingKeyError, match="needs your own key: set AZURE_OPENAI_API_KEY in Settings"):
+        build_provider(spec, ring)
+    scripted.requests.clear()
+    # With the visitor's own key, that key (and only it) goes to the visitor's endpoint.
+    ring = Keyring(visitor={**ring.visitor, "AZURE_OPENAI_API_KEY": "visitor-own-key"}, server=ring.server)
+    run_model(spec, build_provider(spec, ring), build_request(spec, "hi", None, PARAMS), timeout_s=10)
+    assert any("visitor-own-key" in str(r["headers"]) for r in scripted.requests)
+    assert not _sent_the_server_key(scripted)
+
+
+def test_a_visitor_endpoint_never_gets_a_server_variable_of_the_same_name(scripted):
+    spec = custom_endpoint_spec("mine", scripted.url("ok~tokens=2"), "m")
+    ring = Keyring(visitor={}, server={spec.api_key_env: SERVER_SECRET})
+    scripted.requests.clear()
+    result = run_model(
+        spec, build_provider(spec, ring), build_request(spec, "hi", None, PARAMS), timeout_s=10
+    )
+    assert result.ok, result.error
+    assert scripted.requests and not _sent_the_server_key(scripted)
+
+
+def test_the_servers_own_models_still_use_the_servers_keys(scripted):
+    from playground.core import ModelSpec
+
+    spec = ModelSpec(
+        key="cfg", provider="openai", model="m", base_url=scripted.url("ok~tokens=2"), api_key_env="CFG_KEY"
+    )
+    scripted.requests.clear()
+    result = run_model(
+        spec,
+        build_provider(spec, Keyring(server={"CFG_KEY": SERVER_SECRET})),
+        build_request(spec, "hi", None, PARAMS),
+        timeout_s=10,
+    )
+    assert result.ok and _sent_the_server_key(scripted)  # a configured URL: the configured key
