@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from playground.core import custom_endpoint_spec, load_specs
@@ -60,3 +62,22 @@ def test_the_servers_own_models_still_use_the_servers_keys(scripted):
         timeout_s=10,
     )
     assert result.ok and _sent_the_server_key(scripted)  # a configured URL: the configured key
+
+
+def test_a_json_schema_ref_fetches_nothing_and_reads_no_file(scripted, tmp_path):
+    from playground.evals.metrics import MetricChoice, score_answer
+
+    secret_file = tmp_path / "secret.json"
+    secret_file.write_text('{"type": "string", "description": "TOP-SECRET-CONTENT"}')
+    scripted.requests.clear()
+    for ref in (scripted.url("ok~tokens=1") + "/schema.json", secret_file.as_uri()):
+        choice = MetricChoice("json_schema", {"schema": json.dumps({"$ref": ref})})
+        score = score_answer(choice, '{"a": 1}', None)
+        assert score.error and "not allowed" in score.error and score.value is None
+        assert "TOP-SECRET" not in f"{score.error} {score.detail}"
+    assert scripted.requests == []  # nothing was fetched
+    # References inside the schema itself still work.
+    inner = (
+        '{"$defs": {"n": {"type": "integer"}}, "type": "object", "properties": {"a": {"$ref": "#/$defs/n"}}}'
+    )
+    assert score_answer(MetricChoice("json_schema", {"schema": inner}), '{"a": 1}', None).passed

@@ -127,10 +127,17 @@ def valid_json(answer: str, expected: str | None, options: Mapping[str, Any]) ->
 @cache
 def _validator(schema_text: str) -> Any:
     from jsonschema import Draft202012Validator
+    from referencing import Registry
 
     schema = json.loads(schema_text)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    # An empty registry that retrieves nothing: a $ref outside the schema itself (http:, file:, ...)
+    # is an error, never a fetch or a file read. jsonschema's default would retrieve it.
+    return Draft202012Validator(schema, registry=Registry(retrieve=_refuse_retrieval))
+
+
+def _refuse_retrieval(uri: str) -> Any:
+    raise LookupError(uri)  # referencing reports it as Unresolvable
 
 
 def schema_of(options: Mapping[str, Any]) -> str:
@@ -154,7 +161,12 @@ def json_schema(answer: str, expected: str | None, options: Mapping[str, Any]) -
         value = extract_json(answer)
     except ValueError as exc:
         return _binary(False, str(exc))
-    errors = sorted(_validator(schema_of(options)).iter_errors(value), key=lambda e: list(e.path))
+    try:
+        errors = sorted(_validator(schema_of(options)).iter_errors(value), key=lambda e: list(e.path))
+    except Exception as exc:  # noqa: BLE001 - an unresolvable $ref (jsonschema wraps it), for this row
+        ref = getattr(exc, "ref", None) or str(exc).removeprefix("Unresolvable: ")
+        message = f"json_schema: $ref {ref!r} is not allowed (a schema may refer only within itself)"
+        return Score(None, None, error=message)
     if errors:
         where = "/".join(map(str, errors[0].path)) or "(root)"
         return _binary(False, f"{where}: {errors[0].message}")
