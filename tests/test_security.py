@@ -81,3 +81,21 @@ def test_a_json_schema_ref_fetches_nothing_and_reads_no_file(scripted, tmp_path)
         '{"$defs": {"n": {"type": "integer"}}, "type": "object", "properties": {"a": {"$ref": "#/$defs/n"}}}'
     )
     assert score_answer(MetricChoice("json_schema", {"schema": inner}), '{"a": 1}', None).passed
+
+
+def test_csv_exports_are_safe_to_open_in_a_spreadsheet():
+    import csv
+    import io
+
+    from playground.compare import open_history, runs_to_csv
+    from playground.core import RunResult
+
+    history = open_history()
+    hostile = ['=HYPERLINK("http://evil","x")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3", "\tTAB", "\rCR"]
+    run_id = history.create_run(hostile[0], ["m"], {})
+    for text in hostile:
+        history.add_result(run_id, RunResult(model="m", text=text, run_id=run_id, ttft_s=-0.0))
+    rows = list(csv.DictReader(io.StringIO(runs_to_csv(history.list_runs()))))
+    assert {row["text"] for row in rows} == {"'" + text for text in hostile}
+    assert rows[0]["prompt"].startswith("'=")
+    assert rows[0]["ttft_s"] in ("-0.0", "0.0")  # numbers stay numbers

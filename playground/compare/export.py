@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import Sequence
 
+from playground.core.format import spreadsheet_safe
 from playground.storage.runs import StoredRun
 
 CSV_FIELDS = (
@@ -61,13 +62,15 @@ def runs_to_csv(runs: Sequence[StoredRun]) -> str:
             row = result.to_json()
             error = row.pop("error") or {}
             writer.writerow(
-                {
-                    **{k: v for k, v in row.items() if k in CSV_FIELDS},
-                    "run_id": run.id,
-                    "created_at": run.created_at.isoformat(),
-                    "prompt": run.prompt,
-                    "error_kind": error.get("kind"),
-                    "error_message": error.get("message"),
-                }
+                spreadsheet_safe(
+                    {
+                        **{k: v for k, v in row.items() if k in CSV_FIELDS},
+                        "run_id": run.id,
+                        "created_at": run.created_at.isoformat(),
+                        "prompt": run.prompt,
+                        "error_kind": error.get("kind"),
+                        "error_message": error.get("message"),
+                    }
+                )
             )
     return buffer.getvalue()

@@ -47,3 +47,14 @@ def metrics_line(result: RunResult) -> str:
     if result.finish_reason:
         parts.append(f"finish: {result.finish_reason}")
     return " · ".join(parts)
+
+
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(row: dict[str, object]) -> dict[str, object]:
+    """A CSV row that opens as text in a spreadsheet: a text cell that would start a formula
+    (=HYPERLINK(...), +cmd|..., @SUM(...)) gets a leading apostrophe, as OWASP's CSV-injection advice says.
+    Numbers are left as they are (a negative number is not a formula)."""
+    return {k: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v for k, v in row.items()}

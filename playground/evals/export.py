@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+from playground.core.format import spreadsheet_safe
 from playground.evals.summary import summarize
 from playground.storage.evals import StoredEval
 
@@ -66,7 +67,7 @@ def eval_to_csv(saved: StoredEval) -> str:
             line[metric] = "" if score is None or score.value is None else score.value
             line[f"{metric}_passed"] = "" if score is None or score.passed is None else score.passed
             line[f"{metric}_detail"] = "" if score is None else (score.error or score.detail)
-        writer.writerow(line)
+        writer.writerow(spreadsheet_safe(line))
     return out.getvalue()
 
 
