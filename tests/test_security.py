@@ -99,3 +99,30 @@ def test_csv_exports_are_safe_to_open_in_a_spreadsheet():
     assert {row["text"] for row in rows} == {"'" + text for text in hostile}
     assert rows[0]["prompt"].startswith("'=")
     assert rows[0]["ttft_s"] in ("-0.0", "0.0")  # numbers stay numbers
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ (7 ** 10000000) % 10 }}",
+        "{{ 'x' * 10**8 }}",
+        "{{ [1] * 100000000 }}",
+        "{{ 2 ** (2 ** 30) }}",
+        "{% for i in range(100000) %}{{ 'xyzxyz' }}{% endfor %}",
+    ],
+)
+def test_a_hostile_template_is_refused_within_a_second(template: str):
+    import time
+
+    from playground.evals.templating import PromptTemplate, TemplateError
+
+    started = time.monotonic()
+    with pytest.raises(TemplateError, match="too large|too long|over .* characters"):
+        PromptTemplate(template).check(["text"], [{"text": "hi"}])
+    assert time.monotonic() - started < 1.0
+
+
+def test_ordinary_template_arithmetic_still_works():
+    from playground.evals.templating import PromptTemplate
+
+    assert PromptTemplate("{{ 2 ** 10 }} {{ 'ab' * 3 }} {text}").render({"text": "x"}) == "1024 ababab x"
