@@ -208,3 +208,18 @@ def test_a_crashed_worker_ends_one_column_and_the_server_lives_on(streamlit_serv
         )
         expect(captions.filter(has_text="TTFT")).to_have_count(2, timeout=120_000)
         assert "(counted)" in page.inner_text("body")
+
+
+def test_the_pages_fetch_nothing_from_outside_this_server(streamlit_url: str):
+    # A hosted or offline instance must not make visitors' browsers fetch fonts or scripts elsewhere.
+    from playwright.sync_api import expect
+
+    fetched: list[str] = []
+    with chromium_page(1000) as page:
+        page.on("request", lambda request: fetched.append(request.url))
+        for path in ("", "/catalog", "/evaluate", "/history", "/settings"):
+            page.goto(f"{streamlit_url}{path}")
+            expect(page.locator("h1").first).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(500)
+    outside = [u for u in fetched if not u.startswith((streamlit_url, "data:", "blob:", "ws://127.0.0.1"))]
+    assert fetched and outside == []

@@ -126,3 +126,22 @@ def test_ordinary_template_arithmetic_still_works():
     from playground.evals.templating import PromptTemplate
 
     assert PromptTemplate("{{ 2 ** 10 }} {{ 'ab' * 3 }} {text}").render({"text": "x"}) == "1024 ababab x"
+
+
+@pytest.mark.parametrize("price", ["-136", "sNaN", "NaN", "Infinity", "abc"])
+def test_a_custom_endpoint_price_must_be_a_number_of_zero_or_more(price: str):
+    from playground.core import EndpointError
+
+    with pytest.raises(EndpointError, match="Prices must be numbers"):
+        custom_endpoint_spec("mine", "http://127.0.0.1:1/v1", "m", price_in=price)
+
+
+def test_the_server_config_hides_tracebacks_and_caps_uploads():
+    import tomllib
+
+    from tests.processes import ROOT
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"
+    assert config["server"]["maxUploadSize"] <= 10
+    assert 'icon=":material/' not in (ROOT / "app.py").read_text()  # no font fetched from a public CDN

@@ -224,6 +224,9 @@ def custom_endpoint_spec(
         }
     except InvalidOperation:
         raise EndpointError("Prices must be numbers.") from None
+    for price in prices.values():
+        if price is not None and (not price.is_finite() or price < 0):
+            raise EndpointError("Prices must be numbers of 0 or more (USD per million tokens).")
     return ModelSpec(
         key=name,
         provider="openai",
