@@ -145,3 +145,34 @@ def test_the_server_config_hides_tracebacks_and_caps_uploads():
     assert config["client"]["showErrorDetails"] == "none"
     assert config["server"]["maxUploadSize"] <= 10
     assert 'icon=":material/' not in (ROOT / "app.py").read_text()  # no font fetched from a public CDN
+
+
+def test_the_regex_metrics_time_bound_holds_under_load():
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from playground.evals.metrics import MetricChoice, score_answer
+
+    choice = MetricChoice("regex", {"pattern": r"(a|aa)+$"})
+    answer = "a" * 5000 + "b"
+    took: list[float] = []
+
+    def one() -> None:
+        started = time.monotonic()
+        score = score_answer(choice, answer, None)
+        took.append(time.monotonic() - started)
+        assert score.error and "took too long" in score.error
+
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        threads = [threading.Thread(target=one) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    finally:
+        busy.kill()
+        busy.wait()
+    assert len(took) == 3 and max(took) < 1.5, took

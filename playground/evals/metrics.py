@@ -80,7 +80,8 @@ def regex_match(answer: str, expected: str | None, options: Mapping[str, Any]) -
 
     pattern = options.get("pattern") or expected or ""
     try:
-        found = regex.search(pattern, answer, timeout=float(options.get("timeout_s", 1.0)))
+        # concurrent=True: the match releases the GIL, so a slow pattern never holds other sessions.
+        found = regex.search(pattern, answer, timeout=float(options.get("timeout_s", 1.0)), concurrent=True)
     except regex.error as exc:
         return Score(None, None, error=f"bad pattern {pattern!r}: {exc}")
     except TimeoutError:
