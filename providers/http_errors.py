@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from http import HTTPStatus
 
 _TAG = re.compile(r"<[^>]+>")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -31,6 +32,18 @@ def short_body(body: object) -> str:
         shown = title.group(1) if title else _TAG.sub(" ", stripped)
         return _cut("HTML page: " + " ".join(shown.split()))
     return _cut(" ".join(stripped.split()))
+
+
+def body_or_reason(body: object, status: int, show_body: bool) -> str:
+    """What an error says about a response: a line of its body, or (for a URL a visitor supplied, whose
+    body could be anything the server can reach) only the status's standard reason."""
+    if show_body:
+        return short_body(body)
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "unknown status"
+    return f"{reason} (the body of an error from a URL you supplied is not shown)"
 
 
 def _cut(text: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from providers import errors
 from providers.base import SAMPLING_PARAMS, CallTarget, CancelToken, ChatRequest, Chunk, Snippet, Task
 from providers.chat_stream import redacted, relay
-from providers.http_errors import short_body
+from providers.http_errors import body_or_reason
 from providers.snippet_text import curl_text, kwargs_text
 
 ROUTER_URL = "https://router.huggingface.co/v1"
@@ -53,12 +53,14 @@ class HuggingFaceProvider:
         base_url: str | None = None,
         hf_provider: str | None = None,
         timeout_s: float = 60.0,
+        visitor_url: bool = False,
     ) -> None:
         self.model = model
         self.api_key = api_key or ""
         self.base_url = base_url
         self.hf_provider = hf_provider
         self.timeout_s = timeout_s
+        self.visitor_url = visitor_url  # its error bodies are not shown (see OpenAIProvider)
 
     def prepare(self) -> None:
         """Import huggingface_hub now, outside the timed call (a client is built per call)."""
@@ -107,10 +109,10 @@ class HuggingFaceProvider:
         yield from relay(chunks, cancel, client.close, self._map)
 
     def _map(self, exc: Exception) -> errors.ProviderError:
-        return redacted(map_hf_error(exc), self.api_key)
+        return redacted(map_hf_error(exc, show_body=not self.visitor_url), self.api_key)
 
 
-def map_hf_error(exc: Exception) -> errors.ProviderError:
+def map_hf_error(exc: Exception, *, show_body: bool = True) -> errors.ProviderError:
     """Map a huggingface_hub / httpx exception to the project's error types."""
     from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
 
@@ -128,7 +130,8 @@ def map_hf_error(exc: Exception) -> errors.ProviderError:
                 body = response.read().decode("utf-8", "replace")
             except Exception:  # noqa: BLE001
                 body = str(exc).splitlines()[0]
-        return errors.status_error(response.status_code, short_body(body), retry_after=retry_after)
+        reason = body_or_reason(body, response.status_code, show_body)
+        return errors.status_error(response.status_code, reason, retry_after=retry_after)
     if isinstance(exc, json.JSONDecodeError | ValueError | KeyError | TypeError | AttributeError):
         return errors.BadResponseError(f"malformed stream: {type(exc).__name__}: {exc}")
     name = type(exc).__name__

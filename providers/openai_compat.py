@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from providers import errors
 from providers.base import SAMPLING_PARAMS, CallTarget, CancelToken, ChatRequest, Chunk, Snippet, Task
 from providers.chat_stream import redacted, relay
-from providers.http_errors import short_body
+from providers.http_errors import body_or_reason, short_body
 from providers.snippet_text import curl_text, kwargs_text
 
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
@@ -45,11 +45,15 @@ class OpenAIProvider:
         api_key: str | None,
         base_url: str | None = None,
         timeout_s: float = 60.0,
+        visitor_url: bool = False,
     ) -> None:
         self.model = model
         self.api_key = api_key or ""
         self.base_url = base_url
         self.timeout_s = timeout_s
+        # A URL a visitor supplied: its error bodies are never shown or stored (they could be anything
+        # that server reaches), only the status and a reason of our own.
+        self.visitor_url = visitor_url
         self._client: Any = None
         self._client_lock = threading.Lock()  # many workers may ask for the client at once
 
@@ -135,11 +139,12 @@ class OpenAIProvider:
         yield from relay(sdk_stream, cancel, sdk_stream.close, self._map)
 
     def _map(self, exc: Exception) -> errors.ProviderError:
-        return redacted(map_openai_error(exc), self.api_key)
+        return redacted(map_openai_error(exc, show_body=not self.visitor_url), self.api_key)
 
 
-def map_openai_error(exc: Exception) -> errors.ProviderError:
-    """Map an `openai` SDK exception (or a stream failure) to the project's error types."""
+def map_openai_error(exc: Exception, *, show_body: bool = True) -> errors.ProviderError:
+    """Map an `openai` SDK exception (or a stream failure) to the project's error types; without
+    `show_body`, no text of the server's reaches the message (a URL a visitor supplied)."""
     import openai
 
     if isinstance(exc, errors.ProviderError):
@@ -156,11 +161,15 @@ def map_openai_error(exc: Exception) -> errors.ProviderError:
             body: object = exc.body if exc.body is not None else response.text
         except Exception:  # noqa: BLE001 - a streamed body may not be readable any more
             body = exc.message
-        return errors.status_error(response.status_code, short_body(body), retry_after=retry_after)
+        reason = body_or_reason(body, response.status_code, show_body)
+        return errors.status_error(response.status_code, reason, retry_after=retry_after)
     if isinstance(exc, openai.APIResponseValidationError):
         return errors.BadResponseError(f"response did not match the API schema: {exc.message}")
     if isinstance(exc, openai.APIError):
-        return errors.BadResponseError(f"error in the stream: {short_body(exc.body) or exc.message}")
+        detail = (
+            (short_body(exc.body) or exc.message) if show_body else "details not shown for a URL you supplied"
+        )
+        return errors.BadResponseError(f"error in the stream: {detail}")
     if isinstance(exc, json.JSONDecodeError | ValueError | KeyError | TypeError | AttributeError):
         return errors.BadResponseError(f"malformed stream: {type(exc).__name__}: {exc}")
     if isinstance(exc, OSError):
@@ -206,8 +215,11 @@ class AzureOpenAIProvider(OpenAIProvider):
         endpoint: str,
         api_version: str,
         timeout_s: float = 60.0,
+        visitor_url: bool = False,
     ) -> None:
-        super().__init__(model=deployment, api_key=api_key, base_url=None, timeout_s=timeout_s)
+        super().__init__(
+            model=deployment, api_key=api_key, base_url=None, timeout_s=timeout_s, visitor_url=visitor_url
+        )
         self.endpoint = endpoint
         self.api_version = api_version
 

@@ -176,3 +176,25 @@ def test_the_regex_metrics_time_bound_holds_under_load():
         busy.kill()
         busy.wait()
     assert len(took) == 3 and max(took) < 1.5, took
+
+
+def test_error_bodies_from_a_visitors_url_are_neither_shown_nor_saved(scripted):
+    from playground.compare import open_history
+
+    visitor = custom_endpoint_spec("mine", scripted.url("status~code=500"), "m")
+    result = run_model(
+        visitor, build_provider(visitor, Keyring()), build_request(visitor, "hi", None, PARAMS), timeout_s=10
+    )
+    assert result.error.kind == "server_error" and "500" in result.error.message
+    assert "scripted failure" not in result.error.message  # the body stayed out
+    assert "Internal Server Error" in result.error.message  # our own reason
+    history = open_history()
+    run_id = history.create_run("hi", ["mine"], {})
+    history.add_result(run_id, result)
+    assert "scripted failure" not in str(history.get_run(run_id).results[0].error)
+    # The server's own configured URLs still show the body (it helps the operator).
+    from playground.core import ModelSpec
+
+    own = ModelSpec(key="own", provider="openai", model="m", base_url=scripted.url("status~code=500"))
+    mine = run_model(own, build_provider(own, {}), build_request(own, "hi", None, PARAMS), timeout_s=10)
+    assert "scripted failure" in mine.error.message

@@ -89,7 +89,11 @@ def _openai(spec: ModelSpec, keys: Keys) -> Provider:
     from providers.openai_compat import OpenAIProvider
 
     return OpenAIProvider(
-        model=spec.model, api_key=api_key(spec, keys), base_url=spec.base_url, timeout_s=_timeout(spec)
+        model=spec.model,
+        api_key=api_key(spec, keys),
+        base_url=spec.base_url,
+        timeout_s=_timeout(spec),
+        visitor_url=visitor_target(spec, keys),
     )
 
 
@@ -102,6 +106,7 @@ def _azure(spec: ModelSpec, keys: Keys) -> Provider:
         endpoint=_endpoint(spec, keys),
         api_version=spec.api_version or "2024-10-21",
         timeout_s=_timeout(spec),
+        visitor_url=visitor_target(spec, keys),
     )
 
 
@@ -114,6 +119,7 @@ def _huggingface(spec: ModelSpec, keys: Keys) -> Provider:
         base_url=spec.base_url,
         hf_provider=spec.hf_provider,
         timeout_s=_timeout(spec),
+        visitor_url=visitor_target(spec, keys),
     )
 
 
