@@ -24,7 +24,7 @@ from playground.catalog import (
     yes_no_unknown,
 )
 from playground.compare import Comparison, UsageError, plan_comparison
-from playground.core import PROVIDERS, TASKS, Params
+from playground.core import PROVIDERS, TASKS, Params, plain, safe_markdown
 from playground.engine import Done, genai_prices_data_date
 
 page_shell("pages/catalog.py")
@@ -40,9 +40,9 @@ def cached_hub_search(query: HubQuery) -> list[HubModel]:
 
 def show_card(entry: CatalogEntry) -> None:
     """One model's card: what it is, its limits and prices with sources, and a Try it box."""
-    st.subheader(entry.key)
+    st.subheader(plain(entry.key))
     if entry.description:
-        st.markdown(entry.description)
+        st.markdown(safe_markdown(entry.description))
     left, right = st.columns(2)
     left.markdown("\n".join(_identity_lines(entry)))
     right.markdown("\n".join(_use_lines(entry)))
@@ -57,16 +57,17 @@ def show_card(entry: CatalogEntry) -> None:
 
 
 def _identity_lines(entry: CatalogEntry) -> list[str]:
-    license_text = entry.license or "unknown"
+    # Hub finds bring these fields from model cards: each is shown as plain text, the license link too.
+    license_text = plain(entry.license or "unknown")
     if entry.license_url:
-        license_text = f"[{license_text}]({entry.license_url})"
+        license_text += " " + plain(f"({entry.license_url})")
     return [
-        f"- **Provider:** {entry.provider} · **model id:** `{entry.model}`",
-        f"- **Task:** {entry.task} · **stage:** {entry.stage or 'unknown'}",
-        f"- **Architecture:** {entry.architecture or 'unknown'}",
+        f"- **Provider:** {plain(entry.provider)} · **model id:** {plain(entry.model)}",
+        f"- **Task:** {plain(entry.task)} · **stage:** {plain(entry.stage or 'unknown')}",
+        f"- **Architecture:** {plain(entry.architecture or 'unknown')}",
         f"- **License:** {license_text} · **open weights:** {yes_no_unknown(entry.open_weights)}",
         f"- **Context window:** {entry.context_window or 'unknown'} tokens",
-        f"- **Listed in:** {entry.source}",
+        f"- **Listed in:** {plain(entry.source)}",
     ]
 
 
@@ -100,7 +101,7 @@ def try_it(entry: CatalogEntry) -> None:
         try:
             plan = plan_comparison(prompt, [entry.key], specs(), params=Params(max_tokens=96), keys=keyring())
         except UsageError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
         else:
             with st.spinner(f"Running {entry.key}…"):
                 comparison = Comparison(plan, shared_store())
@@ -135,7 +136,7 @@ def hub_search_section() -> None:
             st.session_state["hub-hits"] = cached_hub_search(query)
         except HubUnavailableError as exc:
             st.session_state.pop("hub-hits", None)
-            st.warning(str(exc))
+            st.warning(plain(str(exc)))
     hits: list[HubModel] | None = st.session_state.get("hub-hits")
     if hits is not None:
         if not hits:

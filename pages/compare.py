@@ -11,12 +11,25 @@ from pages.common.ui import (
     render_answer,
     render_charts,
     render_code,
-    safe_markdown,
     shared_store,
     specs,
 )
-from playground.compare import CompareForm, Comparison, UsageError, plan_comparison, word_diff_markdown
-from playground.core import OVERRIDE_LIMITS, Params, RunResult, overrides_from_rows
+from playground.compare import (
+    CompareForm,
+    Comparison,
+    UsageError,
+    plan_comparison,
+    word_diff_markdown,
+)
+from playground.core import (
+    OVERRIDE_LIMITS,
+    Params,
+    RunResult,
+    is_run_id,
+    overrides_from_rows,
+    plain,
+    safe_markdown,
+)
 from playground.engine import Delta, Done, Waiting, usability
 
 page_shell("pages/compare.py")
@@ -34,14 +47,17 @@ def waiting_caption(ahead: int) -> str:
 
 def show_shared_run(run_id: str) -> None:
     """A run opened from a share link: read-only, from the store."""
+    if not is_run_id(run_id):
+        st.error("This share link holds no run id (32 hexadecimal characters).")
+        return
     run = shared_store().get_run(run_id)
     if run is None:
-        st.error(f"No run {run_id!r} in the history.")
+        st.error(f"No run {run_id} in the history.")
         return
     st.subheader("Shared run (read-only)")
-    st.markdown(f"**Prompt:** {safe_markdown(run.prompt)}")
+    st.markdown(f"**Prompt:** {plain(run.prompt)}")
     if run.system:
-        st.markdown(f"**System:** {safe_markdown(run.system)}")
+        st.markdown(f"**System:** {plain(run.system)}")
     show_results(run.results, run.models)
     render_code(run.id, specs())
 
@@ -52,7 +68,7 @@ def show_results(results: list[RunResult], order: list[str]) -> None:
     keys = [k for k in order if k in first]
     for column, key in zip(st.columns(max(len(keys), 1)), keys, strict=False):
         with column:
-            st.markdown(f"#### {key}")
+            st.markdown(f"#### {plain(key)}")
             render_answer(first[key])
     render_charts(results)
     answered = [k for k in keys if first[k].text]
@@ -124,12 +140,12 @@ if st.toggle("Different parameters per model", key="per-model-on") and chosen:
     try:
         per_model = overrides_from_rows(edited.to_dict("records") if hasattr(edited, "to_dict") else edited)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
 
 blocked = [k for k in chosen if not usable[k][0]]
 plan = None
 if blocked:
-    st.warning("; ".join(f"{k}: {usable[k][1]}" for k in blocked))
+    st.warning(plain("; ".join(f"{k}: {usable[k][1]}" for k in blocked)))
 elif prompt.strip() and chosen:
     try:
         plan = plan_comparison(
@@ -147,7 +163,7 @@ elif prompt.strip() and chosen:
             keys=keys,
         )
     except UsageError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
 if plan is not None:
     rows = [
         {
@@ -182,7 +198,7 @@ if run_clicked and plan is not None:
     texts = {key: "" for key in order}
     for column, key in zip(st.columns(len(order)), order, strict=True):
         with column:
-            st.markdown(f"#### {key}")
+            st.markdown(f"#### {plain(key)}")
             placeholders[key] = st.empty()
             placeholders[key].caption("waiting for the first token…")
     results: list[RunResult] = []

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.common import state
-from pages.common.ui import keyring, page_shell, render_answer, safe_markdown, shared_store, specs
+from pages.common.ui import keyring, page_shell, render_answer, shared_store, specs
 from playground.compare import UsageError
-from playground.core import Params
+from playground.core import Params, plain
 from playground.engine import usability
 from playground.evals import (
     DEFAULT_RUBRIC,
@@ -61,7 +61,7 @@ def choose_dataset() -> tuple[Dataset | None, Preset]:
     try:
         return parse_dataset(upload.name, upload.getvalue()), Preset()
     except DatasetError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
         return None, Preset()
 
 
@@ -114,13 +114,13 @@ def show_evaluation(saved: StoredEval) -> None:
     metrics = metric_names(saved)
     models = saved.setup["models"]
     summaries = summarize(saved.cells, models, metrics)
-    st.subheader(f"{saved.name} · {len(saved.cells)} of {saved.total_cells} answers")
+    st.subheader(plain(f"{saved.name} · {len(saved.cells)} of {saved.total_cells} answers"))
     if not saved.complete:
         st.warning("Not finished: resume it below to run only the missing answers.")
     st.dataframe(summary_rows(summaries, metrics), hide_index=True)
     if len(summaries) > 1:
         for metric in metrics:
-            st.markdown("- " + safe_markdown(reading(summaries, metric)))
+            st.markdown("- " + plain(reading(summaries, metric)))
     from playground.evals import charts as eval_charts  # plotly only once there are results
 
     left, right = st.columns(2)
@@ -135,15 +135,15 @@ def show_evaluation(saved: StoredEval) -> None:
     row = st.number_input("Open row", 1, len(saved.dataset["rows"]), 1, key=f"ev-row-{saved.id}")
     cells = cells_of_row(saved, int(row) - 1)
     if cells:
-        st.markdown(f"**Prompt:** {safe_markdown(cells[0].prompt)}")
+        st.markdown(f"**Prompt:** {plain(cells[0].prompt)}")
         if cells[0].expected is not None:
-            st.markdown(f"**Expected:** {safe_markdown(cells[0].expected)}")
+            st.markdown(f"**Expected:** {plain(cells[0].expected)}")
         for column, cell in zip(st.columns(len(cells)), cells, strict=True):
             with column:
-                st.markdown(f"#### {cell.model}")
+                st.markdown(f"#### {plain(cell.model)}")
                 render_answer(cell.result)
                 for name, score in cell.scores.items():
-                    st.caption(f"{name}: {score_mark(score)} {score.error or score.detail}")
+                    st.caption(plain(f"{name}: {score_mark(score)} {score.error or score.detail}"))
     e1, e2 = st.columns(2)
     e1.download_button(
         "Export CSV", eval_to_csv(saved), f"eval-{saved.id}.csv", "text/csv", key=f"ev-csv-{saved.id}"
@@ -199,7 +199,7 @@ listing = store.list()
 with st.expander("New evaluation", expanded=not listing or "ev-pick" not in st.session_state):
     dataset, preset = choose_dataset()
     if dataset is not None:
-        st.caption(f"{len(dataset.rows)} rows · columns: {', '.join(dataset.columns)}")
+        st.caption(plain(f"{len(dataset.rows)} rows · columns: {', '.join(dataset.columns)}"))
         st.dataframe(list(dataset.rows[:5]), hide_index=True)
         preset_key = f"ev-template-{dataset.name}"
         template = st.text_area("Prompt template ({column} fields)", preset.template, key=preset_key)
@@ -257,7 +257,7 @@ with st.expander("New evaluation", expanded=not listing or "ev-pick" not in st.s
                         setup, Dataset(dataset.name, dataset.columns, rows), all_specs, store, keys=ring
                     )
             except UsageError as exc:
-                st.error(str(exc))
+                st.error(plain(str(exc)))
             else:
                 run_live(evaluation)
 
@@ -278,7 +278,7 @@ if listing:
                 with st.spinner("Loading models…"):
                     resumed = Evaluation.resume(saved.id, all_specs, store, keys=ring)
             except UsageError as exc:
-                st.error(str(exc))
+                st.error(plain(str(exc)))
             else:
                 run_live(resumed)
         if b2.button("Delete this evaluation", key="ev-delete"):

@@ -14,11 +14,11 @@ from pages.common.ui import (
     render_answer,
     render_charts,
     render_code,
-    safe_markdown,
     shared_store,
     specs,
 )
 from playground.compare import CompareForm, runs_to_csv, runs_to_json
+from playground.core import plain
 from playground.evals import evaluation_store
 
 page_shell("pages/history.py")
@@ -90,12 +90,12 @@ chosen = st.selectbox(
 )
 run = store.get_run(chosen)
 if run is not None:
-    st.markdown(f"**Prompt:** {safe_markdown(run.prompt)}")
+    st.markdown(f"**Prompt:** {plain(run.prompt)}")
     st.caption(f"Parameters: {json.dumps(run.params)} · share link: `?run={run.id}`")
     first = {r.model: r for r in run.results if r.repeat_index == 0}
     for column, key in zip(st.columns(max(len(first), 1)), first, strict=False):
         with column:
-            st.markdown(f"#### {key}")
+            st.markdown(f"#### {plain(key)}")
             render_answer(first[key])
     render_charts(run.results)
     render_code(run.id, specs())

@@ -7,7 +7,7 @@ import streamlit as st
 
 from pages.common.state import api_keys, custom_specs
 from pages.common.ui import keyring, page_shell, specs
-from playground.core import EndpointError, custom_endpoint_spec
+from playground.core import EndpointError, custom_endpoint_spec, plain
 from playground.engine import usability
 
 page_shell("pages/settings.py")
@@ -53,7 +53,7 @@ with st.form("custom"):
         try:
             spec = custom_endpoint_spec(name, base_url, model_id, price_in, price_out)
         except EndpointError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
         else:
             if key.strip() and spec.api_key_env:
                 keys[spec.api_key_env] = key.strip()

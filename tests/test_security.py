@@ -198,3 +198,49 @@ def test_error_bodies_from_a_visitors_url_are_neither_shown_nor_saved(scripted):
     own = ModelSpec(key="own", provider="openai", model="m", base_url=scripted.url("status~code=500"))
     mine = run_model(own, build_provider(own, {}), build_request(own, "hi", None, PARAMS), timeout_s=10)
     assert "scripted failure" in mine.error.message
+
+
+IMAGE_SPELLINGS = [
+    "![a [b] c](http://evil.example/1.png)",
+    "![a\\]](http://evil.example/2.png)",
+    "![r][1]\n\n[1]: http://evil.example/3.png",
+    '<img src="http://evil.example/4.png">',
+    "[click me](http://evil.example/5)",
+]
+
+
+@pytest.mark.parametrize("text", IMAGE_SPELLINGS)
+def test_the_renderer_leaves_no_image_link_or_html_to_render(text: str):
+    from markdown_it import MarkdownIt
+
+    from playground.core import safe_markdown
+
+    rendered = safe_markdown(text)
+    # Parsed again as markdown (Streamlit's renderer is CommonMark too): no image, link or HTML token.
+    tokens = MarkdownIt("commonmark", {"html": True}).parse(rendered)
+    kinds = {child.type for token in tokens for child in (token.children or [])} | {t.type for t in tokens}
+    assert not kinds & {"image", "link_open", "html_inline", "html_block"}, rendered
+    if "http" in rendered:
+        assert "http\\://" in rendered  # the address is shown as text, not as a bare link GFM would make
+
+
+def test_the_renderer_keeps_ordinary_formatting():
+    from playground.core import safe_markdown
+
+    text = "# Colors\n\n- **red**\n- *blue*\n\n`code` and\n\n```python\nprint('hi')\n```\n"
+    rendered = safe_markdown(text)
+    assert rendered.startswith("# Colors") and "- **red**" in rendered and "`code`" in rendered
+    assert "print('hi')" in rendered
+
+
+def test_a_share_link_value_is_accepted_only_in_the_run_ids_format():
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60)
+    at.query_params["run"] = "[Your session expired: sign in here](http://evil.example/login)"
+    at.run()
+    assert not at.exception
+    shown = " ".join(e.value for e in at.error)
+    assert "no run id" in shown and "evil.example" not in shown

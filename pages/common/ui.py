@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from pages.common import state
-from playground.core import ModelSpec, RunResult, load_specs, metrics_line
+from playground.core import ModelSpec, RunResult, load_specs, metrics_line, plain, safe_markdown
 from playground.engine import Keyring
 
 if TYPE_CHECKING:
     from playground.compare import RunHistory
-
-# Markdown image syntax: model output must not make the browser fetch remote images.
-_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)]*)\)")
 
 
 SHELL_FLAG = "_app_shell"
@@ -62,18 +58,13 @@ def specs() -> dict[str, ModelSpec]:
     return merged
 
 
-def safe_markdown(text: str) -> str:
-    """Model output as markdown with images turned into plain links (never fetched)."""
-    return _IMAGE.sub(lambda m: f"[image: {m.group(1) or 'untitled'}]({m.group(2)})", text)
-
-
 def render_answer(result: RunResult) -> None:
     """One model's answer, error and figures (each labelled with its source)."""
     if result.text:
         st.markdown(safe_markdown(result.text))
     if result.error:
-        st.error(str(result.error))
-    st.caption(metrics_line(result))
+        st.error(plain(str(result.error)))
+    st.caption(plain(metrics_line(result)))
 
 
 def render_charts(results: Sequence[RunResult]) -> None:
@@ -109,7 +100,7 @@ def render_code(run_id: str, known: dict[str, ModelSpec]) -> None:
     with st.expander("View code"):
         st.caption("Keys are read from environment variables; set them before running a snippet.")
         for spec, request in replay_requests(run, known):
-            st.markdown(f"**{spec.key}**")
+            st.markdown(f"**{plain(spec.key)}**")
             st.code(python_snippet(spec, request), language="python")
             curl = curl_snippet(spec, request)
             if curl:

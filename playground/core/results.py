@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def is_run_id(value: str) -> bool:
+    """True for a run id's own format (a uuid4 in hex): a share link's `?run=` value is checked first."""
+    return bool(_RUN_ID.fullmatch(value))
 
 
 def utc_now_iso() -> str:
