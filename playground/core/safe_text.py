@@ -24,22 +24,30 @@ _INLINE = set("\\`*_[]<>!|~$")
 # the punctuation after an ordered list's number (a backslash before a digit would show).
 _LINE_START = re.compile(r"^(\s*)([#+\-=>])")
 _LIST_NUMBER = re.compile(r"^(\s*\d+)([.)])")
-# Bare addresses that GitHub-flavoured markdown (Streamlit's) would turn into clickable links.
-_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(?=://)|(?<=\bwww)(?=\.)")
+# Addresses that GitHub-flavoured markdown (Streamlit's) would turn into clickable links, whatever the
+# escaping around them: schemes with "://", "www." hosts, and e-mail addresses.
+_URL = re.compile(r"((?:[A-Za-z][A-Za-z0-9+.-]*://|www\.)[^\s<>`\"']*[^\s<>`\"'.,;:!?)\]]|[\w.+-]+@[\w-]+\.[\w-]+(?:\.[\w-]+)*)")
 # A colon starts a shortcode only when a letter or digit follows it (":smile:", ":material/home:").
 _SHORTCODE = re.compile(r":(?=[A-Za-z0-9])")
 
 
 def plain(text: str) -> str:
-    """Text shown exactly as it is inside markdown: nothing in it can become syntax; lines are kept."""
-    lines = []
-    for line in text.split("\n"):
-        escaped = "".join("\\" + ch if ch in _INLINE else ch for ch in line)
-        escaped = _SHORTCODE.sub(r"\\:", escaped)
-        escaped = _AUTOLINK.sub(r"\\", escaped)
-        escaped = _LIST_NUMBER.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
-        lines.append(_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped))
-    return "  \n".join(lines)
+    """Text shown exactly as it is inside markdown: nothing in it can become syntax; lines are kept.
+    Web addresses are shown as code, which no markdown flavour turns into a link."""
+    return "  \n".join(_plain_line(line) for line in text.split("\n"))
+
+
+def _plain_line(line: str) -> str:
+    parts = []
+    for index, piece in enumerate(_URL.split(line)):
+        if index % 2:  # an address: inert as a code span (escaping it would still be autolinked)
+            parts.append(_code_span(piece))
+            continue
+        escaped = "".join("\\" + ch if ch in _INLINE else ch for ch in piece)
+        parts.append(_SHORTCODE.sub(r"\\:", escaped))
+    escaped = "".join(parts)
+    escaped = _LIST_NUMBER.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
+    return _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
 
 
 @cache
