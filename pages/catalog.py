@@ -164,7 +164,9 @@ def hub_search_section() -> None:
                 spec = next(h for h in hits if h.id == hit_id).as_spec()
                 state.custom_specs()[spec.key] = spec
                 st.success(
-                    f"Added {spec.key}: it runs through Inference Providers with your HF_TOKEN (Settings)."
+                    plain(
+                        f"Added {spec.key}: it runs through Inference Providers with your HF_TOKEN (Settings)."
+                    )
                 )
 
 

@@ -58,7 +58,7 @@ with st.form("custom"):
             if key.strip() and spec.api_key_env:
                 keys[spec.api_key_env] = key.strip()
             custom_specs()[spec.key] = spec
-            st.success(f"Added {spec.key}.")
+            st.success(plain(f"Added {spec.key}."))
 
 st.subheader("Which models are usable now")
 ring = keyring()

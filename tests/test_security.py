@@ -128,7 +128,7 @@ def test_ordinary_template_arithmetic_still_works():
     assert PromptTemplate("{{ 2 ** 10 }} {{ 'ab' * 3 }} {text}").render({"text": "x"}) == "1024 ababab x"
 
 
-@pytest.mark.parametrize("price", ["-136", "sNaN", "NaN", "Infinity", "abc"])
+@pytest.mark.parametrize("price", ["-136", "sNaN", "NaN", "Infinity", "abc", "1e999", "1e999999999"])
 def test_a_custom_endpoint_price_must_be_a_number_of_zero_or_more(price: str):
     from playground.core import EndpointError
 
@@ -244,3 +244,15 @@ def test_a_share_link_value_is_accepted_only_in_the_run_ids_format():
     assert not at.exception
     shown = " ".join(e.value for e in at.error)
     assert "no run id" in shown and "evil.example" not in shown
+
+
+def test_the_word_diff_shows_both_answers_as_plain_text():
+    from markdown_it import MarkdownIt
+
+    from playground.compare import word_diff_markdown
+
+    diff = word_diff_markdown("a $x^2$ :smile: http://e.example/1", "b ![i](http://e.example/2.png) :red[c]")
+    assert "\\$x^2\\$" in diff and "\\:smile" in diff and "\\:red\\[c\\]" in diff
+    tokens = MarkdownIt("commonmark").parse(diff)
+    assert not {c.type for t in tokens for c in (t.children or [])} & {"image", "link_open"}
+    assert "`http://e.example/1`" in diff

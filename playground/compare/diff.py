@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import difflib
-import re
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>])")
-
-
-def _escape(text: str) -> str:
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+from playground.core.safe_text import plain
 
 
 def word_diff(a: str, b: str) -> list[tuple[str, str]]:
@@ -28,6 +23,7 @@ def word_diff(a: str, b: str) -> list[tuple[str, str]]:
 
 
 def word_diff_markdown(a: str, b: str) -> str:
-    """The diff as markdown: removed words struck through, added words bold; text escaped."""
+    """The diff as markdown: removed words struck through, added words bold; the words through the one
+    safe renderer's plain text (no LaTeX, shortcodes or live links from either answer)."""
     styles = {"same": "{}", "removed": "~~{}~~", "added": "**{}**"}
-    return " ".join(styles[op].format(_escape(words)) for op, words in word_diff(a, b))
+    return " ".join(styles[op].format(plain(words)) for op, words in word_diff(a, b))

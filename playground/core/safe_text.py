@@ -26,7 +26,9 @@ _LINE_START = re.compile(r"^(\s*)([#+\-=>])")
 _LIST_NUMBER = re.compile(r"^(\s*\d+)([.)])")
 # Addresses that GitHub-flavoured markdown (Streamlit's) would turn into clickable links, whatever the
 # escaping around them: schemes with "://", "www." hosts, and e-mail addresses.
-_URL = re.compile(r"((?:[A-Za-z][A-Za-z0-9+.-]*://|www\.)[^\s<>`\"']*[^\s<>`\"'.,;:!?)\]]|[\w.+-]+@[\w-]+\.[\w-]+(?:\.[\w-]+)*)")
+_URL = re.compile(
+    r"((?:[A-Za-z][A-Za-z0-9+.-]*://|www\.)[^\s<>`\"']*[^\s<>`\"'.,;:!?)\]]|[\w.+-]+@[\w-]+\.[\w-]+(?:\.[\w-]+)*)"
+)
 # A colon starts a shortcode only when a letter or digit follows it (":smile:", ":material/home:").
 _SHORTCODE = re.compile(r":(?=[A-Za-z0-9])")
 

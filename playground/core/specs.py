@@ -205,6 +205,10 @@ def with_overrides(spec: ModelSpec, **changes: Any) -> ModelSpec:
     return replace(spec, **{k: v for k, v in changes.items() if k in known and v is not None})
 
 
+# Far above any model's price per million tokens; also keeps Decimal arithmetic in range.
+MAX_PRICE_PER_MTOK = Decimal(10_000)
+
+
 class EndpointError(ValueError):
     """A custom endpoint that cannot become a model: the message says what to fix."""
 
@@ -225,8 +229,11 @@ def custom_endpoint_spec(
     except InvalidOperation:
         raise EndpointError("Prices must be numbers.") from None
     for price in prices.values():
-        if price is not None and (not price.is_finite() or price < 0):
-            raise EndpointError("Prices must be numbers of 0 or more (USD per million tokens).")
+        # Decimal accepts exponents far past what its arithmetic can carry (1e999999999): bound it.
+        if price is not None and (not price.is_finite() or not 0 <= price <= MAX_PRICE_PER_MTOK):
+            raise EndpointError(
+                f"Prices must be numbers from 0 to {MAX_PRICE_PER_MTOK} (USD per million tokens)."
+            )
     return ModelSpec(
         key=name,
         provider="openai",
