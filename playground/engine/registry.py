@@ -98,13 +98,13 @@ def _openai(spec: ModelSpec, keys: Keys) -> Provider:
 
 
 def _azure(spec: ModelSpec, keys: Keys) -> Provider:
-    from providers.openai_compat import AzureOpenAIProvider
+    from providers.openai_compat import DEFAULT_AZURE_API_VERSION, AzureOpenAIProvider
 
     return AzureOpenAIProvider(
         deployment=spec.model,
         api_key=api_key(spec, keys),
         endpoint=_endpoint(spec, keys),
-        api_version=spec.api_version or "2024-10-21",
+        api_version=spec.api_version or DEFAULT_AZURE_API_VERSION,
         timeout_s=_timeout(spec),
         visitor_url=visitor_target(spec, keys),
     )
