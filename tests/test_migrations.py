@@ -77,6 +77,15 @@ def test_a_database_made_with_create_all_at_the_newest_schema_is_taken_as_it_is(
     url = f"sqlite:///{tmp_path / 'create_all.db'}"
     engine = sqlalchemy.create_engine(url)
     TableBase.metadata.create_all(engine)  # as the store did for a while, queue_wait_s included
+    with engine.begin() as connection:  # ... but before owners and the usage ledger (0003) existed
+        for statement in (
+            "DROP TABLE usage",
+            "DROP INDEX ix_runs_owner",
+            "ALTER TABLE runs DROP COLUMN owner",
+            "DROP INDEX ix_evals_owner",
+            "ALTER TABLE evals DROP COLUMN owner",
+        ):
+            connection.exec_driver_sql(statement)
     engine.dispose()
     store = Store(url)
     assert revision(store) == head()

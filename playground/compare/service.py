@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from playground.core.errors import UsageError
+from playground.core.hosting import LOCAL_USER, User
 from playground.core.params import PARAM_NAMES, Params, build_request
 from playground.core.results import RunResult
 from playground.core.specs import ModelSpec, with_overrides
 from playground.engine.fanout import Event, FanOut, Job
 from playground.engine.preflight import Estimate, PreflightError, check_fits, estimate
 from playground.engine.registry import Keys, build_provider
+from playground.hosting.gate import Ask, Gate
 from providers.base import ChatRequest, Provider
 from providers.errors import ProviderError
 
@@ -61,6 +65,20 @@ class Plan:
             m.estimate.max_cost_usd for m in self.models if m.estimate and m.estimate.max_cost_usd is not None
         ]
         return str(sum(known)) if known else "n/a"
+
+    def ask(self, repeat: int = 1, warmup: bool = False) -> Ask:
+        """What running this plan `repeat` times (plus a warm-up call) asks of a user's limits."""
+        calls_each = repeat + (1 if warmup else 0)
+        estimates = [m.estimate for m in self.models if m.estimate is not None]
+        known = (e.max_cost_usd for e in estimates if e.max_cost_usd is not None)
+        return Ask(
+            what="comparison",
+            calls=calls_each * len(self.models),
+            max_tokens=max(m.request.max_tokens or 0 for m in self.models),
+            max_cost_usd=calls_each * sum(known, Decimal(0)),
+            unpriced=[e.model for e in estimates if e.max_cost_usd is None and e.cost_source != "local"],
+            concurrency=len(self.models),
+        )
 
 
 def plan_comparison(
@@ -117,7 +135,10 @@ def _with_estimate(model: PlannedModel) -> PlannedModel:
 
 @dataclass
 class Comparison:
-    """A started comparison: iterate `events()`; every Done is saved before it is yielded."""
+    """A started comparison: iterate `events()`; every Done is saved before it is yielded.
+
+    With a `gate`, the run is admitted under `user`'s limits first (LimitExceededError, before anything
+    is saved or sent) and counts against them until every model has ended."""
 
     plan: Plan
     store: Store | None
@@ -125,8 +146,13 @@ class Comparison:
     warmup: bool = False
     run_id: str | None = None
     results: list[RunResult] = field(default_factory=list)  # every saved result, in finishing order
+    user: User = LOCAL_USER
+    gate: Gate | None = None
 
     def __post_init__(self) -> None:
+        finished = threading.Event()
+        if self.gate is not None and self.store is not None:
+            self.gate.admit(self.user, self.plan.ask(self.repeat, self.warmup), self.store, done=finished)
         if self.store is not None and self.run_id is None:
             self.run_id = self.store.create_run(
                 self.plan.prompt,
@@ -138,6 +164,7 @@ class Comparison:
                     "warmup": self.warmup,
                 },
                 system=self.plan.system,
+                owner=self.user.id,
             )
         jobs = [
             Job(
@@ -150,7 +177,7 @@ class Comparison:
             )
             for m in self.plan.models
         ]
-        self._fanout = FanOut(jobs, run_id=self.run_id, on_result=self._save)
+        self._fanout = FanOut(jobs, run_id=self.run_id, on_result=self._save, finished=finished)
 
     def _save(self, result: RunResult) -> None:
         self.results.append(result)

@@ -36,5 +36,11 @@ __all__, __getattr__ = lazy_exports(
         "seconds": "format",
         "speed": "format",
         "tokens": "format",
+        "User": "hosting",
+        "LOCAL_USER": "hosting",
+        "LOCAL_OWNER": "hosting",
+        "HostedPolicy": "hosting",
+        "HostingConfigError": "hosting",
+        "LIMIT_SETTINGS": "hosting",
     },
 )

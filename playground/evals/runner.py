@@ -14,9 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 from playground.core.errors import UsageError
+from playground.core.hosting import LOCAL_USER, User
 from playground.core.params import Params, build_request
 from playground.core.results import CallError, RunResult
 from playground.core.specs import ModelSpec
+from playground.engine.preflight import estimate
 from playground.engine.registry import Keys, build_provider
 from playground.engine.runner import run_model
 from playground.evals.datasets import Dataset
@@ -30,12 +32,14 @@ from playground.evals.judge import (
 )
 from playground.evals.metrics import JUDGE, MetricChoice, MetricError, Score, check_metrics, score_answer
 from playground.evals.templating import PromptTemplate, TemplateError
+from playground.hosting.gate import Ask, Gate
 from playground.storage.evals import Cell, EvalStore
 from providers.base import CancelToken, ChatRequest, Message, Provider
 from providers.errors import ProviderError
 
 # Local models share this machine's cores: one local call at a time is the fastest overall.
 DEFAULT_PROVIDER_LIMITS = {"llamacpp": 1}
+JUDGE_MAX_TOKENS = 256
 EVAL_PARAMS = Params(temperature=0.0, max_tokens=128)
 
 
@@ -167,8 +171,11 @@ class Evaluation:
         *,
         keys: Keys | None = None,
         eval_id: str | None = None,
+        user: User = LOCAL_USER,
+        gate: Gate | None = None,
     ) -> None:
         self.setup = setup
+        self.user, self.gate = user, gate
         self.dataset = dataset
         self.store = store
         self.cancel_token = CancelToken()
@@ -181,6 +188,8 @@ class Evaluation:
         self.models = {key: _build(specs[key], keys) for key in setup.models}
         self.judge = _build(specs[setup.judge], keys) if setup.judge else None
         self.prepare()  # before anything is saved: a model that cannot load leaves no empty evaluation
+        if gate is not None:
+            gate.check(user, self.ask(), store.store)  # refused before anything is saved
         if eval_id is None:
             dataset_json = {
                 "name": dataset.name,
@@ -191,20 +200,73 @@ class Evaluation:
                 dataset.name,
                 {**setup.to_json(), "metrics": [m.to_json() for m in self.metrics]},
                 dataset_json,
+                owner=user.id,
             )
         self.eval_id = eval_id
 
     @classmethod
     def resume(
-        cls, eval_id: str, specs: Mapping[str, ModelSpec], store: EvalStore, *, keys: Keys | None = None
+        cls,
+        eval_id: str,
+        specs: Mapping[str, ModelSpec],
+        store: EvalStore,
+        *,
+        keys: Keys | None = None,
+        user: User = LOCAL_USER,
+        gate: Gate | None = None,
     ) -> Evaluation:
-        """The saved evaluation, set to run only the cells not yet done."""
+        """The saved evaluation, set to run only the cells not yet done (in hosted mode: only its owner's)."""
         saved = store.get(eval_id)
-        if saved is None:
-            raise UsageError(f"no evaluation {eval_id!r} in the history")
+        if saved is None or (gate is not None and gate.policy.enabled and saved.owner != user.id):
+            raise UsageError(f"no evaluation {eval_id!r} of yours in the history")
         data = saved.dataset
         dataset = Dataset(data["name"], tuple(data["columns"]), tuple(data["rows"]))
-        return cls(EvalSetup.from_json(saved.setup), dataset, specs, store, keys=keys, eval_id=eval_id)
+        setup = EvalSetup.from_json(saved.setup)
+        return cls(setup, dataset, specs, store, keys=keys, eval_id=eval_id, user=user, gate=gate)
+
+    def ask(self, pending: Sequence[tuple[int, str]] | None = None) -> Ask:
+        """What running `pending` (default: every cell) asks of a user's limits: calls, tokens, max cost.
+
+        Each cell's prompt is filled and estimated as Compare does before a run; a judge call is counted
+        at its prompt plus the longest answer the model may give."""
+        cells = (
+            pending
+            if pending is not None
+            else [(index, key) for index in range(len(self.dataset.rows)) for key in self.setup.models]
+        )
+        cost, unpriced = Decimal(0), set()
+        for index, key in cells:
+            for spec, provider, request in self._calls_of_cell(index, key):
+                est = estimate(spec, provider, request)
+                if est.max_cost_usd is not None:
+                    cost += est.max_cost_usd
+                elif est.cost_source != "local":
+                    unpriced.add(spec.key)
+        return Ask(
+            what="evaluation",
+            calls=len(cells) * (2 if self.judge else 1),
+            max_tokens=max(self.setup.params.max_tokens or 0, JUDGE_MAX_TOKENS if self.judge else 0),
+            max_cost_usd=cost,
+            unpriced=sorted(unpriced),
+            concurrency=self.setup.concurrency,
+        )
+
+    def _calls_of_cell(self, index: int, key: str) -> list[tuple[ModelSpec, Provider, ChatRequest]]:
+        """The calls one cell makes at most: the answer, and the judge's verdict on the longest answer."""
+        model = self.models[key]
+        prompt = self.template.render(self.dataset.rows[index])
+        request = build_request(model.spec, prompt, self.setup.system, self.setup.params)
+        calls = [(model.spec, model.provider, request)]
+        if self.judge is not None:
+            longest = "x " * (request.max_tokens or 0)
+            calls.append(
+                (
+                    self.judge.spec,
+                    self.judge.provider,
+                    _judge_request(self.setup.rubric, prompt, longest, None),
+                )
+            )
+        return calls
 
     def prepare(self) -> None:
         """Load every model and SDK (local weights, client imports) before any call is timed.
@@ -242,6 +304,9 @@ class Evaluation:
         self.prepare()
         saved_cells = self._saved_cells()
         pending = self.pending(saved_cells)
+        ticket = None
+        if self.gate is not None:
+            ticket = self.gate.admit(self.user, self.ask(pending), self.store.store)
         tally = _Tally.of(saved_cells, len(self.dataset.rows), len(self.setup.models), len(pending))
         to_save: queue.Queue[Any] = queue.Queue()
         events: queue.Queue[Cell | BaseException | None] = queue.Queue()
@@ -269,6 +334,8 @@ class Evaluation:
             pool.shutdown(wait=True)
             to_save.put(_STOP)
             writer.join()
+            if ticket is not None:
+                ticket.release()
 
     def _gates(self) -> dict[str, threading.BoundedSemaphore]:
         """A semaphore per provider: its own limit (local models 1 by default) within the overall one."""
@@ -343,14 +410,7 @@ class Evaluation:
         self, prompt: str, answer: str, expected: str | None, gates: Mapping[str, threading.BoundedSemaphore]
     ) -> tuple[Score, RunResult]:
         assert self.judge is not None
-        request = ChatRequest(
-            messages=(
-                Message("system", JUDGE_SYSTEM),
-                Message("user", judge_prompt(self.setup.rubric, prompt, answer, expected)),
-            ),
-            temperature=0.0,
-            max_tokens=256,
-        )
+        request = _judge_request(self.setup.rubric, prompt, answer, expected)
         with gates[self.judge.spec.provider]:
             verdict_call = run_model(self.judge.spec, self.judge.provider, request, cancel=self.cancel_token)
         if not verdict_call.ok:
@@ -363,6 +423,17 @@ class Evaluation:
 
 
 _STOP = object()
+
+
+def _judge_request(rubric: str, prompt: str, answer: str, expected: str | None) -> ChatRequest:
+    return ChatRequest(
+        messages=(
+            Message("system", JUDGE_SYSTEM),
+            Message("user", judge_prompt(rubric, prompt, answer, expected)),
+        ),
+        temperature=0.0,
+        max_tokens=JUDGE_MAX_TOKENS,
+    )
 
 
 def _cell_cost(cell: Cell) -> Decimal:

@@ -23,9 +23,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from playground.core.hosting import LOCAL_OWNER
 from playground.core.results import RunResult
 from playground.core.scores import Score
-from playground.storage.runs import Store, TableBase
+from playground.storage.runs import Store, TableBase, usage_row
 
 
 class EvalRow(TableBase):
@@ -36,6 +37,7 @@ class EvalRow(TableBase):
     name: Mapped[str] = mapped_column(String(300))
     setup: Mapped[dict[str, Any]] = mapped_column(JSON)
     dataset: Mapped[dict[str, Any]] = mapped_column(JSON)  # name, columns, rows: what resume runs on
+    owner: Mapped[str] = mapped_column(String(512), index=True, server_default=LOCAL_OWNER)
 
 
 class EvalCellRow(TableBase):
@@ -88,6 +90,7 @@ class StoredEval:
     setup: dict[str, Any]
     dataset: dict[str, Any]
     cells: list[Cell]
+    owner: str = LOCAL_OWNER
 
     @property
     def total_cells(self) -> int:
@@ -118,8 +121,10 @@ class EvalStore:
     def __init__(self, store: Store) -> None:
         self.store = store  # its migrations made the eval tables too
 
-    def create(self, name: str, setup: dict[str, Any], dataset: dict[str, Any]) -> str:
-        """Record an evaluation before any model is called; returns its id."""
+    def create(
+        self, name: str, setup: dict[str, Any], dataset: dict[str, Any], *, owner: str = LOCAL_OWNER
+    ) -> str:
+        """Record an evaluation for `owner` before any model is called; returns its id."""
         eval_id = uuid.uuid4().hex
         with self.store.sessions.begin() as session:
             session.add(
@@ -129,6 +134,7 @@ class EvalStore:
                     name=name,
                     setup=json.loads(json.dumps(setup, default=str)),
                     dataset=dataset,
+                    owner=owner,
                 )
             )
         return eval_id
@@ -149,6 +155,10 @@ class EvalStore:
                         judge=cell.judge.to_json() if cell.judge else None,
                     )
                 )
+                owner = session.scalar(select(EvalRow.owner).where(EvalRow.id == eval_id)) or LOCAL_OWNER
+                session.add(usage_row(owner, "eval", eval_id, cell.result))
+                if cell.judge is not None:
+                    session.add(usage_row(owner, "judge", eval_id, cell.judge))
         except IntegrityError:
             pass  # already saved by an earlier attempt of a resumed evaluation
 
@@ -164,11 +174,11 @@ class EvalStore:
                 .order_by(EvalCellRow.row_index, EvalCellRow.model)
             )
             return StoredEval(
-                row.id, row.created_at, row.name, row.setup, row.dataset, [_cell(c) for c in cells]
+                row.id, row.created_at, row.name, row.setup, row.dataset, [_cell(c) for c in cells], row.owner
             )
 
-    def list(self, limit: int = 100) -> list[EvalListing]:
-        """Newest first, with how many cells are done out of how many."""
+    def list(self, limit: int = 100, *, owner: str | None = None) -> list[EvalListing]:
+        """Newest first (only `owner`'s when given), with how many cells are done out of how many."""
         counts = (
             select(EvalCellRow.eval_id, func.count().label("done")).group_by(EvalCellRow.eval_id).subquery()
         )
@@ -178,6 +188,8 @@ class EvalStore:
             .order_by(EvalRow.created_at.desc())
             .limit(limit)
         )
+        if owner is not None:
+            query = query.where(EvalRow.owner == owner)
         with self.store.sessions() as session:
             return [
                 EvalListing(
@@ -191,9 +203,12 @@ class EvalStore:
                 for row, done in session.execute(query)
             ]
 
-    def delete(self, eval_id: str) -> bool:
-        """Delete an evaluation and its cells; True if it existed."""
+    def delete(self, eval_id: str, *, owner: str | None = None) -> bool:
+        """Delete an evaluation and its cells (only if `owner` owns it, when given); True if it was deleted."""
         with self.store.sessions.begin() as session:
+            owned = select(EvalRow.id).where(EvalRow.id == eval_id)
+            if owner is not None and session.scalar(owned.where(EvalRow.owner == owner)) is None:
+                return False
             session.execute(delete(EvalCellRow).where(EvalCellRow.eval_id == eval_id))
             return bool(session.execute(delete(EvalRow).where(EvalRow.id == eval_id)).rowcount)
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -32,6 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
+from playground.core.hosting import LOCAL_OWNER
 from playground.core.results import CallError, RunResult
 
 DB_ENV = "PLAYGROUND_DB"
@@ -62,6 +64,8 @@ class RunRow(TableBase):
     system: Mapped[str | None] = mapped_column(Text, nullable=True)
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     models: Mapped[list[str]] = mapped_column(JSON)
+    # Who ran it (hosted mode: OIDC issuer|subject); "local" in a local app and for rows made before owners.
+    owner: Mapped[str] = mapped_column(String(512), index=True, server_default=LOCAL_OWNER)
     results: Mapped[list[ResultRow]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="ResultRow.id"
     )
@@ -93,6 +97,51 @@ class ResultRow(TableBase):
     run: Mapped[RunRow] = relationship(back_populates="results")
 
 
+class UsageRow(TableBase):
+    """The ledger of every call's cost, by owner and time: daily spend and the admin report read it."""
+
+    __tablename__ = "usage"
+    __table_args__ = (Index("ix_usage_owner_at", "owner", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner: Mapped[str] = mapped_column(String(512))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # run | eval | judge
+    ref_id: Mapped[str] = mapped_column(String(32))  # the run's or evaluation's id
+    model: Mapped[str] = mapped_column(String(200))
+    cost_usd: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    cost_source: Mapped[str] = mapped_column(String(64))
+    error_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    """One call in the usage ledger."""
+
+    owner: str
+    at: datetime
+    kind: str
+    ref_id: str
+    model: str
+    cost_usd: Decimal | None
+    cost_source: str
+    error_kind: str | None
+
+
+def usage_row(owner: str, kind: str, ref_id: str, result: RunResult) -> UsageRow:
+    """The ledger row for one finished call (saved in the same transaction as the call itself)."""
+    return UsageRow(
+        owner=owner,
+        at=datetime.now(UTC),
+        kind=kind,
+        ref_id=ref_id,
+        model=result.model,
+        cost_usd=str(result.cost_usd) if result.cost_usd is not None else None,
+        cost_source=result.cost_source,
+        error_kind=result.error.kind if result.error else None,
+    )
+
+
 @dataclass
 class StoredRun:
     """A run as read back from the store."""
@@ -105,6 +154,7 @@ class StoredRun:
     params: dict[str, Any]
     models: list[str]
     results: list[RunResult] = field(default_factory=list)
+    owner: str = LOCAL_OWNER
 
 
 # RunResult fields stored in a column of the same name and type, read off the dataclass so a new field
@@ -143,6 +193,7 @@ def _to_run(row: RunRow, with_results: bool = True) -> StoredRun:
         params=row.params,
         models=list(row.models),
         results=[_to_result(r) for r in row.results] if with_results else [],
+        owner=row.owner,
     )
 
 
@@ -165,8 +216,9 @@ class Store:
         params: dict[str, Any],
         system: str | None = None,
         kind: str = "compare",
+        owner: str = LOCAL_OWNER,
     ) -> str:
-        """Record a new run (before any model is called) and return its id."""
+        """Record a new run (before any model is called) for `owner` and return its id."""
         run_id = uuid.uuid4().hex
         with self.sessions.begin() as session:
             session.add(
@@ -178,14 +230,17 @@ class Store:
                     system=system,
                     params=json.loads(json.dumps(params, default=str)),
                     models=list(models),
+                    owner=owner,
                 )
             )
         return run_id
 
     def add_result(self, run_id: str, result: RunResult) -> None:
-        """Save one finished call; done before the result is shown."""
+        """Save one finished call and its line in the usage ledger; done before the result is shown."""
         with self.sessions.begin() as session:
+            owner = session.scalar(select(RunRow.owner).where(RunRow.id == run_id)) or LOCAL_OWNER
             session.add(_to_row(run_id, result))
+            session.add(usage_row(owner, "run", run_id, result))
 
     def get_run(self, run_id: str) -> StoredRun | None:
         """One run with its results, or None."""
@@ -200,10 +255,13 @@ class Store:
         text: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        owner: str | None = None,
         limit: int = 200,
     ) -> list[StoredRun]:
-        """Newest first, filtered by model key, prompt/answer text and date range."""
+        """Newest first, filtered by owner (None: everyone's), model key, prompt/answer text and date range."""
         query = select(RunRow).order_by(RunRow.created_at.desc()).limit(limit)
+        if owner is not None:
+            query = query.where(RunRow.owner == owner)
         if model:
             query = query.where(RunRow.id.in_(select(ResultRow.run_id).where(ResultRow.model == model)))
         if text:
@@ -221,12 +279,43 @@ class Store:
         with self.sessions() as session:
             return [_to_run(row) for row in session.scalars(query)]
 
-    def delete_run(self, run_id: str) -> bool:
-        """Delete a run and its results; True if it existed."""
+    def delete_run(self, run_id: str, *, owner: str | None = None) -> bool:
+        """Delete a run and its results (only if `owner` owns it, when given); True if it was deleted.
+
+        The usage ledger keeps its calls: money spent stays spent."""
         with self.sessions.begin() as session:
+            owned = select(RunRow.id).where(RunRow.id == run_id)
+            if owner is not None:
+                owned = owned.where(RunRow.owner == owner)
+            if session.scalar(owned) is None:
+                return False
             session.execute(delete(ResultRow).where(ResultRow.run_id == run_id))
-            deleted = session.execute(delete(RunRow).where(RunRow.id == run_id))
-            return bool(deleted.rowcount)
+            return bool(session.execute(delete(RunRow).where(RunRow.id == run_id)).rowcount)
+
+    def spent_since(self, owner: str, since: datetime) -> Decimal:
+        """What `owner`'s calls cost since `since` (calls of unknown price count as 0)."""
+        query = select(UsageRow.cost_usd).where(UsageRow.owner == owner, UsageRow.at >= since)
+        with self.sessions() as session:
+            # Summed here, exactly: the costs are decimal strings (SQL would sum them as floats).
+            return sum((Decimal(c) for c in session.scalars(query) if c is not None), Decimal(0))
+
+    def usage_since(self, since: datetime) -> list[UsageRecord]:
+        """Every call in the ledger since `since`, oldest first (the admin report)."""
+        query = select(UsageRow).where(UsageRow.at >= since).order_by(UsageRow.at)
+        with self.sessions() as session:
+            return [
+                UsageRecord(
+                    row.owner,
+                    row.at,
+                    row.kind,
+                    row.ref_id,
+                    row.model,
+                    Decimal(row.cost_usd) if row.cost_usd is not None else None,
+                    row.cost_source,
+                    row.error_kind,
+                )
+                for row in session.scalars(query)
+            ]
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

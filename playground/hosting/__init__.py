@@ -1,0 +1,15 @@
+"""Hosted mode's services: admitting a run under a user's limits and budget, and the admin's usage report."""
+
+from playground._lazy import lazy_exports
+
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "Ask": "gate",
+        "Gate": "gate",
+        "Ticket": "gate",
+        "LimitExceededError": "gate",
+        "UsageReport": "report",
+        "usage_report": "report",
+    },
+)
