@@ -6,6 +6,8 @@ import streamlit as st
 
 from pages.common import state
 from pages.common.ui import (
+    current_user,
+    gate,
     keyring,
     page_shell,
     render_answer,
@@ -189,8 +191,13 @@ if active is not None and not run_clicked:
     # what they saved, partial text included.
     state.set_last_results(active.cancel_and_collect(), active.order, active.run_id)
 
+comparison = None
 if run_clicked and plan is not None:
-    comparison = Comparison(plan, shared_store(), repeat=int(repeat))
+    try:  # admitted under the user's limits and budget (hosted mode) before anything is sent
+        comparison = Comparison(plan, shared_store(), repeat=int(repeat), user=current_user(), gate=gate())
+    except UsageError as exc:
+        st.error(plain(str(exc)))
+if comparison is not None:
     state.set_active_comparison(comparison)
     st.button("Stop", key="stop")
     order = comparison.order

@@ -5,7 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.common import state
-from pages.common.ui import keyring, page_shell, render_answer, shared_store, specs
+from pages.common.ui import (
+    current_user,
+    gate,
+    history_owner,
+    keyring,
+    page_shell,
+    render_answer,
+    shared_store,
+    specs,
+)
 from playground.compare import UsageError
 from playground.core import Params, plain
 from playground.engine import usability
@@ -165,7 +174,7 @@ def run_live(evaluation: Evaluation) -> None:
     total = len(evaluation.dataset.rows) * len(evaluation.setup.models)
     run = evaluation.run()
     try:
-        for event in run:
+        for event in run:  # the first step admits it under the user's limits (LimitExceededError)
             p = event.progress
             left = f"{p.left_s:.0f} s left" if p.left_s is not None else ""
             bar.progress(
@@ -173,6 +182,10 @@ def run_live(evaluation: Evaluation) -> None:
                 text=f"rows {p.rows_done}/{p.rows} · answers {p.done}/{p.total} · {p.errors} errors · "
                 f"spent ${p.spend_usd} · {left}",
             )
+    except UsageError as exc:
+        st.session_state.pop("ev-active", None)
+        st.error(plain(str(exc)))
+        return
     finally:
         run.close()  # cancels what is still running; everything finished is already saved
     st.session_state.pop("ev-active", None)
@@ -194,7 +207,7 @@ all_specs = specs()
 ring = keyring()
 usable = [k for k, s in sorted(all_specs.items()) if usability(s, ring)[0]]
 store = eval_store()
-listing = store.list()
+listing = store.list(owner=history_owner())  # hosted mode: only this user's evaluations
 
 with st.expander("New evaluation", expanded=not listing or "ev-pick" not in st.session_state):
     dataset, preset = choose_dataset()
@@ -254,7 +267,13 @@ with st.expander("New evaluation", expanded=not listing or "ev-pick" not in st.s
             try:
                 with st.spinner("Loading models…"):
                     evaluation = Evaluation(
-                        setup, Dataset(dataset.name, dataset.columns, rows), all_specs, store, keys=ring
+                        setup,
+                        Dataset(dataset.name, dataset.columns, rows),
+                        all_specs,
+                        store,
+                        keys=ring,
+                        user=current_user(),
+                        gate=gate(),
                     )
             except UsageError as exc:
                 st.error(plain(str(exc)))
@@ -276,13 +295,15 @@ if listing:
         if not saved.complete and b1.button("Resume (run only the missing answers)", key="ev-resume"):
             try:
                 with st.spinner("Loading models…"):
-                    resumed = Evaluation.resume(saved.id, all_specs, store, keys=ring)
+                    resumed = Evaluation.resume(
+                        saved.id, all_specs, store, keys=ring, user=current_user(), gate=gate()
+                    )
             except UsageError as exc:
                 st.error(plain(str(exc)))
             else:
                 run_live(resumed)
-        if b2.button("Delete this evaluation", key="ev-delete"):
-            store.delete(saved.id)
+        if saved.owner == current_user().id and b2.button("Delete this evaluation", key="ev-delete"):
+            store.delete(saved.id, owner=current_user().id)
             st.session_state.pop("ev-pick", None)
             st.rerun()
         show_evaluation(saved)

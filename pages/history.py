@@ -10,6 +10,8 @@ import streamlit as st
 
 from pages.common import state
 from pages.common.ui import (
+    current_user,
+    history_owner,
     page_shell,
     render_answer,
     render_charts,
@@ -25,7 +27,8 @@ page_shell("pages/history.py")
 
 st.title("History")
 store = shared_store()
-evaluations = evaluation_store(store).list()
+owner = history_owner()  # hosted mode: only this user's own runs and evaluations
+evaluations = evaluation_store(store).list(owner=owner)
 if evaluations:
     with st.expander(f"Evaluations ({len(evaluations)})"):
         st.dataframe(
@@ -60,6 +63,7 @@ runs = store.list_runs(
     model=model_filter or None,
     text=text_filter or None,
     since=datetime.combine(since, time.min).astimezone() if since else None,
+    owner=owner,
 )
 if not runs:
     st.info("No runs yet: run a comparison on the Compare page.")
@@ -103,6 +107,6 @@ if run is not None:
     if a1.button("Re-run on Compare", key="h-rerun"):
         state.prefill_compare(CompareForm.from_run(run, specs()))
         st.switch_page("pages/compare.py")
-    if a2.button("Delete this run", key="h-delete"):
-        store.delete_run(run.id)
+    if run.owner == current_user().id and a2.button("Delete this run", key="h-delete"):
+        store.delete_run(run.id, owner=current_user().id)  # only its owner's, even if the page was forged
         st.rerun()

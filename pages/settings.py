@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.common.state import api_keys, custom_specs
-from pages.common.ui import keyring, page_shell, specs
+from pages.common.ui import hosted_policy, keyring, page_shell, specs
 from playground.core import EndpointError, custom_endpoint_spec, plain
 from playground.engine import usability
 
@@ -17,6 +17,8 @@ st.caption(
     "Keys live only in this browser session's memory: never on disk, in the database, logs, exports or URLs."
 )
 keys = api_keys()
+# In hosted mode a URL a user types is a request the server makes: off unless the admin lists hosts.
+urls_allowed = hosted_policy().user_urls_allowed
 with st.form("keys"):
     entered = {
         var: st.text_input(
@@ -25,7 +27,7 @@ with st.form("keys"):
         for var, label in (
             ("OPENAI_API_KEY", "OpenAI API key"),
             ("AZURE_OPENAI_API_KEY", "Azure OpenAI API key"),
-            ("AZURE_OPENAI_ENDPOINT", "Azure OpenAI endpoint"),
+            *([("AZURE_OPENAI_ENDPOINT", "Azure OpenAI endpoint")] if urls_allowed else []),
             ("HF_TOKEN", "Hugging Face token"),
         )
     }
@@ -42,6 +44,11 @@ if keys and st.button("Forget my keys", key="forget"):
     st.rerun()
 
 st.subheader("Custom OpenAI-compatible endpoint")
+if not urls_allowed:
+    st.info(
+        "This shared instance does not let users add their own endpoints: its administrator has not "
+        "listed any allowed hosts (PLAYGROUND_ALLOWED_ENDPOINT_HOSTS)."
+    )
 with st.form("custom"):
     name = st.text_input("Name (model key)")
     base_url = st.text_input("Base URL", placeholder="http://127.0.0.1:8000/v1")
@@ -49,9 +56,10 @@ with st.form("custom"):
     key = st.text_input("API key (optional)", type="password")
     price_in = st.text_input("Input price, USD per million tokens (optional)")
     price_out = st.text_input("Output price, USD per million tokens (optional)")
-    if st.form_submit_button("Add for this session"):
+    if st.form_submit_button("Add for this session", disabled=not urls_allowed):
         try:
             spec = custom_endpoint_spec(name, base_url, model_id, price_in, price_out)
+            hosted_policy().check_user_url(spec.base_url or "")
         except EndpointError as exc:
             st.error(plain(str(exc)))
         else:

@@ -9,11 +9,22 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from pages.common import state
-from playground.core import ModelSpec, RunResult, load_specs, metrics_line, plain, safe_markdown
+from playground.core import (
+    LOCAL_USER,
+    HostedPolicy,
+    ModelSpec,
+    RunResult,
+    User,
+    load_specs,
+    metrics_line,
+    plain,
+    safe_markdown,
+)
 from playground.engine import Keyring
 
 if TYPE_CHECKING:
     from playground.compare import RunHistory
+    from playground.hosting import Gate
 
 
 SHELL_FLAG = "_app_shell"
@@ -47,8 +58,36 @@ def shared_store() -> RunHistory:
 
 
 def keyring() -> Keyring:
-    """This session's own keys, and the server's environment: the registry decides which may go where."""
-    return Keyring(visitor=state.api_keys(), server=os.environ)
+    """This session's own keys, and the server's environment: the registry decides which may go where
+    (and, in hosted mode, which URLs the egress guard lets a visitor's calls reach)."""
+    policy = hosted_policy()
+    return Keyring(visitor=state.api_keys(), server=os.environ, egress=policy.egress(), hosted=policy.enabled)
+
+
+@st.cache_resource
+def hosted_policy() -> HostedPolicy:
+    """This server's hosted-mode settings, read from its environment once (HostingConfigError if bad)."""
+    return HostedPolicy.from_env()
+
+
+@st.cache_resource
+def gate() -> Gate:
+    """The one admission gate of this server process, shared by every session."""
+    from playground.hosting import Gate
+
+    return Gate(hosted_policy())
+
+
+def current_user() -> User:
+    """Who this session is: the signed-in user in hosted mode (app.py made sure there is one)."""
+    if not hosted_policy().enabled:
+        return LOCAL_USER
+    return User.from_claims(st.user)
+
+
+def history_owner() -> str | None:
+    """Whose runs and evaluations this session lists: only the user's own in hosted mode; all in a local app."""
+    return current_user().id if hosted_policy().enabled else None
 
 
 def specs() -> dict[str, ModelSpec]:

@@ -175,7 +175,9 @@ def search_hub(query: HubQuery, *, endpoint: str | None = None, timeout_s: float
 
     def fetch() -> None:
         try:
-            api = HfApi(endpoint=endpoint or os.environ.get("HF_ENDPOINT"))
+            # token=False: never the server's HF_TOKEN. Answers are cached for every session, so a
+            # token's private models would show to everyone; in hosted mode it is not theirs to use.
+            api = HfApi(endpoint=endpoint or os.environ.get("HF_ENDPOINT"), token=False)
             outcome["hits"] = [hub_model(info) for info in api.list_models(**kwargs)]
         except Exception as exc:  # noqa: BLE001 - classified below, on the caller's thread
             outcome["error"] = exc

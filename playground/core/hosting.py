@@ -138,6 +138,22 @@ class HostedPolicy:
         """May a user add a URL of their own? Always in local mode; in hosted mode only to listed hosts."""
         return not self.enabled or bool(self.allowed_endpoint_hosts)
 
+    def check_user_url(self, url: str) -> None:
+        """Refuse (EndpointError) a URL a user typed that this server may not call; a local app allows any.
+
+        The same guard checks the address again when each call connects (DNS can change in between)."""
+        if not self.enabled:
+            return
+        from playground.core.specs import EndpointError
+        from providers.egress import EgressRefusedError
+
+        if not self.user_urls_allowed:
+            raise EndpointError(f"this shared instance allows no endpoints of your own ({ALLOWED_HOSTS_ENV})")
+        try:
+            self.egress().check_url(url)
+        except EgressRefusedError as exc:
+            raise EndpointError(exc.message) from exc
+
     def egress(self):  # noqa: ANN201 - providers.egress.EgressPolicy, imported when needed
         """The guard every user-typed URL goes through in hosted mode (None: local mode, no guard)."""
         if not self.enabled:

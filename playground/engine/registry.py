@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from playground.core.specs import ModelSpec
 from playground.engine.runner import DEFAULT_DEADLINE_S
@@ -22,6 +23,10 @@ class Keyring:
 
     visitor: Mapping[str, str] = field(default_factory=dict)
     server: Mapping[str, str] = field(default_factory=dict)
+    # Hosted mode: every URL a visitor supplied goes through this guard (providers.egress.EgressPolicy),
+    # and models a visitor brought (Settings endpoints, Hub finds) never use a server key.
+    egress: Any = None
+    hosted: bool = False
 
     def visitors(self, name: str | None) -> str:
         """The visitor's own value for a variable ("" if none)."""
@@ -59,6 +64,13 @@ def api_key(spec: ModelSpec, keys: Keys | None) -> str | None:
     ring = keyring_of(keys)
     if own := ring.visitors(spec.api_key_env):
         return own
+    if ring.hosted and spec.from_visitor:
+        # A shared server's keys are for the admin's models only; a Hub find goes to the server's
+        # Hugging Face URL, but on the visitor's behalf.
+        raise MissingKeyError(
+            f"{spec.key} is a model you added, so it needs your own key: set {spec.api_key_env} in Settings "
+            "(on this shared server, the server's keys are only for the models its admin configured)"
+        )
     if visitor_target(spec, ring):
         if not spec.base_url:  # an Azure endpoint typed in Settings: Azure always needs a key
             raise MissingKeyError(
@@ -85,6 +97,12 @@ def _timeout(spec: ModelSpec) -> float:
     return spec.timeout_s or DEFAULT_DEADLINE_S
 
 
+def _guard(spec: ModelSpec, keys: Keys) -> Any:
+    """The egress guard for this spec's calls: only for a URL a visitor supplied, in hosted mode."""
+    ring = keyring_of(keys)
+    return ring.egress if visitor_target(spec, ring) else None
+
+
 def _openai(spec: ModelSpec, keys: Keys) -> Provider:
     from providers.openai_compat import OpenAIProvider
 
@@ -94,6 +112,7 @@ def _openai(spec: ModelSpec, keys: Keys) -> Provider:
         base_url=spec.base_url,
         timeout_s=_timeout(spec),
         visitor_url=visitor_target(spec, keys),
+        egress=_guard(spec, keys),
     )
 
 
@@ -107,6 +126,7 @@ def _azure(spec: ModelSpec, keys: Keys) -> Provider:
         api_version=spec.api_version or DEFAULT_AZURE_API_VERSION,
         timeout_s=_timeout(spec),
         visitor_url=visitor_target(spec, keys),
+        egress=_guard(spec, keys),
     )
 
 
@@ -120,6 +140,7 @@ def _huggingface(spec: ModelSpec, keys: Keys) -> Provider:
         hf_provider=spec.hf_provider,
         timeout_s=_timeout(spec),
         visitor_url=visitor_target(spec, keys),
+        egress=_guard(spec, keys),
     )
 
 

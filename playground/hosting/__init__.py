@@ -11,5 +11,7 @@ __all__, __getattr__ = lazy_exports(
         "LimitExceededError": "gate",
         "UsageReport": "report",
         "usage_report": "report",
+        "hardening_problems": "hardening",
+        "REQUIRED_OPTIONS": "hardening",
     },
 )

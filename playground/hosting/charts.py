@@ -15,6 +15,7 @@ def spend_per_day_figure(rows: list[dict[str, Any]]) -> go.Figure:
         figure.add_bar(name=owner, x=[r["day"] for r in mine], y=[float(r["spend (USD)"]) for r in mine])
     figure.update_layout(
         barmode="stack",
+        showlegend=True,  # also with one user: the legend says whose the bars are
         title="Spend per day by user (USD, known prices; source: usage ledger)",
         xaxis_title="day (UTC)",
         yaxis_title="USD",
