@@ -99,6 +99,13 @@ class QueueTimeoutError(ProviderError):
     kind = "queue_timeout"
 
 
+class EgressRefusedError(ProviderError):
+    """The server may not call a URL a user typed, or the address its host resolves to (hosted mode, see
+    providers/egress.py); the message names the rule. Retrying cannot change the answer."""
+
+    kind = "egress_refused"
+
+
 def from_kind(kind: str, message: str) -> ProviderError:
     """The error type for a stable `kind` name (errors that crossed a process boundary as text)."""
     for error_type in _all_error_types():
@@ -153,6 +160,11 @@ def status_error(status: int, message: str, *, retry_after: float | None = None)
         return BadRequestError(f"request refused ({status}): {message}")
     if status >= 500:
         return ServerError(f"server error ({status}): {message}")
+    if 300 <= status < 400:
+        # Only a guarded client (a user's URL in hosted mode) hands a redirect back: it follows none.
+        return BadResponseError(
+            f"the server answered with a redirect ({status}), which is not followed: {message}"
+        )
     return ProviderError(f"unexpected HTTP status {status}: {message}")
 
 

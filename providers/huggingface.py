@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from providers import errors
 from providers.base import SAMPLING_PARAMS, CallTarget, CancelToken, ChatRequest, Chunk, Snippet, Task
 from providers.chat_stream import redacted, relay
 from providers.http_errors import body_or_reason
 from providers.snippet_text import curl_text, kwargs_text
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from providers.egress import EgressPolicy
 
 ROUTER_URL = "https://router.huggingface.co/v1"
 
@@ -54,6 +60,7 @@ class HuggingFaceProvider:
         hf_provider: str | None = None,
         timeout_s: float = 60.0,
         visitor_url: bool = False,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self.model = model
         self.api_key = api_key or ""
@@ -61,10 +68,21 @@ class HuggingFaceProvider:
         self.hf_provider = hf_provider
         self.timeout_s = timeout_s
         self.visitor_url = visitor_url  # its error bodies are not shown (see OpenAIProvider)
+        # A user's endpoint URL in hosted mode: checked, then called through a guarded client (see
+        # OpenAIProvider). The router (no base_url) is not a URL anyone typed.
+        self.egress = egress
 
     def prepare(self) -> None:
-        """Import huggingface_hub now, outside the timed call (a client is built per call)."""
+        """Import huggingface_hub now, outside the timed call (a client is built per call); a user's URL
+        the server may not call is refused here already."""
         import huggingface_hub.inference._client  # noqa: F401
+
+        self._check_url()
+
+    def _check_url(self) -> None:
+        """Refuse (EgressRefusedError) a user's endpoint URL the egress policy forbids."""
+        if self.egress is not None and self.base_url:
+            self.egress.check_url(self.base_url)
 
     def count_tokens(self, request: ChatRequest) -> int | None:
         """Hosted models: no local tokenizer; the runner estimates with tiktoken."""
@@ -77,9 +95,12 @@ class HuggingFaceProvider:
             # Its URL path still falls back to $HF_TOKEN for a blank key, so the header is blanked
             # explicitly too: client headers win over the ones huggingface_hub builds.
             headers = {} if self.api_key else {"authorization": ""}
-            return InferenceClient(
-                base_url=self.base_url, api_key=self.api_key, timeout=self.timeout_s, headers=headers
-            )
+            options = {"base_url": self.base_url, "api_key": self.api_key, "timeout": self.timeout_s}
+            if self.egress is None:
+                return InferenceClient(**options, headers=headers)
+            self._check_url()
+            http = self.egress.http_client(self.timeout_s)
+            return _guarded_client_type()(http, **options, headers=headers)
         return InferenceClient(
             provider=self.hf_provider or "auto", api_key=self.api_key, timeout=self.timeout_s
         )
@@ -104,12 +125,70 @@ class HuggingFaceProvider:
         try:
             chunks = client.chat_completion(**params)
         except Exception as exc:  # noqa: BLE001 - every failure is mapped
+            client.close()  # a refused stream stays open in the client's exit stack otherwise
             raise self._map(exc) from exc
         cancel.on_cancel(client.close)
         yield from relay(chunks, cancel, client.close, self._map)
 
     def _map(self, exc: Exception) -> errors.ProviderError:
         return redacted(map_hf_error(exc, show_body=not self.visitor_url), self.api_key)
+
+
+@functools.cache
+def _guarded_client_type() -> type:
+    """InferenceClient whose requests go through a given httpx2 client (the egress-guarded one).
+
+    huggingface_hub sends every request through one process-wide client (`get_session()`, configurable
+    only for the whole process with `set_client_factory`: huggingface/huggingface_hub#3328), so a
+    per-call client means replacing the one method that sends, `_inner_post`. URL building, headers,
+    the payload and the stream parsing stay huggingface_hub's. Built on first use: the import is heavy."""
+    from huggingface_hub import InferenceClient
+    from huggingface_hub.errors import InferenceTimeoutError
+    from huggingface_hub.utils import hf_raise_for_status
+
+    class GuardedInferenceClient(InferenceClient):
+        def __init__(self, http: httpx2.Client, **options: Any) -> None:
+            super().__init__(**options)
+            self._http = http
+
+        def _inner_post(self, request_parameters: Any, *, stream: bool = False) -> Any:
+            import httpx2
+
+            response_cm = self._http.stream(
+                "POST",
+                request_parameters.url,
+                json=request_parameters.json,
+                content=request_parameters.data,
+                headers=request_parameters.headers,
+                cookies=self.cookies,
+                timeout=self.timeout,
+            )
+            try:
+                if stream:
+                    response = self.exit_stack.enter_context(response_cm)
+                    _refuse_redirect(response)
+                    hf_raise_for_status(response)
+                    return response.iter_lines()
+                with response_cm as response:
+                    _refuse_redirect(response)
+                    hf_raise_for_status(response)
+                    return response.read()
+            except httpx2.TimeoutException as exc:
+                raise InferenceTimeoutError(f"Inference call timed out: {request_parameters.url}") from exc
+
+        def close(self) -> None:
+            super().close()
+            self._http.close()
+
+    return GuardedInferenceClient
+
+
+def _refuse_redirect(response: httpx2.Response) -> None:
+    # hf_raise_for_status lets 3xx pass (to match `requests`), so a redirect the guarded client did not
+    # follow would read as an empty answer. Only the status is named: the Location is the server's text.
+    status = response.status_code
+    if 300 <= status < 400:
+        raise errors.status_error(status, body_or_reason(None, status, show_body=False))
 
 
 def map_hf_error(exc: Exception, *, show_body: bool = True) -> errors.ProviderError:

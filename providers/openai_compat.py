@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from providers import errors
 from providers.base import SAMPLING_PARAMS, CallTarget, CancelToken, ChatRequest, Chunk, Snippet, Task
 from providers.chat_stream import redacted, relay
 from providers.http_errors import body_or_reason, short_body
 from providers.snippet_text import curl_text, kwargs_text
+
+if TYPE_CHECKING:
+    from providers.egress import EgressPolicy
 
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 # Assumed seconds to establish a connection; the whole call is bounded by the runner's deadline.
@@ -46,6 +49,7 @@ class OpenAIProvider:
         base_url: str | None = None,
         timeout_s: float = 60.0,
         visitor_url: bool = False,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self.model = model
         self.api_key = api_key or ""
@@ -54,11 +58,29 @@ class OpenAIProvider:
         # A URL a visitor supplied: its error bodies are never shown or stored (they could be anything
         # that server reaches), only the status and a reason of our own.
         self.visitor_url = visitor_url
+        # A URL a user typed in hosted mode: checked before any request, and called through a guarded
+        # client. None: a trusted URL (local mode, the admin's models file), called as before.
+        self.egress = egress
         self._client: Any = None
         self._client_lock = threading.Lock()  # many workers may ask for the client at once
 
-    def _make_client(self) -> Any:
+    def _user_url(self) -> str | None:
+        """The URL a user may have typed: the base URL (None: OpenAI's own API)."""
+        return self.base_url
+
+    def _transport_options(self) -> dict[str, Any]:
+        """The SDK client's timeout and, for a guarded URL, its HTTP client; refuses a forbidden URL
+        (EgressRefusedError) before any client exists."""
         import httpx2
+
+        timeout = httpx2.Timeout(self.timeout_s, connect=min(CONNECT_TIMEOUT_S, self.timeout_s))
+        url = self._user_url()
+        if self.egress is None or url is None:
+            return {"timeout": timeout}
+        self.egress.check_url(url)
+        return {"timeout": timeout, "http_client": self.egress.http_client(timeout)}
+
+    def _make_client(self) -> Any:
         import openai
 
         return openai.OpenAI(
@@ -70,7 +92,7 @@ class OpenAIProvider:
             project="",
             admin_api_key="",
             max_retries=0,  # the runner retries, and only before the first token
-            timeout=httpx2.Timeout(self.timeout_s, connect=min(CONNECT_TIMEOUT_S, self.timeout_s)),
+            **self._transport_options(),
         )
 
     @property
@@ -216,15 +238,23 @@ class AzureOpenAIProvider(OpenAIProvider):
         api_version: str,
         timeout_s: float = 60.0,
         visitor_url: bool = False,
+        egress: EgressPolicy | None = None,
     ) -> None:
         super().__init__(
-            model=deployment, api_key=api_key, base_url=None, timeout_s=timeout_s, visitor_url=visitor_url
+            model=deployment,
+            api_key=api_key,
+            base_url=None,
+            timeout_s=timeout_s,
+            visitor_url=visitor_url,
+            egress=egress,
         )
         self.endpoint = endpoint
         self.api_version = api_version
 
+    def _user_url(self) -> str | None:
+        return self.endpoint
+
     def _make_client(self) -> Any:
-        import httpx2
         import openai
 
         return openai.AzureOpenAI(
@@ -232,7 +262,7 @@ class AzureOpenAIProvider(OpenAIProvider):
             azure_endpoint=self.endpoint,
             api_version=self.api_version,
             max_retries=0,
-            timeout=httpx2.Timeout(self.timeout_s, connect=min(CONNECT_TIMEOUT_S, self.timeout_s)),
+            **self._transport_options(),
         )
 
     def _uses_max_completion_tokens(self) -> bool:
