@@ -4,6 +4,7 @@ with PLAYGROUND_HOSTED=1, and two users in two browser contexts of Debian's chro
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,7 +53,9 @@ def oidc_provider(tmp_path: Path) -> Iterator[str]:
         yield issuer
 
 
-def start_hosted(tmp_path: Path, issuer: str, extra_env: dict[str, str] | None = None, args=()) -> Iterator[HostedApp]:
+def start_hosted(
+    tmp_path: Path, issuer: str, extra_env: dict[str, str] | None = None, args=()
+) -> Iterator[HostedApp]:
     """`streamlit run app.py` in hosted mode, signed in through `issuer`."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -134,7 +137,9 @@ def run_comparison(page: Page, app: HostedApp, prompt: str) -> str:
     return re.search(r"\?run=([0-9a-f]{32})", link.inner_text()).group(1)
 
 
-def test_two_users_see_only_their_own_history_and_only_the_owner_deletes(hosted_app: HostedApp, browser: Browser):
+def test_two_users_see_only_their_own_history_and_only_the_owner_deletes(
+    hosted_app: HostedApp, browser: Browser
+):
     from playwright.sync_api import expect
 
     alice = sign_in(browser, hosted_app, ALICE)
@@ -165,4 +170,47 @@ def test_two_users_see_only_their_own_history_and_only_the_owner_deletes(hosted_
     expect(alice.get_by_text("Effective limits")).to_be_visible(timeout=60_000)
     expect(alice.get_by_text("Spend per user", exact=True)).to_be_visible()
     legend = alice.locator(".js-plotly-plot .legend")
-    expect(legend).to_contain_text(f"{hosted_app.issuer}|{ALICE}", timeout=30_000)  # the run's calls, by owner
+    expect(legend).to_contain_text(
+        f"{hosted_app.issuer}|{ALICE}", timeout=30_000
+    )  # the run's calls, by owner
+
+
+def test_a_key_entered_by_one_user_is_never_usable_by_another(hosted_app: HostedApp, browser: Browser):
+    from playwright.sync_api import expect
+
+    alice = sign_in(browser, hosted_app, ALICE)
+    bob = sign_in(browser, hosted_app, BOB)
+    alice.goto(f"{hosted_app.url}/settings")
+    alice.get_by_label("OpenAI API key", exact=True).fill("sk-alice-only")
+    alice.get_by_role("button", name="Save keys for this session").click()
+    alice_cells = alice.locator("[role='gridcell']")
+    # The table's cells are in the page's accessibility layer (glide data grid), attached but not "visible".
+    expect(alice_cells.filter(has_text="OPENAI_API_KEY set").first).to_be_attached(timeout=60_000)
+
+    bob.goto(f"{hosted_app.url}/settings")
+    bob_cells = bob.locator("[role='gridcell']")
+    expect(bob_cells.filter(has_text="set OPENAI_API_KEY").first).to_be_attached(timeout=60_000)
+    assert bob_cells.filter(has_text="OPENAI_API_KEY set").count() == 0
+    # Nor can bob add an endpoint of his own: no allowed hosts are configured on this server.
+    expect(bob.get_by_text("does not let users add their own endpoints")).to_be_visible()
+    assert "sk-alice-only" not in hosted_app.log.read_text()
+
+
+def test_a_hosted_server_that_is_not_hardened_refuses_to_serve(
+    tmp_path: Path, oidc_provider: str, browser: Browser
+):
+    from playwright.sync_api import expect
+
+    loose = ["--server.enableCORS=true", "--client.toolbarMode=developer", "--server.maxUploadSize=200"]
+    for app in start_hosted(tmp_path, oidc_provider, args=loose):
+        page = browser.new_page()
+        page.goto(app.url)
+        expect(page.get_by_text("refuses to start")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("CORS must be off")).to_be_visible()
+        body = page.inner_text("body")
+        assert "CORS must be off" in body and "toolbar must be minimal" in body and "(it is 200)" in body
+        assert page.get_by_role("button", name="Log in").count() == 0
+        assert page.get_by_role("link", name=re.compile("history", re.I)).count() == 0  # no page listed
+        page.goto(f"{app.url}/history")
+        expect(page.get_by_text("refuses to start")).to_be_visible(timeout=60_000)
+        assert "Compare models" not in page.inner_text("body")

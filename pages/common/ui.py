@@ -36,9 +36,9 @@ def page_shell(page_path: str) -> None:
 
     On a fresh server, Streamlit treats a `pages/` folder next to the main script as a legacy
     multipage app until `st.navigation` has run once, so a first request to a deep link (/history)
-    would run that page alone, without the app's config and navigation.
+    would run that page alone, without the app's config, navigation and (hosted mode) sign-in.
     """
-    if not st.session_state.get(SHELL_FLAG):
+    if not st.session_state.get(SHELL_FLAG) or access_refused() is not None:
         st.session_state[WANTED_PAGE] = page_path
         st.switch_page("app.py")
 
@@ -76,6 +76,28 @@ def gate() -> Gate:
     from playground.hosting import Gate
 
     return Gate(hosted_policy())
+
+
+def auth_settings() -> dict[str, object] | None:
+    """The [auth] section of the secrets (None when there is no secrets file or no section)."""
+    try:
+        auth = st.secrets.get("auth")
+    except (FileNotFoundError, KeyError, ValueError):
+        return None
+    return dict(auth) if auth else None
+
+
+def access_refused() -> str | None:
+    """Why this session may not use the app now (hosted mode only): "hardening" while the server's
+    settings are unsafe (hardening_problems says which), "login" until the visitor signs in; else None."""
+    from playground.hosting import REQUIRED_OPTIONS, hardening_problems
+
+    if not hosted_policy().enabled:
+        return None
+    names = [*REQUIRED_OPTIONS, "server.maxUploadSize", "server.address"]
+    if hardening_problems({name: st.get_option(name) for name in names}, auth_settings()):
+        return "hardening"
+    return None if st.user.is_logged_in else "login"
 
 
 def current_user() -> User:
