@@ -215,7 +215,7 @@ def test_the_admin_report_sums_exact_money_per_user_and_model(scripted: Scripted
     per_user = {row["owner"]: row for row in report.spend_by("owner")}
     cost = store.list_runs(owner=ALICE.id)[0].results[0].cost_usd
     assert per_user[ALICE.id]["spend (USD)"] == cost and per_user[BOB.id]["spend (USD)"] == 2 * cost
-    assert per_user[BOB.id]["calls"] == 2 and report.total_usd == 3 * cost
+    assert per_user[BOB.id]["calls"] == 2 and per_user[BOB.id]["runs"] == 2 and report.total_usd == 3 * cost
     assert report.spend_by("model")[0]["model"] == "paid"
 
 
@@ -266,3 +266,32 @@ def test_a_model_a_user_added_never_uses_a_server_key_in_hosted_mode():
     with pytest.raises(MissingKeyError, match="needs your own key: set HF_TOKEN in Settings"):
         api_key(hub_find, Keyring(server=server, hosted=True))
     assert api_key(hub_find, Keyring(visitor={"HF_TOKEN": "mine"}, server=server, hosted=True)) == "mine"
+
+
+def test_user_urls_go_through_the_egress_guard_and_admin_urls_do_not(scripted: ScriptedServer):
+    from playground.core import EndpointError, build_request, custom_endpoint_spec
+    from playground.engine import build_provider
+    from playground.engine.runner import run_model
+
+    closed = HostedPolicy(enabled=True)
+    with pytest.raises(EndpointError, match="allows no endpoints of your own"):
+        closed.check_user_url("https://api.example.com/v1")
+    policy = HostedPolicy(enabled=True, allowed_endpoint_hosts=frozenset({"*"}))
+    policy.check_user_url("https://api.example.com/v1")
+    for spelling in ("http://127.0.0.1:9/v1", "http://2130706433/v1", "http://[::ffff:127.0.0.1]/v1"):
+        with pytest.raises(EndpointError, match="loopback"):
+            policy.check_user_url(spelling)
+    HostedPolicy().check_user_url("http://127.0.0.1:9/v1")  # a local app: the user's own machine
+
+    keys = Keyring(server={"ADMIN_KEY": "k"}, egress=policy.egress(), hosted=True)
+    users = custom_endpoint_spec("mine", scripted.url("ok~tokens=2"), "m")
+    admins = priced(scripted)["paid"]
+    scripted.requests.clear()
+    refused = run_model(
+        users, build_provider(users, keys), build_request(users, "hi", None, Params()), timeout_s=10
+    )
+    assert refused.error.kind == "egress_refused" and scripted.requests == []
+    trusted = run_model(
+        admins, build_provider(admins, keys), build_request(admins, "hi", None, Params()), timeout_s=10
+    )
+    assert trusted.ok and len(scripted.requests) == 1

@@ -64,13 +64,6 @@ def api_key(spec: ModelSpec, keys: Keys | None) -> str | None:
     ring = keyring_of(keys)
     if own := ring.visitors(spec.api_key_env):
         return own
-    if ring.hosted and spec.from_visitor:
-        # A shared server's keys are for the admin's models only; a Hub find goes to the server's
-        # Hugging Face URL, but on the visitor's behalf.
-        raise MissingKeyError(
-            f"{spec.key} is a model you added, so it needs your own key: set {spec.api_key_env} in Settings "
-            "(on this shared server, the server's keys are only for the models its admin configured)"
-        )
     if visitor_target(spec, ring):
         if not spec.base_url:  # an Azure endpoint typed in Settings: Azure always needs a key
             raise MissingKeyError(
@@ -78,6 +71,13 @@ def api_key(spec: ModelSpec, keys: Keys | None) -> str | None:
                 f"{spec.api_key_env} in Settings (the server's key never goes to a URL you supplied)"
             )
         return None  # the visitor's URL with no key of theirs: no key at all, never the server's
+    if ring.hosted and spec.from_visitor:
+        # A shared server's keys are for the admin's models only; a Hub find goes to the server's
+        # Hugging Face URL, but on the visitor's behalf.
+        raise MissingKeyError(
+            f"{spec.key} is a model you added, so it needs your own key: set {spec.api_key_env} in Settings "
+            "(on this shared server, the server's keys are only for the models its admin configured)"
+        )
     if server := ring.servers(spec.api_key_env):
         return server
     if spec.base_url:

@@ -23,13 +23,14 @@ class UsageReport:
     records: list[UsageRecord]
 
     def spend_by(self, *fields: str) -> list[dict[str, object]]:
-        """Calls, errors and known spend per value of `fields` (owner, model, day), biggest spend first."""
+        """Runs, calls, errors and known spend per value of `fields` (owner, model, day), biggest spend first."""
         groups: dict[tuple[str, ...], list[UsageRecord]] = defaultdict(list)
         for record in self.records:
             groups[tuple(_field(record, name) for name in fields)].append(record)
         rows = [
             {
                 **dict(zip(fields, key, strict=True)),
+                "runs": len({(r.kind == "run", r.ref_id) for r in records}),  # comparisons and evaluations
                 "calls": len(records),
                 "errors": sum(1 for r in records if r.error_kind),
                 "spend (USD)": sum((r.cost_usd for r in records if r.cost_usd is not None), Decimal(0)),
