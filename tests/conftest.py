@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 
 from playground.core.specs import ModelSpec
 from providers.local_models import gguf_path
+from tests import postgres
 from tests.processes import serving
 from tests.scripted_server import ScriptedServer
 
@@ -102,3 +105,29 @@ def closed_port_url() -> str:
 
 
 os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a free loopback port (Debian's postgresql; .ci/run installs it)."""
+    if not postgres.available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed: .ci/run installs Debian's postgresql package")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    # Not under pytest's own temporary folder: it is private to root, and the server runs as `postgres`.
+    folder = Path(tempfile.mkdtemp(prefix="playground-pg-"))
+    try:
+        with postgres.cluster(folder, free_port()) as url:
+            yield url
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The store's database, once on SQLite and once on a fresh PostgreSQL database; also $PLAYGROUND_DB."""
+    if request.param == "sqlite":
+        return f"sqlite:///{clean_env}"
+    url = postgres.fresh_database(request.getfixturevalue("postgres_cluster"))
+    monkeypatch.setenv("PLAYGROUND_DB", url)
+    return url

@@ -108,12 +108,12 @@ def test_spread_matches_known_values():
     assert spread([]) is None
 
 
-def test_comparison_saves_every_result_before_showing_it(scripted, clean_env):
+def test_comparison_saves_every_result_before_showing_it(scripted, db_url):
     specs = {
         "a": remote_spec(scripted.url("ok~tokens=2"), key="a"),
         "b": remote_spec(closed_port_url(), key="b"),
     }
-    store = Store()
+    store = Store(db_url)
     plan = plan_comparison("hello", ["a", "b"], specs, params=Params(max_tokens=8))
     comparison = Comparison(plan, store)
     for event in comparison.events():
@@ -127,8 +127,8 @@ def test_comparison_saves_every_result_before_showing_it(scripted, clean_env):
     assert by_model["b"].error.kind == "connection"
 
 
-def test_history_list_filter_delete(clean_env):
-    store = Store()
+def test_history_list_filter_delete(db_url):
+    store = Store(db_url)
     from playground.core.results import RunResult
 
     first = store.create_run("about cats", ["x"], {"temperature": 0.1})

@@ -59,8 +59,8 @@ def refused_with_no_request(scripted: ScriptedServer, start) -> str:  # noqa: AN
     return str(refusal.value)
 
 
-def test_a_budget_refusal_sends_nothing_and_names_the_figures_and_the_reset(scripted: ScriptedServer):
-    store = Store()
+def test_a_budget_refusal_sends_nothing_and_names_the_figures_and_the_reset(scripted: ScriptedServer, db_url: str):
+    store = Store(db_url)
     specs = priced(scripted)
     gate = Gate(hosted(daily_usd=Decimal("0.05")))
     plan = plan_for(specs)  # 100 output tokens at 1000 USD/Mtok = 0.1 USD at most
@@ -72,8 +72,8 @@ def test_a_budget_refusal_sends_nothing_and_names_the_figures_and_the_reset(scri
     assert store.list_runs() == []  # nothing saved either
 
 
-def test_spend_so_far_counts_against_the_budget(scripted: ScriptedServer):
-    store = Store()
+def test_spend_so_far_counts_against_the_budget(scripted: ScriptedServer, db_url: str):
+    store = Store(db_url)
     specs = priced(scripted)
     gate = Gate(hosted(daily_usd=Decimal("0.1")))
     first = Comparison(plan_for(specs, max_tokens=20), store, user=ALICE, gate=gate)
@@ -175,8 +175,8 @@ def test_an_evaluation_is_refused_before_anything_is_saved_or_sent(scripted: Scr
     assert store.list() == []
 
 
-def test_owners_each_see_and_delete_only_their_own(scripted: ScriptedServer):
-    store = Store()
+def test_owners_each_see_and_delete_only_their_own(scripted: ScriptedServer, db_url: str):
+    store = Store(db_url)
     mine = store.create_run("alice's", ["m"], {}, owner=ALICE.id)
     theirs = store.create_run("bob's", ["m"], {}, owner=BOB.id)
     assert [r.prompt for r in store.list_runs(owner=ALICE.id)] == ["alice's"]
@@ -206,8 +206,8 @@ def test_the_migration_gives_old_rows_the_local_owner_and_fills_the_ledger(tmp_p
     assert {r.owner for r in ledger} == {LOCAL_OWNER}
 
 
-def test_the_admin_report_sums_exact_money_per_user_and_model(scripted: ScriptedServer):
-    store = Store()
+def test_the_admin_report_sums_exact_money_per_user_and_model(scripted: ScriptedServer, db_url: str):
+    store = Store(db_url)
     specs = priced(scripted)
     for user in (ALICE, BOB, BOB):
         list(Comparison(plan_for(specs, max_tokens=20), store, user=user, gate=Gate(hosted())).events())

@@ -31,8 +31,8 @@ def revision(store: Store) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def test_a_fresh_database_gets_the_models_schema_by_migrations(tmp_path: Path):
-    store = Store(f"sqlite:///{tmp_path / 'fresh.db'}")
+def test_a_fresh_database_gets_the_models_schema_by_migrations(db_url: str):
+    store = Store(db_url)
     assert revision(store) == head()
     with store.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), TableBase.metadata)
@@ -59,10 +59,10 @@ def test_a_history_file_from_before_migrations_upgrades_in_place(tmp_path: Path)
     assert revision(Store(f"sqlite:///{path}")) == head()  # a second start changes nothing
 
 
-def test_every_migration_goes_down_and_up_again(tmp_path: Path):
+def test_every_migration_goes_down_and_up_again(db_url: str):
     from alembic import command
 
-    store = Store(f"sqlite:///{tmp_path / 'roundtrip.db'}")
+    store = Store(db_url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with store.engine.begin() as connection:

@@ -1,0 +1,91 @@
+"""A throwaway PostgreSQL cluster on a free loopback port, for the store's tests (Debian's postgresql package).
+
+PostgreSQL refuses to run as root, so under root (CI) the cluster is made and run as the `postgres` user
+that the package creates; its folder is handed to that user first."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)  # newest version first
+
+
+def postgres_bin(name: str) -> str | None:
+    """The path of a PostgreSQL server program (initdb, postgres, pg_isready), or None if not installed."""
+    for folder in BIN_DIRS:
+        if (folder / name).exists():
+            return str(folder / name)
+    return shutil.which(name)
+
+
+def available() -> bool:
+    """True when a PostgreSQL server can be started here."""
+    return all(postgres_bin(name) for name in ("initdb", "postgres", "pg_isready"))
+
+
+def _as_server_user(command: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return command
+    return ["runuser", "-u", "postgres", "--", *command]
+
+
+@contextmanager
+def cluster(folder: Path, port: int) -> Iterator[str]:
+    """Start a fresh cluster in `folder` on 127.0.0.1:`port`; yields a SQLAlchemy URL of its database."""
+    data = folder / "pgdata"
+    data.mkdir(parents=True)
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+        shutil.chown(data, "postgres")
+    initdb = [postgres_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "playground", "--no-sync"]
+    subprocess.run(_as_server_user(initdb), check=True, capture_output=True)
+    log = (folder / "postgres.log").open("wb")
+    server = [
+        postgres_bin("postgres"),
+        "-D", str(data),
+        "-p", str(port),
+        "-k", str(folder),
+        "-c", "listen_addresses=127.0.0.1",
+        "-c", "fsync=off",
+    ]  # fmt: skip
+    process = subprocess.Popen(_as_server_user(server), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(port, process, folder)
+        yield f"postgresql+psycopg://playground@127.0.0.1:{port}/postgres"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def _wait_ready(port: int, process: subprocess.Popen[bytes], folder: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"postgres exited: {(folder / 'postgres.log').read_text()[-2000:]}")
+        ready = subprocess.run(
+            [postgres_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
+        )
+        if ready.returncode == 0:
+            return
+        time.sleep(0.2)
+    raise RuntimeError("postgres did not accept connections within 30 s")
+
+
+def fresh_database(url: str) -> str:
+    """A new empty database on the cluster at `url` (each test gets its own)."""
+    import sqlalchemy
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return url.rsplit("/", 1)[0] + f"/{name}"
