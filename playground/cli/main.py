@@ -94,7 +94,10 @@ def run_command(
     if dry_run:
         _print_dry_run(plan, as_json)
         raise typer.Exit(EXIT_OK)
-    comparison = Comparison(plan, Store(), repeat=repeat, warmup=warmup)
+    try:
+        comparison = Comparison(plan, Store(), repeat=repeat, warmup=warmup)
+    except UsageError as exc:  # the database cannot be used (StoreUnavailableError)
+        raise _fail_usage(str(exc)) from exc
     try:
         results = _run_json(comparison) if as_json else _run_live(comparison)
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ __all__, __getattr__ = lazy_exports(
         "RunHistory": "history",
         "StoredRun": "history",
         "history_url": "history",
+        "StoreUnavailableError": "history",
         "CompareForm": "form",
         "LOCAL_DEFAULTS": "form",
         "Plan": "service",

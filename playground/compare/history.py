@@ -5,9 +5,9 @@ Imported on first use (SQLAlchemy comes with it), never on a first page load."""
 from __future__ import annotations
 
 from playground.storage.runs import Store as RunHistory
-from playground.storage.runs import StoredRun, default_db_url
+from playground.storage.runs import StoredRun, StoreUnavailableError, default_db_url
 
-__all__ = ["RunHistory", "StoredRun", "history_url", "open_history"]
+__all__ = ["RunHistory", "StoredRun", "StoreUnavailableError", "history_url", "open_history"]
 
 
 def history_url() -> str:

@@ -10,6 +10,7 @@ __all__, __getattr__ = lazy_exports(
         "default_db_url": "runs",
         "migrate": "runs",
         "TableBase": "runs",
+        "StoreUnavailableError": "runs",
         "EvalStore": "evals",
         "StoredEval": "evals",
         "Cell": "evals",

@@ -29,10 +29,11 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
+from playground.core.errors import UsageError
 from playground.core.hosting import LOCAL_OWNER
 from playground.core.results import CallError, RunResult
 
@@ -48,6 +49,20 @@ def default_db_url() -> str:
     folder = Path(user_data_dir("model-playground"))
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'history.db'}"
+
+
+class StoreUnavailableError(UsageError):
+    """The database cannot be used: a wrong URL, a server that refuses connections, an unknown schema.
+
+    The message names the setting ($PLAYGROUND_DB) and the URL without its password."""
+
+
+def shown_url(url: str) -> str:
+    """The URL as it may be shown: its password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a database URL)"
 
 
 class TableBase(DeclarativeBase):
@@ -201,12 +216,24 @@ class Store:
     """Saves every run and result; the only module that talks to the database."""
 
     def __init__(self, url: str | None = None) -> None:
+        """Open the database at `url` (default: $PLAYGROUND_DB, else a SQLite file) and migrate it;
+        StoreUnavailableError says why it cannot be used."""
         self.url = url or default_db_url()
-        self.engine: Engine = create_engine(self.url)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-            event.listen(self.engine, "begin", _sqlite_begin)
-        migrate(self.engine)
+        self.engine: Engine = _engine(self.url)
+        try:
+            migrate(self.engine)
+        except DBAPIError as exc:
+            self.engine.dispose()
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            raise StoreUnavailableError(
+                f"cannot use the database at {shown_url(self.url)} ({DB_ENV}): {reason}"
+            ) from exc
+        except _unknown_revision_errors() as exc:
+            self.engine.dispose()
+            raise StoreUnavailableError(
+                f"the database at {shown_url(self.url)} ({DB_ENV}) has a schema this version does not know "
+                f"({exc}); it was probably made by a newer version of Model Playground"
+            ) from exc
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_run(
@@ -316,6 +343,26 @@ class Store:
                 )
                 for row in session.scalars(query)
             ]
+
+
+def _engine(url: str) -> Engine:
+    try:
+        engine = create_engine(url)
+    except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:  # ImportError: no driver
+        raise StoreUnavailableError(
+            f"{DB_ENV} is not a database URL this install can open: {shown_url(url)} ({exc}); "
+            "use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DB"
+        ) from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _unknown_revision_errors() -> tuple[type[Exception], ...]:
+    from alembic.util.exc import CommandError
+
+    return (CommandError,)
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
