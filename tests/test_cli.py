@@ -172,3 +172,19 @@ def test_a_user_models_file_is_known_by_its_path_not_its_name(tmp_path: Path, sc
         result = cli("run", "hi", "-m", "mine", "--json", "--models-file", spelling)
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout.splitlines()[0])["text"] == "word0 word1 "
+
+
+def test_eval_says_its_id_first_and_resume_needs_only_the_id():
+    def playground(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "playground", "eval", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    first = playground("sentiment.csv", "-m", "smollm2-135m", "--limit", "1", "--max-tokens", "4")
+    assert first.stderr.startswith("evaluation "), first.stderr  # before any progress or summary
+    eval_id = first.stderr.split()[1]
+    assert f"resume with: playground eval --resume {eval_id}" in first.stderr
+    again = playground("--resume", eval_id, "--json")
+    assert again.returncode in (0, 1) and json.loads(again.stdout)["eval_id"] == eval_id
+    assert f"evaluation {eval_id}" in again.stderr
+    neither = playground()
+    assert neither.returncode == 2 and "give DATA and at least one -m MODEL, or --resume ID" in neither.stderr

@@ -53,9 +53,15 @@ def _dataset(data: str) -> Dataset:
 
 def eval_command(
     data: Annotated[
-        str, typer.Argument(help=f"CSV or JSONL file, or a sample: {', '.join(sample_names())}.")
-    ],
-    model: Annotated[list[str], typer.Option("-m", "--model", help="Model key; repeat for more.")],
+        str | None,
+        typer.Argument(
+            help=f"CSV or JSONL file, or a sample: {', '.join(sample_names())} (not with --resume)."
+        ),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("-m", "--model", help="Model key; repeat for more (not with --resume)."),
+    ] = None,
     template: Annotated[
         str | None,
         typer.Option("--template", help="Prompt with {column} fields (or @file). Samples have one."),
@@ -98,6 +104,8 @@ def eval_command(
         store = EvalStore(Store())
         if resume:
             evaluation = Evaluation.resume(resume, specs, store)
+        elif not data or not model:
+            raise UsageError("give DATA and at least one -m MODEL, or --resume ID")
         else:
             dataset, preset = _dataset_and_preset(data, limit)
             setup = EvalSetup(
@@ -120,6 +128,11 @@ def eval_command(
             evaluation = Evaluation(setup, dataset, specs, store)
     except (UsageError, DatasetError, SpecError) as exc:
         raise fail_usage(str(exc)) from exc
+    # Said before anything runs: a killed evaluation can be resumed with this id alone.
+    err.print(
+        f"evaluation {evaluation.eval_id} · resume with: playground eval --resume {evaluation.eval_id}",
+        soft_wrap=True,  # one line, whatever the terminal width: scripts read the id from it
+    )
     _run(evaluation, quiet=as_json)
     raise typer.Exit(_report(evaluation, store, as_json))
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from playground.core.hosting import LOCAL_OWNER
 from playground.core.results import RunResult
 from playground.core.scores import Score
-from playground.storage.runs import Store, TableBase, usage_row
+from playground.storage.runs import Store, TableBase, record_usage
 
 
 class EvalRow(TableBase):
@@ -155,10 +155,10 @@ class EvalStore:
                         judge=cell.judge.to_json() if cell.judge else None,
                     )
                 )
-                owner = session.scalar(select(EvalRow.owner).where(EvalRow.id == eval_id)) or LOCAL_OWNER
-                session.add(usage_row(owner, "eval", eval_id, cell.result))
+                owner = select(EvalRow.owner).where(EvalRow.id == eval_id)
+                record_usage(session, owner, "eval", eval_id, cell.result)
                 if cell.judge is not None:
-                    session.add(usage_row(owner, "judge", eval_id, cell.judge))
+                    record_usage(session, owner, "judge", eval_id, cell.judge)
         except IntegrityError:
             pass  # already saved by an earlier attempt of a resumed evaluation
 

@@ -25,13 +25,16 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    insert,
     inspect,
+    literal,
     or_,
     select,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.sql import Select
 
 from playground.core.errors import UsageError
 from playground.core.hosting import LOCAL_OWNER
@@ -143,18 +146,24 @@ class UsageRecord:
     error_kind: str | None
 
 
-def usage_row(owner: str, kind: str, ref_id: str, result: RunResult) -> UsageRow:
-    """The ledger row for one finished call (saved in the same transaction as the call itself)."""
-    return UsageRow(
-        owner=owner,
-        at=datetime.now(UTC),
-        kind=kind,
-        ref_id=ref_id,
-        model=result.model,
-        cost_usd=str(result.cost_usd) if result.cost_usd is not None else None,
-        cost_source=result.cost_source,
-        error_kind=result.error.kind if result.error else None,
-    )
+def record_usage(session: Session, owner_of: Select[Any], kind: str, ref_id: str, result: RunResult) -> None:
+    """Add one finished call to the usage ledger, owned by whoever `owner_of` (a one-column select of the
+    run's or evaluation's owner) names, in the caller's transaction.
+
+    One INSERT … SELECT, never a read and then a write: SQLite cannot wait for a lock that a read
+    transaction would have to upgrade, and fails at once with "database is locked"."""
+    values = {
+        "at": datetime.now(UTC),
+        "kind": kind,
+        "ref_id": ref_id,
+        "model": result.model,
+        "cost_usd": str(result.cost_usd) if result.cost_usd is not None else None,
+        "cost_source": result.cost_source,
+        "error_kind": result.error.kind if result.error else None,
+    }
+    columns = [literal(v, type_=UsageRow.__table__.c[k].type).label(k) for k, v in values.items()]
+    query = owner_of.add_columns(*columns)
+    session.execute(insert(UsageRow).from_select(["owner", *values], query))
 
 
 @dataclass
@@ -265,9 +274,8 @@ class Store:
     def add_result(self, run_id: str, result: RunResult) -> None:
         """Save one finished call and its line in the usage ledger; done before the result is shown."""
         with self.sessions.begin() as session:
-            owner = session.scalar(select(RunRow.owner).where(RunRow.id == run_id)) or LOCAL_OWNER
             session.add(_to_row(run_id, result))
-            session.add(usage_row(owner, "run", run_id, result))
+            record_usage(session, select(RunRow.owner).where(RunRow.id == run_id), "run", run_id, result)
 
     def get_run(self, run_id: str) -> StoredRun | None:
         """One run with its results, or None."""
