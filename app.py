@@ -9,9 +9,7 @@ from pages.common.ui import (
     auth_settings,
     current_user,
     hosted_policy,
-    shared_store,
 )
-from playground.compare import StoreUnavailableError
 from playground.core import HostingConfigError, plain
 from playground.hosting import REQUIRED_OPTIONS, hardening_problems
 
@@ -71,11 +69,6 @@ if refused is not None:
     st.stop()
 if hosted:
     signed_in_sidebar()
-try:
-    shared_store()  # opened (and migrated) once per server; retried on the next page load if it failed
-except StoreUnavailableError as exc:
-    st.error(plain(f"The history database cannot be used, so nothing can be saved: {exc}"))
-    st.stop()
 navigation = st.navigation(app_pages(hosted))
 # A deep link that first ran a page without this shell (see pages/common/ui.py::page_shell) lands here.
 wanted = st.session_state.pop(WANTED_PAGE, None)

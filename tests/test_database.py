@@ -50,9 +50,11 @@ def test_a_schema_newer_than_this_version_is_named(db_url: str):
         Store(db_url)
 
 
-def test_the_page_says_the_database_cannot_be_used(monkeypatch: pytest.MonkeyPatch):
+def test_the_history_page_says_the_database_cannot_be_used(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("PLAYGROUND_DB", BAD_URLS[2][0])
     at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception and not at.error  # a first page load opens no database
+    at.switch_page("pages/history.py").run()
     assert not at.exception
     assert (
         "history database cannot be used" in at.error[0].value and "Connection refused" in at.error[0].value

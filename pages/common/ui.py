@@ -51,10 +51,17 @@ def _store_for(url: str) -> RunHistory:
 
 
 def shared_store() -> RunHistory:
-    """One history (engine and pool) per database URL, shared by every session; it holds no keys."""
-    from playground.compare import history_url
+    """One history (engine, pool and writer) per database URL, shared by every session; it holds no keys.
 
-    return _store_for(history_url())
+    A database that cannot be used stops the page with one message naming the setting (it is tried
+    again on the next page load)."""
+    from playground.compare import StoreUnavailableError, history_url
+
+    try:
+        return _store_for(history_url())
+    except StoreUnavailableError as exc:
+        st.error(plain(f"The history database cannot be used, so nothing can be saved: {exc}"))
+        st.stop()
 
 
 def keyring() -> Keyring:

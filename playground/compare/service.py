@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -19,6 +20,10 @@ from playground.engine.registry import Keys, build_provider
 from playground.hosting.gate import Ask, Gate
 from providers.base import ChatRequest, Provider
 from providers.errors import ProviderError
+
+# The text so far of each call is saved this often while it streams; the run's heartbeat less often.
+PARTIAL_EVERY_S = 1.0
+HEARTBEAT_EVERY_S = 5.0
 
 if TYPE_CHECKING:  # sqlalchemy is imported only where a store is opened
     from playground.storage.runs import Store, StoredRun
@@ -148,6 +153,9 @@ class Comparison:
     results: list[RunResult] = field(default_factory=list)  # every saved result, in finishing order
     user: User = LOCAL_USER
     gate: Gate | None = None
+    # Results the database had not confirmed when they ended (it was away): the writer goes on retrying
+    # them, and the page offers them as an export.
+    unsaved: list[RunResult] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         finished = threading.Event()
@@ -177,12 +185,44 @@ class Comparison:
             )
             for m in self.plan.models
         ]
-        self._fanout = FanOut(jobs, run_id=self.run_id, on_result=self._save, finished=finished)
+        self._fanout = FanOut(
+            jobs, run_id=self.run_id, on_result=self._save, on_text=self._stream, finished=finished
+        )
+        self._texts: dict[tuple[str, int], str] = {}
+        self._texts_lock = threading.Lock()
 
     def _save(self, result: RunResult) -> None:
+        """Save a finished call before its Done is handed out; one not saved in time is kept in `unsaved`."""
         self.results.append(result)
         if self.store is not None and self.run_id is not None:
-            self.store.add_result(self.run_id, result)
+            with self._texts_lock:
+                self._texts.pop((result.model, result.repeat_index), None)
+            pending = self.store.add_result(self.run_id, result)
+            if not pending.saved.is_set():
+                self.unsaved.append(result)
+
+    def _stream(self, model: str, repeat_index: int, text: str) -> None:
+        with self._texts_lock:
+            self._texts[(model, repeat_index)] = self._texts.get((model, repeat_index), "") + text
+
+    def _save_progress(self) -> None:
+        """Until every model has ended: the text so far of each call about once a second, and a heartbeat;
+        then the run's end. A server killed mid-run so keeps what was streamed, and the run reads as
+        interrupted rather than finished."""
+        assert self.store is not None and self.run_id is not None
+        saved: dict[tuple[str, int], str] = {}
+        beat = 0.0
+        while not self._fanout.finished.wait(PARTIAL_EVERY_S):
+            with self._texts_lock:
+                texts = dict(self._texts)
+            for (model, index), text in texts.items():
+                if saved.get((model, index)) != text:
+                    self.store.save_partial(self.run_id, model, index, text)
+                    saved[(model, index)] = text
+            if time.monotonic() - beat >= HEARTBEAT_EVERY_S:
+                self.store.heartbeat(self.run_id)
+                beat = time.monotonic()
+        self.store.finish_run(self.run_id)
 
     def cancel(self) -> None:
         """Stop every model still running."""
@@ -202,6 +242,8 @@ class Comparison:
 
     def events(self, every_s: float = 0.0) -> Iterator[Event]:
         """Live events (text merged per `every_s`); every result is stored before it is handed out."""
+        if self.store is not None and self.run_id is not None:
+            threading.Thread(target=self._save_progress, daemon=True, name=f"progress-{self.run_id}").start()
         return self._fanout.events(every_s)
 
 

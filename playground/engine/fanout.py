@@ -65,6 +65,9 @@ class FanOut:
     # Called on the worker thread with each finished result before its Done event is queued, so a
     # result is saved even when nobody is left to read the events (page closed, Stop pressed).
     on_result: Callable[[RunResult], None] | None = None
+    # Called on the worker thread with each piece of text (model key, repeat index, text): the comparison
+    # saves the text so far about once a second, whether or not anyone reads the events.
+    on_text: Callable[[str, int, str], None] | None = None
     cancel_token: CancelToken = field(default_factory=CancelToken)
     # Set once every job has ended (whether or not anyone read the events).
     finished: threading.Event = field(default_factory=threading.Event)
@@ -102,6 +105,8 @@ class FanOut:
         key = job.spec.key
 
         def emit(text: str) -> None:
+            if self.on_text is not None:
+                self.on_text(key, index, text)
             self._events.put(Delta(key, text, index))
 
         def waiting(ahead: int) -> None:

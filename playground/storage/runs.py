@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
@@ -38,9 +39,16 @@ from sqlalchemy.sql import Select
 
 from playground.core.errors import UsageError
 from playground.core.hosting import LOCAL_OWNER
-from playground.core.results import CallError, RunResult
+from playground.core.results import CallError, RunResult, utc_now_iso
+from playground.storage.writer import Pending, Writer
 
 DB_ENV = "PLAYGROUND_DB"
+DONE, STREAMING = "done", "streaming"
+# A save waits this long for the writer before the caller is told "not saved yet" (it goes on retrying).
+SAVE_WAIT_S = 3.0
+# A run whose process has not refreshed its heartbeat for this long, and never finished it, was interrupted.
+HEARTBEAT_EVERY_S = 5.0
+INTERRUPTED_AFTER_S = 30.0
 
 
 def default_db_url() -> str:
@@ -84,6 +92,9 @@ class RunRow(TableBase):
     models: Mapped[list[str]] = mapped_column(JSON)
     # Who ran it (hosted mode: OIDC issuer|subject); "local" in a local app and for rows made before owners.
     owner: Mapped[str] = mapped_column(String(512), index=True, server_default=LOCAL_OWNER)
+    # Set when every model of the run has ended; heartbeat_at is refreshed while it runs (see StoredRun.state).
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     results: Mapped[list[ResultRow]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="ResultRow.id"
     )
@@ -112,6 +123,8 @@ class ResultRow(TableBase):
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     started_at: Mapped[str] = mapped_column(String(40))
     queue_wait_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # "done", or "streaming": the text so far of a call still going, saved about once a second.
+    status: Mapped[str] = mapped_column(String(16), default=DONE, server_default=DONE)
     run: Mapped[RunRow] = relationship(back_populates="results")
 
 
@@ -179,6 +192,19 @@ class StoredRun:
     models: list[str]
     results: list[RunResult] = field(default_factory=list)
     owner: str = LOCAL_OWNER
+    finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+
+    @property
+    def state(self) -> str:
+        """ "finished"; "running" (its process is still at it); or "interrupted" (its process stopped, or
+        was killed, before every model ended: the answers it saved are kept, the rest are missing)."""
+        if self.finished_at is not None:
+            return "finished"
+        beat = self.heartbeat_at or self.created_at
+        if datetime.now(UTC) - _aware(beat) < timedelta(seconds=INTERRUPTED_AFTER_S):
+            return "running"
+        return "interrupted"
 
 
 # RunResult fields stored in a column of the same name and type, read off the dataclass so a new field
@@ -187,11 +213,19 @@ class StoredRun:
 _PLAIN_FIELDS = tuple(f.name for f in fields(RunResult) if f.name not in ("cost_usd", "error", "run_id"))
 
 
-def _to_result(row: ResultRow) -> RunResult:
+def _to_result(row: ResultRow, run_state: str = "finished") -> RunResult:
+    error = CallError(row.error_kind, row.error_message or "") if row.error_kind else None
+    if row.status == STREAMING:  # the text so far of a call that had not ended when it was read
+        error = CallError(
+            run_state if run_state != "finished" else "interrupted",
+            "still answering: the text so far"
+            if run_state == "running"
+            else "the app stopped before this answer ended: the text so far was kept",
+        )
     return RunResult(
         **{name: getattr(row, name) for name in _PLAIN_FIELDS},
         cost_usd=Decimal(row.cost_usd) if row.cost_usd is not None else None,
-        error=CallError(row.error_kind, row.error_message or "") if row.error_kind else None,
+        error=error,
         run_id=row.run_id,
     )
 
@@ -207,8 +241,8 @@ def _to_row(run_id: str, result: RunResult) -> ResultRow:
     )
 
 
-def _to_run(row: RunRow, with_results: bool = True) -> StoredRun:
-    return StoredRun(
+def _to_run(row: RunRow) -> StoredRun:
+    run = StoredRun(
         id=row.id,
         created_at=row.created_at,
         kind=row.kind,
@@ -216,9 +250,27 @@ def _to_run(row: RunRow, with_results: bool = True) -> StoredRun:
         system=row.system,
         params=row.params,
         models=list(row.models),
-        results=[_to_result(r) for r in row.results] if with_results else [],
         owner=row.owner,
+        finished_at=row.finished_at,
+        heartbeat_at=row.heartbeat_at,
     )
+    run.results = [_to_result(r, run.state) for r in row.results]
+    return run
+
+
+def _streaming(run_id: str, model: str, repeat_index: int) -> tuple[Any, ...]:
+    """Where-clauses of one call's streamed-text row."""
+    return (
+        ResultRow.run_id == run_id,
+        ResultRow.model == model,
+        ResultRow.repeat_index == repeat_index,
+        ResultRow.status == STREAMING,
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes (stored as UTC); PostgreSQL aware ones.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class Store:
@@ -244,6 +296,10 @@ class Store:
                 f"({exc}); it was probably made by a newer version of Model Playground"
             ) from exc
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Every write of this process goes through one writer, on an engine whose SQLite transactions
+        # take the write lock at BEGIN (they wait for it, up to the busy timeout, instead of failing).
+        writes = self.engine.execution_options(playground_writer=True)
+        self.writer = Writer(sessionmaker(writes, expire_on_commit=False))
 
     def create_run(
         self,
@@ -254,28 +310,74 @@ class Store:
         kind: str = "compare",
         owner: str = LOCAL_OWNER,
     ) -> str:
-        """Record a new run (before any model is called) for `owner` and return its id."""
+        """Record a new run (before any model is called) for `owner` and return its id.
+
+        If the database is away, the id is returned anyway and the run is saved when it comes back."""
         run_id = uuid.uuid4().hex
-        with self.sessions.begin() as session:
-            session.add(
-                RunRow(
-                    id=run_id,
-                    created_at=datetime.now(UTC),
-                    kind=kind,
-                    prompt=prompt,
-                    system=system,
-                    params=json.loads(json.dumps(params, default=str)),
-                    models=list(models),
-                    owner=owner,
-                )
-            )
+        now = datetime.now(UTC)
+        row = RunRow(
+            id=run_id,
+            created_at=now,
+            heartbeat_at=now,
+            kind=kind,
+            prompt=prompt,
+            system=system,
+            params=json.loads(json.dumps(params, default=str)),
+            models=list(models),
+            owner=owner,
+        )
+        self.writer.save(f"run {run_id}", lambda session: session.add(row), SAVE_WAIT_S)
         return run_id
 
-    def add_result(self, run_id: str, result: RunResult) -> None:
-        """Save one finished call and its line in the usage ledger; done before the result is shown."""
-        with self.sessions.begin() as session:
+    def add_result(self, run_id: str, result: RunResult) -> Pending:
+        """Save one finished call (in place of its streamed text so far) and its line in the usage ledger.
+
+        Waits up to SAVE_WAIT_S: `Pending.saved` says whether it is saved (the writer goes on retrying)."""
+
+        def write(session: Session) -> None:
+            session.execute(delete(ResultRow).where(*_streaming(run_id, result.model, result.repeat_index)))
             session.add(_to_row(run_id, result))
             record_usage(session, select(RunRow.owner).where(RunRow.id == run_id), "run", run_id, result)
+
+        return self.writer.save(f"{result.model}'s answer in run {run_id}", write, SAVE_WAIT_S)
+
+    def save_partial(self, run_id: str, model: str, repeat_index: int, text: str) -> None:
+        """Save a call's text so far (it streams): a newer one replaces an older one not yet written."""
+
+        def write(session: Session) -> None:
+            where = _streaming(run_id, model, repeat_index)
+            if session.execute(update(ResultRow).where(*where).values(text=text)).rowcount == 0:
+                session.add(
+                    ResultRow(
+                        run_id=run_id,
+                        model=model,
+                        repeat_index=repeat_index,
+                        text=text,
+                        status=STREAMING,
+                        started_at=utc_now_iso(),
+                    )
+                )
+            session.execute(update(RunRow).where(RunRow.id == run_id).values(heartbeat_at=datetime.now(UTC)))
+
+        self.writer.submit(
+            f"text so far of {model} in run {run_id}", write, coalesce=f"{run_id}/{model}/{repeat_index}"
+        )
+
+    def heartbeat(self, run_id: str) -> None:
+        """Say the run's process is still at it (see StoredRun.state)."""
+
+        def write(session: Session) -> None:
+            session.execute(update(RunRow).where(RunRow.id == run_id).values(heartbeat_at=datetime.now(UTC)))
+
+        self.writer.submit(f"heartbeat of run {run_id}", write, coalesce=f"{run_id}/heartbeat")
+
+    def finish_run(self, run_id: str) -> Pending:
+        """Mark the run finished: every model has ended (answered, failed or was stopped)."""
+
+        def write(session: Session) -> None:
+            session.execute(update(RunRow).where(RunRow.id == run_id).values(finished_at=datetime.now(UTC)))
+
+        return self.writer.save(f"end of run {run_id}", write, SAVE_WAIT_S)
 
     def get_run(self, run_id: str) -> StoredRun | None:
         """One run with its results, or None."""
@@ -355,7 +457,8 @@ class Store:
 
 def _engine(url: str) -> Engine:
     try:
-        engine = create_engine(url)
+        # SQLite: wait up to 30 s for another process's write lock (the CLI beside the app) before failing.
+        engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
     except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:  # ImportError: no driver
         raise StoreUnavailableError(
             f"{DB_ENV} is not a database URL this install can open: {shown_url(url)} ({exc}); "
@@ -424,8 +527,11 @@ def _baseline(connection: Any) -> str | None:
 
 def _sqlite_begin(connection: Any) -> None:
     # With the driver's own transaction handling off (see _sqlite_pragmas), every transaction starts
-    # here, DDL included: a migration that fails leaves nothing half done.
-    connection.exec_driver_sql("BEGIN")
+    # here, DDL included: a migration that fails leaves nothing half done. The writer's transactions take
+    # the write lock at once (IMMEDIATE), so they wait for it under the busy timeout: a deferred one that
+    # reads first cannot wait to upgrade its lock and fails with "database is locked".
+    immediate = connection.get_execution_options().get("playground_writer")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,0 +1,129 @@
+"""The one thread that writes to a store: every save of a process goes through it, in order, retried until saved.
+
+SQLite takes one writer at a time, and a PostgreSQL server can restart under a running app. Writes from many
+threads (every model of every session) would otherwise race for the lock or fail on a dropped connection and
+lose an answer. Here a write that fails because the database is busy or unreachable waits and is tried again
+until it succeeds, so the answers of a run survive a database restart; a write that fails for any other
+reason (a constraint, a bug) is reported and not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+RETRY_FIRST_S = 0.05
+RETRY_MAX_S = 2.0
+
+
+@dataclass
+class Pending:
+    """A write handed to the writer; `wait` says whether it has been saved."""
+
+    description: str
+    saved: threading.Event = field(default_factory=threading.Event)
+    failed: str | None = None  # why it was given up (not retryable)
+    last_error: str | None = None  # the latest retryable failure, while it is being retried
+    _ended: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self, timeout_s: float | None) -> bool:
+        """True once saved; False if it is still being retried after `timeout_s`, or was given up."""
+        self._ended.wait(timeout_s)
+        return self.saved.is_set()
+
+
+Write = Callable[[Session], None]
+
+
+class Writer:
+    """Runs writes one at a time on its own thread, each in its own transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session], name: str = "store-writer") -> None:
+        self._sessions = sessions
+        self._queue: queue.Queue[tuple[Pending, Write, str | None]] = queue.Queue()
+        # Latest write per coalescing key that has not started yet: partial text saved every second
+        # replaces an older one still waiting instead of piling up while the database is away.
+        self._latest: dict[str, Write] = {}
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, description: str, write: Write, *, coalesce: str | None = None) -> Pending:
+        """Queue `write`; with `coalesce`, a newer write with the same key replaces one not yet started."""
+        pending = Pending(description)
+        with self._lock:
+            if coalesce is not None:
+                queued = coalesce in self._latest
+                self._latest[coalesce] = write
+                if queued:
+                    pending._ended.set()  # merged into the queued write, which now carries this content
+                    return pending
+        self._queue.put((pending, write, coalesce))
+        return pending
+
+    def save(self, description: str, write: Write, timeout_s: float | None) -> Pending:
+        """Queue `write` and wait up to `timeout_s` for it to be saved (it goes on being retried after)."""
+        pending = self.submit(description, write)
+        pending.wait(timeout_s)
+        return pending
+
+    def _loop(self) -> None:
+        while True:
+            pending, write, key = self._queue.get()
+            if key is not None:
+                with self._lock:
+                    write = self._latest.pop(key, write)
+            self._write_until_done(pending, write)
+
+    def _write_until_done(self, pending: Pending, write: Write) -> None:
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                with self._sessions.begin() as session:
+                    write(session)
+            except (OperationalError, DBAPIError) as exc:
+                if not _retryable(exc):
+                    self._give_up(pending, exc)
+                    return
+                pending.last_error = _reason(exc)
+                log.warning(
+                    "%s not saved yet (%s); retrying in %.2f s",
+                    pending.description,
+                    pending.last_error,
+                    delay,
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+            except Exception as exc:  # noqa: BLE001 - reported on the write, the writer goes on
+                self._give_up(pending, exc)
+                return
+            else:
+                pending.saved.set()
+                pending._ended.set()
+                return
+
+    @staticmethod
+    def _give_up(pending: Pending, exc: Exception) -> None:
+        pending.failed = _reason(exc)
+        log.error("%s not saved: %s", pending.description, pending.failed)
+        pending._ended.set()
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    """Busy, locked, a dropped connection, a server restarting: worth waiting for."""
+    return isinstance(exc, OperationalError) or bool(exc.connection_invalidated)
+
+
+def _reason(exc: Exception) -> str:
+    original = getattr(exc, "orig", None) or exc
+    text = str(original).strip().splitlines()
+    return text[0] if text else type(original).__name__
