@@ -1,5 +1,7 @@
 """Model Playground: the Streamlit app shell (page config, hosted-mode sign-in, and navigation only)."""
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from pages.common.ui import (
@@ -9,9 +11,11 @@ from pages.common.ui import (
     auth_settings,
     current_user,
     hosted_policy,
+    server_options,
+    shared_store,
 )
 from playground.core import HostingConfigError, plain
-from playground.hosting import REQUIRED_OPTIONS, hardening_problems
+from playground.hosting import hardening_problems
 
 # No icons: Streamlit's :material/ icons make every visitor's browser fetch a font from a public CDN,
 # which an offline or hosted instance must not need.
@@ -21,11 +25,8 @@ st.session_state[SHELL_FLAG] = True
 
 def refusal_page() -> None:
     """What every visitor sees while a hosted server's settings are unsafe: each one to fix."""
-    options = {
-        name: st.get_option(name) for name in [*REQUIRED_OPTIONS, "server.maxUploadSize", "server.address"]
-    }
     st.error("This hosted instance refuses to start until its administrator fixes its settings:")
-    st.markdown("\n".join(f"- {plain(p)}" for p in hardening_problems(options, auth_settings())))
+    st.markdown("\n".join(f"- {plain(p)}" for p in hardening_problems(server_options(), auth_settings())))
 
 
 def login_page() -> None:
@@ -50,23 +51,38 @@ def app_pages(hosted: bool) -> list:
 
 
 def signed_in_sidebar() -> None:
+    """Who is signed in, with Log out; the user is remembered once per session (the admin's report)."""
+    user = current_user()
+    if st.session_state.get("_remembered") != user.id:
+        shared_store().remember_user(user.id, user.name, user.email)
+        st.session_state["_remembered"] = user.id
     with st.sidebar:
         st.caption("Signed in as")
         st.text(current_user().name)
         st.button("Log out", on_click=st.logout, key="logout")
 
 
+def only_page(page: Callable[[], None]) -> None:
+    """Show one page and stop: the navigation is still set, so no page of pages/ is listed or run."""
+    st.navigation([st.Page(page, title="Model Playground")], position="hidden").run()
+    st.stop()
+
+
+def misconfigured_page() -> None:
+    """What every visitor sees while a hosted-mode setting in the environment cannot be used."""
+    try:
+        hosted_policy()
+    except HostingConfigError as exc:
+        st.error(plain(f"This hosted instance is misconfigured: {exc}"))
+
+
 try:
     hosted = hosted_policy().enabled
-except HostingConfigError as exc:
-    st.error(plain(f"This hosted instance is misconfigured: {exc}"))
-    st.stop()
+except HostingConfigError:
+    only_page(misconfigured_page)
 refused = access_refused()
 if refused is not None:
-    # Navigation is still set (to the one page allowed), so no page of pages/ is ever listed or run.
-    only = refusal_page if refused == "hardening" else login_page
-    st.navigation([st.Page(only, title="Model Playground")], position="hidden").run()
-    st.stop()
+    only_page(refusal_page if refused == "hardening" else login_page)
 if hosted:
     signed_in_sidebar()
 navigation = st.navigation(app_pages(hosted))

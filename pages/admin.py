@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.common.ui import current_user, hosted_policy, page_shell, shared_store
-from playground.core import LIMIT_SETTINGS, plain
-from playground.hosting import usage_report
+from playground.core import plain
+from playground.hosting import effective_limits, usage_report
 
 page_shell("pages/admin.py")
 
@@ -48,31 +48,6 @@ else:
     st.info("No calls in this period.")
 
 st.subheader("Effective limits")
-limits = policy.limits
-rows = [
-    {"limit": setting.meaning, "value": getattr(limits, name), "set by": setting.env}
-    for name, setting in LIMIT_SETTINGS.items()
-]
-rows += [
-    {
-        "limit": "daily spend per user (USD)",
-        "value": str(limits.daily_usd) if limits.daily_usd is not None else "no cap",
-        "set by": "PLAYGROUND_USER_DAILY_USD",
-    },
-    {
-        "limit": "models allowed without a known price",
-        "value": ", ".join(sorted(limits.unpriced_allowed)) or "none",
-        "set by": "PLAYGROUND_ALLOW_UNPRICED",
-    },
-    {
-        "limit": "hosts users may add endpoints on",
-        "value": ", ".join(sorted(policy.allowed_endpoint_hosts)) or "none (user URLs are off)",
-        "set by": "PLAYGROUND_ALLOWED_ENDPOINT_HOSTS",
-    },
-    {
-        "limit": "upload size (MB)",
-        "value": st.get_option("server.maxUploadSize"),
-        "set by": "server.maxUploadSize",
-    },
-]
-st.dataframe([{**r, "value": str(r["value"])} for r in rows], hide_index=True, key="admin-limits")
+st.dataframe(
+    effective_limits(policy, st.get_option("server.maxUploadSize")), hide_index=True, key="admin-limits"
+)

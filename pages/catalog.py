@@ -7,7 +7,7 @@ from decimal import Decimal
 import streamlit as st
 
 from pages.common import state
-from pages.common.ui import keyring, page_shell, render_answer, shared_store, specs
+from pages.common.ui import current_user, gate, keyring, page_shell, render_answer, shared_store, specs
 from playground.catalog import (
     ARCHITECTURES,
     SORT_KEYS,
@@ -98,13 +98,13 @@ def try_it(entry: CatalogEntry) -> None:
     st.markdown("**Try it**")
     prompt = st.text_area("Sample prompt", SAMPLE_PROMPT, key=f"try-prompt-{entry.key}", height=68)
     if st.button("Try it", key=f"try-{entry.key}", disabled=not entry.usable):
-        try:
+        try:  # admitted under the user's limits and budget (hosted mode) like any comparison
             plan = plan_comparison(prompt, [entry.key], specs(), params=Params(max_tokens=96), keys=keyring())
+            comparison = Comparison(plan, shared_store(), user=current_user(), gate=gate())
         except UsageError as exc:
             st.error(plain(str(exc)))
         else:
             with st.spinner(f"Running {entry.key}…"):
-                comparison = Comparison(plan, shared_store())
                 done = [e.result for e in comparison.events() if isinstance(e, Done)]
             st.session_state["try-result"] = (entry.key, done[0])
     tried = st.session_state.get("try-result")

@@ -76,7 +76,8 @@ table = pd.DataFrame(
             "when": run.created_at.strftime("%Y-%m-%d %H:%M:%S"),
             "prompt": run.prompt[:80],
             "models": ", ".join(run.models),
-            "errors": sum(1 for r in run.results if not r.ok),
+            "status": run.state,
+            "errors": sum(1 for r in run.results if r.error and r.error.kind not in ("running", "interrupted")),
         }
         for run in runs
     ]
@@ -107,6 +108,8 @@ if run is not None:
     if a1.button("Re-run on Compare", key="h-rerun"):
         state.prefill_compare(CompareForm.from_run(run, specs()))
         st.switch_page("pages/compare.py")
-    if run.owner == current_user().id and a2.button("Delete this run", key="h-delete"):
+    if run.state == "running":
+        a2.caption("Still running: it can be deleted once it ends.")
+    elif run.owner == current_user().id and a2.button("Delete this run", key="h-delete"):
         store.delete_run(run.id, owner=current_user().id)  # only its owner's, even if the page was forged
         st.rerun()

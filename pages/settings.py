@@ -32,13 +32,22 @@ with st.form("keys"):
         )
     }
     if st.form_submit_button("Save keys for this session"):
+        refused = None
+        try:  # a URL the server would call for this user: refused now if it may not (hosted mode)
+            if endpoint := entered.get("AZURE_OPENAI_ENDPOINT", "").strip():
+                hosted_policy().check_user_url(endpoint)
+        except EndpointError as exc:
+            refused = str(exc)
+            entered.pop("AZURE_OPENAI_ENDPOINT")
         for var, value in entered.items():
             if value.strip():
                 keys[var] = value.strip()
-        for var in entered:
             # Clear the widget so the value is not kept in widget state.
             st.session_state.pop(f"key-{var}", None)
-        st.rerun()
+        if refused:
+            st.error(plain(f"Azure OpenAI endpoint not saved: {refused}"))
+        else:
+            st.rerun()
 if keys and st.button("Forget my keys", key="forget"):
     keys.clear()
     st.rerun()

@@ -13,7 +13,7 @@ import pytest
 
 from playground.compare import Comparison, plan_comparison
 from playground.core import LOCAL_OWNER, HostedPolicy, HostingConfigError, Params, User
-from playground.core.hosting import Limits
+from playground.core.policy import Limits
 from playground.core.specs import ModelSpec
 from playground.engine import Keyring
 from playground.engine.registry import api_key
@@ -168,7 +168,9 @@ def test_an_evaluation_is_refused_before_anything_is_saved_or_sent(scripted: Scr
         in refused_with_no_request(scripted, start)
     )
     gate = Gate(hosted(eval_concurrency=1))
-    assert "2 concurrency; the limit is 1" in refused_with_no_request(scripted, start)
+    assert "2 calls at once; the limit is 1 (PLAYGROUND_MAX_EVAL_CONCURRENCY)" in refused_with_no_request(
+        scripted, start
+    )
     # 5 rows × (128 output + about 10 input tokens) at 1000 USD/Mtok: 0.69 USD at most.
     gate = Gate(hosted(daily_usd=Decimal("0.5")))
     assert re.search(r"this evaluation may cost up to 0\.6\d+ USD", refused_with_no_request(scripted, start))

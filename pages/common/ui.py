@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import streamlit as st
 
@@ -71,18 +71,24 @@ def keyring() -> Keyring:
     return Keyring(visitor=state.api_keys(), server=os.environ, egress=policy.egress(), hosted=policy.enabled)
 
 
-@st.cache_resource
 def hosted_policy() -> HostedPolicy:
     """This server's hosted-mode settings, read from its environment once (HostingConfigError if bad)."""
-    return HostedPolicy.from_env()
+    return gate().policy
 
 
-@st.cache_resource
 def gate() -> Gate:
-    """The one admission gate of this server process, shared by every session."""
-    from playground.hosting import Gate
+    """The one admission gate of this server process, shared by every session (and by every run that
+    is not given another)."""
+    from playground.hosting import default_gate
 
-    return Gate(hosted_policy())
+    return default_gate()
+
+
+def server_options() -> dict[str, object]:
+    """The Streamlit options the hardening check reads, as this server runs with them."""
+    from playground.hosting import CHECKED_OPTIONS
+
+    return {name: st.get_option(name) for name in CHECKED_OPTIONS}
 
 
 def auth_settings() -> dict[str, object] | None:
@@ -94,15 +100,14 @@ def auth_settings() -> dict[str, object] | None:
     return dict(auth) if auth else None
 
 
-def access_refused() -> str | None:
+def access_refused() -> Literal["hardening", "login"] | None:
     """Why this session may not use the app now (hosted mode only): "hardening" while the server's
     settings are unsafe (hardening_problems says which), "login" until the visitor signs in; else None."""
-    from playground.hosting import REQUIRED_OPTIONS, hardening_problems
+    from playground.hosting import hardening_problems
 
     if not hosted_policy().enabled:
         return None
-    names = [*REQUIRED_OPTIONS, "server.maxUploadSize", "server.address"]
-    if hardening_problems({name: st.get_option(name) for name in names}, auth_settings()):
+    if hardening_problems(server_options(), auth_settings()):
         return "hardening"
     return None if st.user.is_logged_in else "login"
 

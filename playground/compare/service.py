@@ -10,14 +10,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from playground.core.errors import UsageError
-from playground.core.hosting import LOCAL_USER, User
 from playground.core.params import PARAM_NAMES, Params, build_request
+from playground.core.policy import LOCAL_USER, User
 from playground.core.results import RunResult
 from playground.core.specs import ModelSpec, with_overrides
 from playground.engine.fanout import Event, FanOut, Job
 from playground.engine.preflight import Estimate, PreflightError, check_fits, estimate
 from playground.engine.registry import Keys, build_provider
-from playground.hosting.gate import Ask, Gate
+from playground.hosting.gate import Ask, Gate, default_gate
 from providers.base import ChatRequest, Provider
 from providers.errors import ProviderError
 
@@ -76,13 +76,15 @@ class Plan:
         calls_each = repeat + (1 if warmup else 0)
         estimates = [m.estimate for m in self.models if m.estimate is not None]
         known = (e.max_cost_usd for e in estimates if e.max_cost_usd is not None)
+        # A model planned without an estimate (check_context=False) has no known cost either.
+        unpriced = [e.model for e in estimates if e.max_cost_usd is None and e.cost_source != "local"]
+        unpriced += [m.spec.key for m in self.models if m.estimate is None and not m.spec.is_local]
         return Ask(
             what="comparison",
             calls=calls_each * len(self.models),
             max_tokens=max(m.request.max_tokens or 0 for m in self.models),
             max_cost_usd=calls_each * sum(known, Decimal(0)),
-            unpriced=[e.model for e in estimates if e.max_cost_usd is None and e.cost_source != "local"],
-            concurrency=len(self.models),
+            unpriced=unpriced,
         )
 
 
@@ -142,8 +144,9 @@ def _with_estimate(model: PlannedModel) -> PlannedModel:
 class Comparison:
     """A started comparison: iterate `events()`; every Done is saved before it is yielded.
 
-    With a `gate`, the run is admitted under `user`'s limits first (LimitExceededError, before anything
-    is saved or sent) and counts against them until every model has ended."""
+    The run is admitted by `gate` (default: this process's) under `user`'s limits first
+    (LimitExceededError, before anything is saved or sent) and counts against them until every model
+    has ended. Every call goes in the usage ledger as the user's."""
 
     plan: Plan
     store: Store | None
@@ -159,8 +162,17 @@ class Comparison:
 
     def __post_init__(self) -> None:
         finished = threading.Event()
-        if self.gate is not None and self.store is not None:
-            self.gate.admit(self.user, self.plan.ask(self.repeat, self.warmup), self.store, done=finished)
+        gate = self.gate or default_gate()
+        self._ticket = gate.admit(
+            self.user, self.plan.ask(self.repeat, self.warmup), self.store, done=finished
+        )
+        try:
+            self._start(finished)
+        except BaseException:
+            self._ticket.release()  # nothing runs: its place and reserved cost are free again
+            raise
+
+    def _start(self, finished: threading.Event) -> None:
         if self.store is not None and self.run_id is None:
             self.run_id = self.store.create_run(
                 self.plan.prompt,
@@ -194,7 +206,9 @@ class Comparison:
     def _save(self, result: RunResult) -> None:
         """Save a finished call before its Done is handed out; one not saved in time is kept in `unsaved`."""
         self.results.append(result)
+        self._ticket.touch()
         if self.store is not None and self.run_id is not None:
+            self.store.record_call(self.user.id, "run", self.run_id, result)
             with self._texts_lock:
                 self._texts.pop((result.model, result.repeat_index), None)
             pending = self.store.add_result(self.run_id, result)
@@ -213,6 +227,7 @@ class Comparison:
         saved: dict[tuple[str, int], str] = {}
         beat = 0.0
         while not self._fanout.finished.wait(PARTIAL_EVERY_S):
+            self._ticket.touch()
             with self._texts_lock:
                 texts = dict(self._texts)
             for (model, index), text in texts.items():

@@ -73,11 +73,14 @@ class FanOut:
     finished: threading.Event = field(default_factory=threading.Event)
     _events: queue.Queue[Event | None] = field(default_factory=queue.Queue)
     _running: int = 0
+    _started: bool = False
     _running_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def cancel(self) -> None:
         """Stop every call still going; partial text is kept and marked cancelled."""
         self.cancel_token.cancel()
+        if not self._started:
+            self.finished.set()  # nothing ran and nothing will: this fan-out has ended
 
     def _work(self, job: Job) -> None:
         try:
@@ -147,6 +150,10 @@ class FanOut:
         token, which keeps the browser responsive on a small machine. A model's first text and its
         Done are never held back.
         """
+        if self.cancel_token.cancelled:
+            self.finished.set()
+            return
+        self._started = True
         threads = [
             threading.Thread(target=self._work, args=(job,), daemon=True, name=f"fanout-{job.spec.key}")
             for job in self.jobs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from playground.core.specs import ModelSpec
 from playground.engine.runner import DEFAULT_DEADLINE_S
@@ -13,6 +13,9 @@ from providers.base import CallTarget, Provider
 from providers.errors import MissingKeyError, ProviderError
 from providers.local_models import is_available
 from providers.table import UnsupportedTaskError, adapter_for
+
+if TYPE_CHECKING:
+    from providers.egress import EgressPolicy
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class Keyring:
     server: Mapping[str, str] = field(default_factory=dict)
     # Hosted mode: every URL a visitor supplied goes through this guard (providers.egress.EgressPolicy),
     # and models a visitor brought (Settings endpoints, Hub finds) never use a server key.
-    egress: Any = None
+    egress: EgressPolicy | None = None
     hosted: bool = False
 
     def visitors(self, name: str | None) -> str:
@@ -97,7 +100,7 @@ def _timeout(spec: ModelSpec) -> float:
     return spec.timeout_s or DEFAULT_DEADLINE_S
 
 
-def _guard(spec: ModelSpec, keys: Keys) -> Any:
+def _guard(spec: ModelSpec, keys: Keys) -> EgressPolicy | None:
     """The egress guard for this spec's calls: only for a URL a visitor supplied, in hosted mode."""
     ring = keyring_of(keys)
     return ring.egress if visitor_target(spec, ring) else None

@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from playground.core.errors import UsageError
-from playground.core.hosting import LOCAL_USER, User
 from playground.core.params import Params, build_request
+from playground.core.policy import LOCAL_USER, User
 from playground.core.results import CallError, RunResult
 from playground.core.specs import ModelSpec
 from playground.engine.preflight import estimate
@@ -32,7 +32,7 @@ from playground.evals.judge import (
 )
 from playground.evals.metrics import JUDGE, MetricChoice, MetricError, Score, check_metrics, score_answer
 from playground.evals.templating import PromptTemplate, TemplateError
-from playground.hosting.gate import Ask, Gate
+from playground.hosting.gate import Ask, Gate, default_gate
 from playground.storage.evals import Cell, EvalStore
 from providers.base import CancelToken, ChatRequest, Message, Provider
 from providers.errors import ProviderError
@@ -40,6 +40,8 @@ from providers.errors import ProviderError
 # Local models share this machine's cores: one local call at a time is the fastest overall.
 DEFAULT_PROVIDER_LIMITS = {"llamacpp": 1}
 JUDGE_MAX_TOKENS = 256
+# Usage-ledger kinds of an evaluation's calls.
+EVAL_CALL, JUDGE_CALL = "eval", "judge"
 EVAL_PARAMS = Params(temperature=0.0, max_tokens=128)
 
 
@@ -175,7 +177,7 @@ class Evaluation:
         gate: Gate | None = None,
     ) -> None:
         self.setup = setup
-        self.user, self.gate = user, gate
+        self.user, self.gate = user, gate or default_gate()
         self.dataset = dataset
         self.store = store
         self.cancel_token = CancelToken()
@@ -188,8 +190,9 @@ class Evaluation:
         self.models = {key: _build(specs[key], keys) for key in setup.models}
         self.judge = _build(specs[setup.judge], keys) if setup.judge else None
         self.prepare()  # before anything is saved: a model that cannot load leaves no empty evaluation
-        if gate is not None:
-            gate.check(user, self.ask(), store.store)  # refused before anything is saved
+        self.eval_id = eval_id  # None until it is saved below
+        if self.gate.policy.enabled:  # refused before anything is saved; only what is left to run counts
+            self.gate.check(user, self.ask(self.pending() if eval_id else None), store.store)
         if eval_id is None:
             dataset_json = {
                 "name": dataset.name,
@@ -202,7 +205,7 @@ class Evaluation:
                 dataset_json,
                 owner=user.id,
             )
-        self.eval_id = eval_id
+            self.eval_id = eval_id
 
     @classmethod
     def resume(
@@ -217,7 +220,7 @@ class Evaluation:
     ) -> Evaluation:
         """The saved evaluation, set to run only the cells not yet done (in hosted mode: only its owner's)."""
         saved = store.get(eval_id)
-        if saved is None or (gate is not None and gate.policy.enabled and saved.owner != user.id):
+        if saved is None or ((gate or default_gate()).policy.enabled and saved.owner != user.id):
             raise UsageError(f"no evaluation {eval_id!r} of yours in the history")
         data = saved.dataset
         dataset = Dataset(data["name"], tuple(data["columns"]), tuple(data["rows"]))
@@ -234,10 +237,11 @@ class Evaluation:
             if pending is not None
             else [(index, key) for index in range(len(self.dataset.rows)) for key in self.setup.models]
         )
-        cost, unpriced = Decimal(0), set()
+        cost, unpriced, max_tokens = Decimal(0), set(), 0
         for index, key in cells:
             for spec, provider, request in self._calls_of_cell(index, key):
                 est = estimate(spec, provider, request)
+                max_tokens = max(max_tokens, est.max_output_tokens)
                 if est.max_cost_usd is not None:
                     cost += est.max_cost_usd
                 elif est.cost_source != "local":
@@ -245,7 +249,7 @@ class Evaluation:
         return Ask(
             what="evaluation",
             calls=len(cells) * (2 if self.judge else 1),
-            max_tokens=max(self.setup.params.max_tokens or 0, JUDGE_MAX_TOKENS if self.judge else 0),
+            max_tokens=max_tokens,
             max_cost_usd=cost,
             unpriced=sorted(unpriced),
             concurrency=self.setup.concurrency,
@@ -254,7 +258,10 @@ class Evaluation:
     def _calls_of_cell(self, index: int, key: str) -> list[tuple[ModelSpec, Provider, ChatRequest]]:
         """The calls one cell makes at most: the answer, and the judge's verdict on the longest answer."""
         model = self.models[key]
-        prompt = self.template.render(self.dataset.rows[index])
+        try:
+            prompt = self.template.render(self.dataset.rows[index])
+        except TemplateError:
+            return []  # this row fails without a call (see _run_cell): it costs nothing
         request = build_request(model.spec, prompt, self.setup.system, self.setup.params)
         calls = [(model.spec, model.provider, request)]
         if self.judge is not None:
@@ -304,9 +311,11 @@ class Evaluation:
         self.prepare()
         saved_cells = self._saved_cells()
         pending = self.pending(saved_cells)
-        ticket = None
-        if self.gate is not None:
-            ticket = self.gate.admit(self.user, self.ask(pending), self.store.store)
+        # Admitted (and its maximum cost reserved) for what is left to run; a local app skips the estimate.
+        ask = (
+            self.ask(pending) if self.gate.policy.enabled else Ask("evaluation", len(pending), 0, Decimal(0))
+        )
+        self._ticket = self.gate.admit(self.user, ask, self.store.store)
         tally = _Tally.of(saved_cells, len(self.dataset.rows), len(self.setup.models), len(pending))
         to_save: queue.Queue[Any] = queue.Queue()
         events: queue.Queue[Cell | BaseException | None] = queue.Queue()
@@ -334,8 +343,7 @@ class Evaluation:
             pool.shutdown(wait=True)
             to_save.put(_STOP)
             writer.join()
-            if ticket is not None:
-                ticket.release()
+            self._ticket.release()
 
     def _gates(self) -> dict[str, threading.BoundedSemaphore]:
         """A semaphore per provider: its own limit (local models 1 by default) within the overall one."""
@@ -385,13 +393,17 @@ class Evaluation:
     def _run_cell(self, index: int, key: str, gates: Mapping[str, threading.BoundedSemaphore]) -> Cell | None:
         row = self.dataset.rows[index]
         model = self.models[key]
-        prompt = self.template.render(row)
         expected = row.get(self.setup.expected_column)
+        try:
+            prompt = self.template.render(row)
+        except TemplateError as exc:  # this row's values break the template: its cell says so, no call
+            return Cell(index, key, "", expected, RunResult(model=key, error=CallError("template", str(exc))))
         request = build_request(model.spec, prompt, self.setup.system, self.setup.params)
         with gates[model.spec.provider]:
             result = run_model(
                 model.spec, model.provider, request, cancel=self.cancel_token, run_id=self.eval_id
             )
+        self._paid(EVAL_CALL, result)
         if result.error and result.error.kind == "cancelled":
             return None  # not finished: resume runs it again
         cell = Cell(index, key, prompt, expected, result)
@@ -402,9 +414,12 @@ class Evaluation:
                 cell.scores[JUDGE], cell.judge = self._judge(prompt, result.text, expected, gates)
             else:
                 cell.scores[choice.name] = score_answer(choice, result.text, expected)
-        if cell.judge is not None and cell.judge.error and cell.judge.error.kind == "cancelled":
-            return None
-        return cell
+        return cell  # a judge stopped mid-verdict leaves its score an error; the paid answer is kept
+
+    def _paid(self, kind: str, result: RunResult) -> None:
+        """Every call that reached a model goes in the usage ledger, finished, failed or stopped."""
+        self._ticket.touch()
+        self.store.record_call(self.user.id, kind, self.eval_id, result)
 
     def _judge(
         self, prompt: str, answer: str, expected: str | None, gates: Mapping[str, threading.BoundedSemaphore]
@@ -413,6 +428,7 @@ class Evaluation:
         request = _judge_request(self.setup.rubric, prompt, answer, expected)
         with gates[self.judge.spec.provider]:
             verdict_call = run_model(self.judge.spec, self.judge.provider, request, cancel=self.cancel_token)
+        self._paid(JUDGE_CALL, verdict_call)
         if not verdict_call.ok:
             return Score(None, None, error=f"judge call failed: {verdict_call.error}"), verdict_call
         try:

@@ -7,11 +7,14 @@ __all__, __getattr__ = lazy_exports(
     {
         "Ask": "gate",
         "Gate": "gate",
+        "default_gate": "gate",
         "Ticket": "gate",
         "LimitExceededError": "gate",
         "UsageReport": "report",
         "usage_report": "report",
         "hardening_problems": "hardening",
         "REQUIRED_OPTIONS": "hardening",
+        "CHECKED_OPTIONS": "hardening",
+        "effective_limits": "report",
     },
 )

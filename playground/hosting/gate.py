@@ -14,16 +14,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from functools import cache
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from playground.core.errors import UsageError
-from playground.core.hosting import DAILY_USD_ENV, LIMIT_SETTINGS, HostedPolicy, User, day_start, next_reset
+from playground.core.policy import (
+    ALLOW_UNPRICED_ENV,
+    DAILY_USD_ENV,
+    LIMIT_SETTINGS,
+    LOCAL_OWNER,
+    HostedPolicy,
+    User,
+    day_start,
+    next_reset,
+)
 
 if TYPE_CHECKING:
     from playground.storage.runs import Store
 
-# A ticket whose run never said it ended (a page closed mid-run, say) stops counting after this long.
-TICKET_EXPIRY_S = 3600.0
+# A ticket whose run has shown no sign of life for this long stops counting (a run touches its ticket at
+# least every few seconds while it goes; a session that vanished without ending its run cannot hold a
+# user's place for ever).
+TICKET_IDLE_S = 900.0
+
+What = Literal["comparison", "evaluation"]
 
 
 class LimitExceededError(UsageError):
@@ -38,71 +52,88 @@ class _Done(Protocol):
 class Ask:
     """What a run asks for, computed before it starts."""
 
-    what: str  # "comparison" | "evaluation"
+    what: What
     calls: int  # upstream calls at most (repeat × models, rows × models, judge calls included)
     max_tokens: int  # the largest max-tokens of any call
     max_cost_usd: Decimal  # the pre-run maximum cost of the models with a known price
     unpriced: Sequence[str] = ()  # hosted models with no known price
-    concurrency: int = 1  # calls at once
+    concurrency: int = 1  # calls at once (evaluations; a comparison runs its models at once, capped by calls)
 
 
 @dataclass
 class Ticket:
-    """An admitted run; it counts against its user until `done` is set (or it expires)."""
+    """An admitted run; it counts against its user until it is released, its run's `done` is set, or it
+    has been idle for TICKET_IDLE_S."""
 
     owner: str
     reserved_usd: Decimal
-    done: _Done = field(default_factory=threading.Event)
+    done: _Done | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    started: float = field(default_factory=time.monotonic)
+    _released: threading.Event = field(default_factory=threading.Event)
+    _touched: float = field(default_factory=time.monotonic)
 
     @property
     def ended(self) -> bool:
-        """True once the run has ended (or its ticket expired)."""
-        return self.done.is_set() or time.monotonic() - self.started > TICKET_EXPIRY_S
+        """True once the run has ended (or gave no sign of life for too long)."""
+        return (
+            self._released.is_set()
+            or (self.done is not None and self.done.is_set())
+            or time.monotonic() - self._touched > TICKET_IDLE_S
+        )
+
+    def touch(self) -> None:
+        """Say the run is still going."""
+        self._touched = time.monotonic()
 
     def release(self) -> None:
-        """Say the run has ended (a no-op when `done` belongs to the run)."""
-        if isinstance(self.done, threading.Event):
-            self.done.set()
+        """Say the run has ended."""
+        self._released.set()
 
 
 class Gate:
-    """Admits runs under the hosted policy; in local mode it admits everything."""
+    """Admits runs under the hosted policy; in local mode it admits everything and keeps nothing."""
 
     def __init__(self, policy: HostedPolicy) -> None:
         self.policy = policy
         self._tickets: dict[str, list[Ticket]] = {}
         self._lock = threading.Lock()
 
-    def check(self, user: User, ask: Ask, store: Store) -> None:
+    def check(self, user: User, ask: Ask, store: Store | None) -> None:
         """Raise LimitExceededError if `user` may not start this run now (nothing is reserved)."""
         with self._lock:
             self._refusal(user, ask, store)
 
-    def admit(self, user: User, ask: Ask, store: Store, done: _Done | None = None) -> Ticket:
-        """Check, then reserve the run's maximum cost until `done` is set; raise LimitExceededError."""
+    def admit(self, user: User, ask: Ask, store: Store | None, done: _Done | None = None) -> Ticket:
+        """Check, then hold the run's place and maximum cost until it ends; raise LimitExceededError."""
+        ticket = Ticket(user.id, ask.max_cost_usd, done)
         with self._lock:
             self._refusal(user, ask, store)
-            ticket = Ticket(user.id, ask.max_cost_usd, *([done] if done is not None else []))
-            self._tickets.setdefault(user.id, []).append(ticket)
-            return ticket
+            if self.policy.enabled:
+                self._tickets.setdefault(user.id, []).append(ticket)
+        return ticket
 
     def going(self, user: User) -> list[Ticket]:
         """The user's runs still going."""
+        with self._lock:
+            return self._going(user)
+
+    def _going(self, user: User) -> list[Ticket]:
         live = [t for t in self._tickets.get(user.id, []) if not t.ended]
         self._tickets[user.id] = live
         return live
 
-    def _refusal(self, user: User, ask: Ask, store: Store) -> None:
+    def _refusal(self, user: User, ask: Ask, store: Store | None) -> None:
         if not self.policy.enabled:
             return
+        if user.id == LOCAL_OWNER or store is None:
+            raise LimitExceededError("On a shared instance a run needs a signed-in user and the history.")
         limits = self.policy.limits
         _check_count(ask.max_tokens, limits.max_tokens, "max_tokens", "max tokens")
-        _check_count(ask.concurrency, limits.eval_concurrency, "eval_concurrency", "concurrency")
+        if ask.what == "evaluation":
+            _check_count(ask.concurrency, limits.eval_concurrency, "eval_concurrency", "calls at once")
         kind = "calls_per_run" if ask.what == "comparison" else "eval_calls"
         _check_count(ask.calls, getattr(limits, kind), kind, f"calls in this {ask.what}")
-        going = self.going(user)
+        going = self._going(user)
         if len(going) >= limits.concurrent_runs:
             setting = LIMIT_SETTINGS["concurrent_runs"]
             raise LimitExceededError(
@@ -113,10 +144,16 @@ class Gate:
         if refused:
             raise LimitExceededError(
                 f"No price is known for {', '.join(refused)}, so its cost cannot be checked against your "
-                "budget. An admin can set its price in the models file or allow it (PLAYGROUND_ALLOW_UNPRICED)."
+                f"budget. An admin can set its price in the models file or allow it ({ALLOW_UNPRICED_ENV})."
             )
         if limits.daily_usd is not None:
             _check_budget(limits.daily_usd, store.spent_since(user.id, day_start()), going, ask)
+
+
+@cache
+def default_gate() -> Gate:
+    """The one gate of this process, under the policy its environment sets (HostingConfigError if bad)."""
+    return Gate(HostedPolicy.from_env())
 
 
 def _check_count(asked: int, limit: int, name: str, what: str) -> None:

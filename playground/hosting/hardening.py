@@ -12,6 +12,8 @@ REQUIRED_OPTIONS: dict[str, tuple[object, str]] = {
     "client.toolbarMode": ("minimal", "the toolbar must be minimal"),
 }
 MAX_UPLOAD_MB = 10
+# Every option hardening_problems reads.
+CHECKED_OPTIONS = (*REQUIRED_OPTIONS, "server.maxUploadSize", "server.address")
 # What st.login needs in .streamlit/secrets.toml, [auth] (one provider, OpenID Connect).
 AUTH_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
 

@@ -11,6 +11,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from playground.core.policy import (
+    ALLOW_UNPRICED_ENV,
+    ALLOWED_HOSTS_ENV,
+    DAILY_USD_ENV,
+    LIMIT_SETTINGS,
+    HostedPolicy,
+    day_start,
+)
+
 if TYPE_CHECKING:
     from playground.storage.runs import Store, UsageRecord
 
@@ -21,6 +30,7 @@ class UsageReport:
 
     since: datetime
     records: list[UsageRecord]
+    names: dict[str, str]  # owner id -> who (users seen at sign-in)
 
     def spend_by(self, *fields: str) -> list[dict[str, object]]:
         """Runs, calls, errors and known spend per value of `fields` (owner, model, day), biggest spend first."""
@@ -29,6 +39,7 @@ class UsageReport:
             groups[tuple(_field(record, name) for name in fields)].append(record)
         rows = [
             {
+                **({"user": self.names.get(key[fields.index("owner")], "")} if "owner" in fields else {}),
                 **dict(zip(fields, key, strict=True)),
                 "runs": len({(r.kind == "run", r.ref_id) for r in records}),  # comparisons and evaluations
                 "calls": len(records),
@@ -49,13 +60,31 @@ class UsageReport:
 
 
 def _field(record: UsageRecord, name: str) -> str:
-    if name == "day":
-        return record.at.astimezone(UTC).date().isoformat()
+    if name == "day":  # the ledger's times are UTC; SQLite hands them back without a zone
+        at = record.at if record.at.tzinfo is not None else record.at.replace(tzinfo=UTC)
+        return at.astimezone(UTC).date().isoformat()
     return str(getattr(record, name))
 
 
 def usage_report(store: Store, days: int = 30) -> UsageReport:
     """The ledger's last `days` days (today included)."""
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    since = today - timedelta(days=days - 1)
-    return UsageReport(since, store.usage_since(since))
+    since = day_start() - timedelta(days=days - 1)
+    return UsageReport(since, store.usage_since(since), store.user_names())
+
+
+def effective_limits(policy: HostedPolicy, upload_mb: object) -> list[dict[str, str]]:
+    """Every limit in force on this server, with its value and the setting that sets it (the admin page)."""
+    limits = policy.limits
+    rows = [
+        {"limit": setting.meaning, "value": str(getattr(limits, name)), "set by": setting.env}
+        for name, setting in LIMIT_SETTINGS.items()
+    ]
+    daily = str(limits.daily_usd) if limits.daily_usd is not None else "no cap"
+    unpriced = ", ".join(sorted(limits.unpriced_allowed)) or "none"
+    hosts = ", ".join(sorted(policy.allowed_endpoint_hosts)) or "none (user URLs are off)"
+    return rows + [
+        {"limit": "daily spend per user (USD)", "value": daily, "set by": DAILY_USD_ENV},
+        {"limit": "models allowed without a known price", "value": unpriced, "set by": ALLOW_UNPRICED_ENV},
+        {"limit": "hosts users may add endpoints on", "value": hosts, "set by": ALLOWED_HOSTS_ENV},
+        {"limit": "upload size (MB)", "value": str(upload_mb), "set by": "server.maxUploadSize"},
+    ]

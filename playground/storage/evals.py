@@ -23,10 +23,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from playground.core.hosting import LOCAL_OWNER
+from playground.core.policy import LOCAL_OWNER
 from playground.core.results import RunResult
 from playground.core.scores import Score
-from playground.storage.runs import Store, TableBase, record_usage
+from playground.storage.runs import Store, TableBase
 
 
 class EvalRow(TableBase):
@@ -139,6 +139,10 @@ class EvalStore:
             )
         return eval_id
 
+    def record_call(self, owner: str, kind: str, eval_id: str, result: RunResult) -> None:
+        """Put one finished call of an evaluation (an answer or the judge's) in the usage ledger."""
+        self.store.record_call(owner, kind, eval_id, result)
+
     def add_cell(self, eval_id: str, cell: Cell) -> None:
         """Save one finished cell (as it finishes); a second save of the same cell is ignored."""
         try:
@@ -155,10 +159,6 @@ class EvalStore:
                         judge=cell.judge.to_json() if cell.judge else None,
                     )
                 )
-                owner = select(EvalRow.owner).where(EvalRow.id == eval_id)
-                record_usage(session, owner, "eval", eval_id, cell.result)
-                if cell.judge is not None:
-                    record_usage(session, owner, "judge", eval_id, cell.judge)
         except IntegrityError:
             pass  # already saved by an earlier attempt of a resumed evaluation
 

@@ -25,9 +25,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
-    insert,
     inspect,
-    literal,
     or_,
     select,
     update,
@@ -35,10 +33,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
-from sqlalchemy.sql import Select
 
 from playground.core.errors import UsageError
-from playground.core.hosting import LOCAL_OWNER
+from playground.core.policy import LOCAL_OWNER
 from playground.core.results import CallError, RunResult, utc_now_iso
 from playground.storage.writer import Pending, Writer
 
@@ -145,6 +142,17 @@ class UsageRow(TableBase):
     error_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
+class UserRow(TableBase):
+    """Who an owner id is: the name and verified e-mail of a signed-in user, as last seen."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 @dataclass(frozen=True)
 class UsageRecord:
     """One call in the usage ledger."""
@@ -159,24 +167,18 @@ class UsageRecord:
     error_kind: str | None
 
 
-def record_usage(session: Session, owner_of: Select[Any], kind: str, ref_id: str, result: RunResult) -> None:
-    """Add one finished call to the usage ledger, owned by whoever `owner_of` (a one-column select of the
-    run's or evaluation's owner) names, in the caller's transaction.
-
-    One INSERT … SELECT, never a read and then a write: SQLite cannot wait for a lock that a read
-    transaction would have to upgrade, and fails at once with "database is locked"."""
-    values = {
-        "at": datetime.now(UTC),
-        "kind": kind,
-        "ref_id": ref_id,
-        "model": result.model,
-        "cost_usd": str(result.cost_usd) if result.cost_usd is not None else None,
-        "cost_source": result.cost_source,
-        "error_kind": result.error.kind if result.error else None,
-    }
-    columns = [literal(v, type_=UsageRow.__table__.c[k].type).label(k) for k, v in values.items()]
-    query = owner_of.add_columns(*columns)
-    session.execute(insert(UsageRow).from_select(["owner", *values], query))
+def usage_row(owner: str, kind: str, ref_id: str, result: RunResult) -> UsageRow:
+    """The ledger row for one finished call: who paid (`owner`), for what (`kind`, `ref_id`), how much."""
+    return UsageRow(
+        owner=owner,
+        at=datetime.now(UTC),
+        kind=kind,
+        ref_id=ref_id,
+        model=result.model,
+        cost_usd=str(result.cost_usd) if result.cost_usd is not None else None,
+        cost_source=result.cost_source,
+        error_kind=result.error.kind if result.error else None,
+    )
 
 
 @dataclass
@@ -330,16 +332,23 @@ class Store:
         return run_id
 
     def add_result(self, run_id: str, result: RunResult) -> Pending:
-        """Save one finished call (in place of its streamed text so far) and its line in the usage ledger.
+        """Save one finished call in place of its streamed text so far.
 
         Waits up to SAVE_WAIT_S: `Pending.saved` says whether it is saved (the writer goes on retrying)."""
 
         def write(session: Session) -> None:
             session.execute(delete(ResultRow).where(*_streaming(run_id, result.model, result.repeat_index)))
             session.add(_to_row(run_id, result))
-            record_usage(session, select(RunRow.owner).where(RunRow.id == run_id), "run", run_id, result)
 
         return self.writer.save(f"{result.model}'s answer in run {run_id}", write, SAVE_WAIT_S)
+
+    def record_call(self, owner: str, kind: str, ref_id: str, result: RunResult) -> None:
+        """Put one finished call in the usage ledger: every call that reached a model, cancelled ones
+        included, whatever becomes of its run (the owner may delete it meanwhile: money spent stays spent).
+
+        A write of its own, with the owner given by the caller, so nothing about the run can undo it."""
+        row = usage_row(owner, kind, ref_id, result)
+        self.writer.submit(f"usage of {result.model} in {kind} {ref_id}", lambda session: session.add(row))
 
     def save_partial(self, run_id: str, model: str, repeat_index: int, text: str) -> None:
         """Save a call's text so far (it streams): a newer one replaces an older one not yet written."""
@@ -428,6 +437,24 @@ class Store:
                 return False
             session.execute(delete(ResultRow).where(ResultRow.run_id == run_id))
             return bool(session.execute(delete(RunRow).where(RunRow.id == run_id)).rowcount)
+
+    def remember_user(self, user_id: str, name: str, email: str | None) -> None:
+        """Record who a signed-in user is (at sign-in), so reports can name owners."""
+
+        def write(session: Session) -> None:
+            values = {"name": name[:300], "email": email, "last_seen": datetime.now(UTC)}
+            if session.execute(update(UserRow).where(UserRow.id == user_id).values(**values)).rowcount == 0:
+                session.add(UserRow(id=user_id, **values))
+
+        self.writer.submit(f"user {user_id}", write, coalesce=f"user/{user_id}")
+
+    def user_names(self) -> dict[str, str]:
+        """Owner id -> "name <e-mail>" for every user seen."""
+        with self.sessions() as session:
+            return {
+                row.id: f"{row.name} <{row.email}>" if row.email else row.name
+                for row in session.scalars(select(UserRow))
+            }
 
     def spent_since(self, owner: str, since: datetime) -> Decimal:
         """What `owner`'s calls cost since `since` (calls of unknown price count as 0)."""

@@ -17,7 +17,7 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-LOCAL_OWNER = "local"  # playground.core.hosting.LOCAL_OWNER, spelled here so the migration never changes
+LOCAL_OWNER = "local"  # playground.core.policy.LOCAL_OWNER, spelled here so the migration never changes
 
 
 def upgrade() -> None:

@@ -13,10 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
+
+from providers.egress import ALLOWED_HOSTS_VARIABLE as ALLOWED_HOSTS_ENV
+
+if TYPE_CHECKING:
+    from providers.egress import EgressPolicy
 
 HOSTED_ENV = "PLAYGROUND_HOSTED"
 ADMINS_ENV = "PLAYGROUND_ADMINS"
-ALLOWED_HOSTS_ENV = "PLAYGROUND_ALLOWED_ENDPOINT_HOSTS"
 DAILY_USD_ENV = "PLAYGROUND_USER_DAILY_USD"
 ALLOW_UNPRICED_ENV = "PLAYGROUND_ALLOW_UNPRICED"
 # Owner of everything made in local mode, and of every row saved before hosted mode existed.
@@ -36,7 +41,7 @@ class User:
 
     id: str
     name: str
-    email: str | None = None
+    email: str | None = None  # only when the identity provider says it verified it
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, object]) -> User:
@@ -44,8 +49,10 @@ class User:
         issuer, subject = str(claims.get("iss") or ""), str(claims.get("sub") or "")
         if not subject:
             raise HostingConfigError("the identity provider sent no subject ('sub') for this user")
-        email = str(claims["email"]).strip().lower() if claims.get("email") else None
-        name = str(claims.get("name") or email or subject)
+        # An address the provider did not verify could be anyone's: it never names an admin.
+        verified = claims.get("email_verified") is True
+        email = str(claims["email"]).strip().lower() if claims.get("email") and verified else None
+        name = str(claims.get("name") or claims.get("email") or subject)
         return cls(id=f"{issuer}|{subject}", name=name, email=email)
 
 
@@ -80,11 +87,11 @@ class Limits:
     """What one user may do; checked before any upstream call."""
 
     daily_usd: Decimal | None = None  # None: no spend cap
-    concurrent_runs: int = 2
-    max_tokens: int = 4096
-    calls_per_run: int = 12
-    eval_calls: int = 2000
-    eval_concurrency: int = 4
+    concurrent_runs: int = LIMIT_SETTINGS["concurrent_runs"].default
+    max_tokens: int = LIMIT_SETTINGS["max_tokens"].default
+    calls_per_run: int = LIMIT_SETTINGS["calls_per_run"].default
+    eval_calls: int = LIMIT_SETTINGS["eval_calls"].default
+    eval_concurrency: int = LIMIT_SETTINGS["eval_concurrency"].default
     # Model keys a run may use although no price is known for them ("*": any). Local models cost nothing
     # and are always allowed.
     unpriced_allowed: frozenset[str] = frozenset()
@@ -128,7 +135,8 @@ class HostedPolicy:
         )
 
     def is_admin(self, user: User) -> bool:
-        """True for users listed in PLAYGROUND_ADMINS by e-mail (and the local user of a local app)."""
+        """True for users whose verified e-mail is listed in PLAYGROUND_ADMINS (and the local user of a
+        local app)."""
         if not self.enabled:
             return True
         return user.email is not None and user.email in self.admins
@@ -154,7 +162,7 @@ class HostedPolicy:
         except EgressRefusedError as exc:
             raise EndpointError(exc.message) from exc
 
-    def egress(self):  # noqa: ANN201 - providers.egress.EgressPolicy, imported when needed
+    def egress(self) -> EgressPolicy | None:
         """The guard every user-typed URL goes through in hosted mode (None: local mode, no guard)."""
         if not self.enabled:
             return None
