@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -59,7 +61,9 @@ def refused_with_no_request(scripted: ScriptedServer, start) -> str:  # noqa: AN
     return str(refusal.value)
 
 
-def test_a_budget_refusal_sends_nothing_and_names_the_figures_and_the_reset(scripted: ScriptedServer, db_url: str):
+def test_a_budget_refusal_sends_nothing_and_names_the_figures_and_the_reset(
+    scripted: ScriptedServer, db_url: str
+):
     store = Store(db_url)
     specs = priced(scripted)
     gate = Gate(hosted(daily_usd=Decimal("0.05")))
@@ -297,3 +301,126 @@ def test_user_urls_go_through_the_egress_guard_and_admin_urls_do_not(scripted: S
         admins, build_provider(admins, keys), build_request(admins, "hi", None, Params()), timeout_s=10
     )
     assert trusted.ok and len(scripted.requests) == 1
+
+
+def test_a_run_without_a_signed_in_user_is_refused_in_hosted_mode(scripted: ScriptedServer):
+    # The Catalog's "Try it" once ran without a user or gate: any such call site is now refused.
+    message = refused_with_no_request(
+        scripted, lambda: Comparison(plan_for(priced(scripted)), Store(), gate=Gate(hosted()))
+    )
+    assert "needs a signed-in user" in message
+
+
+def test_a_comparison_that_never_started_frees_its_place(scripted: ScriptedServer):
+    gate = Gate(hosted(concurrent_runs=1))
+    comparison = Comparison(plan_for(priced(scripted)), Store(), user=ALICE, gate=gate)
+    assert len(gate.going(ALICE)) == 1
+    comparison.cancel_and_collect(wait_s=0.1)  # the page was rerun before it read any event
+    assert gate.going(ALICE) == []
+
+
+def test_five_models_are_not_capped_by_the_evaluation_concurrency(scripted: ScriptedServer):
+    specs = {f"m{i}": replace(priced(scripted)["paid"], key=f"m{i}") for i in range(5)}
+    plan = plan_for(specs, max_tokens=5)
+    comparison = Comparison(plan, Store(), user=ALICE, gate=Gate(hosted(eval_concurrency=4)))
+    list(comparison.events())
+    assert len(comparison.results) == 5
+
+
+def test_deleting_a_running_run_keeps_its_spend(scripted: ScriptedServer, db_url: str):
+    store = Store(db_url)
+    slow = priced(scripted, "ok~tokens=3~gap=0.3~usage=1")
+    comparison = Comparison(plan_for(slow, max_tokens=10), store, user=ALICE, gate=Gate(hosted()))
+    events = comparison.events()
+    next(events)  # it is going
+    assert store.delete_run(comparison.run_id, owner=ALICE.id) is True
+    list(events)
+    comparison.store.writer.save(
+        "flush", lambda session: None, 10
+    )  # the writer is in order: all before it done
+    assert (
+        store.spent_since(ALICE.id, datetime.now(UTC) - timedelta(hours=1))
+        == comparison.results[0].cost_usd
+        > 0
+    )
+
+
+def test_a_stopped_evaluation_keeps_the_spend_of_its_cancelled_calls(scripted: ScriptedServer):
+    store = evaluation_store(Store())
+    specs = priced(scripted, "ok~tokens=20~gap=0.1~usage=1")
+    rows = tuple({"q": f"q{i}", "expected": "a"} for i in range(3))
+    setup = EvalSetup(template="{q}", models=("paid",), metrics=(MetricChoice("contains"),), concurrency=3)
+    keys = Keyring(server={"ADMIN_KEY": "k"}, hosted=True)
+    evaluation = Evaluation(
+        setup, Dataset("d", ("q", "expected"), rows), specs, store, keys=keys, user=ALICE, gate=Gate(hosted())
+    )
+    run = evaluation.run()
+    threading.Timer(0.6, evaluation.cancel).start()  # Stop, while every call is streaming
+    assert list(run) == []  # no cell finished, so none is saved ...
+    store.store.writer.save("flush", lambda session: None, 10)
+    ledger = usage_report(store.store, days=1).records
+    assert len(ledger) == 3 and {r.error_kind for r in ledger} == {"cancelled"}  # ... but every call is paid
+    assert store.store.spent_since(ALICE.id, datetime.now(UTC) - timedelta(hours=1)) > 0
+
+
+def test_resume_is_checked_against_the_cells_left(scripted: ScriptedServer):
+    store = evaluation_store(Store())
+    specs = priced(scripted)
+    rows = tuple({"q": f"q{i}", "expected": "a"} for i in range(4))
+    setup = EvalSetup(template="{q}", models=("paid",), metrics=(MetricChoice("contains"),), concurrency=1)
+    keys = Keyring(server={"ADMIN_KEY": "k"}, hosted=True)
+    first = Evaluation(
+        setup, Dataset("d", ("q", "expected"), rows), specs, store, keys=keys, user=ALICE, gate=Gate(hosted())
+    )
+    run = first.run()
+    next(run), next(run), next(run)  # 3 of 4 cells done
+    run.close()
+    resumed = Evaluation.resume(
+        first.eval_id, specs, store, keys=keys, user=ALICE, gate=Gate(hosted(eval_calls=1))
+    )
+    assert [done.cell.row_index for done in resumed.run()] == [3]
+    with pytest.raises(Exception, match="of yours"):
+        Evaluation.resume(first.eval_id, specs, store, keys=keys, user=BOB, gate=Gate(hosted()))
+
+
+def test_a_row_that_breaks_the_template_is_its_own_error(scripted: ScriptedServer):
+    store = evaluation_store(Store())
+    rows = ({"q": "2", "expected": "5"}, {"q": "0", "expected": "x"})
+    setup = EvalSetup(template="{{ 10 // (q|int) }}", models=("paid",), metrics=(MetricChoice("contains"),))
+    keys = Keyring(server={"ADMIN_KEY": "k"}, hosted=True)
+    evaluation = Evaluation(
+        setup,
+        Dataset("d", ("q", "expected"), rows),
+        priced(scripted),
+        store,
+        keys=keys,
+        user=ALICE,
+        gate=Gate(hosted()),
+    )
+    cells = {c.cell.row_index: c.cell for c in evaluation.run()}
+    assert cells[0].result.ok and cells[1].result.error.kind == "template"
+    assert "by zero" in cells[1].result.error.message
+
+
+def test_an_unverified_email_never_names_an_admin():
+    policy = HostedPolicy(enabled=True, admins=frozenset({"boss@example.com"}))
+    claims = {"iss": "https://id.example", "sub": "x", "email": "boss@example.com"}
+    assert not policy.is_admin(User.from_claims(claims))
+    assert policy.is_admin(User.from_claims({**claims, "email_verified": True}))
+
+
+def test_report_days_are_utc_whatever_the_server_zone(monkeypatch: pytest.MonkeyPatch):
+    import time
+
+    from playground.hosting.report import UsageReport
+    from playground.storage.runs import UsageRecord
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        naive_utc = datetime(2026, 11, 29, 0, 30)  # as SQLite hands it back
+        record = UsageRecord("u", naive_utc, "run", "r", "m", Decimal("1"), "override", None)
+        assert UsageReport(naive_utc, [record], {}).spend_by("day")[0]["day"] == "2026-11-29"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
