@@ -3,6 +3,7 @@ migration that gives old rows an owner, the hardening check, and keys that stay 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import threading
@@ -232,9 +233,12 @@ def test_hardening_names_every_setting_that_is_wrong():
         ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url"), "x"
     )
     assert hardening_problems(good, auth) == []
-    bad = good | {"server.enableCORS": True, "server.maxUploadSize": 200, "server.address": ""}
+    bad = good | {"server.enableCORS": False, "server.maxUploadSize": 200, "server.address": ""}
     problems = hardening_problems(bad, {"client_id": "x"})
-    assert any("CORS must be off: set server.enableCORS = false" in p for p in problems)
+    assert any(
+        "cross-origin access must be refused (CORS protection on): set server.enableCORS = true" in p
+        for p in problems
+    )
     assert any("server.maxUploadSize (it is 200)" in p for p in problems)
     assert any("server.address" in p for p in problems)
     assert any(re.search(r"\[auth\] with redirect_uri, cookie_secret, client_secret", p) for p in problems)
@@ -365,7 +369,7 @@ def test_a_stopped_evaluation_keeps_the_spend_of_its_cancelled_calls(scripted: S
 
 def test_resume_is_checked_against_the_cells_left(scripted: ScriptedServer):
     store = evaluation_store(Store())
-    specs = priced(scripted)
+    specs = priced(scripted, "ok~tokens=3~gap=0.2~usage=1")  # slow enough to stop the 4th mid-answer
     rows = tuple({"q": f"q{i}", "expected": "a"} for i in range(4))
     setup = EvalSetup(template="{q}", models=("paid",), metrics=(MetricChoice("contains"),), concurrency=1)
     keys = Keyring(server={"ADMIN_KEY": "k"}, hosted=True)
@@ -424,3 +428,25 @@ def test_report_days_are_utc_whatever_the_server_zone(monkeypatch: pytest.Monkey
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+def test_playground_serve_refuses_to_start_an_unhardened_hosted_instance(tmp_path: Path):
+    import subprocess
+    import sys
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "playground",
+        "serve",
+        f"--server.port={port}",
+        "--server.enableCORS=false",
+    ]
+    env = {**os.environ, "PLAYGROUND_HOSTED": "1"}
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+    assert proc.returncode == 2 and "refuses to start" in proc.stderr
+    assert "set server.enableCORS = true (it is false)" in proc.stderr and "set server.address" in proc.stderr
+    assert "needs [auth]" in proc.stderr

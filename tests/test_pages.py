@@ -98,7 +98,9 @@ def test_history_open_export_delete():
     at.run()
     assert not at.exception
     assert any("old answer" in m.value for m in at.markdown)
-    assert "h-delete" not in [b.key for b in at.button] and any("Still running" in c.value for c in at.caption)
+    assert "h-delete" not in [b.key for b in at.button] and any(
+        "Still running" in c.value for c in at.caption
+    )
     store.finish_run(run_id)  # a run can be deleted once it has ended
     at.run()
     at.button(key="h-delete").click().run()

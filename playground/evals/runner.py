@@ -321,12 +321,12 @@ class Evaluation:
         events: queue.Queue[Cell | BaseException | None] = queue.Queue()
         writer = threading.Thread(target=self._write, args=(to_save, events), daemon=True, name="eval-writer")
         writer.start()
-        gates = self._gates()
+        slots = self._provider_slots()
         # The pool's size is the overall limit; a semaphore per provider is its own limit inside it.
         pool = ThreadPoolExecutor(max_workers=max(1, self.setup.concurrency), thread_name_prefix="eval")
         try:
             for index, key in pending:
-                pool.submit(self._work, index, key, gates, to_save)
+                pool.submit(self._work, index, key, slots, to_save)
             finishing = len(pending)
             while finishing:
                 item = events.get()
@@ -345,7 +345,7 @@ class Evaluation:
             writer.join()
             self._ticket.release()
 
-    def _gates(self) -> dict[str, threading.BoundedSemaphore]:
+    def _provider_slots(self) -> dict[str, threading.BoundedSemaphore]:
         """A semaphore per provider: its own limit (local models 1 by default) within the overall one."""
         limits = {**DEFAULT_PROVIDER_LIMITS, **self.setup.provider_limits}
         providers = {m.spec.provider for m in self.models.values()}
@@ -359,14 +359,14 @@ class Evaluation:
         }
 
     def _work(
-        self, index: int, key: str, gates: Mapping[str, threading.BoundedSemaphore], to_save: queue.Queue[Any]
+        self, index: int, key: str, slots: Mapping[str, threading.BoundedSemaphore], to_save: queue.Queue[Any]
     ) -> None:
         """A pool worker: one cell, handed to the writer; then None to say this worker is done."""
         try:
             if self.cancel_token.cancelled:
                 return
             try:
-                cell = self._run_cell(index, key, gates)
+                cell = self._run_cell(index, key, slots)
             except Exception as exc:  # noqa: BLE001 - a bug in one cell must not stop the others
                 error = CallError("internal", f"{type(exc).__name__}: {exc}")
                 cell = Cell(index, key, "", None, RunResult(model=key, error=error))
@@ -390,7 +390,7 @@ class Evaluation:
                     continue
             events.put(item)
 
-    def _run_cell(self, index: int, key: str, gates: Mapping[str, threading.BoundedSemaphore]) -> Cell | None:
+    def _run_cell(self, index: int, key: str, slots: Mapping[str, threading.BoundedSemaphore]) -> Cell | None:
         row = self.dataset.rows[index]
         model = self.models[key]
         expected = row.get(self.setup.expected_column)
@@ -399,7 +399,7 @@ class Evaluation:
         except TemplateError as exc:  # this row's values break the template: its cell says so, no call
             return Cell(index, key, "", expected, RunResult(model=key, error=CallError("template", str(exc))))
         request = build_request(model.spec, prompt, self.setup.system, self.setup.params)
-        with gates[model.spec.provider]:
+        with slots[model.spec.provider]:
             result = run_model(
                 model.spec, model.provider, request, cancel=self.cancel_token, run_id=self.eval_id
             )
@@ -411,7 +411,7 @@ class Evaluation:
             if not result.ok:
                 continue  # the call's error is the row's outcome; no metric can score it
             if choice.name == JUDGE:
-                cell.scores[JUDGE], cell.judge = self._judge(prompt, result.text, expected, gates)
+                cell.scores[JUDGE], cell.judge = self._judge(prompt, result.text, expected, slots)
             else:
                 cell.scores[choice.name] = score_answer(choice, result.text, expected)
         return cell  # a judge stopped mid-verdict leaves its score an error; the paid answer is kept
@@ -422,11 +422,11 @@ class Evaluation:
         self.store.record_call(self.user.id, kind, self.eval_id, result)
 
     def _judge(
-        self, prompt: str, answer: str, expected: str | None, gates: Mapping[str, threading.BoundedSemaphore]
+        self, prompt: str, answer: str, expected: str | None, slots: Mapping[str, threading.BoundedSemaphore]
     ) -> tuple[Score, RunResult]:
         assert self.judge is not None
         request = _judge_request(self.setup.rubric, prompt, answer, expected)
-        with gates[self.judge.spec.provider]:
+        with slots[self.judge.spec.provider]:
             verdict_call = run_model(self.judge.spec, self.judge.provider, request, cancel=self.cancel_token)
         self._paid(JUDGE_CALL, verdict_call)
         if not verdict_call.ok:

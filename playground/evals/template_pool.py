@@ -33,6 +33,8 @@ START_TIMEOUT_S = 15.0
 # Two workers: a second one serves everyone else while a hostile template holds the first for its
 # second (bench/bench_templates.py: one worker alone fills thousands of rows a second).
 POOL_SIZE = 2
+# Longest wait for a free worker: one user's slow rows must not hold every other session's templates.
+WAIT_FOR_WORKER_S = 10.0
 _ROOT = str(Path(__file__).resolve().parents[2])
 
 
@@ -158,12 +160,16 @@ class _Pool:
         self.lent: set[_Worker] = set()
 
     def ask(self, request: dict[str, Any], doing: str) -> dict[str, Any]:
-        with self.slots:
+        if not self.slots.acquire(timeout=WAIT_FOR_WORKER_S):
+            raise WorkerError(f"every template worker stayed busy for {WAIT_FOR_WORKER_S:g} s; try again")
+        try:
             worker = self._borrow()
             try:
                 return worker.ask(request, doing)
             finally:
                 self._give_back(worker)
+        finally:
+            self.slots.release()
 
     def _borrow(self) -> _Worker:
         with self.lock:

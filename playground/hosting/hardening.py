@@ -7,7 +7,9 @@ from collections.abc import Mapping
 # Streamlit option -> (the value hosted mode needs, why), compared as the option's value.
 REQUIRED_OPTIONS: dict[str, tuple[object, str]] = {
     "server.enableXsrfProtection": (True, "XSRF protection must be on"),
-    "server.enableCORS": (False, "CORS must be off"),
+    # Streamlit's enableCORS turns its CORS *protection* on: off, it sends Access-Control-Allow-Origin: *
+    # and takes WebSocket connections from any origin (streamlit/config.py warns as much).
+    "server.enableCORS": (True, "cross-origin access must be refused (CORS protection on)"),
     "client.showErrorDetails": ("none", "error details must be hidden from users"),
     "client.toolbarMode": ("minimal", "the toolbar must be minimal"),
 }
