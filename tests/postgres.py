@@ -27,7 +27,7 @@ def postgres_bin(name: str) -> str | None:
 
 def available() -> bool:
     """True when a PostgreSQL server can be started here."""
-    return all(postgres_bin(name) for name in ("initdb", "postgres", "pg_isready"))
+    return all(postgres_bin(name) for name in ("initdb", "postgres", "pg_isready", "pg_ctl"))
 
 
 def _as_server_user(command: list[str]) -> list[str]:
@@ -36,33 +36,65 @@ def _as_server_user(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command]
 
 
+class Cluster:
+    """One throwaway cluster in a folder: initdb once, then start and stop it (to take the database away
+    under a running app and bring it back)."""
+
+    def __init__(self, folder: Path, port: int) -> None:
+        self.folder, self.port = folder, port
+        self.data = folder / "pgdata"
+        self.url = f"postgresql+psycopg://playground@127.0.0.1:{port}/postgres"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.data.mkdir(parents=True)
+        if os.geteuid() == 0:
+            shutil.chown(folder, "postgres")
+            shutil.chown(self.data, "postgres")
+        initdb = [
+            postgres_bin("initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "playground",
+            "--no-sync",
+        ]
+        subprocess.run(_as_server_user(initdb), check=True, capture_output=True)
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        server = [
+            postgres_bin("postgres"),
+            "-D", str(self.data),
+            "-p", str(self.port),
+            "-k", str(self.folder),
+            "-c", "listen_addresses=127.0.0.1",
+            "-c", "fsync=off",
+        ]  # fmt: skip
+        log = (self.folder / "postgres.log").open("ab")
+        self.process = subprocess.Popen(_as_server_user(server), stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        _wait_ready(self.port, self.process, self.folder)
+
+    def stop(self) -> None:
+        """Stop the server at once (fast shutdown: every connection is dropped)."""
+        if self.process is not None and self.process.poll() is None:
+            # pg_ctl signals the server itself (runuser does not pass SIGINT on): "fast" drops clients.
+            stop = [postgres_bin("pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w"]
+            subprocess.run(_as_server_user(stop), capture_output=True, timeout=60)
+            self.process.wait(timeout=30)
+        self.process = None
+
+
 @contextmanager
 def cluster(folder: Path, port: int) -> Iterator[str]:
     """Start a fresh cluster in `folder` on 127.0.0.1:`port`; yields a SQLAlchemy URL of its database."""
-    data = folder / "pgdata"
-    data.mkdir(parents=True)
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-        shutil.chown(data, "postgres")
-    initdb = [postgres_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "playground", "--no-sync"]
-    subprocess.run(_as_server_user(initdb), check=True, capture_output=True)
-    log = (folder / "postgres.log").open("wb")
-    server = [
-        postgres_bin("postgres"),
-        "-D", str(data),
-        "-p", str(port),
-        "-k", str(folder),
-        "-c", "listen_addresses=127.0.0.1",
-        "-c", "fsync=off",
-    ]  # fmt: skip
-    process = subprocess.Popen(_as_server_user(server), stdout=log, stderr=subprocess.STDOUT)
+    server = Cluster(folder, port)
+    server.start()
     try:
-        _wait_ready(port, process, folder)
-        yield f"postgresql+psycopg://playground@127.0.0.1:{port}/postgres"
+        yield server.url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+        server.stop()
 
 
 def _wait_ready(port: int, process: subprocess.Popen[bytes], folder: Path) -> None:

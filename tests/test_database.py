@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
+from playground.compare import Comparison, plan_comparison
+from playground.core import Params
+from playground.engine import Delta, Done
 from playground.storage import Store, StoreUnavailableError
-from tests.conftest import free_port
+from playground.storage.runs import RunRow
+from tests import postgres
+from tests.conftest import free_port, remote_spec
+from tests.postgres import Cluster
+from tests.scripted_server import ScriptedServer
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 BAD_URLS = [
@@ -59,3 +71,78 @@ def test_the_history_page_says_the_database_cannot_be_used(monkeypatch: pytest.M
     assert (
         "history database cannot be used" in at.error[0].value and "Connection refused" in at.error[0].value
     )
+
+
+@pytest.fixture()
+def own_cluster() -> Iterator[Cluster]:
+    """A PostgreSQL cluster of this test's own, started; the test may stop and start it."""
+    if not postgres.available():
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    folder = Path(tempfile.mkdtemp(prefix="playground-pg-"))
+    server = Cluster(folder, free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_answers_of_a_run_survive_a_database_restart(scripted: ScriptedServer, own_cluster: Cluster):
+    url = postgres.fresh_database(own_cluster.url)
+    store = Store(url)
+    specs = {
+        "slow": remote_spec(scripted.url("ok~tokens=8~gap=0.25"), key="slow"),
+        "quick": remote_spec(scripted.url("ok~tokens=2~ttft=0.5"), key="quick"),
+    }
+    comparison = Comparison(plan_comparison("hello", list(specs), specs, params=Params(max_tokens=8)), store)
+    events = comparison.events()
+    next(e for e in events if isinstance(e, Delta))
+    own_cluster.stop()  # the database goes away mid-run (an AdminShutdown for every connection)
+    done = [e.result for e in events if isinstance(e, Done)]
+    assert {r.model for r in done} == {"slow", "quick"} and all(r.ok for r in done)  # the models went on
+    assert {r.model for r in comparison.unsaved} == {"slow", "quick"}  # and the page can say so
+    own_cluster.start()  # it comes back: the writer saves what it held
+    assert store.writer.save("after the restart", lambda session: None, 60).saved.is_set()
+    saved = Store(url).get_run(comparison.run_id)
+    assert saved is not None and saved.state == "finished"
+    assert {r.model: r.text for r in saved.results} == {r.model: r.text for r in done}
+
+
+def test_a_run_whose_process_died_reads_as_interrupted_with_its_text_so_far(
+    scripted: ScriptedServer, db_url: str
+):
+    import time
+
+    script = (
+        "import sys; from playground.compare import Comparison, plan_comparison; from playground.core import Params\n"
+        "from playground.storage import Store; from tests.conftest import remote_spec\n"
+        "spec = remote_spec(sys.argv[2], key='long')\n"
+        "c = Comparison(plan_comparison('hi', ['long'], {'long': spec}, params=Params(max_tokens=50)), Store(sys.argv[1]))\n"
+        "print(c.run_id, flush=True)\n"
+        "for e in c.events(): pass\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, db_url, scripted.url("ok~tokens=50~gap=0.1")],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    run_id = process.stdout.readline().strip()
+    time.sleep(2.5)  # about 20 words streamed, and saved at most a second behind
+    process.kill()  # kill -9 of the server mid-run
+    process.wait()
+    store = Store(db_url)
+    run = store.get_run(run_id)
+    assert run.state == "running"  # its heartbeat is still recent ...
+    store.writer.save(
+        "age the heartbeat",
+        lambda session: session.execute(
+            update(RunRow)
+            .where(RunRow.id == run_id)
+            .values(heartbeat_at=datetime.now(UTC) - timedelta(minutes=5))
+        ),
+        10,
+    )
+    run = store.get_run(run_id)
+    assert run.state == "interrupted"  # ... until it is old: never "finished" with "errors 0"
+    (partial,) = run.results
+    assert partial.error.kind == "interrupted" and partial.text.startswith("word0 word1 word2")
