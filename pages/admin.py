@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common.ui import current_user, hosted_policy, page_shell, shared_store
+from pages.common.ui import current_user, database_answers, hosted_policy, page_shell, shared_store
 from playground.core import plain
 from playground.hosting import effective_limits, usage_report
 
@@ -24,7 +24,8 @@ def table(rows: list[dict[str, object]]) -> list[dict[str, object]]:
 
 st.title("Admin")
 days = st.number_input("Days to report (UTC, today included)", 1, 366, 30, key="admin-days")
-report = usage_report(shared_store(), int(days))
+with database_answers():
+    report = usage_report(shared_store(), int(days))
 st.caption(
     plain(
         f"Source: the usage ledger (every call, recorded when it is saved) since {report.since:%Y-%m-%d}. "

@@ -7,6 +7,7 @@ import streamlit as st
 from pages.common import state
 from pages.common.ui import (
     current_user,
+    database_answers,
     gate,
     keyring,
     page_shell,
@@ -21,6 +22,7 @@ from playground.compare import (
     Comparison,
     UsageError,
     plan_comparison,
+    results_to_json,
     word_diff_markdown,
 )
 from playground.core import (
@@ -52,7 +54,8 @@ def show_shared_run(run_id: str) -> None:
     if not is_run_id(run_id):
         st.error("This share link holds no run id (32 hexadecimal characters).")
         return
-    run = shared_store().get_run(run_id)
+    with database_answers():
+        run = shared_store().get_run(run_id)
     if run is None:
         st.error(f"No run {run_id} in the history.")
         return
@@ -62,6 +65,24 @@ def show_shared_run(run_id: str) -> None:
         st.markdown(f"**System:** {plain(run.system)}")
     show_results(run.results, run.models)
     render_code(run.id, specs())
+
+
+def show_unsaved(last: state.LastRun) -> None:
+    """Say which answers the database had not confirmed, and offer them for download now."""
+    models = ", ".join(sorted({r.model for r in last.unsaved}))
+    st.warning(
+        plain(
+            f"Not saved yet: the history database did not answer in time ({models}). The app keeps trying "
+            "and saves them when it is back; download them now to be sure."
+        )
+    )
+    st.download_button(
+        "Download these answers (JSON)",
+        results_to_json(last.results),
+        f"run-{last.run_id}.json",
+        "application/json",
+        key="unsaved-json",
+    )
 
 
 def show_results(results: list[RunResult], order: list[str]) -> None:
@@ -189,7 +210,7 @@ active = state.active_comparison()
 if active is not None and not run_clicked:
     # The previous script run was interrupted (Stop, or any widget change): stop its models and show
     # what they saved, partial text included.
-    state.set_last_results(active.cancel_and_collect(), active.order, active.run_id)
+    state.set_last_results(active, active.cancel_and_collect())
 
 comparison = None
 if run_clicked and plan is not None:
@@ -224,13 +245,15 @@ if comparison is not None:
     finally:
         comparison.cancel()  # a no-op when all finished; stops the rest if this run is interrupted
     state.set_active_comparison(None)
-    state.set_last_results(results, order, comparison.run_id)
+    state.set_last_results(comparison, results)
     st.rerun()
 
 last = state.last_results()
 if last is not None:
-    results, order, run_id = last
     st.divider()
-    st.caption(f"Run saved · share link: `?run={run_id}`")
-    show_results(results, order)
-    render_code(run_id, all_specs)
+    if last.unsaved:
+        show_unsaved(last)
+    else:
+        st.caption(f"Run saved · share link: `?run={last.run_id}`")
+    show_results(last.results, last.order)
+    render_code(last.run_id, all_specs)

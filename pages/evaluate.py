@@ -7,6 +7,7 @@ import streamlit as st
 from pages.common import state
 from pages.common.ui import (
     current_user,
+    database_answers,
     gate,
     history_owner,
     keyring,
@@ -207,7 +208,8 @@ all_specs = specs()
 ring = keyring()
 usable = [k for k, s in sorted(all_specs.items()) if usability(s, ring)[0]]
 store = eval_store()
-listing = store.list(owner=history_owner())  # hosted mode: only this user's evaluations
+with database_answers():
+    listing = store.list(owner=history_owner())  # hosted mode: only this user's evaluations
 
 with st.expander("New evaluation", expanded=not listing or "ev-pick" not in st.session_state):
     dataset, preset = choose_dataset()
@@ -289,7 +291,8 @@ if listing:
     if st.session_state.get("ev-pick") not in labels:
         st.session_state.pop("ev-pick", None)  # deleted, or from another database
     chosen = st.selectbox("Saved evaluations", list(labels), format_func=labels.get, key="ev-pick")
-    saved = store.get(chosen)
+    with database_answers():
+        saved = store.get(chosen)
     if saved is not None:
         b1, b2 = st.columns(2)
         if not saved.complete and b1.button("Resume (run only the missing answers)", key="ev-resume"):
@@ -303,7 +306,8 @@ if listing:
             else:
                 run_live(resumed)
         if saved.owner == current_user().id and b2.button("Delete this evaluation", key="ev-delete"):
-            store.delete(saved.id, owner=current_user().id)
+            with database_answers():
+                store.delete(saved.id, owner=current_user().id)
             st.session_state.pop("ev-pick", None)
             st.rerun()
         show_evaluation(saved)

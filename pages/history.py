@@ -11,6 +11,7 @@ import streamlit as st
 from pages.common import state
 from pages.common.ui import (
     current_user,
+    database_answers,
     history_owner,
     page_shell,
     render_answer,
@@ -28,7 +29,8 @@ page_shell("pages/history.py")
 st.title("History")
 store = shared_store()
 owner = history_owner()  # hosted mode: only this user's own runs and evaluations
-evaluations = evaluation_store(store).list(owner=owner)
+with database_answers():
+    evaluations = evaluation_store(store).list(owner=owner)
 if evaluations:
     with st.expander(f"Evaluations ({len(evaluations)})"):
         st.dataframe(
@@ -59,12 +61,13 @@ f1, f2, f3 = st.columns(3)
 model_filter = f1.text_input("Model key", key="h-model")
 text_filter = f2.text_input("Search prompt and answers", key="h-text")
 since = f3.date_input("Since", value=None, key="h-since")
-runs = store.list_runs(
-    model=model_filter or None,
-    text=text_filter or None,
-    since=datetime.combine(since, time.min).astimezone() if since else None,
-    owner=owner,
-)
+with database_answers():
+    runs = store.list_runs(
+        model=model_filter or None,
+        text=text_filter or None,
+        since=datetime.combine(since, time.min).astimezone() if since else None,
+        owner=owner,
+    )
 if not runs:
     st.info("No runs yet: run a comparison on the Compare page.")
     st.stop()
@@ -77,7 +80,9 @@ table = pd.DataFrame(
             "prompt": run.prompt[:80],
             "models": ", ".join(run.models),
             "status": run.state,
-            "errors": sum(1 for r in run.results if r.error and r.error.kind not in ("running", "interrupted")),
+            "errors": sum(
+                1 for r in run.results if r.error and r.error.kind not in ("running", "interrupted")
+            ),
         }
         for run in runs
     ]
@@ -93,7 +98,8 @@ chosen = st.selectbox(
     key="h-open",
     format_func=lambda i: next(f"{r.created_at:%Y-%m-%d %H:%M} · {r.prompt[:60]}" for r in runs if r.id == i),
 )
-run = store.get_run(chosen)
+with database_answers():
+    run = store.get_run(chosen)
 if run is not None:
     st.markdown(f"**Prompt:** {plain(run.prompt)}")
     st.caption(f"Parameters: {json.dumps(run.params)} · share link: `?run={run.id}`")
@@ -111,5 +117,6 @@ if run is not None:
     if run.state == "running":
         a2.caption("Still running: it can be deleted once it ends.")
     elif run.owner == current_user().id and a2.button("Delete this run", key="h-delete"):
-        store.delete_run(run.id, owner=current_user().id)  # only its owner's, even if the page was forged
+        with database_answers():
+            store.delete_run(run.id, owner=current_user().id)  # only its owner's, even if the page was forged
         st.rerun()

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -146,3 +147,31 @@ def test_a_run_whose_process_died_reads_as_interrupted_with_its_text_so_far(
     assert run.state == "interrupted"  # ... until it is old: never "finished" with "errors 0"
     (partial,) = run.results
     assert partial.error.kind == "interrupted" and partial.text.startswith("word0 word1 word2")
+
+
+def test_compare_says_which_answers_are_not_saved_yet_and_offers_them(
+    own_cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+):
+    url = postgres.fresh_database(own_cluster.url)
+    monkeypatch.setenv("PLAYGROUND_DB", url)
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.text_area(key="prompt").input("Name three colors")
+    at.number_input(key="max_tokens").set_value(4)
+    at.run()
+    at.button(key="run").click().run()  # a first run, saved: the app has its database open ...
+    assert any("Run saved" in c.value for c in at.caption)
+    own_cluster.stop()  # ... and then the database goes away
+    at.button(key="run").click().run()
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "Not saved yet" in warning and "smollm2-135m" in warning and "gemma3-270m" in warning
+    assert any("Download these answers" in b.label for b in at.get("download_button"))
+    assert not any("Run saved" in c.value for c in at.caption)
+    assert any("cannot be used just now" in e.value for e in at.error)  # View code could not read it
+    own_cluster.start()
+    store = Store(url)
+    deadline = time.monotonic() + 60
+    while len(runs := store.list_runs()) < 2 or len(runs[0].results) < 2:  # the server's writer catches up
+        assert time.monotonic() < deadline, "the answers were not saved after the database came back"
+        time.sleep(0.5)
+    assert {r.model for r in runs[0].results} == {"smollm2-135m", "gemma3-270m"}

@@ -6,6 +6,7 @@ another's keys.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -72,14 +73,24 @@ def set_active_comparison(comparison: Comparison | None) -> None:
         st.session_state["active"] = comparison
 
 
-def last_results() -> tuple[list[RunResult], list[str], str | None] | None:
-    """The last comparison's results, their model order and run id (what Compare shows under the form)."""
+@dataclass(frozen=True)
+class LastRun:
+    """The last comparison of this session, as Compare shows it under the form."""
+
+    results: list[RunResult]
+    order: list[str]  # the models' keys in the order they were chosen
+    run_id: str | None
+    unsaved: list[RunResult]  # answers the database had not confirmed when the run ended
+
+
+def last_results() -> LastRun | None:
+    """The last comparison's results (what Compare shows under the form)."""
     return st.session_state.get("last")
 
 
-def set_last_results(results: list[RunResult], order: list[str], run_id: str | None) -> None:
+def set_last_results(comparison: Comparison, results: list[RunResult]) -> None:
     """Keep a comparison's results so reruns redraw them without calling any model."""
-    st.session_state["last"] = (results, order, run_id)
+    st.session_state["last"] = LastRun(results, comparison.order, comparison.run_id, list(comparison.unsaved))
 
 
 def open_evaluation_next(eval_id: str) -> None:

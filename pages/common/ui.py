@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Literal
 
 import streamlit as st
@@ -62,6 +63,20 @@ def shared_store() -> RunHistory:
     except StoreUnavailableError as exc:
         st.error(plain(f"The history database cannot be used, so nothing can be saved: {exc}"))
         st.stop()
+
+
+@contextmanager
+def database_answers(stop: bool = True) -> Iterator[None]:
+    """Around a read from the history: if the database is not answering, say so (and stop the page when
+    it cannot go on without the read) instead of failing with a traceback."""
+    from playground.compare import StoreUnavailableError
+
+    try:
+        yield
+    except StoreUnavailableError as exc:
+        st.error(plain(f"The history database cannot be used just now: {exc}"))
+        if stop:
+            st.stop()
 
 
 def keyring() -> Keyring:
@@ -167,7 +182,9 @@ def render_code(run_id: str, known: dict[str, ModelSpec]) -> None:
     """ "View code": per model, a snippet that repeats exactly the call a stored run made."""
     from playground.compare import curl_snippet, python_snippet, replay_requests
 
-    run = shared_store().get_run(run_id)
+    run = None
+    with database_answers(stop=False):  # the answers above stay on the page
+        run = shared_store().get_run(run_id)
     if run is None:
         return
     with st.expander("View code"):

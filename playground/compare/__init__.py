@@ -22,6 +22,7 @@ __all__, __getattr__ = lazy_exports(
         "word_diff_markdown": "diff",
         "runs_to_csv": "export",
         "runs_to_json": "export",
+        "results_to_json": "export",
         "python_snippet": "snippets",
         "curl_snippet": "snippets",
         "spread_rows": "stats",

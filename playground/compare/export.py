@@ -6,9 +6,13 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from playground.core.format import spreadsheet_safe
-from playground.storage.runs import StoredRun
+from playground.core.results import RunResult
+
+if TYPE_CHECKING:  # a first page load imports the export of unsaved answers, and no database library
+    from playground.storage.runs import StoredRun
 
 CSV_FIELDS = (
     "run_id",
@@ -74,3 +78,8 @@ def runs_to_csv(runs: Sequence[StoredRun]) -> str:
                 )
             )
     return buffer.getvalue()
+
+
+def results_to_json(results: Sequence[RunResult]) -> str:
+    """Results of one run as a JSON document (answers the database has not confirmed, say)."""
+    return json.dumps([r.to_json() for r in results], indent=2)

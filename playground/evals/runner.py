@@ -34,6 +34,7 @@ from playground.evals.metrics import JUDGE, MetricChoice, MetricError, Score, ch
 from playground.evals.templating import PromptTemplate, TemplateError
 from playground.hosting.gate import Ask, Gate, default_gate
 from playground.storage.evals import Cell, EvalStore
+from playground.storage.runs import StoreUnavailableError
 from providers.base import CancelToken, ChatRequest, Message, Provider
 from providers.errors import ProviderError
 
@@ -383,10 +384,14 @@ class Evaluation:
         SQLite takes one writer at a time anyway, and the workers go straight on to their next call."""
         while (item := to_save.get()) is not _STOP:
             if isinstance(item, Cell):
-                try:
-                    self.store.add_cell(self.eval_id, item)
-                except Exception as exc:  # noqa: BLE001 - the database failing ends the run
-                    events.put(exc)
+                pending = self.store.add_cell(self.eval_id, item)
+                if not pending.saved.is_set() and pending.failed is None:  # the database is away
+                    events.put(
+                        StoreUnavailableError(
+                            f"the history database is not answering ({pending.last_error}); the answers so "
+                            "far are kept and saved when it is back, then Resume runs the rest"
+                        )
+                    )
                     continue
             events.put(item)
 

@@ -20,13 +20,17 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from playground.core.policy import LOCAL_OWNER
 from playground.core.results import RunResult
 from playground.core.scores import Score
-from playground.storage.runs import Store, TableBase
+from playground.storage.runs import SAVE_WAIT_S, Store, StoreUnavailableError, TableBase
+from playground.storage.writer import Pending
+
+# An evaluation's writer waits this long for one cell before it stops the run (the cell stays queued and
+# is saved when the database is back; resume then runs only what is missing).
+CELL_WAIT_S = 60.0
 
 
 class EvalRow(TableBase):
@@ -124,18 +128,24 @@ class EvalStore:
     def create(
         self, name: str, setup: dict[str, Any], dataset: dict[str, Any], *, owner: str = LOCAL_OWNER
     ) -> str:
-        """Record an evaluation for `owner` before any model is called; returns its id."""
+        """Record an evaluation for `owner` before any model is called; returns its id.
+
+        StoreUnavailableError if the database does not take it: nothing has been sent yet."""
         eval_id = uuid.uuid4().hex
-        with self.store.sessions.begin() as session:
-            session.add(
-                EvalRow(
-                    id=eval_id,
-                    created_at=datetime.now(UTC),
-                    name=name,
-                    setup=json.loads(json.dumps(setup, default=str)),
-                    dataset=dataset,
-                    owner=owner,
-                )
+        row = EvalRow(
+            id=eval_id,
+            created_at=datetime.now(UTC),
+            name=name,
+            setup=json.loads(json.dumps(setup, default=str)),
+            dataset=dataset,
+            owner=owner,
+        )
+        pending = self.store.writer.save(
+            f"evaluation {eval_id}", lambda session: session.add(row), SAVE_WAIT_S
+        )
+        if not pending.saved.is_set():
+            raise StoreUnavailableError(
+                f"the history database did not take the new evaluation ({pending.failed or pending.last_error})"
             )
         return eval_id
 
@@ -143,28 +153,28 @@ class EvalStore:
         """Put one finished call of an evaluation (an answer or the judge's) in the usage ledger."""
         self.store.record_call(owner, kind, eval_id, result)
 
-    def add_cell(self, eval_id: str, cell: Cell) -> None:
-        """Save one finished cell (as it finishes); a second save of the same cell is ignored."""
-        try:
-            with self.store.sessions.begin() as session:
-                session.add(
-                    EvalCellRow(
-                        eval_id=eval_id,
-                        row_index=cell.row_index,
-                        model=cell.model,
-                        prompt=cell.prompt,
-                        expected=cell.expected,
-                        result=cell.result.to_json(),
-                        scores={name: score.to_json() for name, score in cell.scores.items()},
-                        judge=cell.judge.to_json() if cell.judge else None,
-                    )
-                )
-        except IntegrityError:
-            pass  # already saved by an earlier attempt of a resumed evaluation
+    def add_cell(self, eval_id: str, cell: Cell, wait_s: float | None = CELL_WAIT_S) -> Pending:
+        """Save one finished cell (as it finishes), waiting up to `wait_s` for the database; the writer
+        goes on retrying after. A second save of the same cell is refused by the database and ignored."""
+        row = EvalCellRow(
+            eval_id=eval_id,
+            row_index=cell.row_index,
+            model=cell.model,
+            prompt=cell.prompt,
+            expected=cell.expected,
+            result=cell.result.to_json(),
+            scores={name: score.to_json() for name, score in cell.scores.items()},
+            judge=cell.judge.to_json() if cell.judge else None,
+        )
+        return self.store.writer.save(
+            f"row {cell.row_index} of {cell.model} in evaluation {eval_id}",
+            lambda session: session.add(row),
+            wait_s,
+        )
 
     def get(self, eval_id: str) -> StoredEval | None:
         """One evaluation with its finished cells, or None."""
-        with self.store.sessions() as session:
+        with self.store.reading() as session:
             row = session.get(EvalRow, eval_id)
             if row is None:
                 return None
@@ -190,7 +200,7 @@ class EvalStore:
         )
         if owner is not None:
             query = query.where(EvalRow.owner == owner)
-        with self.store.sessions() as session:
+        with self.store.reading() as session:
             return [
                 EvalListing(
                     row.id,
@@ -205,7 +215,7 @@ class EvalStore:
 
     def delete(self, eval_id: str, *, owner: str | None = None) -> bool:
         """Delete an evaluation and its cells (only if `owner` owns it, when given); True if it was deleted."""
-        with self.store.sessions.begin() as session:
+        with self.store.reading(write=True) as session:
             owned = select(EvalRow.id).where(EvalRow.id == eval_id)
             if owner is not None and session.scalar(owned.where(EvalRow.owner == owner)) is None:
                 return False

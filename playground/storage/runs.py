@@ -6,7 +6,8 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -303,6 +304,19 @@ class Store:
         writes = self.engine.execution_options(playground_writer=True)
         self.writer = Writer(sessionmaker(writes, expire_on_commit=False))
 
+    @contextmanager
+    def reading(self, write: bool = False) -> Iterator[Session]:
+        """A session for reads (or, with `write`, a transaction for an interactive write such as a
+        delete); a database that does not answer is one StoreUnavailableError naming it."""
+        try:
+            with self.sessions.begin() if write else self.sessions() as session:
+                yield session
+        except DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            raise StoreUnavailableError(
+                f"the history database at {shown_url(self.url)} ({DB_ENV}) is not answering: {reason}"
+            ) from exc
+
     def create_run(
         self,
         prompt: str,
@@ -390,7 +404,7 @@ class Store:
 
     def get_run(self, run_id: str) -> StoredRun | None:
         """One run with its results, or None."""
-        with self.sessions() as session:
+        with self.reading() as session:
             row = session.get(RunRow, run_id)
             return _to_run(row) if row is not None else None
 
@@ -422,14 +436,14 @@ class Store:
             query = query.where(RunRow.created_at >= since)
         if until:
             query = query.where(RunRow.created_at <= until)
-        with self.sessions() as session:
+        with self.reading() as session:
             return [_to_run(row) for row in session.scalars(query)]
 
     def delete_run(self, run_id: str, *, owner: str | None = None) -> bool:
         """Delete a run and its results (only if `owner` owns it, when given); True if it was deleted.
 
         The usage ledger keeps its calls: money spent stays spent."""
-        with self.sessions.begin() as session:
+        with self.reading(write=True) as session:
             owned = select(RunRow.id).where(RunRow.id == run_id)
             if owner is not None:
                 owned = owned.where(RunRow.owner == owner)
@@ -450,7 +464,7 @@ class Store:
 
     def user_names(self) -> dict[str, str]:
         """Owner id -> "name <e-mail>" for every user seen."""
-        with self.sessions() as session:
+        with self.reading() as session:
             return {
                 row.id: f"{row.name} <{row.email}>" if row.email else row.name
                 for row in session.scalars(select(UserRow))
@@ -459,14 +473,14 @@ class Store:
     def spent_since(self, owner: str, since: datetime) -> Decimal:
         """What `owner`'s calls cost since `since` (calls of unknown price count as 0)."""
         query = select(UsageRow.cost_usd).where(UsageRow.owner == owner, UsageRow.at >= since)
-        with self.sessions() as session:
+        with self.reading() as session:
             # Summed here, exactly: the costs are decimal strings (SQL would sum them as floats).
             return sum((Decimal(c) for c in session.scalars(query) if c is not None), Decimal(0))
 
     def usage_since(self, since: datetime) -> list[UsageRecord]:
         """Every call in the ledger since `since`, oldest first (the admin report)."""
         query = select(UsageRow).where(UsageRow.at >= since).order_by(UsageRow.at)
-        with self.sessions() as session:
+        with self.reading() as session:
             return [
                 UsageRecord(
                     row.owner,
