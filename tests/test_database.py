@@ -175,3 +175,34 @@ def test_compare_says_which_answers_are_not_saved_yet_and_offers_them(
         assert time.monotonic() < deadline, "the answers were not saved after the database came back"
         time.sleep(0.5)
     assert {r.model for r in runs[0].results} == {"smollm2-135m", "gemma3-270m"}
+
+
+def test_sqlite_four_cli_processes_and_an_app_session_lose_no_row(
+    scripted: ScriptedServer, tmp_path: Path, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+):
+    models = tmp_path / "models.toml"
+    models.write_text(
+        "".join(
+            f'[models.{key}]\nprovider = "openai"\nmodel = "m"\nbase_url = "{scripted.url(scenario)}"\n\n'
+            for key, scenario in (("a", "ok~tokens=3~gap=0.01"), ("b", "ok~tokens=5~gap=0.01"))
+        )
+    )
+    monkeypatch.setenv("PLAYGROUND_MODELS_FILE", str(models))
+    loop = (
+        "for i in 1 2 3 4 5; do "
+        f'{sys.executable} -m playground run "hi $i" -m a -m b --json --max-tokens 8 || echo FAILED; done'
+    )
+    clis = [subprocess.Popen(["bash", "-c", loop], stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    at = AppTest.from_file(APP, default_timeout=180).run()  # the app, saving at the same moments
+    at.multiselect(key="models").set_value(["a", "b"])
+    at.text_area(key="prompt").input("from the app")
+    at.run()
+    for _ in range(3):
+        at.button(key="run").click().run()
+        assert not at.exception and not any("Not saved yet" in w.value for w in at.warning)
+    outputs = [process.communicate(timeout=300)[0] for process in clis]
+    assert all("FAILED" not in out and "\"storage\"" not in out for out in outputs), outputs[0][-3000:]
+    runs = Store(f"sqlite:///{clean_env}").list_runs(limit=1000)
+    assert len(runs) == 4 * 5 + 3
+    assert all(len(run.results) == 2 and all(r.ok for r in run.results) for run in runs)
+    assert all(run.state == "finished" for run in runs)

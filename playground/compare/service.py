@@ -257,9 +257,15 @@ class Comparison:
 
     def events(self, every_s: float = 0.0) -> Iterator[Event]:
         """Live events (text merged per `every_s`); every result is stored before it is handed out."""
+        progress = None
         if self.store is not None and self.run_id is not None:
-            threading.Thread(target=self._save_progress, daemon=True, name=f"progress-{self.run_id}").start()
-        return self._fanout.events(every_s)
+            progress = threading.Thread(
+                target=self._save_progress, daemon=True, name=f"progress-{self.run_id}"
+            )
+            progress.start()
+        yield from self._fanout.events(every_s)
+        if progress is not None:  # every model has ended: the run's end is saved before this returns
+            progress.join(PARTIAL_EVERY_S + 5.0)
 
 
 def stored_params(params: Mapping[str, Any]) -> tuple[Params, dict[str, dict[str, Any]]]:

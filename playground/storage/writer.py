@@ -9,10 +9,12 @@ reason (a constraint, a bug) is reported and not retried.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -56,6 +58,7 @@ class Writer:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
+        _LIVE.add(self)
 
     def submit(self, description: str, write: Write, *, coalesce: str | None = None) -> Pending:
         """Queue `write`; with `coalesce`, a newer write with the same key replaces one not yet started."""
@@ -75,6 +78,10 @@ class Writer:
         pending = self.submit(description, write)
         pending.wait(timeout_s)
         return pending
+
+    def flush(self, timeout_s: float | None) -> bool:
+        """Wait until every write handed over so far is done (or given up); False if `timeout_s` passed."""
+        return self.save("flush", lambda session: None, timeout_s).saved.is_set()
 
     def _loop(self) -> None:
         while True:
@@ -116,6 +123,19 @@ class Writer:
         pending.failed = _reason(exc)
         log.error("%s not saved: %s", pending.description, pending.failed)
         pending._ended.set()
+
+
+# Writers of this process, flushed at exit: a CLI run ends right after its last answer, and the writes
+# still queued (the run's end, its usage lines) must not die with the process.
+_LIVE: weakref.WeakSet[Writer] = weakref.WeakSet()
+EXIT_FLUSH_S = 10.0
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for writer in list(_LIVE):
+        if not writer.flush(EXIT_FLUSH_S):
+            log.error("writes still queued at exit were not saved within %.0f s", EXIT_FLUSH_S)
 
 
 def _retryable(exc: DBAPIError) -> bool:
