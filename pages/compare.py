@@ -42,10 +42,12 @@ page_shell("pages/compare.py")
 LIVE_REDRAW_S = 0.1
 
 
-def waiting_caption(ahead: int) -> str:
+def waiting_caption(event: Waiting) -> str:
     """What a live column says before its first token."""
-    if ahead:
-        return f"queued ({ahead} ahead): this local model is answering other calls first"
+    if event.cooling_s:
+        return f"waiting {event.cooling_s:.0f} s: its server asked to slow down (429)"
+    if event.ahead:
+        return f"queued ({event.ahead} ahead): this model is answering other calls first"
     return "waiting for the first token…"
 
 
@@ -233,7 +235,7 @@ if comparison is not None:
     try:
         for event in comparison.events(every_s=LIVE_REDRAW_S):
             if isinstance(event, Waiting) and event.repeat_index == 0 and not texts[event.model]:
-                placeholders[event.model].caption(waiting_caption(event.ahead))
+                placeholders[event.model].caption(waiting_caption(event))
             elif isinstance(event, Delta) and event.repeat_index == 0:
                 texts[event.model] += event.text
                 placeholders[event.model].markdown(safe_markdown(texts[event.model]) + " ▌")

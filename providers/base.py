@@ -76,10 +76,17 @@ class Finish:
 
 @dataclass(frozen=True)
 class Queued:
-    """A call's place in line for a model other calls are using: `ahead` calls go first. Queued(0) means
-    its turn has come: the time before it was waiting, not latency."""
+    """A call's place in line for a model other calls are using: `ahead` calls go first, and `cooling_s`
+    is what is left of a wait the server asked for (429). Queued(0) means its turn has come: the time
+    before it was waiting, not latency."""
 
     ahead: int
+    cooling_s: float = 0.0
+
+    @property
+    def waiting(self) -> bool:
+        """True while the call waits (for calls ahead, or for the server's cooldown)."""
+        return bool(self.ahead or self.cooling_s)
 
 
 Chunk = TextDelta | Usage | Finish | Queued

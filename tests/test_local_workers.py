@@ -146,7 +146,7 @@ def test_calls_wait_in_arrival_order_and_waiting_is_not_latency():
             provider,
             build_request(spec, STORY, None, params),
             timeout_s=120,
-            on_queue=places[index].append,
+            on_queue=lambda place: places[index].append(place.ahead),
         )
 
     threads = []

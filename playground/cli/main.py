@@ -160,7 +160,7 @@ def _run_live(comparison: Comparison) -> list[RunResult]:
     texts = {k: "" for k in keys}
     finals: dict[str, RunResult] = {}
     results: list[RunResult] = []
-    queued: dict[str, int] = {}
+    queued: dict[str, Waiting] = {}
 
     def render() -> Table:
         grid = Table.grid(expand=True, padding=(0, 1))
@@ -174,7 +174,7 @@ def _run_live(comparison: Comparison) -> list[RunResult]:
                 body.append(Text(f"\n{result.error}", style="red"))
             body.append(
                 Text(
-                    "\n" + (metrics_line(result) if result is not None else _status(queued.get(key, 0))),
+                    "\n" + (metrics_line(result) if result is not None else _status(queued.get(key))),
                     style="dim",
                 )
             )
@@ -185,7 +185,7 @@ def _run_live(comparison: Comparison) -> list[RunResult]:
     with Live(render(), console=out, refresh_per_second=10, transient=False) as live:
         for event in comparison.events():
             if isinstance(event, Waiting):
-                queued[event.model] = event.ahead
+                queued[event.model] = event
             elif isinstance(event, Delta):
                 if event.repeat_index == 0 or event.model not in finals:
                     texts[event.model] += event.text
@@ -198,8 +198,10 @@ def _run_live(comparison: Comparison) -> list[RunResult]:
     return results
 
 
-def _status(ahead: int) -> str:
-    return f"queued ({ahead} ahead)…" if ahead else "running…"
+def _status(waiting: Waiting | None) -> str:
+    if waiting is not None and waiting.cooling_s:
+        return f"waiting {waiting.cooling_s:.0f} s: its server asked to slow down (429)…"
+    return f"queued ({waiting.ahead} ahead)…" if waiting is not None and waiting.ahead else "running…"
 
 
 def _print_spread(results: list[RunResult]) -> None:

@@ -49,6 +49,9 @@ class ModelSpec:
     price_input_per_mtok: Decimal | None = None
     price_output_per_mtok: Decimal | None = None
     timeout_s: float | None = None
+    # Calls at once from this process to this model's server, shared by every session (models file);
+    # the smallest limit of the models on one server holds.
+    max_concurrency: int | None = None
     task: str = "chat"
     license: str | None = None
     license_url: str | None = None
@@ -94,6 +97,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "price_input_per_mtok": (int, float, str),
     "price_output_per_mtok": (int, float, str),
     "timeout_s": (int, float),
+    "max_concurrency": (int,),
     "task": (str,),
     "license": (str,),
     "license_url": (str,),
@@ -152,8 +156,9 @@ def _spec_from_table(key: str, table: Any, where: str, source: str) -> ModelSpec
         values["timeout_s"] = float(values["timeout_s"])
         if values["timeout_s"] <= 0:
             raise SpecError(f"{where}: timeout_s must be positive")
-    if "context_window" in values and values["context_window"] <= 0:
-        raise SpecError(f"{where}: context_window must be positive")
+    for count in ("context_window", "max_concurrency"):
+        if count in values and values[count] <= 0:
+            raise SpecError(f"{where}: {count} must be positive")
     return ModelSpec(key=key, source=source, **values)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from playground.core.results import CallError, RunResult
 from playground.core.specs import ModelSpec
 from playground.engine.runner import RetryPolicy, run_model
-from providers.base import CancelToken, ChatRequest, Provider
+from providers.base import CancelToken, ChatRequest, Provider, Queued
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,13 @@ class Delta:
 
 @dataclass(frozen=True)
 class Waiting:
-    """A local model's call is waiting its turn: `ahead` calls go first (0: it is starting)."""
+    """A call is waiting its turn: `ahead` calls go first, `cooling_s` is left of a wait its server asked
+    for (429); neither: it is starting."""
 
     model: str
     ahead: int
     repeat_index: int = 0
+    cooling_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,8 @@ class FanOut:
                 self.on_text(key, index, text)
             self._events.put(Delta(key, text, index))
 
-        def waiting(ahead: int) -> None:
-            self._events.put(Waiting(key, ahead, index))
+        def waiting(place: Queued) -> None:
+            self._events.put(Waiting(key, place.ahead, index, place.cooling_s))
 
         try:
             result = run_model(

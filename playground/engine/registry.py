@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from playground.core.specs import ModelSpec
 from playground.engine.runner import DEFAULT_DEADLINE_S
+from playground.engine.upstream import Limited, upstream_for
 from providers.base import CallTarget, Provider
 from providers.errors import MissingKeyError, ProviderError
 from providers.local_models import is_available
@@ -165,9 +166,15 @@ _BUILDERS: dict[str, Callable[[ModelSpec, Keys], Provider]] = {
 
 def build_provider(spec: ModelSpec, keys: Keys | None = None) -> Provider:
     """The adapter for a spec, with keys from `keys` (default: the process environment); an
-    UnsupportedTaskError names a (provider, task) pair no adapter serves."""
+    UnsupportedTaskError names a (provider, task) pair no adapter serves. A hosted adapter takes turns
+    on its server with every other call to it (engine/upstream.py)."""
     adapter_for(spec.provider, spec.task)
-    return _BUILDERS[spec.provider](spec, keyring_of(keys))
+    ring = keyring_of(keys)
+    provider = _BUILDERS[spec.provider](spec, ring)
+    if spec.is_local:
+        return provider  # a local model has its own queue (providers/local_workers.py)
+    server = spec.base_url or (_endpoint(spec, ring) if spec.provider == "azure" else spec.provider)
+    return Limited(provider, upstream_for(server, spec.max_concurrency))
 
 
 def call_target(spec: ModelSpec) -> CallTarget:

@@ -107,7 +107,7 @@ def _run_attempt(
     deadline: _Deadline,
     cancel: CancelToken,
     on_delta: Callable[[str], None] | None,
-    on_queue: Callable[[int], None] | None,
+    on_queue: Callable[[Queued], None] | None,
     attempt: _Attempt,
 ) -> None:
     """Stream one attempt into `attempt`. Raises ProviderError on failure."""
@@ -158,7 +158,7 @@ def _take(
     attempt: _Attempt,
     deadline: _Deadline,
     on_delta: Callable[[str], None] | None,
-    on_queue: Callable[[int], None] | None,
+    on_queue: Callable[[Queued], None] | None,
 ) -> None:
     """Record one chunk of the stream."""
     if isinstance(item, TextDelta) and item.text:
@@ -168,7 +168,7 @@ def _take(
         if on_delta is not None:
             on_delta(item.text)
     elif isinstance(item, Queued):
-        if item.ahead:
+        if item.waiting:
             deadline.held = True  # waiting for a turn is not generation time: the provider bounds it
         else:  # its turn: the call's own time starts now
             now = time.perf_counter()
@@ -176,7 +176,7 @@ def _take(
             attempt.started = now
             deadline.at, deadline.held = now + deadline.timeout_s, False
         if on_queue is not None:
-            on_queue(item.ahead)
+            on_queue(item)
     elif isinstance(item, Usage):
         attempt.usage = item
     elif isinstance(item, Finish):
@@ -197,14 +197,14 @@ def run_model(
     timeout_s: float | None = None,
     cancel: CancelToken | None = None,
     on_delta: Callable[[str], None] | None = None,
-    on_queue: Callable[[int], None] | None = None,
+    on_queue: Callable[[Queued], None] | None = None,
     retry: RetryPolicy | None = None,
     run_id: str | None = None,
     repeat_index: int = 0,
 ) -> RunResult:
     """Call one model and measure it: TTFT, total, decode speed, tokens and cost, each with its source.
 
-    `on_queue(ahead)` hears a local call's place in line while it waits for its model."""
+    `on_queue(place)` hears a call's place in line while it waits for its model or its server."""
     timeout_s = timeout_s or spec.timeout_s or DEFAULT_DEADLINE_S
     cancel = cancel or CancelToken()
     retry = retry or RetryPolicy()
