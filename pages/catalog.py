@@ -7,7 +7,16 @@ from decimal import Decimal
 import streamlit as st
 
 from pages.common import state
-from pages.common.ui import current_user, gate, keyring, page_shell, render_answer, shared_store, specs
+from pages.common.ui import (
+    current_user,
+    gate,
+    hosted_policy,
+    keyring,
+    page_shell,
+    render_answer,
+    shared_store,
+    specs,
+)
 from playground.catalog import (
     ARCHITECTURES,
     SORT_KEYS,
@@ -67,8 +76,15 @@ def _identity_lines(entry: CatalogEntry) -> list[str]:
         f"- **Architecture:** {plain(entry.architecture or 'unknown')}",
         f"- **License:** {license_text} · **open weights:** {yes_no_unknown(entry.open_weights)}",
         f"- **Context window:** {entry.context_window or 'unknown'} tokens",
-        f"- **Listed in:** {plain(entry.source)}",
+        f"- **Listed in:** {plain(_listed_in(entry.source))}",
     ]
+
+
+def _listed_in(source: str) -> str:
+    """Where a model comes from; on a shared instance a models file's path on the server is not shown."""
+    if hosted_policy().enabled and source.startswith("/"):
+        return "the server's models file"
+    return source
 
 
 def _use_lines(entry: CatalogEntry) -> list[str]:

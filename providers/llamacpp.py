@@ -10,10 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
+from providers import errors
 from providers.base import SAMPLING_PARAMS, CallTarget, CancelToken, ChatRequest, Chunk, Snippet, Task
 from providers.local_models import gguf_path
 from providers.local_workers import ModelWorker, queue_limit_s, worker_for
 from providers.snippet_text import kwargs_text
+
+# No token of these vocabularies is this long (the bundled models' longest are 32 and 31 characters):
+# a prompt longer than the context window times this cannot fit, whatever it holds.
+MAX_CHARS_PER_TOKEN = 64
 
 
 class LlamaCppProvider:
@@ -58,7 +63,17 @@ class LlamaCppProvider:
         self.worker().process()
 
     def count_tokens(self, request: ChatRequest) -> int | None:
-        """Exact input tokens with the model's own tokenizer and chat template."""
+        """Exact input tokens with the model's own tokenizer and chat template.
+
+        A prompt far past the context window is refused without counting: the shared worker counts one
+        request at a time, and a prompt of megabytes held it until the supervisor killed it, ending every
+        other session's answer on that model (a probe did it without ever pressing Run)."""
+        size = len(request.raw_text or "") + sum(len(m.content) for m in request.messages)
+        if size > self.context_window * MAX_CHARS_PER_TOKEN:
+            raise errors.ContextOverflowError(
+                f"the prompt is {size:,} characters: more than this model's {self.context_window}-token "
+                f"context window can hold (at most {MAX_CHARS_PER_TOKEN} characters a token)"
+            )
         return self.worker().count(request)
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Chunk]:

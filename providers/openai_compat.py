@@ -261,6 +261,10 @@ class AzureOpenAIProvider(OpenAIProvider):
             api_key=self.api_key,
             azure_endpoint=self.endpoint,
             api_version=self.api_version,
+            # As for OpenAI: nothing read from the server's environment (OPENAI_ORG_ID, OPENAI_PROJECT_ID)
+            # is sent, to an endpoint a visitor may have typed (a probe caught both headers).
+            organization="",
+            project="",
             max_retries=0,
             **self._transport_options(),
         )

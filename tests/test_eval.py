@@ -447,3 +447,21 @@ def test_cli_eval_exit_codes_and_messages(scripted, tmp_path: Path):
         cli_app, ["eval", str(tmp_path / "none.csv"), "-m", "echo", "--template", "x", "--metric", "contains"]
     )
     assert missing.exit_code == 2 and "cannot read" in missing.stderr
+
+
+def test_an_evaluation_keeps_only_the_columns_it_reads(scripted):
+    from playground.core.specs import ModelSpec
+    from playground.evals import Dataset, EvalSetup, Evaluation, MetricChoice, evaluation_store
+    from playground.storage import Store
+
+    spec = ModelSpec(key="s", provider="openai", model="m", base_url=scripted.url("ok~tokens=1"))
+    rows = ({"q": "hi", "expected": "word0", "unused": "x" * 100_000},)
+    setup = EvalSetup(template="{q}", models=("s",), metrics=(MetricChoice("contains"),))
+    store = evaluation_store(Store())
+    evaluation = Evaluation(setup, Dataset("d", ("q", "expected", "unused"), rows), {"s": spec}, store)
+    saved = store.get(evaluation.eval_id)
+    assert saved.dataset["columns"] == ["q", "expected"] and saved.dataset["rows"] == [
+        {"q": "hi", "expected": "word0"}
+    ]
+    list(Evaluation.resume(evaluation.eval_id, {"s": spec}, store).run())  # resume needs nothing more
+    assert store.get(evaluation.eval_id).complete

@@ -64,7 +64,7 @@ def test_live_text_is_merged_but_first_text_and_whole_answer_are_not_held(script
     for event in FanOut([fast, slow]).events(every_s=0.1):
         if isinstance(event, Delta):
             seen[event.model].append((time.perf_counter() - started, event.text))
-        else:
+        elif isinstance(event, Done):
             done[event.model] = event.result
     for model in ("fast", "slow"):
         assert "".join(text for _, text in seen[model]) == done[model].text  # nothing lost or reordered

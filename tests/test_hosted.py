@@ -450,3 +450,25 @@ def test_playground_serve_refuses_to_start_an_unhardened_hosted_instance(tmp_pat
     assert proc.returncode == 2 and "refuses to start" in proc.stderr
     assert "set server.enableCORS = true (it is false)" in proc.stderr and "set server.address" in proc.stderr
     assert "needs [auth]" in proc.stderr
+
+
+def test_a_judge_call_is_priced_with_the_expected_answer_it_reads(scripted: ScriptedServer):
+    # A probe's 50,000-word expected answer made the real judge call cost 128 times the admitted estimate.
+    store = evaluation_store(Store())
+    specs = {**priced(scripted), "judge": replace(priced(scripted)["paid"], key="judge")}
+    setup = EvalSetup(
+        template="{q}",
+        models=("paid",),
+        metrics=(MetricChoice("judge"),),
+        judge="judge",
+        params=Params(max_tokens=5),
+    )
+    keys = Keyring(server={"ADMIN_KEY": "k"}, hosted=True)
+    small, big = ({"q": "hi", "expected": size * "word "} for size in (1, 50_000))
+    asks = [
+        Evaluation(setup, Dataset("d", ("q", "expected"), (row,)), specs, store, keys=keys, user=ALICE).ask()
+        for row in (small, big)
+    ]
+    assert asks[1].max_cost_usd - asks[0].max_cost_usd > Decimal(
+        "0.04"
+    )  # ~50,000 more tokens at 1000 USD/Mtok

@@ -178,7 +178,9 @@ def test_stop_keeps_partial_text_marked_cancelled(scripted):
     plan = plan_comparison("hi", ["slow"], {"slow": spec}, params=Params(max_tokens=200), check_context=False)
     comparison = Comparison(plan, Store())
     events = comparison.events()
-    assert next(events).text == "word0 "  # the model is streaming
+    from playground.engine import Delta
+
+    assert next(e for e in events if isinstance(e, Delta)).text == "word0 "  # the model is streaming
     at = app()
     at.session_state["active"] = comparison
     at.run()

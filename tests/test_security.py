@@ -256,3 +256,81 @@ def test_the_word_diff_shows_both_answers_as_plain_text():
     tokens = MarkdownIt("commonmark").parse(diff)
     assert not {c.type for t in tokens for c in (t.children or [])} & {"image", "link_open"}
     assert "`http://e.example/1`" in diff
+
+
+def test_a_schemas_patterns_are_matched_under_a_time_bound():
+    # A probe froze the server for 31 s: jsonschema matched `pattern` with Python's re (the GIL held).
+    import time
+
+    from playground.evals.metrics import MetricChoice, score_answer
+
+    cases = [
+        ('{"properties": {"a": {"type": "string", "pattern": "^(a|aa)+$"}}}', '{"a": "' + "a" * 5000 + 'b"}'),
+        (
+            '{"patternProperties": {"^(a|aa)+$": {}}, "additionalProperties": false}',
+            '{"' + "a" * 5000 + 'b": 1}',
+        ),
+    ]
+    for schema, answer in cases:
+        started = time.monotonic()
+        score = score_answer(MetricChoice("json_schema", {"schema": schema}), answer, None)
+        assert time.monotonic() - started < 1.5
+        assert score.error and "took over 1 s" in score.error
+    valid = score_answer(MetricChoice("json_schema", {"schema": cases[0][0]}), '{"a": "aaa"}', None)
+    assert valid.passed is True
+
+
+def test_a_prompt_far_past_the_context_window_is_refused_before_the_shared_worker_counts_it():
+    # A probe pasted ~23 MB into Compare: counting it held the shared worker until it was killed,
+    # ending another user's answer on that model.
+    import time
+
+    from playground.compare import UsageError, plan_comparison
+    from playground.core import Params, load_specs
+
+    started = time.monotonic()
+    with pytest.raises(UsageError, match="3,000,000 characters: more than this model's 8192-token context"):
+        plan_comparison("x" * 3_000_000, ["smollm2-135m"], load_specs(), params=Params(max_tokens=8))
+    assert time.monotonic() - started < 1.0
+
+
+def test_chart_labels_from_users_are_text_not_markup():
+    # A probe signed in with a subject holding <a href=…> and got a live link in the admin's chart legend.
+    from decimal import Decimal
+
+    from playground.compare import charts as compare_charts
+    from playground.core.results import RunResult
+    from playground.hosting import charts as admin_charts
+
+    link = '<a href="http://evil.example/pay">PAY HERE</a>'
+    legend = admin_charts.spend_per_day_figure(
+        [{"owner": "iss|x", "user": link, "day": "2026-11-29", "spend (USD)": Decimal("1")}]
+    )
+    assert legend.data[0].name == '&lt;a href="http://evil.example/pay"&gt;PAY HERE&lt;/a&gt;'
+    result = RunResult(
+        model=link, text="t", ttft_s=0.1, total_s=0.5, cost_usd=Decimal("0.1"), output_tokens_per_s=3
+    )
+    for figure in (compare_charts.latency_figure([result]), compare_charts.cost_figure([result])):
+        shown = [str(v) for trace in figure.data for v in (trace.x or ())]
+        assert shown and all("<a" not in v and "&lt;a" in v for v in shown)
+
+
+def test_an_azure_endpoint_gets_no_organization_or_project_from_the_servers_environment(
+    scripted, monkeypatch
+):
+    from providers.base import CancelToken, ChatRequest, Message
+    from providers.errors import ProviderError
+    from providers.openai_compat import AzureOpenAIProvider
+
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-SERVER")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj_SERVER")
+    base = scripted.url("x").removesuffix("/x/v1")
+    provider = AzureOpenAIProvider(
+        deployment="d", api_key="visitor-key", endpoint=base, api_version="2024-10-21", visitor_url=True
+    )
+    scripted.requests.clear()
+    request = ChatRequest(messages=(Message("user", "hi"),), max_tokens=2)
+    with pytest.raises(ProviderError):  # the scripted server knows no Azure path; only the headers matter
+        list(provider.stream(request, CancelToken()))
+    sent = " ".join(f"{k}: {v}" for r in scripted.requests for k, v in r["headers"].items())
+    assert scripted.requests and "org-SERVER" not in sent and "proj_SERVER" not in sent

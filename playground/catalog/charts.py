@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 
 from playground.catalog.entries import CatalogEntry
+from playground.core.safe_text import chart_text
 
 
 def price_figure(entries: Sequence[CatalogEntry]) -> go.Figure:
@@ -21,7 +22,7 @@ def price_figure(entries: Sequence[CatalogEntry]) -> go.Figure:
             x=[float(e.price_input_per_mtok or 0) for e in drawn],
             y=[float(e.price_output_per_mtok or 0) for e in drawn],
             mode="markers+text",
-            text=[e.key for e in drawn],
+            text=[chart_text(e.key) for e in drawn],  # Hub finds and user endpoints name these
             textposition="top center",
             customdata=[e.price_source for e in drawn],
             hovertemplate="%{text}<br>in $%{x}/Mtok · out $%{y}/Mtok<br>%{customdata}<extra></extra>",
@@ -47,10 +48,12 @@ def price_figure(entries: Sequence[CatalogEntry]) -> go.Figure:
 def context_figure(entries: Sequence[CatalogEntry]) -> go.Figure:
     """Context window in tokens per model (log scale); unknown ones are named, not drawn as 0."""
     known = sorted((e for e in entries if e.context_window), key=lambda e: e.context_window or 0)
-    figure = go.Figure(go.Bar(x=[e.context_window for e in known], y=[e.key for e in known], orientation="h"))
+    figure = go.Figure(
+        go.Bar(x=[e.context_window for e in known], y=[chart_text(e.key) for e in known], orientation="h")
+    )
     unknown = [e.key for e in entries if not e.context_window]
     title = "Context window (tokens, log scale)"
     if unknown:
-        title += "<br><sub>unknown: " + ", ".join(unknown) + "</sub>"
+        title += "<br><sub>unknown: " + chart_text(", ".join(unknown)) + "</sub>"
     figure.update_layout(title=title, xaxis={"type": "log", "title": "tokens"})
     return figure

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 
 from playground.core.results import RunResult
+from playground.core.safe_text import chart_text
 
 
 def _answered(results: Sequence[RunResult]) -> list[RunResult]:
@@ -16,7 +17,7 @@ def _answered(results: Sequence[RunResult]) -> list[RunResult]:
 def latency_figure(results: Sequence[RunResult]) -> go.Figure:
     """Stacked bars per model: time to first token, then generation (total − TTFT)."""
     rows = _answered(results)
-    models = [r.model for r in rows]
+    models = [chart_text(r.model) for r in rows]  # model keys may come from users: shown as text
     ttft = [r.ttft_s or 0.0 for r in rows]
     generation = [(r.total_s or 0.0) - (r.ttft_s or 0.0) for r in rows]
     figure = go.Figure(
@@ -32,8 +33,10 @@ def latency_figure(results: Sequence[RunResult]) -> go.Figure:
 def cost_figure(results: Sequence[RunResult]) -> go.Figure:
     """Cost per model in USD; models without a price are named in the title, not drawn as $0."""
     priced = [r for r in results if r.cost_usd is not None]
-    unpriced = sorted({f"{r.model} ({r.cost_source})" for r in results if r.cost_usd is None})
-    figure = go.Figure([go.Bar(x=[r.model for r in priced], y=[float(r.cost_usd or 0) for r in priced])])
+    unpriced = sorted({chart_text(f"{r.model} ({r.cost_source})") for r in results if r.cost_usd is None})
+    figure = go.Figure(
+        [go.Bar(x=[chart_text(r.model) for r in priced], y=[float(r.cost_usd or 0) for r in priced])]
+    )
     title = "Cost (USD)"
     if unpriced:
         title += " — no price: " + ", ".join(unpriced)
@@ -44,7 +47,9 @@ def cost_figure(results: Sequence[RunResult]) -> go.Figure:
 def speed_figure(results: Sequence[RunResult]) -> go.Figure:
     """Decode speed per model in output tokens per second."""
     rows = [r for r in _answered(results) if r.output_tokens_per_s is not None]
-    figure = go.Figure([go.Bar(x=[r.model for r in rows], y=[r.output_tokens_per_s for r in rows])])
+    figure = go.Figure(
+        [go.Bar(x=[chart_text(r.model) for r in rows], y=[r.output_tokens_per_s for r in rows])]
+    )
     figure.update_layout(title="Decode speed (output tokens / (total − TTFT))", yaxis_title="tokens/s")
     return figure
 
@@ -69,7 +74,7 @@ def cost_latency_figure(results: Sequence[RunResult]) -> go.Figure:
     rows = _answered(results)
     points = [(r.model, float(r.cost_usd) if r.cost_usd is not None else 0.0, r.total_s or 0.0) for r in rows]
     front = pareto_front(points)
-    labels = [f"{r.model}{' (local)' if r.cost_usd is None else ''}" for r in rows]
+    labels = [chart_text(f"{r.model}{' (local)' if r.cost_usd is None else ''}") for r in rows]
     figure = go.Figure(
         go.Scatter(
             x=[p[2] for p in points],
@@ -100,6 +105,6 @@ def repeat_box_figure(results: Sequence[RunResult], metric: str) -> go.Figure:
             for r in results
             if r.model == model and r.ok and getattr(r, metric) is not None
         ]
-        figure.add_trace(go.Box(y=values, name=model, boxpoints="all"))
+        figure.add_trace(go.Box(y=values, name=chart_text(model), boxpoints="all"))
     figure.update_layout(title=f"{metric} over repeats (s)", yaxis_title="seconds")
     return figure

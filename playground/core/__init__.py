@@ -19,6 +19,7 @@ __all__, __getattr__ = lazy_exports(
         "is_run_id": "results",
         "safe_markdown": "safe_text",
         "plain": "safe_text",
+        "chart_text": "safe_text",
         "Score": "scores",
         "Spread": "stats",
         "spread": "stats",

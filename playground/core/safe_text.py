@@ -11,6 +11,7 @@ reference-style images all got past one.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 from functools import cache
@@ -37,6 +38,13 @@ def plain(text: str) -> str:
     """Text shown exactly as it is inside markdown: nothing in it can become syntax; lines are kept.
     Web addresses are shown as code, which no markdown flavour turns into a link."""
     return "  \n".join(_plain_line(line) for line in text.split("\n"))
+
+
+def chart_text(text: str) -> str:
+    """Text for a plotly chart (trace names, labels, titles) shown as it is: plotly renders a subset of
+    HTML there (<a href> links, <b>, <br>, styles), so a model key or a user's name with markup would become
+    a link or spoof other entries. Entities are shown as the characters they stand for."""
+    return html.escape(text, quote=False)
 
 
 def _plain_line(line: str) -> str:

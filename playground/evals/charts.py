@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
+from playground.core.safe_text import chart_text
 from playground.evals.summary import ModelSummary
 from playground.storage.evals import Cell
 
@@ -27,14 +28,14 @@ def score_cost_figure(summaries: Sequence[ModelSummary], metric: str) -> go.Figu
                 ],
             },
             mode="markers+text",
-            text=[s.model for s in shown],
+            text=[chart_text(s.model) for s in shown],  # model keys may come from users
             textposition="top center",
         )
     )
     free = [s.model for s in shown if s.cost_usd is None]
     title = f"{metric}: mean score (95% interval) vs total cost"
     if free:
-        title += "<br><sub>no cost counted (local or no price): " + ", ".join(free) + "</sub>"
+        title += "<br><sub>no cost counted (local or no price): " + chart_text(", ".join(free)) + "</sub>"
     figure.update_layout(
         title=title, xaxis_title="USD (answers + judge)", yaxis={"title": "score", "range": [0, 1.05]}
     )
@@ -46,7 +47,7 @@ def metric_bars_figure(summaries: Sequence[ModelSummary], metrics: Sequence[str]
     figure = go.Figure(
         [
             go.Bar(
-                name=s.model,
+                name=chart_text(s.model),
                 x=list(metrics),
                 y=[s.metrics[m].mean if s.metrics[m].mean is not None else 0 for m in metrics],
                 text=[
@@ -67,7 +68,7 @@ def latency_box_figure(cells: Sequence[Cell], models: Sequence[str]) -> go.Figur
     figure = go.Figure(
         [
             go.Box(
-                name=model,
+                name=chart_text(model),
                 y=[
                     c.result.total_s
                     for c in cells

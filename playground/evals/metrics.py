@@ -132,9 +132,69 @@ def _validator(schema_text: str) -> Any:
 
     schema = json.loads(schema_text)
     Draft202012Validator.check_schema(schema)
+    if '"unevaluatedProperties"' in schema_text and '"patternProperties"' in schema_text:
+        # jsonschema matches these with Python's re, which a hostile pattern can hold for hours.
+        raise MetricError("json_schema: unevaluatedProperties with patternProperties is not supported")
     # An empty registry that retrieves nothing: a $ref outside the schema itself (http:, file:, ...)
     # is an error, never a fetch or a file read. jsonschema's default would retrieve it.
-    return Draft202012Validator(schema, registry=Registry(retrieve=_refuse_retrieval))
+    return _bounded_validator_class()(schema, registry=Registry(retrieve=_refuse_retrieval))
+
+
+@cache
+def _bounded_validator_class() -> Any:
+    """Draft 2020-12 with its regular-expression keywords matched by `regex` under a time bound.
+
+    jsonschema matches `pattern`, `patternProperties` and (beside them) `additionalProperties` with
+    Python's re, which holds the GIL: a pattern like ^(\\w+\\s?)*$ against a model's answer froze the
+    server for every user. These three keywords are re-stated here with the regex metric's bound."""
+    import regex
+    from jsonschema import Draft202012Validator, ValidationError, validators
+
+    def search(pattern: str, text: str) -> bool:
+        try:
+            return regex.search(pattern, text, timeout=SCHEMA_PATTERN_TIMEOUT_S, concurrent=True) is not None
+        except TimeoutError as exc:
+            raise SchemaPatternTimeoutError(
+                f"json_schema: the pattern {pattern!r} took over {SCHEMA_PATTERN_TIMEOUT_S:g} s on this answer"
+            ) from exc
+
+    def pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Any:
+        if validator.is_type(instance, "string") and not search(patrn, instance):
+            yield ValidationError(f"{instance!r} does not match {patrn!r}")
+
+    def pattern_properties(validator: Any, patterns: Any, instance: Any, schema: Any) -> Any:
+        if validator.is_type(instance, "object"):
+            for patrn, subschema in patterns.items():
+                for key, value in instance.items():
+                    if search(patrn, key):
+                        yield from validator.descend(value, subschema, path=key, schema_path=patrn)
+
+    def additional_properties(validator: Any, extra_schema: Any, instance: Any, schema: Any) -> Any:
+        if not validator.is_type(instance, "object"):
+            return
+        known, patterns = schema.get("properties", {}), schema.get("patternProperties", {})
+        extras = [k for k in instance if k not in known and not any(search(p, k) for p in patterns)]
+        if validator.is_type(extra_schema, "object"):
+            for extra in extras:
+                yield from validator.descend(instance[extra], extra_schema, path=extra)
+        elif not extra_schema and extras:
+            yield ValidationError(
+                f"additional properties are not allowed ({', '.join(map(repr, sorted(extras)))})"
+            )
+
+    keywords = {
+        "pattern": pattern,
+        "patternProperties": pattern_properties,
+        "additionalProperties": additional_properties,
+    }
+    return validators.extend(Draft202012Validator, keywords)
+
+
+SCHEMA_PATTERN_TIMEOUT_S = 1.0
+
+
+class SchemaPatternTimeoutError(Exception):
+    """A schema's pattern ran past its time bound on one answer (that row's score is an error)."""
 
 
 def _refuse_retrieval(uri: str) -> Any:
@@ -164,6 +224,8 @@ def json_schema(answer: str, expected: str | None, options: Mapping[str, Any]) -
         return _binary(False, str(exc))
     try:
         errors = sorted(_validator(schema_of(options)).iter_errors(value), key=lambda e: list(e.path))
+    except SchemaPatternTimeoutError as exc:
+        return Score(None, None, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - an unresolvable $ref (jsonschema wraps it), for this row
         ref = getattr(exc, "ref", None) or str(exc).removeprefix("Unresolvable: ")
         message = f"json_schema: $ref {ref!r} is not allowed (a schema may refer only within itself)"
