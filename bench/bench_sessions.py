@@ -30,6 +30,11 @@ from tests.scripted_server import ScriptedServer  # noqa: E402
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 SCRIPTED_TTFT_S = 1.0
+# --sizes 5,10 runs only those loads (and skips the local-model part and the soak).
+SIZES = tuple(
+    int(n)
+    for n in next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--sizes=")), "5,10,20").split(",")
+)
 LOCAL = ("smollm2-135m", "gemma3-270m")
 # Both scripted models take the bundled models' keys (a models file overrides by key), so every session
 # compares them with the page's own defaults.
@@ -141,8 +146,8 @@ def load_part(quick: bool) -> None:
         url = f"http://127.0.0.1:{port}"
         with serving(streamlit_command(port), f"{url}/_stcore/health", folder / "s.log", env=env) as process:
             outcomes, single_wall = asyncio.run(sessions(url, 1))
-            print(f"1 session: wall {single_wall:.2f} s, ok {outcomes[0]['ok']}")
-            for n in (5,) if quick else (5, 10, 20):
+            report_load(1, outcomes, single_wall, single_wall, rss_mb(process.pid), rss_mb(process.pid))
+            for n in SIZES if not quick else (5,):
                 before = rss_mb(process.pid)
                 outcomes, wall = asyncio.run(sessions(url, n))
                 after = rss_mb(process.pid)
@@ -229,4 +234,5 @@ def soak(url: str, pid: int, runs: int) -> None:
 if __name__ == "__main__":
     quick = "--quick" in sys.argv
     load_part(quick)
-    local_part(quick)
+    if not any(a.startswith("--sizes=") for a in sys.argv):
+        local_part(quick)
