@@ -20,7 +20,7 @@ def spend_per_day_figure(rows: list[dict[str, Any]]) -> go.Figure:
         barmode="stack",
         showlegend=True,  # also with one user: the legend says whose the bars are
         title="Spend per day by user (USD, known prices; source: usage ledger)",
-        xaxis_title="day (UTC)",
+        xaxis={"title": "day (UTC)", "type": "category"},  # days as labels, not a time axis of one instant
         yaxis_title="USD",
         legend_title="user",
     )
