@@ -51,6 +51,14 @@ FIRST_TEXT = """models => {
 }"""
 
 
+def own_rss_mb(pid: int) -> float:
+    """Resident memory of one process alone."""
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (the server and its local model workers)."""
     total = 0
@@ -93,7 +101,13 @@ async def one_session(browser, url: str, prompt: str, ready: list, start: asynci
         await page.get_by_text("share link").wait_for(timeout=300_000)
         outcome["done_at"] = time.perf_counter()
         body = await page.inner_text("body")
-        outcome["ok"] = body.count("TTFT") >= 2 and "error" not in body.lower()
+        # Both answers with their figures, and no alert (an error, or answers not saved): the answers'
+        # own words may say "error".
+        alerts = await page.locator('[data-testid="stAlert"]').count()
+        outcome["ok"] = body.count("TTFT") >= 2 and alerts == 0
+        outcome["error"] = (
+            None if outcome["ok"] else f"{body.count('TTFT')} answers with figures, {alerts} alerts"
+        )
         first = await page.evaluate("window.__first")
         outcome["first"] = {m: (t - clicked) / 1000 for m, t in first.items()}
     finally:
@@ -184,6 +198,9 @@ def local_part(quick: bool) -> None:
         waits = {run.id: max((r.queue_wait_s or 0) for r in run.results) for run in runs}
         generation = max(r.total_s or 0 for run in runs for r in run.results)
         ok = sum(1 for o in outcomes if o["ok"])
+        for o in outcomes:
+            if not o["ok"]:
+                print("   failed:", o.get("error"))
         ordered = sorted(waits.values())
         step = max((b - a for a, b in zip(ordered, ordered[1:], strict=False)), default=0.0)
         print(
@@ -221,18 +238,24 @@ def soak(url: str, pid: int, runs: int) -> None:
                 timeout=300_000,
             )
             time.sleep(0.5)
-            memory.append(rss_mb(pid))
+            memory.append((rss_mb(pid), own_rss_mb(pid)))
         browser.close()
     tenth = max(1, runs // 10)
-    print(
-        f"{runs} runs in one session: server RSS after run 1 {memory[0]:.0f} MB, after run {tenth} "
-        f"{memory[tenth - 1]:.0f} MB, after run {runs} {memory[-1]:.0f} MB; growth from run {tenth} to the end "
-        f"{memory[-1] - memory[tenth - 1]:+.0f} MB"
-    )
+    for label, index in (("server and its model workers", 0), ("server process alone", 1)):
+        series = [m[index] for m in memory]
+        print(
+            f"{runs} runs in one session, {label}: RSS after run 1 {series[0]:.0f} MB, after run {tenth} "
+            f"{series[tenth - 1]:.0f} MB, after run {runs // 2} {series[runs // 2 - 1]:.0f} MB, after run {runs} "
+            f"{series[-1]:.0f} MB; growth over the second half {series[-1] - series[runs // 2 - 1]:+.0f} MB"
+        )
 
 
 if __name__ == "__main__":
     quick = "--quick" in sys.argv
-    load_part(quick)
+    if "--soak" not in sys.argv:
+        load_part(quick)
+    if "--soak" in sys.argv:  # only the local-model part and the soak
+        local_part(quick)
+        sys.exit()
     if not any(a.startswith("--sizes=") for a in sys.argv):
         local_part(quick)
