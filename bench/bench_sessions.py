@@ -30,6 +30,8 @@ from tests.scripted_server import ScriptedServer  # noqa: E402
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 SCRIPTED_TTFT_S = 1.0
+SESSION_TIMEOUT_S = float(os.environ.get("BENCH_SESSION_TIMEOUT_S", "300"))
+SHOTS = Path(os.environ["BENCH_SHOTS"]) if os.environ.get("BENCH_SHOTS") else None
 # --sizes 5,10 runs only those loads (and skips the local-model part and the soak).
 SIZES = tuple(
     int(n)
@@ -98,7 +100,12 @@ async def one_session(browser, url: str, prompt: str, ready: list, start: asynci
     await run.click()
     outcome = {"ok": False, "first": {}, "done_at": None}
     try:
-        await page.get_by_text("share link").wait_for(timeout=300_000)
+        try:
+            await page.get_by_text("share link").wait_for(timeout=SESSION_TIMEOUT_S * 1000)
+        except Exception:
+            if SHOTS:  # what a page that never showed its finished run looks like
+                await page.screenshot(path=str(SHOTS / f"{prompt.replace(' ', '-')}.png"), full_page=True)
+            raise
         outcome["done_at"] = time.perf_counter()
         body = await page.inner_text("body")
         # Both answers with their figures, and no alert (an error, or answers not saved): the answers'

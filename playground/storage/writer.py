@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 
 RETRY_FIRST_S = 0.05
+MAX_BATCH = 200
 RETRY_MAX_S = 2.0
 
 
@@ -85,11 +86,50 @@ class Writer:
 
     def _loop(self) -> None:
         while True:
-            pending, write, key = self._queue.get()
-            if key is not None:
-                with self._lock:
-                    write = self._latest.pop(key, write)
-            self._write_until_done(pending, write)
+            batch = [self._take(self._queue.get())]
+            while len(batch) < MAX_BATCH:  # everything already waiting goes in the same commit
+                try:
+                    batch.append(self._take(self._queue.get_nowait()))
+                except queue.Empty:
+                    break
+            if len(batch) == 1 or not self._write_together(batch):
+                for pending, write in batch:
+                    self._write_until_done(pending, write)
+
+    def _take(self, item: tuple[Pending, Write, str | None]) -> tuple[Pending, Write]:
+        pending, write, key = item
+        if key is not None:  # the newest content for this key, submitted while this one waited
+            with self._lock:
+                write = self._latest.pop(key, write)
+        return pending, write
+
+    def _write_together(self, batch: list[tuple[Pending, Write]]) -> bool:
+        """Every write of `batch` in one transaction, in order: one commit for many saves (twenty sessions
+        streaming at once otherwise queue a commit each, and saves fall seconds behind). False, with
+        nothing saved, when one of them fails for a reason of its own: then each is written alone."""
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                with self._sessions.begin() as session:
+                    for _, write in batch:
+                        write(session)
+            except (OperationalError, DBAPIError) as exc:
+                if not _retryable(exc):
+                    return False
+                for pending, _ in batch:
+                    pending.last_error = _reason(exc)
+                log.warning(
+                    "%d writes not saved yet (%s); retrying in %.2f s", len(batch), _reason(exc), delay
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+            except Exception:  # noqa: BLE001 - one bad write: the others are saved one at a time
+                return False
+            else:
+                for pending, _ in batch:
+                    pending.saved.set()
+                    pending._ended.set()
+                return True
 
     def _write_until_done(self, pending: Pending, write: Write) -> None:
         delay = RETRY_FIRST_S
