@@ -38,7 +38,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 from playground.core.errors import UsageError
 from playground.core.policy import LOCAL_OWNER
 from playground.core.results import CallError, RunResult, utc_now_iso
-from playground.storage.writer import Pending, Writer
+from playground.storage.writer import Pending, Writer, failure_reason
 
 DB_ENV = "PLAYGROUND_DB"
 DONE, STREAMING = "done", "streaming"
@@ -289,7 +289,7 @@ class Store:
             migrate(self.engine)
         except DBAPIError as exc:
             self.engine.dispose()
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            reason = failure_reason(exc)
             raise StoreUnavailableError(
                 f"cannot use the database at {shown_url(self.url)} ({DB_ENV}): {reason}"
             ) from exc
@@ -313,7 +313,7 @@ class Store:
             with self.sessions.begin() if write else self.sessions() as session:
                 yield session
         except DBAPIError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            reason = failure_reason(exc)
             raise StoreUnavailableError(
                 f"the history database at {shown_url(self.url)} ({DB_ENV}) is not answering: {reason}"
             ) from exc

@@ -117,9 +117,9 @@ class Writer:
                 if not _retryable(exc):
                     return False
                 for pending, _ in batch:
-                    pending.last_error = _reason(exc)
+                    pending.last_error = failure_reason(exc)
                 log.warning(
-                    "%d writes not saved yet (%s); retrying in %.2f s", len(batch), _reason(exc), delay
+                    "%d writes not saved yet (%s); retrying in %.2f s", len(batch), failure_reason(exc), delay
                 )
                 time.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
@@ -141,7 +141,7 @@ class Writer:
                 if not _retryable(exc):
                     self._give_up(pending, exc)
                     return
-                pending.last_error = _reason(exc)
+                pending.last_error = failure_reason(exc)
                 log.warning(
                     "%s not saved yet (%s); retrying in %.2f s",
                     pending.description,
@@ -160,7 +160,7 @@ class Writer:
 
     @staticmethod
     def _give_up(pending: Pending, exc: Exception) -> None:
-        pending.failed = _reason(exc)
+        pending.failed = failure_reason(exc)
         log.error("%s not saved: %s", pending.description, pending.failed)
         pending._ended.set()
 
@@ -183,7 +183,8 @@ def _retryable(exc: DBAPIError) -> bool:
     return isinstance(exc, OperationalError) or bool(exc.connection_invalidated)
 
 
-def _reason(exc: Exception) -> str:
+def failure_reason(exc: Exception) -> str:
+    """The first line of what the database driver said (the exception's own name if it said nothing)."""
     original = getattr(exc, "orig", None) or exc
     text = str(original).strip().splitlines()
     return text[0] if text else type(original).__name__
