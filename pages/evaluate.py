@@ -30,20 +30,26 @@ from playground.evals import (
     Evaluation,
     EvaluationStore,
     MetricChoice,
+    Pace,
+    Placement,
     Preset,
     StoredEval,
     cells_of_row,
     eval_to_csv,
     eval_to_json,
     evaluation_store,
+    follow,
     load_sample,
     matrix_rows,
     metric_names,
     parse_dataset,
+    placement,
+    queue_evaluation,
     reading,
     sample_names,
     sample_preset,
     score_mark,
+    stop_job,
     summarize,
     summary_rows,
 )
@@ -51,6 +57,7 @@ from playground.evals import (
 page_shell("pages/evaluate.py")
 
 GRADED = ("bleu", "chrf", "rouge_l")
+FOLLOW_EVERY_S = 1.0
 NORMALISED = ("exact_match", "contains")
 
 
@@ -119,13 +126,13 @@ def metric_choices(names: list[str], judge_options: list[str]) -> tuple[list[Met
     return [MetricChoice(n, options_for.get(n, {})) for n in names], judge, rubric
 
 
-def show_evaluation(saved: StoredEval) -> None:
+def show_evaluation(saved: StoredEval, on_worker: bool) -> None:
     """Summary with readings, charts, the matrix with a drill-in, and exports."""
     metrics = metric_names(saved)
     models = saved.setup["models"]
     summaries = summarize(saved.cells, models, metrics)
     st.subheader(plain(f"{saved.name} · {len(saved.cells)} of {saved.total_cells} answers"))
-    if not saved.complete:
+    if not saved.complete and not on_worker:
         st.warning("Not finished: resume it below to run only the missing answers.")
     st.dataframe(summary_rows(summaries, metrics), hide_index=True)
     if len(summaries) > 1:
@@ -165,6 +172,39 @@ def show_evaluation(saved: StoredEval) -> None:
         "application/json",
         key=f"ev-json-{saved.id}",
     )
+
+
+def launch(evaluation: Evaluation, where: Placement) -> None:
+    """Queue it for a worker (the page then follows it from the store), or run it here."""
+    if where.on_worker:
+        with database_answers():
+            queue_evaluation(evaluation, shared_store())
+        state.open_evaluation_next(evaluation.eval_id)
+        st.rerun()
+    st.caption(plain(where.reason))
+    run_live(evaluation)
+
+
+@st.fragment(run_every=FOLLOW_EVERY_S)
+def follow_job(eval_id: str) -> None:
+    """A queued evaluation's progress, read from the store every second; Stop asks its worker to stop.
+
+    When it ends while this page watches, the whole page draws again with its results."""
+    progress = None
+    with database_answers(stop=False):  # a database away for a moment: the next second tries again
+        progress = follow(eval_id, shared_store())
+    watching = f"ev-watching-{eval_id}"
+    if progress is None or not progress.job.going:
+        if st.session_state.pop(watching, None) is not None:
+            st.rerun(scope="app")
+        return
+    pace = st.session_state.setdefault(watching, Pace())
+    done, total = progress.done, max(progress.total, 1)
+    st.progress(min(done / total, 1.0), text=plain(progress.line(pace.rate(done))))
+    if st.button("Stop", key=f"ev-job-stop-{eval_id}"):
+        with database_answers():
+            stop_job(eval_id, current_user().id, shared_store())
+        st.rerun()  # the whole page: the job has stopped, or says "stopping…"
 
 
 def run_live(evaluation: Evaluation) -> None:
@@ -267,6 +307,8 @@ with st.expander("New evaluation", expanded=not listing or "ev-pick" not in st.s
                 expected_column=expected_column,
             )
             try:
+                with database_answers():
+                    where = placement(setup, all_specs, ring, shared_store())
                 with st.spinner("Loading models…"):
                     evaluation = Evaluation(
                         setup,
@@ -280,7 +322,7 @@ with st.expander("New evaluation", expanded=not listing or "ev-pick" not in st.s
             except UsageError as exc:
                 st.error(plain(str(exc)))
             else:
-                run_live(evaluation)
+                launch(evaluation, where)
 
 if listing:
     st.divider()
@@ -294,9 +336,19 @@ if listing:
     with database_answers():
         saved = store.get(chosen)
     if saved is not None:
+        with database_answers():
+            progress = follow(saved.id, shared_store())
+        on_worker = progress is not None and progress.job.going
+        if on_worker:
+            follow_job(saved.id)
+        elif progress is not None and progress.job.error:
+            st.error(plain(f"The worker could not run it: {progress.job.error}"))
         b1, b2 = st.columns(2)
-        if not saved.complete and b1.button("Resume (run only the missing answers)", key="ev-resume"):
+        resume = not saved.complete and not on_worker
+        if resume and b1.button("Resume (run only the missing answers)", key="ev-resume"):
             try:
+                with database_answers():
+                    where = placement(EvalSetup.from_json(saved.setup), all_specs, ring, shared_store())
                 with st.spinner("Loading models…"):
                     resumed = Evaluation.resume(
                         saved.id, all_specs, store, keys=ring, user=current_user(), gate=gate()
@@ -304,10 +356,11 @@ if listing:
             except UsageError as exc:
                 st.error(plain(str(exc)))
             else:
-                run_live(resumed)
-        if saved.owner == current_user().id and b2.button("Delete this evaluation", key="ev-delete"):
+                launch(resumed, where)
+        deletable = saved.owner == current_user().id and not on_worker
+        if deletable and b2.button("Delete this evaluation", key="ev-delete"):
             with database_answers():
                 store.delete(saved.id, owner=current_user().id)
             st.session_state.pop("ev-pick", None)
             st.rerun()
-        show_evaluation(saved)
+        show_evaluation(saved, on_worker)

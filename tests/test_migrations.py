@@ -79,6 +79,8 @@ def test_a_database_made_with_create_all_at_the_newest_schema_is_taken_as_it_is(
     TableBase.metadata.create_all(engine)  # as the store did for a while, queue_wait_s included
     with engine.begin() as connection:  # ... but before owners, the usage ledger (0003) and progress (0004)
         for statement in (
+            "DROP TABLE IF EXISTS eval_jobs",  # the queue (0006), when the test run has imported it
+            "DROP TABLE IF EXISTS eval_workers",
             "DROP TABLE users",
             "ALTER TABLE results DROP COLUMN status",
             "ALTER TABLE runs DROP COLUMN finished_at",

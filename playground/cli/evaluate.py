@@ -24,6 +24,7 @@ from playground.evals.datasets import (
     sample_names,
     sample_preset,
 )
+from playground.evals.jobs import queue_evaluation
 from playground.evals.metrics import JUDGE, MetricChoice
 from playground.evals.runner import EVAL_PARAMS, EvalSetup, Evaluation
 from playground.evals.summary import ModelSummary, reading, summarize
@@ -96,6 +97,12 @@ def eval_command(
     ] = None,
     resume: Annotated[str | None, typer.Option("--resume", help="Finish a saved evaluation by id.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue", help="Queue it for `playground worker` processes instead of running it here."
+        ),
+    ] = False,
     models_file: Annotated[str | None, typer.Option("--models-file", help="Extra models TOML.")] = None,
 ) -> None:
     """Run every row of DATA on every model, score the answers, print the per-model summary."""
@@ -128,6 +135,8 @@ def eval_command(
             evaluation = Evaluation(setup, dataset, specs, store)
     except (UsageError, DatasetError, SpecError) as exc:
         raise fail_usage(str(exc)) from exc
+    if queue:
+        _queue(evaluation, store)
     # Said before anything runs: a killed evaluation can be resumed with this id alone.
     err.print(
         f"evaluation {evaluation.eval_id} · resume with: playground eval --resume {evaluation.eval_id}",
@@ -135,6 +144,17 @@ def eval_command(
     )
     _run(evaluation, quiet=as_json)
     raise typer.Exit(_report(evaluation, store, as_json))
+
+
+def _queue(evaluation: Evaluation, store: EvalStore) -> None:
+    """Hand the saved evaluation to the workers' queue, print its id, and exit."""
+    try:
+        job = queue_evaluation(evaluation, store.store)
+    except UsageError as exc:
+        raise fail_usage(str(exc)) from exc
+    print(evaluation.eval_id)
+    err.print(f"queued ({job.ahead} ahead); a `playground worker` runs it", soft_wrap=True)
+    raise typer.Exit(EXIT_OK)
 
 
 def _dataset_and_preset(data: str, limit: int | None) -> tuple[Dataset, Preset]:

@@ -18,6 +18,7 @@ from playground.cli.common import EXIT_FAILED, EXIT_OK
 from playground.cli.common import fail_usage as _fail_usage
 from playground.cli.evaluate import eval_command
 from playground.cli.serve import serve_command
+from playground.cli.worker import worker_command
 from playground.compare.service import Comparison, Plan, UsageError, plan_comparison
 from playground.compare.stats import spread_rows
 from playground.core.format import metrics_line
@@ -32,6 +33,7 @@ out = Console()
 err = Console(stderr=True)
 
 app.command("eval")(eval_command)
+app.command("worker")(worker_command)
 app.command("serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     serve_command
 )

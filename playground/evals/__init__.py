@@ -1,4 +1,4 @@
-"""Evaluation on your data: datasets, templates, metrics, the judge, the runner with resume, the summary with intervals, charts, views and exports."""
+"""Evaluation on your data: datasets, templates, metrics, the judge, the runner with resume, the summary with intervals, charts, views and exports, and the queue that background workers run."""
 
 from playground._lazy import lazy_exports
 
@@ -31,5 +31,13 @@ __all__, __getattr__ = lazy_exports(
         "eval_to_csv": "export",
         "eval_to_json": "export",
         "metric_names": "export",
+        "EvalWorker": "jobs",
+        "JobProgress": "jobs",
+        "Pace": "jobs",
+        "Placement": "jobs",
+        "follow": "jobs",
+        "placement": "jobs",
+        "queue_evaluation": "jobs",
+        "stop_job": "jobs",
     },
 )

@@ -182,6 +182,7 @@ class Evaluation:
         self.dataset = dataset
         self.store = store
         self.cancel_token = CancelToken()
+        self._draining = threading.Event()
         self.template = PromptTemplate(setup.template)
         choices = list(setup.metrics)
         if setup.judge and not any(c.name == JUDGE for c in choices):
@@ -307,6 +308,11 @@ class Evaluation:
         """Stop: calls in flight are cancelled (not saved), no new cell starts; resume runs the rest."""
         self.cancel_token.cancel()
 
+    def drain(self) -> None:
+        """Stop gently: no new cell starts, the calls in flight finish and are saved (a worker shutting down
+        hands its job back this way without paying for any answer twice); `cancel()` ends them too."""
+        self._draining.set()
+
     def run(self) -> Iterator[CellDone]:
         """Run the pending cells; yields each as it is saved, on the caller's thread."""
         self.prepare()
@@ -364,7 +370,7 @@ class Evaluation:
     ) -> None:
         """A pool worker: one cell, handed to the writer; then None to say this worker is done."""
         try:
-            if self.cancel_token.cancelled:
+            if self.cancel_token.cancelled or self._draining.is_set():
                 return
             try:
                 cell = self._run_cell(index, key, slots)
@@ -405,6 +411,8 @@ class Evaluation:
             return Cell(index, key, "", expected, RunResult(model=key, error=CallError("template", str(exc))))
         request = build_request(model.spec, prompt, self.setup.system, self.setup.params)
         with slots[model.spec.provider]:
+            if self._draining.is_set():  # it waited for its provider's slot while the worker began to drain
+                return None
             result = run_model(
                 model.spec, model.provider, request, cancel=self.cancel_token, run_id=self.eval_id
             )

@@ -213,8 +213,19 @@ class EvalStore:
                 for row, done in session.execute(query)
             ]
 
+    def done_count(self, eval_id: str) -> int:
+        """How many cells of an evaluation are saved (a page following a worker reads this each second)."""
+        query = select(func.count()).select_from(EvalCellRow).where(EvalCellRow.eval_id == eval_id)
+        with self.store.reading() as session:
+            return session.scalar(query) or 0
+
     def delete(self, eval_id: str, *, owner: str | None = None) -> bool:
-        """Delete an evaluation and its cells (only if `owner` owns it, when given); True if it was deleted."""
+        """Delete an evaluation and its cells (only if `owner` owns it, when given); True if it was deleted.
+
+        UsageError if it is queued or running on a worker: stop it first."""
+        from playground.storage.jobs import JobStore  # the queue's table refers to this one
+
+        JobStore(self.store).check_deletable(eval_id)
         with self.store.reading(write=True) as session:
             owned = select(EvalRow.id).where(EvalRow.id == eval_id)
             if owner is not None and session.scalar(owned.where(EvalRow.owner == owner)) is None:

@@ -206,7 +206,7 @@ class StoredRun:
         if self.finished_at is not None:
             return "finished"
         beat = self.heartbeat_at or self.created_at
-        if datetime.now(UTC) - _aware(beat) < timedelta(seconds=INTERRUPTED_AFTER_S):
+        if datetime.now(UTC) - as_utc(beat) < timedelta(seconds=INTERRUPTED_AFTER_S):
             return "running"
         return "interrupted"
 
@@ -272,7 +272,8 @@ def _streaming(run_id: str, model: str, repeat_index: int) -> tuple[Any, ...]:
     )
 
 
-def _aware(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
+    """The same moment, marked UTC if the database handed it back naive."""
     # SQLite hands back naive datetimes (stored as UTC); PostgreSQL aware ones.
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
@@ -303,14 +304,17 @@ class Store:
         # Every write of this process goes through one writer, on an engine whose SQLite transactions
         # take the write lock at BEGIN (they wait for it, up to the busy timeout, instead of failing).
         writes = self.engine.execution_options(playground_writer=True)
-        self.writer = Writer(sessionmaker(writes, expire_on_commit=False))
+        self._write_sessions = sessionmaker(writes, expire_on_commit=False)
+        self.writer = Writer(self._write_sessions)
 
     @contextmanager
     def reading(self, write: bool = False) -> Iterator[Session]:
         """A session for reads (or, with `write`, a transaction for an interactive write such as a
-        delete); a database that does not answer is one StoreUnavailableError naming it."""
+        delete, or a job claimed from the queue); a database that does not answer is one
+        StoreUnavailableError naming it. A write transaction takes SQLite's write lock at its start, as the
+        writer's do, so it waits for another writer instead of failing with "database is locked"."""
         try:
-            with self.sessions.begin() if write else self.sessions() as session:
+            with self._write_sessions.begin() if write else self.sessions() as session:
                 yield session
         except DBAPIError as exc:
             reason = failure_reason(exc)
@@ -476,6 +480,12 @@ class Store:
         query = select(UsageRow.cost_usd).where(UsageRow.owner == owner, UsageRow.at >= since)
         with self.reading() as session:
             # Summed here, exactly: the costs are decimal strings (SQL would sum them as floats).
+            return sum((Decimal(c) for c in session.scalars(query) if c is not None), Decimal(0))
+
+    def spent_on(self, ref_id: str) -> Decimal:
+        """What the calls of one run or evaluation cost so far (its judge's included; unknown prices as 0)."""
+        query = select(UsageRow.cost_usd).where(UsageRow.ref_id == ref_id)
+        with self.reading() as session:
             return sum((Decimal(c) for c in session.scalars(query) if c is not None), Decimal(0))
 
     def usage_since(self, since: datetime) -> list[UsageRecord]:
