@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -21,11 +22,13 @@ from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 from playground.core.errors import UsageError
-from playground.core.policy import User
+from playground.core.policy import HostedPolicy, Limits, User, day_start
+from playground.core.results import RunResult
 from playground.core.specs import load_specs
 from playground.engine.registry import Keyring
 from playground.evals import Dataset, EvalSetup, Evaluation, MetricChoice, evaluation_store
 from playground.evals.jobs import EvalWorker, follow, placement, queue_evaluation, stop_job
+from playground.hosting.gate import Gate
 from playground.storage import Store
 from playground.storage.jobs import JobRow, JobStore
 from tests.scripted_server import ScriptedServer
@@ -43,6 +46,8 @@ def echo_models(scripted: ScriptedServer, tmp_path: Path, monkeypatch: pytest.Mo
             "context_window = 4096\n\n"
             for key, scenario in (("echo", "echo~ttft=0.05"), ("slow", "echo~ttft=0.4"))
         )
+        + f'[models.priced]\nprovider = "openai"\nmodel = "m"\nbase_url = "{scripted.url("echo")}"\n'
+        "context_window = 4096\nprice_input_per_mtok = 1000\nprice_output_per_mtok = 1000\n"
     )
     monkeypatch.setenv("PLAYGROUND_MODELS_FILE", str(models))
     return models
@@ -257,6 +262,27 @@ def test_a_worker_whose_lease_ran_out_loses_its_job_to_the_next(db_url: str):
     jobs.request_stop(eval_id)
     assert evaluation_store(store).delete(eval_id)
     assert jobs.get(eval_id) is None  # its job went with it
+
+
+def test_a_hosted_worker_runs_each_job_as_its_owner_under_their_daily_budget(
+    db_url: str, scripted: ScriptedServer, echo_models: Path
+):
+    store = Store(db_url)
+    alice = _queue(store, "alice", 2, model="priced", owner="iss|alice")
+    bob = _queue(store, "bob", 2, model="priced", owner="iss|bob")
+    anonymous = _queue(store, "anon", 1, model="priced", owner="local")
+    store.record_call("iss|bob", "run", "earlier", RunResult(model="priced", cost_usd=Decimal("0.95")))
+    store.writer.flush(10)
+    gate = Gate(HostedPolicy(enabled=True, limits=Limits(daily_usd=Decimal("1"))))
+    assert EvalWorker(store, load_specs(), gate=gate, name="hosted").serve(once=True) == 3
+    jobs = JobStore(store)
+    assert _state(store, alice) == "done"
+    assert store.spent_since("iss|alice", day_start()) == store.spent_on(alice) > 0  # charged to its owner
+    refused = jobs.get(bob)
+    assert refused is not None and refused.state == "failed"
+    assert "daily limit is 1 USD" in (refused.error or "") and _asked(scripted, "bob") == Counter()
+    nobody = jobs.get(anonymous)
+    assert nobody is not None and nobody.state == "failed" and "signed-in user" in (nobody.error or "")
 
 
 def test_where_an_evaluation_runs(echo_models: Path, monkeypatch: pytest.MonkeyPatch):
