@@ -346,3 +346,39 @@ def _bare_eval(store: Store, name: str, owner: str) -> str:
     return evaluation_store(store).create(
         name, {"models": ["m"], "metrics": []}, {"name": name, "columns": [], "rows": [{}]}, owner=owner
     )
+
+
+def test_the_cli_queues_an_evaluation_and_a_worker_runs_it(echo_models: Path, tmp_path: Path):
+    queued = subprocess.run(
+        [sys.executable, "-m", "playground", "eval", "qa.csv", "-m", "echo", "--limit", "3", "--queue"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert queued.returncode == 0, queued.stderr
+    eval_id = queued.stdout.strip()  # the id alone on stdout, for scripts
+    assert "queued (0 ahead)" in queued.stderr and _state(Store(), eval_id) == "queued"
+    worker = subprocess.run(
+        [sys.executable, "-m", "playground", "worker", "--once", "--name", "cli"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert worker.returncode == 0, worker.stderr
+    assert f"evaluation {eval_id}: done" in worker.stderr and "stopped after 1 job(s)" in worker.stderr
+    saved = evaluation_store(Store()).get(eval_id)
+    assert saved is not None and saved.complete and len(saved.cells) == 3
+
+
+def test_a_worker_on_a_database_it_cannot_use_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PLAYGROUND_DB", "postgresql+psycopg://user:hunter2@127.0.0.1:1/x")
+    result = subprocess.run(
+        [sys.executable, "-m", "playground", "worker", "--once"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: cannot use the database at postgresql+psycopg://user:***@")
+    assert (
+        "PLAYGROUND_DB" in result.stderr
+        and "Traceback" not in result.stderr
+        and "hunter2" not in result.stderr
+    )
