@@ -382,3 +382,18 @@ def test_a_worker_on_a_database_it_cannot_use_says_so_in_one_line(monkeypatch: p
         and "Traceback" not in result.stderr
         and "hunter2" not in result.stderr
     )
+
+
+def test_a_job_the_worker_cannot_read_fails_alone_and_the_worker_goes_on(echo_models: Path):
+    from playground.storage.evals import EvalRow
+
+    store = Store()
+    broken = _queue(store, "broken", 2)
+    fine = _queue(store, "fine", 2)
+    with store.reading(write=True) as session:  # a row damaged by hand in the database
+        session.execute(update(EvalRow).where(EvalRow.id == broken).values(dataset={"name": "broken"}))
+    assert EvalWorker(store, load_specs(), name="t").serve(once=True) == 2
+    failed = JobStore(store).get(broken)
+    assert failed is not None and failed.state == "failed"
+    assert (failed.error or "").startswith("internal error in the worker: KeyError")
+    assert _state(store, fine) == "done"

@@ -214,11 +214,18 @@ class EvalWorker:
                         break
                     self._stopping.wait(self.poll_s)
                     continue
-                self.run_job(job)
+                self._run_guarded(job)
                 ran += 1
         finally:
             self._say_gone()
         return ran
+
+    def _run_guarded(self, job: Job) -> None:
+        """Run one job; a bug met by one job fails that job, with its reason, and the worker goes on."""
+        try:
+            self.run_job(job)
+        except Exception as exc:  # noqa: BLE001 - one job's failure must not stop the worker
+            self._end(job, FAILED, f"internal error in the worker: {type(exc).__name__}: {exc}")
 
     def _next_job(self) -> Job | None:
         limit = self.gate.policy.limits.concurrent_runs if self.gate.policy.enabled else None
