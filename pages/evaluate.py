@@ -251,7 +251,10 @@ store = eval_store()
 with database_answers():
     listing = store.list(owner=history_owner())  # hosted mode: only this user's evaluations
 
-with st.expander("New evaluation", expanded=not listing or "ev-pick" not in st.session_state):
+# Open on a first visit (unless an evaluation was sent here to be opened), and the same on every rerun
+# after: an `expanded` that changed between reruns folded the form up under the user at their first change.
+new_open = st.session_state.setdefault("ev-new-open", not listing or "ev-pick" not in st.session_state)
+with st.expander("New evaluation", expanded=new_open):
     dataset, preset = choose_dataset()
     if dataset is not None:
         st.caption(plain(f"{len(dataset.rows)} rows · columns: {', '.join(dataset.columns)}"))
@@ -327,7 +330,9 @@ with st.expander("New evaluation", expanded=not listing or "ev-pick" not in st.s
 if listing:
     st.divider()
     labels = {
-        e.id: f"{e.created_at:%Y-%m-%d %H:%M} · {e.name} · {', '.join(e.models)} · {e.done}/{e.total}"
+        # No counts here: the box keeps showing a chosen option's old label after its counts change (a
+        # worker finishing it); the heading below says how many answers are in.
+        e.id: f"{e.created_at:%Y-%m-%d %H:%M} · {e.name} · {', '.join(e.models)} · {e.total} answers"
         for e in listing
     }
     if st.session_state.get("ev-pick") not in labels:

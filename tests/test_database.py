@@ -201,7 +201,7 @@ def test_sqlite_four_cli_processes_and_an_app_session_lose_no_row(
         at.button(key="run").click().run()
         assert not at.exception and not any("Not saved yet" in w.value for w in at.warning)
     outputs = [process.communicate(timeout=300)[0] for process in clis]
-    assert all("FAILED" not in out and "\"storage\"" not in out for out in outputs), outputs[0][-3000:]
+    assert all("FAILED" not in out and '"storage"' not in out for out in outputs), outputs[0][-3000:]
     runs = Store(f"sqlite:///{clean_env}").list_runs(limit=1000)
     assert len(runs) == 4 * 5 + 3
     assert all(len(run.results) == 2 and all(r.ok for r in run.results) for run in runs)

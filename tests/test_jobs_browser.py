@@ -111,7 +111,7 @@ def test_closing_the_tab_never_stops_an_evaluation_and_a_new_tab_follows_it_to_t
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
         page.goto(app.url)
         picked = page.get_by_role("combobox", name="Saved evaluations")
-        expect(picked).to_have_value(re.compile(rf"· qa\.csv · slow · \d+/{ROWS}$"), timeout=30_000)
+        expect(picked).to_have_value(re.compile(rf"· qa\.csv · slow · {ROWS} answers$"), timeout=30_000)
         running = page.get_by_text(re.compile(rf"running on worker {WORKER} · answers \d+/{ROWS} · "))
         expect(running).to_be_visible(timeout=10_000)
         shown = int(re.search(rf"answers (\d+)/{ROWS}", running.inner_text()).group(1))  # type: ignore[union-attr]
@@ -169,12 +169,13 @@ def test_stop_cancels_the_job_on_its_worker_and_resume_runs_only_the_rest(app: A
         resume.click()  # queued again: the worker runs only the missing answers, the page follows it
         resumed = page.get_by_text(re.compile(rf"running on worker {WORKER} · .*answers \d+/{ROWS} · "))
         expect(resumed).to_be_visible(timeout=30_000)
+        assert "went away" not in resumed.inner_text()  # the owner's Resume is a new round, not a rescue
         finished = page.get_by_role("heading", name=f"qa.csv · {ROWS} of {ROWS} answers")
         expect(finished).to_be_visible(timeout=(ROWS + 10) * PER_ANSWER_S * 1000)
         expect(resume).to_have_count(0)
 
     job = jobs.get(eval_id)
-    assert job is not None and job.state == "done" and job.claims == 2
+    assert job is not None and job.state == "done" and job.claims == 1  # a new round: no worker went away
     saved = evals.get(eval_id)
     assert saved is not None and saved.complete and len(saved.cells) == ROWS
     asked_per_question = _asked(app)

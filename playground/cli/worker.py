@@ -53,7 +53,11 @@ def worker_command(
         raise fail_usage(str(exc)) from exc
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        _say(f"{signal.Signals(signum).name}: finishing the calls in flight, then handing the job back")
+        busy = worker.busy
+        _say(
+            f"{signal.Signals(signum).name}: "
+            + ("finishing the calls in flight, then handing the job back" if busy else "stopping")
+        )
         worker.shutdown()
 
     signal.signal(signal.SIGTERM, stop)

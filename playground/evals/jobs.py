@@ -188,6 +188,11 @@ class EvalWorker:
         self._stopping = threading.Event()
         self._current: Evaluation | None = None
 
+    @property
+    def busy(self) -> bool:
+        """True while it runs a job."""
+        return self._current is not None
+
     def shutdown(self) -> None:
         """Stop taking jobs; let the calls in flight finish (up to the grace period) and be saved, then hand
         the job back to the queue. A second call cancels the calls in flight at once."""

@@ -88,7 +88,7 @@ class Job:
     finished_at: datetime | None
     worker: str | None  # the worker holding it (running), or the last one that held it
     lease_until: datetime | None
-    claims: int  # how many times a worker took it (more than 1: it was resumed after a worker went away)
+    claims: int  # times a worker took it since it was (last) queued: more than 1, a worker went away
     stop_requested: bool
     error: str | None
     ahead: int = 0  # jobs queued before it (while it waits)
@@ -132,9 +132,9 @@ class JobStore:
             if row is None:
                 row = JobRow(eval_id=eval_id, owner=owner, state=QUEUED, cells=cells, queued_at=now, claims=0)
                 session.add(row)
-            elif row.state in ENDED:
+            elif row.state in ENDED:  # queued again by its owner: a new round, counted from its first claim
                 row.state, row.queued_at, row.stop_requested, row.error = QUEUED, now, False, None
-                row.lease_until, row.finished_at = None, None
+                row.lease_until, row.finished_at, row.claims = None, None, 0
             session.flush()
             return _job(row)
 
