@@ -62,6 +62,7 @@ def worker_command(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    worker.warm_up()
     _say(f"worker {worker.id} on {shown_url(store.url)}: waiting for evaluations")
     ran = worker.serve(once=once)
     _say(f"worker {worker.id}: stopped after {ran} job(s)")
