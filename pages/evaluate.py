@@ -24,6 +24,7 @@ from playground.evals import (
     EVAL_PARAMS,
     JUDGE,
     METRICS,
+    SHOT_SELECTS,
     Dataset,
     DatasetError,
     EvalSetup,
@@ -33,6 +34,7 @@ from playground.evals import (
     Pace,
     Placement,
     Preset,
+    ShotsError,
     StoredEval,
     cells_of_row,
     eval_to_csv,
@@ -43,12 +45,14 @@ from playground.evals import (
     matrix_rows,
     metric_names,
     parse_dataset,
+    parse_shots,
     placement,
     queue_evaluation,
     reading,
     sample_names,
     sample_preset,
     score_mark,
+    sent_text,
     stop_job,
     summarize,
     summary_rows,
@@ -129,8 +133,7 @@ def metric_choices(names: list[str], judge_options: list[str]) -> tuple[list[Met
 def show_evaluation(saved: StoredEval, on_worker: bool) -> None:
     """Summary with readings, charts, the matrix with a drill-in, and exports."""
     metrics = metric_names(saved)
-    models = saved.setup["models"]
-    summaries = summarize(saved.cells, models, metrics)
+    summaries = summarize(saved.cells, saved.arms, metrics)
     st.subheader(plain(f"{saved.name} · {len(saved.cells)} of {saved.total_cells} answers"))
     if not saved.complete and not on_worker:
         st.warning("Not finished: resume it below to run only the missing answers.")
@@ -144,7 +147,9 @@ def show_evaluation(saved: StoredEval, on_worker: bool) -> None:
     chart_metric = left.selectbox("Metric for the cost chart", metrics, key=f"ev-chart-{saved.id}")
     left.plotly_chart(eval_charts.score_cost_figure(summaries, chart_metric), key=f"ev-cost-{saved.id}")
     right.plotly_chart(eval_charts.metric_bars_figure(summaries, metrics), key=f"ev-bars-{saved.id}")
-    st.plotly_chart(eval_charts.latency_box_figure(saved.cells, models), key=f"ev-latency-{saved.id}")
+    st.plotly_chart(eval_charts.latency_box_figure(saved.cells, saved.arms), key=f"ev-latency-{saved.id}")
+    if len(saved.shots) > 1:
+        show_prompt_lab(saved.id, summaries, metrics)
 
     st.markdown("**Rows × models**")
     matrix_metric = st.selectbox("Show metric", metrics, key=f"ev-matrix-metric-{saved.id}")
@@ -152,15 +157,20 @@ def show_evaluation(saved: StoredEval, on_worker: bool) -> None:
     row = st.number_input("Open row", 1, len(saved.dataset["rows"]), 1, key=f"ev-row-{saved.id}")
     cells = cells_of_row(saved, int(row) - 1)
     if cells:
-        st.markdown(f"**Prompt:** {plain(cells[0].prompt)}")
-        if cells[0].expected is not None:
-            st.markdown(f"**Expected:** {plain(cells[0].expected)}")
-        for column, cell in zip(st.columns(len(cells)), cells, strict=True):
+        first = cells[0][1]
+        st.markdown(f"**Prompt:** {plain(first.prompt)}")
+        if first.expected is not None:
+            st.markdown(f"**Expected:** {plain(first.expected)}")
+        for column, (arm, cell) in zip(st.columns(len(cells)), cells, strict=True):
             with column:
-                st.markdown(f"#### {plain(cell.model)}")
+                st.markdown(f"#### {plain(arm.label)}")
                 render_answer(cell.result)
                 for name, score in cell.scores.items():
                     st.caption(plain(f"{name}: {score_mark(score)} {score.error or score.detail}"))
+                with st.popover("Prompt sent"):
+                    if cell.examples:
+                        st.caption(plain(f"examples: rows {', '.join(str(i + 1) for i in cell.examples)}"))
+                    st.code(sent_text(cell), language=None, wrap_lines=True)
     e1, e2 = st.columns(2)
     e1.download_button(
         "Export CSV", eval_to_csv(saved), f"eval-{saved.id}.csv", "text/csv", key=f"ev-csv-{saved.id}"
@@ -207,12 +217,22 @@ def follow_job(eval_id: str) -> None:
         st.rerun()  # the whole page: the job has stopped, or says "stopping…"
 
 
+def show_prompt_lab(eval_id: str, summaries: list, metrics: list[str]) -> None:
+    """Few-shot prompting measured: each metric against the number of examples, and what they cost."""
+    from playground.evals import charts as eval_charts
+
+    st.markdown("**Prompt lab: what examples buy, and what they cost**")
+    metric = st.selectbox("Metric against examples", metrics, key=f"ev-shots-metric-{eval_id}")
+    st.plotly_chart(eval_charts.shots_score_figure(summaries, metric), key=f"ev-shots-{eval_id}")
+    st.plotly_chart(eval_charts.shots_cost_figure(summaries), key=f"ev-shots-cost-{eval_id}")
+
+
 def run_live(evaluation: Evaluation) -> None:
     """Run with a progress bar; Stop (any rerun) cancels, finished answers stay saved."""
     st.session_state["ev-active"] = evaluation
     st.button("Stop", key="ev-stop")
     bar = st.progress(0.0, text="starting…")
-    total = len(evaluation.dataset.rows) * len(evaluation.setup.models)
+    total = evaluation.total_cells
     run = evaluation.run()
     try:
         for event in run:  # the first step admits it under the user's limits (LimitExceededError)
@@ -296,20 +316,33 @@ with st.expander("New evaluation", expanded=new_open):
         temperature = c2.slider("Temperature", 0.0, 2.0, 0.0, 0.05, key="ev-temp")
         concurrency = c3.number_input("Concurrency", 1, 64, 4, key="ev-conc")
         limit = c4.number_input("Rows (0 = all)", 0, len(dataset.rows), 0, key=f"ev-limit-{dataset.name}")
+        s1, s2, s3 = st.columns(3)
+        shots_text = s1.text_input(
+            "Examples per prompt (k)",
+            "0",
+            key="ev-shots",
+            help="Few-shot prompting: 0,1,3 runs every row three times, after 0, 1 and 3 other rows answered. "
+            "A row never sees itself, or a row with the same prompt, as an example.",
+        )
+        shot_select = s2.selectbox("Pick examples", SHOT_SELECTS, key="ev-shot-select")
+        shot_seed = s3.number_input("Seed (random picks)", 0, 2**31 - 1, 0, key="ev-shot-seed")
         if st.button("Run evaluation", type="primary", key="ev-run", disabled=not (models and names)):
             rows = dataset.rows[: int(limit)] if limit else dataset.rows
-            setup = EvalSetup(
-                template=template,
-                models=tuple(models),
-                metrics=tuple(choices),
-                system=system or None,
-                judge=judge,
-                rubric=rubric,
-                params=Params(temperature=temperature, max_tokens=int(max_tokens)),
-                concurrency=int(concurrency),
-                expected_column=expected_column,
-            )
             try:
+                setup = EvalSetup(
+                    template=template,
+                    models=tuple(models),
+                    metrics=tuple(choices),
+                    system=system or None,
+                    judge=judge,
+                    rubric=rubric,
+                    params=Params(temperature=temperature, max_tokens=int(max_tokens)),
+                    concurrency=int(concurrency),
+                    expected_column=expected_column,
+                    shots=parse_shots(shots_text),
+                    shot_select=shot_select,
+                    shot_seed=int(shot_seed),
+                )
                 with database_answers():
                     where = placement(setup, all_specs, ring, shared_store())
                 with st.spinner("Loading models…"):
@@ -322,7 +355,7 @@ with st.expander("New evaluation", expanded=new_open):
                         user=current_user(),
                         gate=gate(),
                     )
-            except UsageError as exc:
+            except (UsageError, ShotsError) as exc:
                 st.error(plain(str(exc)))
             else:
                 launch(evaluation, where)

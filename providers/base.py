@@ -39,6 +39,12 @@ class ChatRequest:
         """The messages in the OpenAI chat format that every chat API and chat template here takes."""
         return [{"role": m.role, "content": m.content} for m in self.messages]
 
+    def prompt_json(self) -> dict[str, Any]:
+        """The prompt as sent, JSON-ready: `{"messages": [...]}` for chat, `{"text": ...}` for completion."""
+        if self.raw_text is not None:
+            return {"text": self.raw_text}
+        return {"messages": self.openai_messages()}
+
     def sampling(self) -> dict[str, Any]:
         """The sampling parameters that are set, by their API names (stop as a list)."""
         values: dict[str, Any] = {

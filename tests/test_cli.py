@@ -184,7 +184,7 @@ def test_eval_says_its_id_first_and_resume_needs_only_the_id():
     eval_id = first.stderr.split()[1]
     assert f"resume with: playground eval --resume {eval_id}" in first.stderr
     again = playground("--resume", eval_id, "--json")
-    assert again.returncode in (0, 1) and json.loads(again.stdout)["eval_id"] == eval_id
+    assert again.returncode in (0, 1) and json.loads(again.stdout.splitlines()[-1])["eval_id"] == eval_id
     assert f"evaluation {eval_id}" in again.stderr
     neither = playground()
     assert neither.returncode == 2 and "give DATA and at least one -m MODEL, or --resume ID" in neither.stderr

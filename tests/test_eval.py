@@ -271,7 +271,7 @@ def test_every_row_on_every_model_saved_as_it_finishes_and_one_failing_model_is_
     assert echo.cost_usd == sum((c.result.cost_usd for c in result.cells if c.model == "echo"), Decimal(0))
     assert "echo leads" not in reading([echo, dead], "contains")  # only one model has scores
     csv_text = eval_to_csv(result)
-    assert csv_text.splitlines()[0].startswith("row_index,model,prompt,expected,answer,error")
+    assert csv_text.splitlines()[0].startswith("row_index,model,shots,examples,prompt,expected,answer,error")
     assert len(csv_text.splitlines()) == 13 and "connection:" in csv_text
     exported = json.loads(eval_to_json(result))
     assert exported["complete"] and {s["model"] for s in exported["summary"]} == {"echo", "dead"}
@@ -379,7 +379,13 @@ def test_cli_eval_on_a_sample_with_local_models_as_json():
         cli_app, ["eval", "qa.csv", "-m", "smollm2-135m", "-m", "gemma3-270m", "--limit", "2", "--json"]
     )
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout)
+    *cells, payload = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(c["row_index"], c["model"], c["shots"]) for c in cells] == [
+        (0, "gemma3-270m", 0),
+        (0, "smollm2-135m", 0),
+        (1, "gemma3-270m", 0),
+        (1, "smollm2-135m", 0),
+    ]
     assert payload["complete"] and [s["model"] for s in payload["summary"]] == ["smollm2-135m", "gemma3-270m"]
     assert set(payload["summary"][0]["metrics"]) == {"contains", "rouge_l"}
     assert len(payload["readings"]) == 2
@@ -412,7 +418,7 @@ def test_cli_eval_exit_codes_and_messages(scripted, tmp_path: Path):
     assert ok.exit_code == 0, ok.output
     failed = run_eval("-m", "echo", "-m", "dead", "--json")
     assert failed.exit_code == 1
-    assert json.loads(failed.stdout)["summary"][1]["errors"] == 1
+    assert json.loads(failed.stdout.splitlines()[-1])["summary"][1]["errors"] == 1
     bad = run_eval("-m", "echo", template="{text}")
     assert bad.exit_code == 2
     assert (
@@ -440,7 +446,7 @@ def test_cli_eval_exit_codes_and_messages(scripted, tmp_path: Path):
         ],
     )
     assert labelled.exit_code == 0, labelled.output
-    assert json.loads(labelled.stdout)["summary"][0]["metrics"]["contains"]["mean"] == 1.0
+    assert json.loads(labelled.stdout.splitlines()[-1])["summary"][0]["metrics"]["contains"]["mean"] == 1.0
     limit = run_eval("-m", "echo", "--provider-limit", "openai")
     assert limit.exit_code == 2 and "PROVIDER=N" in limit.stderr
     missing = runner.invoke(

@@ -27,6 +27,7 @@ from playground.evals.datasets import (
 from playground.evals.jobs import queue_evaluation
 from playground.evals.metrics import JUDGE, MetricChoice
 from playground.evals.runner import EVAL_PARAMS, EvalSetup, Evaluation
+from playground.evals.shots import ShotsError, parse_shots
 from playground.evals.summary import ModelSummary, reading, summarize
 from playground.evals.view import summary_rows
 from playground.storage.evals import EvalStore
@@ -96,7 +97,18 @@ def eval_command(
         int | None, typer.Option("--max-tokens", help="Max output tokens per answer.")
     ] = None,
     resume: Annotated[str | None, typer.Option("--resume", help="Finish a saved evaluation by id.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    shots: Annotated[
+        str,
+        typer.Option("--shots", help="Examples before each prompt, e.g. 0,1,3: every row runs once per k."),
+    ] = "0",
+    shot_select: Annotated[
+        str, typer.Option("--shot-select", help="How examples are picked: first, random or similar.")
+    ] = "first",
+    seed: Annotated[int, typer.Option("--seed", help="Seed for --shot-select random.")] = 0,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="JSON lines: one object per answer (row, model, k), then the summary."),
+    ] = False,
     queue: Annotated[
         bool,
         typer.Option(
@@ -131,9 +143,12 @@ def eval_command(
                 ),
                 concurrency=concurrency,
                 provider_limits=_provider_limits(provider_limit or []),
+                shots=parse_shots(shots),
+                shot_select=shot_select,  # type: ignore[arg-type] - checked by the evaluation
+                shot_seed=seed,
             )
             evaluation = Evaluation(setup, dataset, specs, store)
-    except (UsageError, DatasetError, SpecError) as exc:
+    except (UsageError, DatasetError, SpecError, ShotsError) as exc:
         raise fail_usage(str(exc)) from exc
     if queue:
         _queue(evaluation, store)
@@ -183,9 +198,11 @@ def _report(evaluation: Evaluation, store: EvalStore, as_json: bool) -> int:
     saved = store.get(evaluation.eval_id)
     assert saved is not None
     metric_list = [m.name for m in evaluation.metrics]
-    summaries = summarize(saved.cells, list(evaluation.setup.models), metric_list)
+    summaries = summarize(saved.cells, saved.arms, metric_list)
     readings = [reading(summaries, m) for m in metric_list] if len(summaries) > 1 else []
     if as_json:
+        for cell in saved.cells:
+            print(json.dumps(cell.to_json()))
         summary = [s.to_json() for s in summaries]
         print(
             json.dumps(
@@ -221,7 +238,7 @@ def _uses(metric: str, option: str) -> bool:
 
 
 def _run(evaluation: Evaluation, quiet: bool) -> None:
-    total = len(evaluation.dataset.rows) * len(evaluation.setup.models)
+    total = evaluation.total_cells
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

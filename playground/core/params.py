@@ -59,8 +59,18 @@ def overrides_from_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str
     return overrides
 
 
-def build_request(spec: ModelSpec, prompt: str, system: str | None, params: Params) -> ChatRequest:
-    """A chat request, or plain text for completion (base) models: the system text, then the prompt."""
+def build_request(
+    spec: ModelSpec,
+    prompt: str,
+    system: str | None,
+    params: Params,
+    examples: Sequence[tuple[str, str]] = (),
+) -> ChatRequest:
+    """A chat request, or plain text for completion (base) models: the system text, then the prompt.
+
+    `examples` are (prompt, answer) pairs shown before the prompt (few-shot prompting): for a chat model
+    as earlier turns, a user message answered by the assistant; for a base model as text it continues,
+    each example's prompt followed by its answer, separated by blank lines."""
     effective = Params().merged(spec.params).merged(_explicit(params))
     common = {
         "temperature": effective.temperature,
@@ -70,13 +80,21 @@ def build_request(spec: ModelSpec, prompt: str, system: str | None, params: Para
         "stop": effective.stop,
     }
     if spec.is_completion:
-        text = f"{system.strip()}\n\n{prompt}" if system and system.strip() else prompt
-        return ChatRequest(raw_text=text, **common)
+        parts = [system.strip()] if system and system.strip() else []
+        parts += [_answered(shown, answer) for shown, answer in examples]
+        return ChatRequest(raw_text="\n\n".join([*parts, prompt]), **common)
     messages = []
     if system and system.strip():
         messages.append(Message("system", system.strip()))
+    for shown, answer in examples:
+        messages += [Message("user", shown), Message("assistant", answer)]
     messages.append(Message("user", prompt))
     return ChatRequest(messages=tuple(messages), **common)
+
+
+def _answered(prompt: str, answer: str) -> str:
+    """An example for a base model: its prompt, then its answer as the text that follows it."""
+    return prompt + ("" if prompt.endswith((" ", "\n")) else " ") + answer
 
 
 def _explicit(params: Params) -> dict[str, Any]:

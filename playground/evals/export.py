@@ -17,11 +17,13 @@ def metric_names(saved: StoredEval) -> list[str]:
 
 
 def eval_to_csv(saved: StoredEval) -> str:
-    """One line per (row, model): prompt, answer, figures, and value/passed/error per metric."""
+    """One line per (row, model, shots): prompt, answer, figures, and value/passed/error per metric."""
     metrics = metric_names(saved)
     fields = [
         "row_index",
         "model",
+        "shots",
+        "examples",
         "prompt",
         "expected",
         "answer",
@@ -46,6 +48,8 @@ def eval_to_csv(saved: StoredEval) -> str:
         line = {
             "row_index": cell.row_index,
             "model": cell.model,
+            "shots": cell.shots,
+            "examples": " ".join(str(i) for i in cell.examples),
             "prompt": cell.prompt,
             "expected": cell.expected,
             "answer": r.text,
@@ -73,7 +77,7 @@ def eval_to_csv(saved: StoredEval) -> str:
 
 def eval_to_json(saved: StoredEval) -> str:
     """Setup, per-model summary and every cell."""
-    summaries = summarize(saved.cells, saved.setup["models"], metric_names(saved))
+    summaries = summarize(saved.cells, saved.arms, metric_names(saved))
     return json.dumps(
         {
             "id": saved.id,

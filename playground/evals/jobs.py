@@ -382,5 +382,5 @@ def stop_job(eval_id: str, owner: str, store: Store) -> Job | None:
 def queue_evaluation(evaluation: Evaluation, store: Store) -> Job:
     """Put a saved evaluation in the queue for a worker (its owner is who created it)."""
     assert evaluation.eval_id is not None
-    cells = len(evaluation.dataset.rows) * len(evaluation.setup.models)
+    cells = evaluation.total_cells
     return JobStore(store).enqueue(evaluation.eval_id, evaluation.user.id, cells)

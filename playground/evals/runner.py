@@ -31,6 +31,7 @@ from playground.evals.judge import (
     parse_verdict,
 )
 from playground.evals.metrics import JUDGE, MetricChoice, MetricError, Score, check_metrics, score_answer
+from playground.evals.shots import MAX_SHOTS, ExamplePicker, ShotSelect, ShotsError, Similarity
 from playground.evals.templating import PromptTemplate, TemplateError
 from playground.hosting.gate import Ask, Gate, default_gate
 from playground.storage.evals import Cell, EvalStore
@@ -61,11 +62,16 @@ class EvalSetup:
     concurrency: int = 4
     provider_limits: Mapping[str, int] = field(default_factory=dict)
     expected_column: str = "expected"
+    # Few-shot prompting: every row runs once per number of examples (0: the row's prompt alone).
+    shots: tuple[int, ...] = (0,)
+    shot_select: ShotSelect = "first"
+    shot_seed: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
         data = asdict(self)
         data["models"] = list(self.models)
+        data["shots"] = list(self.shots)
         data["metrics"] = [m.to_json() for m in self.metrics]
         data["provider_limits"] = dict(self.provider_limits)
         return data
@@ -75,6 +81,7 @@ class EvalSetup:
         """Inverse of to_json."""
         values = dict(data)
         values["models"] = tuple(values["models"])
+        values["shots"] = tuple(values.get("shots") or (0,))
         values["metrics"] = tuple(MetricChoice(m["name"], m.get("options", {})) for m in values["metrics"])
         params = dict(values.get("params") or {})
         params["stop"] = tuple(params.get("stop") or ())
@@ -176,6 +183,7 @@ class Evaluation:
         eval_id: str | None = None,
         user: User = LOCAL_USER,
         gate: Gate | None = None,
+        similarity: Similarity | None = None,
     ) -> None:
         self.setup = setup
         self.user, self.gate = user, gate or default_gate()
@@ -189,6 +197,8 @@ class Evaluation:
             choices.append(MetricChoice(JUDGE))
         self.metrics = tuple(choices)
         _check(setup, dataset, self.template, self.metrics, specs)
+        self._prompts: dict[int, str | None] = {}  # each row's own prompt, filled once
+        self.picker = self._picker(similarity)
         self.models = {key: _build(specs[key], keys) for key in setup.models}
         self.judge = _build(specs[setup.judge], keys) if setup.judge else None
         self.prepare()  # before anything is saved: a model that cannot load leaves no empty evaluation
@@ -222,6 +232,7 @@ class Evaluation:
         keys: Keys | None = None,
         user: User = LOCAL_USER,
         gate: Gate | None = None,
+        similarity: Similarity | None = None,
     ) -> Evaluation:
         """The saved evaluation, set to run only the cells not yet done (in hosted mode: only its owner's)."""
         saved = store.get(eval_id)
@@ -230,21 +241,76 @@ class Evaluation:
         data = saved.dataset
         dataset = Dataset(data["name"], tuple(data["columns"]), tuple(data["rows"]))
         setup = EvalSetup.from_json(saved.setup)
-        return cls(setup, dataset, specs, store, keys=keys, eval_id=eval_id, user=user, gate=gate)
+        return cls(
+            setup,
+            dataset,
+            specs,
+            store,
+            keys=keys,
+            eval_id=eval_id,
+            user=user,
+            gate=gate,
+            similarity=similarity,
+        )
 
-    def ask(self, pending: Sequence[tuple[int, str]] | None = None) -> Ask:
+    @property
+    def total_cells(self) -> int:
+        """Rows × models × example counts."""
+        return len(self.dataset.rows) * len(self.setup.models) * len(self.setup.shots)
+
+    def _picker(self, similarity: Similarity | None) -> ExamplePicker | None:
+        """Each row's examples (None when every run is zero-shot); UsageError when k cannot be met."""
+        if max(self.setup.shots) == 0:
+            return None
+        column = self.setup.expected_column
+        answers = [row.get(column) for row in self.dataset.rows]
+        try:
+            picker = ExamplePicker(
+                [self._prompt(i) or "" for i in range(len(self.dataset.rows))],
+                answers,
+                self.setup.shot_select,
+                self.setup.shot_seed,
+                similarity,
+            )
+        except ShotsError as exc:
+            raise UsageError(str(exc)) from exc
+        short = picker.shortfall(max(self.setup.shots))
+        if short:
+            rows = ", ".join(str(i + 1) for i in short[:5]) + (" …" if len(short) > 5 else "")
+            raise UsageError(
+                f"{max(self.setup.shots)} examples need as many other rows with a different prompt and an "
+                f"answer in {column!r}; row(s) {rows} have fewer. Use fewer shots or more rows."
+            )
+        return picker
+
+    def _prompt(self, index: int) -> str | None:
+        """Row `index`'s own prompt (filled once, kept), or None if its values break the template."""
+        if index not in self._prompts:
+            try:
+                self._prompts[index] = self.template.render(self.dataset.rows[index])
+            except TemplateError:
+                self._prompts[index] = None
+        return self._prompts[index]
+
+    def _request(self, index: int, key: str, shots: int) -> ChatRequest:
+        """The call for one cell: the row's prompt after `shots` examples (prompt, then expected answer)."""
+        model = self.models[key]
+        examples = self.picker.examples(index, shots) if self.picker and shots else ()
+        column = self.setup.expected_column
+        pairs = [(self._prompt(j) or "", str(self.dataset.rows[j][column])) for j in examples]
+        return build_request(
+            model.spec, self._prompt(index) or "", self.setup.system, self.setup.params, pairs
+        )
+
+    def ask(self, pending: Sequence[tuple[int, str, int]] | None = None) -> Ask:
         """What running `pending` (default: every cell) asks of a user's limits: calls, tokens, max cost.
 
         Each cell's prompt is filled and estimated as Compare does before a run; a judge call is counted
         at its prompt plus the longest answer the model may give."""
-        cells = (
-            pending
-            if pending is not None
-            else [(index, key) for index in range(len(self.dataset.rows)) for key in self.setup.models]
-        )
+        cells = pending if pending is not None else self.pending([])
         cost, unpriced, max_tokens = Decimal(0), set(), 0
-        for index, key in cells:
-            for spec, provider, request in self._calls_of_cell(index, key):
+        for index, key, shots in cells:
+            for spec, provider, request in self._calls_of_cell(index, key, shots):
                 est = estimate(spec, provider, request)
                 max_tokens = max(max_tokens, est.max_output_tokens)
                 if est.max_cost_usd is not None:
@@ -260,15 +326,16 @@ class Evaluation:
             concurrency=self.setup.concurrency,
         )
 
-    def _calls_of_cell(self, index: int, key: str) -> list[tuple[ModelSpec, Provider, ChatRequest]]:
+    def _calls_of_cell(
+        self, index: int, key: str, shots: int
+    ) -> list[tuple[ModelSpec, Provider, ChatRequest]]:
         """The calls one cell makes at most: the answer, and the judge's verdict on the longest answer
         (with the row's expected answer, which the judge reads as well)."""
         model = self.models[key]
-        try:
-            prompt = self.template.render(self.dataset.rows[index])
-        except TemplateError:
+        prompt = self._prompt(index)
+        if prompt is None:
             return []  # this row fails without a call (see _run_cell): it costs nothing
-        request = build_request(model.spec, prompt, self.setup.system, self.setup.params)
+        request = self._request(index, key, shots)
         calls = [(model.spec, model.provider, request)]
         if self.judge is not None:
             longest = "x " * (request.max_tokens or 0)
@@ -293,15 +360,16 @@ class Evaluation:
         saved = self.store.get(self.eval_id)
         return saved.cells if saved else []
 
-    def pending(self, saved_cells: Sequence[Cell] | None = None) -> list[tuple[int, str]]:
-        """(row index, model) cells not saved yet, rows first so every model advances together."""
+    def pending(self, saved_cells: Sequence[Cell] | None = None) -> list[tuple[int, str, int]]:
+        """(row index, model, shots) cells not saved yet, rows first so every model advances together."""
         cells = self._saved_cells() if saved_cells is None else saved_cells
-        done = {(c.row_index, c.model) for c in cells}
+        done = {(c.row_index, c.model, c.shots) for c in cells}
         return [
-            (index, key)
+            (index, key, shots)
             for index in range(len(self.dataset.rows))
             for key in self.setup.models
-            if (index, key) not in done
+            for shots in self.setup.shots
+            if (index, key, shots) not in done
         ]
 
     def cancel(self) -> None:
@@ -323,7 +391,8 @@ class Evaluation:
             self.ask(pending) if self.gate.policy.enabled else Ask("evaluation", len(pending), 0, Decimal(0))
         )
         self._ticket = self.gate.admit(self.user, ask, self.store.store)
-        tally = _Tally.of(saved_cells, len(self.dataset.rows), len(self.setup.models), len(pending))
+        arms = len(self.setup.models) * len(self.setup.shots)  # answers per row
+        tally = _Tally.of(saved_cells, len(self.dataset.rows), arms, len(pending))
         to_save: queue.Queue[Any] = queue.Queue()
         events: queue.Queue[Cell | BaseException | None] = queue.Queue()
         writer = threading.Thread(target=self._write, args=(to_save, events), daemon=True, name="eval-writer")
@@ -332,8 +401,8 @@ class Evaluation:
         # The pool's size is the overall limit; a semaphore per provider is its own limit inside it.
         pool = ThreadPoolExecutor(max_workers=max(1, self.setup.concurrency), thread_name_prefix="eval")
         try:
-            for index, key in pending:
-                pool.submit(self._work, index, key, slots, to_save)
+            for index, key, shots in pending:
+                pool.submit(self._work, index, key, shots, slots, to_save)
             finishing = len(pending)
             while finishing:
                 item = events.get()
@@ -366,17 +435,22 @@ class Evaluation:
         }
 
     def _work(
-        self, index: int, key: str, slots: Mapping[str, threading.BoundedSemaphore], to_save: queue.Queue[Any]
+        self,
+        index: int,
+        key: str,
+        shots: int,
+        slots: Mapping[str, threading.BoundedSemaphore],
+        to_save: queue.Queue[Any],
     ) -> None:
         """A pool worker: one cell, handed to the writer; then None to say this worker is done."""
         try:
             if self.cancel_token.cancelled or self._draining.is_set():
                 return
             try:
-                cell = self._run_cell(index, key, slots)
+                cell = self._run_cell(index, key, shots, slots)
             except Exception as exc:  # noqa: BLE001 - a bug in one cell must not stop the others
                 error = CallError("internal", f"{type(exc).__name__}: {exc}")
-                cell = Cell(index, key, "", None, RunResult(model=key, error=error))
+                cell = Cell(index, key, "", None, RunResult(model=key, error=error), shots=shots)
             if cell is not None:
                 to_save.put(cell)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
@@ -401,15 +475,18 @@ class Evaluation:
                     continue
             events.put(item)
 
-    def _run_cell(self, index: int, key: str, slots: Mapping[str, threading.BoundedSemaphore]) -> Cell | None:
+    def _run_cell(
+        self, index: int, key: str, shots: int, slots: Mapping[str, threading.BoundedSemaphore]
+    ) -> Cell | None:
         row = self.dataset.rows[index]
         model = self.models[key]
         expected = row.get(self.setup.expected_column)
         try:
             prompt = self.template.render(row)
         except TemplateError as exc:  # this row's values break the template: its cell says so, no call
-            return Cell(index, key, "", expected, RunResult(model=key, error=CallError("template", str(exc))))
-        request = build_request(model.spec, prompt, self.setup.system, self.setup.params)
+            error = CallError("template", str(exc))
+            return Cell(index, key, "", expected, RunResult(model=key, error=error), shots=shots)
+        request = self._request(index, key, shots)
         with slots[model.spec.provider]:
             if self._draining.is_set():  # it waited for its provider's slot while the worker began to drain
                 return None
@@ -419,7 +496,10 @@ class Evaluation:
         self._paid(EVAL_CALL, result)
         if result.error and result.error.kind == "cancelled":
             return None  # not finished: resume runs it again
-        cell = Cell(index, key, prompt, expected, result)
+        examples = self.picker.examples(index, shots) if self.picker and shots else ()
+        cell = Cell(
+            index, key, prompt, expected, result, shots=shots, examples=examples, sent=request.prompt_json()
+        )
         for choice in self.metrics:
             if not result.ok:
                 continue  # the call's error is the row's outcome; no metric can score it
@@ -496,6 +576,15 @@ def _check(
         raise UsageError("the judge metric needs a judge model (--judge KEY)")
     if setup.concurrency < 1:
         raise UsageError("concurrency must be at least 1")
+    if len(set(setup.shots)) != len(setup.shots) or not all(0 <= k <= MAX_SHOTS for k in setup.shots):
+        raise UsageError(
+            f"shots are distinct numbers of examples from 0 to {MAX_SHOTS}, not {list(setup.shots)}"
+        )
+    if max(setup.shots) > 0 and setup.expected_column not in dataset.columns:
+        raise UsageError(
+            f"examples show each row's expected answer: the dataset has no column {setup.expected_column!r} "
+            f"(columns: {', '.join(dataset.columns)})"
+        )
 
 
 def _build(spec: ModelSpec, keys: Keys | None) -> _Model:

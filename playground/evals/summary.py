@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from playground.core.stats import spread
-from playground.storage.evals import Cell
+from playground.storage.evals import Arm, Cell
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class MetricSummary:
 class ModelSummary:
     """One model over the whole dataset."""
 
-    model: str
+    model: str  # the arm's label: the model key, or "key · 3-shot"
     rows: int
     errors: int  # calls that failed
     metrics: dict[str, MetricSummary]
@@ -42,6 +42,8 @@ class ModelSummary:
     cost_usd: Decimal | None  # answers, known prices only; None when nothing was priced
     judge_cost_usd: Decimal | None
     cost_sources: tuple[str, ...]
+    shots: int = 0  # examples shown before each row's prompt
+    model_key: str = ""  # the model, whatever the arm's label
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form (money as strings)."""
@@ -57,6 +59,8 @@ class ModelSummary:
             "cost_usd": None if self.cost_usd is None else str(self.cost_usd),
             "judge_cost_usd": None if self.judge_cost_usd is None else str(self.judge_cost_usd),
             "cost_sources": list(self.cost_sources),
+            "model_key": self.model_key or self.model,
+            "shots": self.shots,
         }
 
 
@@ -86,11 +90,12 @@ def _sum_money(values: Sequence[Decimal | None]) -> Decimal | None:
     return sum(known, Decimal(0)) if known else None
 
 
-def summarize(cells: Sequence[Cell], models: Sequence[str], metrics: Sequence[str]) -> list[ModelSummary]:
-    """One summary per model, in the given order."""
+def summarize(cells: Sequence[Cell], arms: Sequence[Arm | str], metrics: Sequence[str]) -> list[ModelSummary]:
+    """One summary per arm (a model key alone is that model without examples), in the given order."""
     summaries = []
-    for model in models:
-        mine = [c for c in cells if c.model == model]
+    for given in arms:
+        arm = given if isinstance(given, Arm) else Arm(given, 0, given)
+        mine = [c for c in cells if arm.holds(c)]
         per_metric = {}
         for metric in metrics:
             scores = [c.scores[metric] for c in mine if metric in c.scores]
@@ -109,7 +114,7 @@ def summarize(cells: Sequence[Cell], models: Sequence[str], metrics: Sequence[st
         latency = spread([c.result.total_s for c in mine if c.result.ok and c.result.total_s is not None])
         summaries.append(
             ModelSummary(
-                model=model,
+                model=arm.label,
                 rows=len(mine),
                 errors=sum(1 for c in mine if not c.result.ok),
                 metrics=per_metric,
@@ -120,6 +125,8 @@ def summarize(cells: Sequence[Cell], models: Sequence[str], metrics: Sequence[st
                 cost_usd=_sum_money([c.result.cost_usd for c in mine]),
                 judge_cost_usd=_sum_money([c.judge.cost_usd for c in mine if c.judge]),
                 cost_sources=tuple(sorted({c.result.cost_source for c in mine})),
+                shots=arm.shots,
+                model_key=arm.model,
             )
         )
     return summaries

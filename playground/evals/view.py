@@ -7,7 +7,7 @@ from typing import Any
 
 from playground.evals.metrics import Score
 from playground.evals.summary import ModelSummary
-from playground.storage.evals import Cell, StoredEval
+from playground.storage.evals import Arm, Cell, StoredEval
 
 
 def summary_rows(summaries: Sequence[ModelSummary], metrics: Sequence[str]) -> list[dict[str, Any]]:
@@ -49,28 +49,36 @@ def score_mark(score: Score | None) -> str:
 
 
 def matrix_rows(saved: StoredEval, metric: str, preview_chars: int = 60) -> list[dict[str, Any]]:
-    """Rows × models: each cell shows one metric's mark, "call error", or "not run" (resume fills it)."""
-    by_key = {(c.row_index, c.model): c for c in saved.cells}
-    models = saved.setup["models"]
+    """Rows × arms: each cell shows one metric's mark, "call error", or "not run" (resume fills it)."""
+    by_key = {(c.row_index, c.model, c.shots): c for c in saved.cells}
     rows = []
     for index, data in enumerate(saved.dataset["rows"]):
         line: dict[str, Any] = {
             "row": index + 1,
             "input": " · ".join(str(v) for v in data.values())[:preview_chars],
         }
-        for model in models:
-            cell = by_key.get((index, model))
+        for arm in saved.arms:
+            cell = by_key.get((index, arm.model, arm.shots))
             if cell is None:
-                line[model] = "not run"
+                line[arm.label] = "not run"
             elif not cell.result.ok:
-                line[model] = f"call error ({cell.result.error.kind if cell.result.error else None})"
+                line[arm.label] = f"call error ({cell.result.error.kind if cell.result.error else None})"
             else:
-                line[model] = score_mark(cell.scores.get(metric))
+                line[arm.label] = score_mark(cell.scores.get(metric))
         rows.append(line)
     return rows
 
 
-def cells_of_row(saved: StoredEval, row_index: int) -> list[Cell]:
-    """Every model's cell for one dataset row, in the evaluation's model order."""
-    order = {model: i for i, model in enumerate(saved.setup["models"])}
-    return sorted((c for c in saved.cells if c.row_index == row_index), key=lambda c: order.get(c.model, 0))
+def cells_of_row(saved: StoredEval, row_index: int) -> list[tuple[Arm, Cell]]:
+    """Every arm's cell for one dataset row (with the arm, for its label), in the evaluation's order."""
+    mine = {(c.model, c.shots): c for c in saved.cells if c.row_index == row_index}
+    return [(arm, mine[arm.model, arm.shots]) for arm in saved.arms if (arm.model, arm.shots) in mine]
+
+
+def sent_text(cell: Cell) -> str:
+    """The prompt a cell sent, examples included, as plain text: one block per chat message."""
+    if cell.sent is None:
+        return cell.prompt  # saved before the sent prompt was kept: zero-shot, its prompt as filled
+    if "text" in cell.sent:
+        return str(cell.sent["text"])
+    return "\n\n".join(f"[{m.get('role')}]\n{m.get('content')}" for m in cell.sent.get("messages", []))

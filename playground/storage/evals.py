@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -46,22 +47,51 @@ class EvalRow(TableBase):
 
 class EvalCellRow(TableBase):
     __tablename__ = "eval_cells"
-    __table_args__ = (UniqueConstraint("eval_id", "row_index", "model"),)
+    __table_args__ = (UniqueConstraint("eval_id", "row_index", "model", "shots", name="uq_eval_cells_cell"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     eval_id: Mapped[str] = mapped_column(ForeignKey("evals.id", ondelete="CASCADE"), index=True)
     row_index: Mapped[int] = mapped_column(Integer)
     model: Mapped[str] = mapped_column(String(200))
+    shots: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     prompt: Mapped[str] = mapped_column(Text)
     expected: Mapped[str | None] = mapped_column(Text, nullable=True)
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     scores: Mapped[dict[str, Any]] = mapped_column(JSON)
     judge: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    examples: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+    sent: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One way an evaluation asks every row: a model, shown `shots` examples first. Summaries, charts and
+    the matrix have one entry per arm; without few-shot prompting there is one arm per model."""
+
+    model: str
+    shots: int = 0
+    label: str = ""  # the model key, or "key · 3-shot" when the evaluation compares numbers of examples
+
+    def holds(self, cell: Cell) -> bool:
+        """True for this arm's cells."""
+        return cell.model == self.model and cell.shots == self.shots
+
+
+def arms_of(models: Sequence[str], shots: Sequence[int]) -> list[Arm]:
+    """The arms of an evaluation, model by model, fewest examples first."""
+    plain = list(shots) == [0]
+    return [Arm(m, k, m if plain else f"{m} · {k}-shot") for m in models for k in sorted(shots)]
+
+
+def cell_count(setup: dict[str, Any], dataset: dict[str, Any]) -> int:
+    """How many cells an evaluation has: rows × models × example counts (one, 0, before few-shot)."""
+    return len(dataset["rows"]) * len(setup["models"]) * len(setup.get("shots") or [0])
 
 
 @dataclass
 class Cell:
-    """One dataset row answered by one model, with its scores (and the judge's call, if any)."""
+    """One dataset row answered by one model (after `shots` examples), with its scores (and the judge's
+    call, if any). `prompt` is the row's own prompt; `sent` the whole prompt as sent, examples included."""
 
     row_index: int
     model: str
@@ -70,17 +100,23 @@ class Cell:
     result: RunResult
     scores: dict[str, Score] = field(default_factory=dict)
     judge: RunResult | None = None
+    shots: int = 0
+    examples: tuple[int, ...] = ()  # the rows shown as examples, in order
+    sent: dict[str, Any] | None = None  # ChatRequest.prompt_json() of the call (None before revision 0007)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form (exports)."""
         return {
             "row_index": self.row_index,
             "model": self.model,
+            "shots": self.shots,
+            "examples": list(self.examples),
             "prompt": self.prompt,
             "expected": self.expected,
             "result": self.result.to_json(),
             "scores": {name: score.to_json() for name, score in self.scores.items()},
             "judge": self.judge.to_json() if self.judge else None,
+            "sent": self.sent,
         }
 
 
@@ -97,9 +133,19 @@ class StoredEval:
     owner: str = LOCAL_OWNER
 
     @property
+    def shots(self) -> list[int]:
+        """The numbers of examples it compares ([0] before few-shot prompting)."""
+        return list(self.setup.get("shots") or [0])
+
+    @property
+    def arms(self) -> list[Arm]:
+        """Its arms: each model with each number of examples."""
+        return arms_of(self.setup["models"], self.shots)
+
+    @property
     def total_cells(self) -> int:
-        """Rows × models."""
-        return len(self.dataset["rows"]) * len(self.setup["models"])
+        """Rows × models × example counts."""
+        return cell_count(self.setup, self.dataset)
 
     @property
     def complete(self) -> bool:
@@ -160,6 +206,9 @@ class EvalStore:
             eval_id=eval_id,
             row_index=cell.row_index,
             model=cell.model,
+            shots=cell.shots,
+            examples=list(cell.examples),
+            sent=cell.sent,
             prompt=cell.prompt,
             expected=cell.expected,
             result=cell.result.to_json(),
@@ -167,7 +216,7 @@ class EvalStore:
             judge=cell.judge.to_json() if cell.judge else None,
         )
         return self.store.writer.save(
-            f"row {cell.row_index} of {cell.model} in evaluation {eval_id}",
+            f"row {cell.row_index} of {cell.model} ({cell.shots}-shot) in evaluation {eval_id}",
             lambda session: session.add(row),
             wait_s,
         )
@@ -181,7 +230,7 @@ class EvalStore:
             cells = session.scalars(
                 select(EvalCellRow)
                 .where(EvalCellRow.eval_id == eval_id)
-                .order_by(EvalCellRow.row_index, EvalCellRow.model)
+                .order_by(EvalCellRow.row_index, EvalCellRow.model, EvalCellRow.shots)
             )
             return StoredEval(
                 row.id, row.created_at, row.name, row.setup, row.dataset, [_cell(c) for c in cells], row.owner
@@ -208,7 +257,7 @@ class EvalStore:
                     row.name,
                     list(row.setup["models"]),
                     done or 0,
-                    len(row.dataset["rows"]) * len(row.setup["models"]),
+                    cell_count(row.setup, row.dataset),
                 )
                 for row, done in session.execute(query)
             ]
@@ -243,4 +292,7 @@ def _cell(row: EvalCellRow) -> Cell:
         result=RunResult.from_json(row.result),
         scores={name: Score.from_json(value) for name, value in row.scores.items()},
         judge=RunResult.from_json(row.judge) if row.judge else None,
+        shots=row.shots,
+        examples=tuple(row.examples or ()),
+        sent=row.sent,
     )
