@@ -274,7 +274,9 @@ def test_a_schemas_patterns_are_matched_under_a_time_bound():
     for schema, answer in cases:
         started = time.monotonic()
         score = score_answer(MetricChoice("json_schema", {"schema": schema}), answer, None)
-        assert time.monotonic() - started < 1.5
+        # The 1 s bound itself is checked by the message; this only says the server is not held (the
+        # probe's 31 s), with room for a loaded machine (1.58 s was seen with two test runs at once).
+        assert time.monotonic() - started < 5.0
         assert score.error and "took over 1 s" in score.error
     valid = score_answer(MetricChoice("json_schema", {"schema": cases[0][0]}), '{"a": "aaa"}', None)
     assert valid.passed is True
