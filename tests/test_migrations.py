@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 import playground.storage.evals  # noqa: F401 - the eval tables join the metadata
 from playground.core.results import RunResult
 from playground.storage.evals import EvalStore
-from playground.storage.runs import MIGRATIONS, Store, TableBase
+from playground.storage.runs import MIGRATIONS, Store, all_tables
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "history-4ae08a8.db"
 
@@ -35,7 +35,7 @@ def test_a_fresh_database_gets_the_models_schema_by_migrations(db_url: str):
     store = Store(db_url)
     assert revision(store) == head()
     with store.engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), TableBase.metadata)
+        differences = compare_metadata(MigrationContext.configure(connection), all_tables())
     assert differences == []  # the migrations and the models say the same thing
 
 
@@ -76,7 +76,7 @@ def test_every_migration_goes_down_and_up_again(db_url: str):
 def test_a_database_made_with_create_all_at_the_newest_schema_is_taken_as_it_is(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'create_all.db'}"
     engine = sqlalchemy.create_engine(url)
-    TableBase.metadata.create_all(engine)  # as the store did for a while, queue_wait_s included
+    all_tables().create_all(engine)  # as the store did for a while, queue_wait_s included
     with engine.begin() as connection:  # ... but before owners, the usage ledger (0003) and progress (0004)
         for statement in (
             "DROP TABLE IF EXISTS eval_jobs",  # the queue (0006), when the test run has imported it

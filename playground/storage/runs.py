@@ -79,6 +79,13 @@ class TableBase(DeclarativeBase):
     pass
 
 
+def all_tables() -> Any:
+    """The metadata of every table the store keeps (their modules imported), as the migrations make them."""
+    from playground.storage import evals, jobs  # noqa: F401 - their tables join TableBase.metadata
+
+    return TableBase.metadata
+
+
 class RunRow(TableBase):
     __tablename__ = "runs"
 
@@ -510,7 +517,9 @@ class Store:
 def _engine(url: str) -> Engine:
     try:
         # SQLite: wait up to 30 s for another process's write lock (the CLI beside the app) before failing.
-        engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+        sqlite = url.startswith("sqlite")
+        options: dict[str, Any] = {"connect_args": {"timeout": 30}, "module": sqlite_module()} if sqlite else {}
+        engine = create_engine(url, **options)
     except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:  # ImportError: no driver
         raise StoreUnavailableError(
             f"{DB_ENV} is not a database URL this install can open: {shown_url(url)} ({exc}); "
@@ -586,6 +595,35 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def sqlite_module() -> Any:
+    """The SQLite driver: pysqlite3 where its wheel exists (Linux x86_64), else Python's own sqlite3.
+
+    Vector search runs inside the store with the sqlite-vec extension, and Python builds often come
+    without extension loading (this machine's does: `enable_load_extension` is missing); pysqlite3-binary
+    is the same driver with a current SQLite that can load it."""
+    try:
+        import pysqlite3.dbapi2 as driver  # type: ignore[import-not-found]
+    except ImportError:
+        import sqlite3 as driver
+    return driver
+
+
+def _load_sqlite_vec(dbapi_connection: Any) -> None:
+    # Loaded on every connection (an extension lives per connection); a driver that cannot load it
+    # leaves vector search unavailable, and the documents pages say so (storage.vectors).
+    if not hasattr(dbapi_connection, "enable_load_extension"):
+        return
+    try:
+        import sqlite_vec
+    except ImportError:
+        return
+    dbapi_connection.enable_load_extension(True)
+    try:
+        sqlite_vec.load(dbapi_connection)
+    finally:
+        dbapi_connection.enable_load_extension(False)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Python's sqlite3 commits on its own before DDL statements; SQLAlchemy's documented recipe turns
     # that off so transactions (and Alembic's migrations) are real.
@@ -598,3 +636,4 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    _load_sqlite_vec(dbapi_connection)
