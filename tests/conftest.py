@@ -123,6 +123,22 @@ def postgres_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def pgvector_cluster() -> Iterator[str]:
+    """A throwaway cluster of pgserver's PostgreSQL, which has pgvector (Debian bookworm has none)."""
+    bin_dir = postgres.pgvector_bin_dir()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("pgserver is not installed: it is in the test extra")
+        pytest.skip("pgserver (PostgreSQL with pgvector) is not installed")
+    folder = Path(tempfile.mkdtemp(prefix="playground-pg-"))
+    try:
+        with postgres.cluster(folder, free_port(), bin_dir) as url:
+            yield url
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The store's database, once on SQLite and once on a fresh PostgreSQL database; also $PLAYGROUND_DB."""

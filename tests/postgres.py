@@ -17,8 +17,23 @@ from pathlib import Path
 BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)  # newest version first
 
 
-def postgres_bin(name: str) -> str | None:
+def pgvector_bin_dir() -> Path | None:
+    """The PostgreSQL that pgserver (a test dependency) ships with pgvector built in, or None.
+
+    Debian bookworm has no pgvector package and this machine reaches no other apt source, so the vector
+    tests run on pgserver's PostgreSQL 16; the store's other tests use Debian's."""
+    try:
+        import pgserver
+    except ImportError:
+        return None
+    folder = Path(pgserver.__file__).parent / "pginstall" / "bin"
+    return folder if (folder / "postgres").exists() else None
+
+
+def postgres_bin(name: str, bin_dir: Path | None = None) -> str | None:
     """The path of a PostgreSQL server program (initdb, postgres, pg_isready), or None if not installed."""
+    if bin_dir is not None:
+        return str(bin_dir / name)
     for folder in BIN_DIRS:
         if (folder / name).exists():
             return str(folder / name)
@@ -40,8 +55,8 @@ class Cluster:
     """One throwaway cluster in a folder: initdb once, then start and stop it (to take the database away
     under a running app and bring it back)."""
 
-    def __init__(self, folder: Path, port: int) -> None:
-        self.folder, self.port = folder, port
+    def __init__(self, folder: Path, port: int, bin_dir: Path | None = None) -> None:
+        self.folder, self.port, self.bin_dir = folder, port, bin_dir
         self.data = folder / "pgdata"
         self.url = f"postgresql+psycopg://playground@127.0.0.1:{port}/postgres"
         self.process: subprocess.Popen[bytes] | None = None
@@ -50,7 +65,7 @@ class Cluster:
             shutil.chown(folder, "postgres")
             shutil.chown(self.data, "postgres")
         initdb = [
-            postgres_bin("initdb"),
+            postgres_bin("initdb", self.bin_dir),
             "-D",
             str(self.data),
             "-A",
@@ -64,7 +79,7 @@ class Cluster:
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
         server = [
-            postgres_bin("postgres"),
+            postgres_bin("postgres", self.bin_dir),
             "-D", str(self.data),
             "-p", str(self.port),
             "-k", str(self.folder),
@@ -74,22 +89,22 @@ class Cluster:
         log = (self.folder / "postgres.log").open("ab")
         self.process = subprocess.Popen(_as_server_user(server), stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        _wait_ready(self.port, self.process, self.folder)
+        _wait_ready(self.port, self.process, self.folder, self.bin_dir)
 
     def stop(self) -> None:
         """Stop the server at once (fast shutdown: every connection is dropped)."""
         if self.process is not None and self.process.poll() is None:
             # pg_ctl signals the server itself (runuser does not pass SIGINT on): "fast" drops clients.
-            stop = [postgres_bin("pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w"]
+            stop = [postgres_bin("pg_ctl", self.bin_dir), "stop", "-D", str(self.data), "-m", "fast", "-w"]
             subprocess.run(_as_server_user(stop), capture_output=True, timeout=60)
             self.process.wait(timeout=30)
         self.process = None
 
 
 @contextmanager
-def cluster(folder: Path, port: int) -> Iterator[str]:
+def cluster(folder: Path, port: int, bin_dir: Path | None = None) -> Iterator[str]:
     """Start a fresh cluster in `folder` on 127.0.0.1:`port`; yields a SQLAlchemy URL of its database."""
-    server = Cluster(folder, port)
+    server = Cluster(folder, port, bin_dir)
     server.start()
     try:
         yield server.url
@@ -97,13 +112,15 @@ def cluster(folder: Path, port: int) -> Iterator[str]:
         server.stop()
 
 
-def _wait_ready(port: int, process: subprocess.Popen[bytes], folder: Path) -> None:
+def _wait_ready(
+    port: int, process: subprocess.Popen[bytes], folder: Path, bin_dir: Path | None = None
+) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"postgres exited: {(folder / 'postgres.log').read_text()[-2000:]}")
         ready = subprocess.run(
-            [postgres_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
+            [postgres_bin("pg_isready", bin_dir), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
         )
         if ready.returncode == 0:
             return

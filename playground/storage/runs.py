@@ -81,7 +81,7 @@ class TableBase(DeclarativeBase):
 
 def all_tables() -> Any:
     """The metadata of every table the store keeps (their modules imported), as the migrations make them."""
-    from playground.storage import evals, jobs  # noqa: F401 - their tables join TableBase.metadata
+    from playground.storage import evals, jobs, vectors  # noqa: F401 - their tables join TableBase.metadata
 
     return TableBase.metadata
 
@@ -518,7 +518,9 @@ def _engine(url: str) -> Engine:
     try:
         # SQLite: wait up to 30 s for another process's write lock (the CLI beside the app) before failing.
         sqlite = url.startswith("sqlite")
-        options: dict[str, Any] = {"connect_args": {"timeout": 30}, "module": sqlite_module()} if sqlite else {}
+        options: dict[str, Any] = (
+            {"connect_args": {"timeout": 30}, "module": sqlite_module()} if sqlite else {}
+        )
         engine = create_engine(url, **options)
     except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:  # ImportError: no driver
         raise StoreUnavailableError(
