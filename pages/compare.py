@@ -118,7 +118,10 @@ st.title("Compare models")
 all_specs = specs()
 keys = keyring()
 usable = {key: usability(spec, keys) for key, spec in all_specs.items()}
-options = sorted(all_specs, key=lambda k: (all_specs[k].provider, k))
+# Models that answer prompts; embedding models are for Documents.
+options = sorted(
+    (k for k in all_specs if all_specs[k].generates_text), key=lambda k: (all_specs[k].provider, k)
+)
 
 
 def label(key: str) -> str:

@@ -266,7 +266,7 @@ if (
 
 all_specs = specs()
 ring = keyring()
-usable = [k for k, s in sorted(all_specs.items()) if usability(s, ring)[0]]
+usable = [k for k, s in sorted(all_specs.items()) if s.generates_text and usability(s, ring)[0]]
 store = eval_store()
 with database_answers():
     listing = store.list(owner=history_owner())  # hosted mode: only this user's evaluations

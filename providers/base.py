@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -96,6 +96,30 @@ class Queued:
 
 
 Chunk = TextDelta | Usage | Finish | Queued
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """Vectors for a batch of texts, in their order, and the input tokens the server reported (None: it
+    did not say; a local model counts its own)."""
+
+    vectors: tuple[tuple[float, ...], ...]
+    input_tokens: int | None = None
+
+
+class EmbeddingModel(Protocol):
+    """An adapter that serves the "embeddings" task: texts in, one vector each out. It never times or
+    prices: the retrieval service does (rag/embedding.py), as the runner does for chat."""
+
+    runs_locally: ClassVar[bool]
+
+    def prepare(self) -> None:
+        """Import the SDK, build the client or load the model, so none of it is timed."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> Embedded:
+        """One vector per text, in order; ProviderError subclasses on failure."""
+        ...
 
 
 @dataclass

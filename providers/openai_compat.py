@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from providers import errors
-from providers.base import SAMPLING_PARAMS, CallTarget, CancelToken, ChatRequest, Chunk, Snippet, Task
+from providers.base import (
+    SAMPLING_PARAMS,
+    CallTarget,
+    CancelToken,
+    ChatRequest,
+    Chunk,
+    Embedded,
+    Snippet,
+    Task,
+)
 from providers.chat_stream import redacted, relay
 from providers.http_errors import body_or_reason, short_body
 from providers.snippet_text import curl_text, kwargs_text
@@ -25,7 +34,7 @@ class OpenAIProvider:
     """Streams chat (or text) completions through the official `openai` SDK."""
 
     name: ClassVar[str] = "openai"
-    tasks: ClassVar[tuple[Task, ...]] = ("chat", "completion")
+    tasks: ClassVar[tuple[Task, ...]] = ("chat", "completion", "embeddings")
     accepts: ClassVar[tuple[str, ...]] = SAMPLING_PARAMS
     runs_locally: ClassVar[bool] = False
     price_id: ClassVar[str | None] = "openai"  # a base_url elsewhere is matched by URL instead
@@ -150,6 +159,24 @@ class OpenAIProvider:
         if request.is_completion:
             return self.client.completions.create(prompt=request.raw_text, **params)
         return self.client.chat.completions.create(messages=request.openai_messages(), **params)
+
+    def embed(self, texts: Sequence[str]) -> Embedded:
+        """Vectors from the embeddings endpoint (`/v1/embeddings`), in the order of `texts`."""
+        params: dict[str, Any] = {"model": self.model, "input": list(texts), "encoding_format": "float"}
+        if not self.api_key:
+            import openai
+
+            params["extra_headers"] = {"Authorization": openai.Omit()}
+        try:
+            response = self.client.embeddings.create(**params)
+            data = sorted(response.data, key=lambda item: item.index)
+            vectors = tuple(tuple(float(x) for x in item.embedding) for item in data)
+        except Exception as exc:  # noqa: BLE001 - every SDK failure (and a malformed answer) is mapped
+            raise self._map(exc) from exc
+        if len(vectors) != len(texts) or len({len(v) for v in vectors}) > 1:
+            raise errors.BadResponseError(f"asked for {len(texts)} vectors of one size; got {len(vectors)}")
+        usage = getattr(response, "usage", None)
+        return Embedded(vectors, getattr(usage, "prompt_tokens", None))
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Chunk]:
         """Yield text deltas, then usage (when the server reports it) and the finish reason."""

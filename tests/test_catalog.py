@@ -100,7 +100,8 @@ def test_unknown_facts_stay_unknown_and_prices_carry_their_source():
     assert 50e6 < smol.size_on_disk_bytes < 200e6 and 150e6 < gemma.size_on_disk_bytes < 400e6
     assert "own tokenizer" in smol.token_counting
     assert "cl100k_base" in by_key["gpt-4o-mini"].token_counting
-    assert not by_key["text-embedding-3-small"].usable  # listed, but not something the playground runs
+    embedding = by_key["text-embedding-3-small"]
+    assert not embedding.usable and "OPENAI_API_KEY" in embedding.usable_reason  # served, but no key here
 
 
 def test_filters_open_instruct_chat_and_unknown_never_passes():

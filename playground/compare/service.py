@@ -108,6 +108,11 @@ def plan_comparison(
     unknown = [k for k in model_keys if k not in specs]
     if unknown:
         raise UsageError(f"unknown model {', '.join(map(repr, unknown))}; known: {', '.join(sorted(specs))}")
+    if vectors := [k for k in model_keys if not specs[k].generates_text]:
+        raise UsageError(
+            f"{', '.join(vectors)} does not answer prompts (task {specs[vectors[0]].task}): an embedding model "
+            "turns text into vectors; use it for documents (playground docs)"
+        )
     duplicates = sorted({k for k in model_keys if list(model_keys).count(k) > 1})
     if duplicates:
         raise UsageError(f"model chosen twice: {', '.join(duplicates)}")

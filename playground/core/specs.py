@@ -74,6 +74,11 @@ class ModelSpec:
         return self.source in VISITOR_SOURCES
 
     @property
+    def generates_text(self) -> bool:
+        """True for models that answer prompts (chat or completion): the ones Compare and Evaluate run."""
+        return self.task in ("chat", "completion")
+
+    @property
     def is_completion(self) -> bool:
         """True when this model is driven with plain text completion, not chat."""
         return self.task == "completion"

@@ -570,6 +570,10 @@ def _check(
     unknown = [k for k in (*setup.models, *([setup.judge] if setup.judge else [])) if k not in specs]
     if unknown:
         raise UsageError(f"unknown model {', '.join(map(repr, unknown))}; known: {', '.join(sorted(specs))}")
+    if vectors := [
+        k for k in (*setup.models, *([setup.judge] if setup.judge else [])) if not specs[k].generates_text
+    ]:
+        raise UsageError(f"{', '.join(vectors)} does not answer prompts: it is an embedding model")
     if len(set(setup.models)) != len(setup.models):
         raise UsageError("a model is chosen twice")
     if any(c.name == JUDGE for c in metrics) and not setup.judge:
