@@ -12,6 +12,8 @@ The scenario is the first path segment: `http://127.0.0.1:PORT/<scenario>/v1/cha
   malformed  a data line that is not JSON
   echo       stream the last user message back word by word, first after `ttft` s
   judge      answer a judge's verdict: {"reasoning": ..., "score": `score`}; `score=bad` sends prose
+  embed      /v1/embeddings: a `dims`-sized bag-of-words vector per input (words hashed to positions,
+             so texts sharing words are close), with usage = words counted
 Every request's headers are kept in `ScriptedServer.requests` for assertions.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import zlib
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -137,6 +140,22 @@ class _Handler(BaseHTTPRequestHandler):
             else json.dumps({"reasoning": "ok", "score": int(score)})
         )
         self._stream_words(reply, 0)
+
+    def _scenario_embed(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        dims = int(args.get("dims", 64))
+        texts = body.get("input") or []
+        texts = [texts] if isinstance(texts, str) else texts
+        data, words_seen = [], 0
+        for index, text in enumerate(texts):
+            vector = [0.0] * dims
+            for word in str(text).lower().split():
+                word = word.strip(".,;:!?\"'()[]")
+                if word:
+                    vector[zlib.crc32(word.encode()) % dims] += 1.0
+                    words_seen += 1
+            data.append({"object": "embedding", "index": index, "embedding": vector})
+        usage = {"prompt_tokens": words_seen, "total_tokens": words_seen}
+        self._json(200, {"object": "list", "data": data, "model": "scripted", "usage": usage})
 
     def _scenario_ratelimit(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
         if count <= int(args.get("fail", 1)):

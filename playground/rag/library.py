@@ -1,0 +1,170 @@
+"""A user's document collections: add files (parse, chunk, embed, store), search them, list and remove them.
+
+Pages and the CLI call only `Library`. Adding is per file: a file that cannot be read, chunked or embedded
+is reported with its reason and nothing of it is stored, while the others (and everything indexed
+before) stay. Search is by vector (the collection's embedding model, in the database) or by BM25 (bm25s,
+the lexical baseline, over the collection's chunk texts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+
+from playground.core.errors import UsageError
+from playground.core.policy import LOCAL_OWNER
+from playground.core.specs import ModelSpec
+from playground.engine.registry import Keys
+from playground.rag.chunking import ChunkingError, chunk_text
+from playground.rag.documents import DocumentError, parse_document
+from playground.rag.embedding import EmbeddingError, embed_texts, embedding_model
+from playground.rag.prompting import Passage
+from playground.storage.runs import Store
+from playground.storage.vectors import Collection, CollectionStore, NewChunk, StoredChunk
+
+SearchMethod = Literal["vector", "bm25"]
+DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS = 256, 32
+MAX_K = 50
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What became of one file given to a collection."""
+
+    name: str
+    chunks: int = 0
+    replaced: bool = False  # a document of that name was there and was replaced
+    error: str | None = None
+    embed_seconds: float = 0.0
+    cost_usd: Decimal | None = None
+    cost_source: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the file was stored."""
+        return self.error is None
+
+
+class Library:
+    """`owner`'s collections in the store, embedded with models from `specs` using `keys`."""
+
+    def __init__(
+        self, store: Store, specs: Mapping[str, ModelSpec], keys: Keys | None = None, owner: str = LOCAL_OWNER
+    ) -> None:
+        self.collections = CollectionStore(store)
+        self.specs, self.keys, self.owner = specs, keys, owner
+
+    def embedders(self) -> list[str]:
+        """The embedding models known here (a collection uses one of them)."""
+        return sorted(k for k, s in self.specs.items() if s.task == "embeddings")
+
+    def create(self, name: str, embedder: str, chunk_size: int, overlap: int) -> Collection:
+        """A new empty collection; UsageError for an unknown embedder, bad sizes or a taken name."""
+        self._spec(embedder)
+        try:
+            chunk_text("check", chunk_size, overlap)  # the sizes, checked before anything is stored
+        except ChunkingError as exc:
+            raise UsageError(str(exc)) from exc
+        return self.collections.create(self.owner, name, embedder, chunk_size, overlap)
+
+    def get(self, name: str) -> Collection:
+        """The collection by name; UsageError naming the ones there are."""
+        found = self.collections.find(self.owner, name)
+        if found is None:
+            names = ", ".join(c.name for c in self.list()) or "none yet"
+            raise UsageError(f"no collection named {name!r} (yours: {names})")
+        return found
+
+    def list(self) -> list[Collection]:
+        """Every collection of the owner, with counts."""
+        return self.collections.list(self.owner)
+
+    def remove(self, name: str) -> None:
+        """Delete a collection and all it holds."""
+        self.collections.remove(self.get(name))
+
+    def add(self, collection: Collection, files: Sequence[tuple[str, bytes]]) -> list[FileOutcome]:
+        """Parse, chunk, embed and store each file; one outcome per file, in order."""
+        spec = self._spec(collection.embedder)
+        model = None
+        outcomes = []
+        for name, data in files:
+            try:
+                document = parse_document(name, data)
+                chunks = chunk_text(
+                    document.text, collection.chunk_size, collection.overlap, markdown=document.markdown
+                )
+                model = model or embedding_model(spec, self.keys)
+                run = embed_texts(spec, model, [c.text for c in chunks])
+                replaced = self.collections.add_document(
+                    collection,
+                    document.name,
+                    document.kind,
+                    document.text,
+                    [NewChunk(c.index, c.start, c.end, c.tokens, c.text) for c in chunks],
+                    run.vectors,
+                )
+            except (DocumentError, ChunkingError, EmbeddingError) as exc:
+                outcomes.append(FileOutcome(name, error=str(exc)))
+                continue
+            outcomes.append(
+                FileOutcome(name, len(chunks), replaced, None, run.seconds, run.cost_usd, run.cost_source)
+            )
+        return outcomes
+
+    def search(
+        self, collection: Collection, query: str, k: int = 5, method: SearchMethod = "vector"
+    ) -> list[Passage]:
+        """The k chunks that best match `query`, best first, numbered from 1."""
+        if not query.strip():
+            raise UsageError("type a question or some words to search for")
+        if not 1 <= k <= MAX_K:
+            raise UsageError(f"k is from 1 to {MAX_K}")
+        if collection.chunks == 0:
+            raise UsageError(f"the collection {collection.name!r} has no chunks yet: add documents first")
+        if method == "bm25":
+            return lexical_search(self.collections.chunks(collection), query, k)
+        spec = self._spec(collection.embedder)
+        run = embed_texts(spec, embedding_model(spec, self.keys), [query])
+        hits = self.collections.search(collection, collection.embedder, run.vectors[0], k)
+        return [_passage(i + 1, h.chunk, h.score) for i, h in enumerate(hits)]
+
+    def _spec(self, key: str) -> ModelSpec:
+        spec = self.specs.get(key)
+        if spec is None or spec.task != "embeddings":
+            raise UsageError(
+                f"{key!r} is not an embedding model here; known: {', '.join(self.embedders()) or 'none'}"
+            )
+        return spec
+
+
+def lexical_search(chunks: Sequence[StoredChunk], query: str, k: int) -> list[Passage]:
+    """BM25 over the chunks' texts (bm25s), the k best with a score above 0, best first."""
+    index = _bm25(tuple(c.text for c in chunks))
+    import bm25s
+
+    tokens = bm25s.tokenize([query], stopwords="en", show_progress=False)
+    if not tokens.vocab:
+        return []  # only stopwords: nothing to match
+    found, scores = index.retrieve(tokens, k=min(k, len(chunks)), show_progress=False)
+    ranked = [(int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0]
+    return [_passage(n + 1, chunks[i], s) for n, (i, s) in enumerate(ranked)]
+
+
+@lru_cache(maxsize=8)
+def _bm25(texts: tuple[str, ...]) -> object:
+    """A BM25 index of a collection's texts, kept for the next query on the same texts."""
+    import bm25s
+
+    index = bm25s.BM25()
+    index.index(bm25s.tokenize(list(texts), stopwords="en", show_progress=False), show_progress=False)
+    return index
+
+
+def _passage(number: int, chunk: StoredChunk, score: float) -> Passage:
+    return Passage(number, chunk.document, chunk.position, float(np.round(score, 6)), chunk.text, chunk.id)
