@@ -100,9 +100,9 @@ LAYERS = {
     "storage": {"core"},
     "hosting": {"core", "engine", "storage"},
     "rag": {"core", "engine", "storage"},
-    "compare": {"core", "engine", "storage", "hosting"},
+    "compare": {"core", "engine", "storage", "hosting", "rag"},
     "evals": {"core", "engine", "storage", "hosting", "rag"},
-    "catalog": {"core", "engine", "storage", "hosting", "compare"},
+    "catalog": {"core", "engine", "storage", "hosting", "rag", "compare"},
     "cli": {"core", "engine", "storage", "hosting", "rag", "compare", "evals", "catalog"},
 }
 

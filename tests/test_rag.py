@@ -104,3 +104,56 @@ def test_a_prompt_too_long_drops_the_lowest_scored_passages_and_says_which():
     assert citations("See [3] and [1], not [2] or [9]. [3] again.", prompt.passages) == [
         p for n in (3, 1) for p in prompt.passages if p.number == n
     ]
+
+
+def test_the_cli_adds_searches_lists_asks_and_removes(scripted: ScriptedServer, tmp_path: Path):
+    import json
+    import subprocess
+    import sys
+
+    models = tmp_path / "models.toml"
+    models.write_text(
+        f'[models.bow]\nprovider = "openai"\nmodel = "m"\ntask = "embeddings"\nbase_url = "{scripted.url("embed")}"\n\n'
+        f'[models.echo]\nprovider = "openai"\nmodel = "m"\nbase_url = "{scripted.url("echo")}"\n'
+        "context_window = 4096\n"
+    )
+    notes = tmp_path / "cells.md"
+    notes.write_text("The mitochondria is the powerhouse of the cell.\n\nPlants use photosynthesis.\n")
+    bad = tmp_path / "photo.txt"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "playground", *args, "--models-file", str(models)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    added = cli(
+        "docs",
+        "add",
+        str(notes),
+        str(bad),
+        "--collection",
+        "bio",
+        "--embed",
+        "bow",
+        "--chunk-size",
+        "32",
+        "--overlap",
+        "4",
+    )
+    assert added.returncode == 1  # one file was refused: said, and the other stored
+    assert "added cells.md: 1 chunks" in added.stdout and "not added: photo.txt" in added.stderr
+    found = cli("docs", "search", "powerhouse of the cell", "--collection", "bio", "--json")
+    assert found.returncode == 0, found.stderr
+    hit = json.loads(found.stdout.splitlines()[0])
+    assert hit["source"] == "cells.md" and hit["number"] == 1 and "mitochondria" in hit["text"]
+    listed = cli("docs", "list", "--json")
+    assert json.loads(listed.stdout)["name"] == "bio" and json.loads(listed.stdout)["chunks"] == 1
+    asked = cli("ask", "What is the powerhouse of the cell?", "-m", "echo", "--collection", "bio", "--json")
+    assert asked.returncode == 0, asked.stderr
+    answers = {row["mode"]: row for row in map(json.loads, asked.stdout.splitlines())}
+    assert answers["plain"]["text"].strip() == "What is the powerhouse of the cell?"
+    assert "untrusted data" in answers["rag"]["text"] and "mitochondria" in answers["rag"]["text"]
+    missing = cli("ask", "q", "-m", "echo", "--collection", "nope")
+    assert missing.returncode == 2 and "no collection named 'nope'" in missing.stderr
+    removed = cli("docs", "remove", "--collection", "bio")
+    assert removed.returncode == 0 and cli("docs", "list", "--json").stdout == ""

@@ -26,5 +26,8 @@ __all__, __getattr__ = lazy_exports(
         "python_snippet": "snippets",
         "curl_snippet": "snippets",
         "spread_rows": "stats",
+        "AskPlan": "ask",
+        "ASK_MODES": "ask",
+        "plan_ask": "ask",
     },
 )

@@ -143,6 +143,15 @@ class Library:
         return spec
 
 
+def default_embedder(specs: Mapping[str, ModelSpec]) -> str:
+    """The embedding model a new collection uses unless one is chosen: the bundled local one (no key, no
+    network), else the first known; UsageError when there is none."""
+    known = sorted((not s.is_local, k) for k, s in specs.items() if s.task == "embeddings")
+    if not known:
+        raise UsageError("no embedding model is configured: add one to the models file")
+    return known[0][1]
+
+
 def lexical_search(chunks: Sequence[StoredChunk], query: str, k: int) -> list[Passage]:
     """BM25 over the chunks' texts (bm25s), the k best with a score above 0, best first."""
     index = _bm25(tuple(c.text for c in chunks))
