@@ -42,6 +42,7 @@ def app_pages(hosted: bool) -> list:
         st.Page("pages/compare.py", title="Compare", default=True),
         st.Page("pages/catalog.py", title="Catalog"),
         st.Page("pages/evaluate.py", title="Evaluate"),
+        st.Page("pages/documents.py", title="Documents"),
         st.Page("pages/history.py", title="History"),
         st.Page("pages/settings.py", title="Settings"),
     ]

@@ -31,6 +31,13 @@ class LlamaCppProvider:
     price_id: ClassVar[str | None] = None  # local: no price
 
     @classmethod
+    def availability(cls, model: str) -> tuple[bool, str]:
+        """Whether its GGUF (a bundled name or a path) can be loaded now, and why not."""
+        from providers.local_models import is_available
+
+        return is_available(model)
+
+    @classmethod
     def snippet(cls, target: CallTarget, request: ChatRequest) -> Snippet:
         """llama-cpp-python in your own process (no HTTP, so no curl)."""
         if request.is_completion:

@@ -12,9 +12,11 @@ from providers.errors import ProviderError
 from providers.huggingface import HuggingFaceProvider
 from providers.llamacpp import LlamaCppProvider
 from providers.openai_compat import AzureOpenAIProvider, OpenAIProvider
+from providers.wordllama import WordLlamaEmbedder
 
 ADAPTERS: dict[str, type[Provider]] = {
-    cls.name: cls for cls in (OpenAIProvider, AzureOpenAIProvider, HuggingFaceProvider, LlamaCppProvider)
+    cls.name: cls
+    for cls in (OpenAIProvider, AzureOpenAIProvider, HuggingFaceProvider, LlamaCppProvider, WordLlamaEmbedder)
 }
 TABLE: dict[str, dict[str, type[Provider]]] = {
     name: {task: cls for task in cls.tasks} for name, cls in ADAPTERS.items()

@@ -114,9 +114,10 @@ def test_filters_open_instruct_chat_and_unknown_never_passes():
     by_arch = filter_and_sort(entries(), CatalogFilter(architectures=["decoder-only"]))
     assert "gpt-4o-mini" not in [e.key for e in by_arch]  # unknown architecture does not pass a filter on it
     cheap = filter_and_sort(entries(), CatalogFilter(max_input_price=Decimal("0.12")))
-    assert {e.key for e in cheap} == {"gpt-4.1-nano", "text-embedding-3-small", "smollm2-135m", "gemma3-270m"}
+    local = {"smollm2-135m", "gemma3-270m", "wordllama-256"}  # local: no price, so never above a cap
+    assert {e.key for e in cheap} == {"gpt-4.1-nano", "text-embedding-3-small", *local}
     usable = filter_and_sort(entries(), CatalogFilter(usable_only=True))
-    assert {e.key for e in usable} == {"smollm2-135m", "gemma3-270m"}  # no keys in the test env
+    assert {e.key for e in usable} == local  # no keys in the test env
     big = filter_and_sort(entries(), CatalogFilter(min_context=200_000, text="GPT"))
     assert {e.key for e in big} == {"gpt-4.1-mini", "gpt-4.1-nano"}
 
@@ -218,7 +219,7 @@ def test_page_filter_sort_card_try_and_send_to_compare():
     at.radio(key="cat-stage").set_value("instruct")
     at.multiselect(key="cat-tasks").set_value(["chat"])
     at.run()
-    assert at.caption[0].value.startswith("3 of 9 models")
+    assert at.caption[0].value.startswith("3 of 10 models")
     assert at.selectbox(key="cat-card").options == ["hf-llama-3.1-8b", "hf-qwen2.5-7b", "smollm2-135m"]
     assert len(at.get("plotly_chart")) == 2
     at.selectbox(key="cat-sort").set_value("context_window")
@@ -252,7 +253,7 @@ def test_page_hub_offline_leaves_the_catalog_working(monkeypatch):
     hub_submit(at).click().run()
     assert not at.exception, at.exception
     assert any("rest of the catalog still works" in w.value for w in at.warning)
-    assert at.caption[0].value.startswith("9 of 9 models")
+    assert at.caption[0].value.startswith("10 of 10 models")
 
 
 def test_page_hub_hit_added_to_session_models(fake_hub, monkeypatch):

@@ -157,3 +157,57 @@ def test_the_cli_adds_searches_lists_asks_and_removes(scripted: ScriptedServer, 
     assert missing.returncode == 2 and "no collection named 'nope'" in missing.stderr
     removed = cli("docs", "remove", "--collection", "bio")
     assert removed.returncode == 0 and cli("docs", "list", "--json").stdout == ""
+
+
+def test_the_bundled_embedding_model_indexes_real_documents_offline():
+    from playground.core.specs import load_specs
+
+    library = Library(Store(), load_specs(), owner="local")
+    docs = library.create("fixtures", "wordllama-256", 128, 16)
+    names = ["notes.txt", "guide.md", "page.html", "report.pdf", "memo.docx"]
+    outcomes = library.add(docs, [_file(n) for n in names])
+    assert [o.ok for o in outcomes] == [True] * 5, [o.error for o in outcomes]
+    assert all(o.cost_source == "local" for o in outcomes)
+    docs = library.get("fixtures")
+    assert (docs.documents, docs.chunks) == (5, sum(o.chunks for o in outcomes))
+    hits = library.search(docs, "ignore previous instructions", k=3)
+    assert len(hits) == 3 and hits[0].score >= hits[1].score >= hits[2].score
+
+
+def test_the_documents_page_creates_adds_searches_and_asks(scripted: ScriptedServer):
+    from streamlit.testing.v1 import AppTest
+
+    app = str(Path(__file__).resolve().parent.parent / "app.py")
+    at = AppTest.from_file(app, default_timeout=120)
+    at.session_state["custom_specs"] = {
+        "echo": remote_spec(scripted.url("echo"), key="echo", source="session")
+    }
+    at.switch_page("pages/documents.py").run()
+    assert not at.exception, at.exception
+    at.text_input(key="doc-new-name").input("biology")
+    at.button[0].click().run()  # Create collection (the form's submit button)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="doc-collection").value == "biology"
+    library = Library(Store(), load_specs_with_echo(scripted), owner="local")
+    library.add(
+        library.get("biology"),
+        [("cells.md", b"The mitochondria is the powerhouse of the cell.\n\nLeaves are green.")],
+    )
+    at.run()
+    assert any("1 documents" in c.value for c in at.caption)
+    at.text_input(key="doc-query").input("powerhouse").run()
+    assert any("cells.md" in e.label for e in at.expander)
+    at.text_area(key="doc-question").input("What is the powerhouse of the cell?")
+    at.multiselect(key="doc-models").set_value(["echo"]).run()
+    at.button(key="doc-ask").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    texts = " ".join(m.value for m in at.markdown)
+    assert (
+        "untrusted data" in texts and "What is the powerhouse of the cell?" in texts
+    )  # rag and plain answers
+
+
+def load_specs_with_echo(scripted: ScriptedServer) -> dict:
+    from playground.core.specs import load_specs
+
+    return {**load_specs(), "echo": remote_spec(scripted.url("echo"), key="echo")}

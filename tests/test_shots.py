@@ -165,3 +165,24 @@ def test_the_page_runs_shots_shows_the_prompt_lab_and_the_prompt_sent(scripted: 
     at.text_input(key="ev-shots").input("zero")
     at.button(key="ev-run").click().run()
     assert any("shots must be whole numbers" in e.value for e in at.error)
+
+
+def test_similar_examples_are_the_rows_nearest_by_the_bundled_embedding_model(scripted: ScriptedServer):
+    rows = [
+        {"q": "What is the capital of France?", "expected": "Paris"},
+        {"q": "Which city is the capital of Italy?", "expected": "Rome"},
+        {"q": "How many legs does a spider have?", "expected": "8"},
+        {"q": "How many legs does an insect have?", "expected": "6"},
+        {"q": "What is the capital of Spain?", "expected": "Madrid"},
+    ]
+    spec = remote_spec(scripted.url("echo"), key="echo")
+    setup = EvalSetup(
+        template="{q}", models=("echo",), metrics=(MetricChoice("contains"),), shots=(1,), shot_select="similar"
+    )
+    specs = {**load_specs(), "echo": spec}
+    evaluation = Evaluation(setup, Dataset("d", ("q", "expected"), tuple(rows)), specs, evaluation_store(Store()))
+    assert evaluation.setup.shot_embedder == "wordllama-256"  # the bundled model, saved for resume
+    nearest = {i: evaluation.picker.examples(i, 1)[0] for i in range(len(rows))}
+    assert nearest[2] == 3 and nearest[3] == 2  # legs go with legs
+    assert rows[nearest[0]]["q"].endswith(("Italy?", "Spain?"))  # capitals with capitals
+    assert all(nearest[i] != i for i in nearest)

@@ -12,8 +12,7 @@ from playground.engine.runner import DEFAULT_DEADLINE_S
 from playground.engine.upstream import Limited, upstream_for
 from providers.base import CallTarget, Provider
 from providers.errors import MissingKeyError, ProviderError
-from providers.local_models import is_available
-from providers.table import UnsupportedTaskError, adapter_for
+from providers.table import UnsupportedTaskError, adapter_class, adapter_for
 
 if TYPE_CHECKING:
     from providers.egress import EgressPolicy
@@ -156,11 +155,18 @@ def _llamacpp(spec: ModelSpec, keys: Keys) -> Provider:
 
 # How each adapter is built from a spec and the caller's keys. What an adapter is (tasks, parameters,
 # price id, snippet, local or not) is declared on its class: providers/table.py.
+def _wordllama(spec: ModelSpec, keys: Keys) -> Provider:
+    from providers.wordllama import WordLlamaEmbedder, dims_of
+
+    return WordLlamaEmbedder(dims=dims_of(spec.model))  # type: ignore[return-value]
+
+
 _BUILDERS: dict[str, Callable[[ModelSpec, Keys], Provider]] = {
     "openai": _openai,
     "azure": _azure,
     "huggingface": _huggingface,
     "llamacpp": _llamacpp,
+    "wordllama": _wordllama,
 }
 
 
@@ -199,7 +205,7 @@ def usability(spec: ModelSpec, keys: Keys | None = None) -> tuple[bool, str]:
     except UnsupportedTaskError as exc:
         return False, exc.message
     if spec.is_local:
-        return is_available(spec.gguf or spec.model)
+        return adapter_class(spec.provider).availability(spec.gguf or spec.model)  # type: ignore[attr-defined]
     try:
         key = api_key(spec, ring)
         if spec.provider == "azure":

@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,8 @@ from playground.evals.metrics import JUDGE, MetricChoice, MetricError, Score, ch
 from playground.evals.shots import MAX_SHOTS, ExamplePicker, ShotSelect, ShotsError, Similarity
 from playground.evals.templating import PromptTemplate, TemplateError
 from playground.hosting.gate import Ask, Gate, default_gate
+from playground.rag.embedding import EmbeddingError, similarity_ranker
+from playground.rag.library import default_embedder
 from playground.storage.evals import Cell, EvalStore
 from playground.storage.runs import StoreUnavailableError
 from providers.base import CancelToken, ChatRequest, Message, Provider
@@ -66,6 +68,7 @@ class EvalSetup:
     shots: tuple[int, ...] = (0,)
     shot_select: ShotSelect = "first"
     shot_seed: int = 0
+    shot_embedder: str | None = None  # `similar`: the embedding model ranking rows (None: the default)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -185,6 +188,8 @@ class Evaluation:
         gate: Gate | None = None,
         similarity: Similarity | None = None,
     ) -> None:
+        if setup.shot_select == "similar" and max(setup.shots) > 0 and not setup.shot_embedder:
+            setup = replace(setup, shot_embedder=default_embedder(specs))  # saved: resume ranks the same way
         self.setup = setup
         self.user, self.gate = user, gate or default_gate()
         self.dataset = dataset
@@ -198,6 +203,8 @@ class Evaluation:
         self.metrics = tuple(choices)
         _check(setup, dataset, self.template, self.metrics, specs)
         self._prompts: dict[int, str | None] = {}  # each row's own prompt, filled once
+        if setup.shot_select == "similar" and max(setup.shots) > 0 and similarity is None:
+            similarity = _ranker(setup, specs, keys)
         self.picker = self._picker(similarity)
         self.models = {key: _build(specs[key], keys) for key in setup.models}
         self.judge = _build(specs[setup.judge], keys) if setup.judge else None
@@ -589,6 +596,17 @@ def _check(
             f"examples show each row's expected answer: the dataset has no column {setup.expected_column!r} "
             f"(columns: {', '.join(dataset.columns)})"
         )
+
+
+def _ranker(setup: EvalSetup, specs: Mapping[str, ModelSpec], keys: Keys | None) -> Similarity:
+    """The ranking of rows for `similar` examples, with the setup's embedding model (or the default)."""
+    try:
+        key = setup.shot_embedder or default_embedder(specs)
+        if key not in specs:
+            raise UsageError(f"unknown embedding model {key!r} for similar examples")
+        return similarity_ranker(specs[key], keys)
+    except EmbeddingError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _build(spec: ModelSpec, keys: Keys | None) -> _Model:

@@ -27,5 +27,6 @@ __all__, __getattr__ = lazy_exports(
         "Library": "library",
         "DEFAULT_CHUNK_TOKENS": "library",
         "DEFAULT_OVERLAP_TOKENS": "library",
+        "default_embedder": "library",
     },
 )

@@ -8,7 +8,7 @@ tiktoken (labelled, as the chat figures are).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import cast
@@ -81,6 +81,27 @@ def embed_texts(spec: ModelSpec, model: EmbeddingModel, texts: Sequence[str], ba
     tokens, source = _tokens(spec, texts, reported if all_reported and texts else None)
     cost, cost_source = cost_of(spec, tokens, 0)
     return EmbedRun(spec.key, _normalised(vectors), seconds, tokens, source, cost, cost_source)
+
+
+class Ranking:
+    """Each text's other texts, most similar first, by cosine similarity of their vectors (computed per
+    row when asked: a dataset of n rows never holds an n × n matrix)."""
+
+    def __init__(self, vectors: np.ndarray) -> None:
+        self.vectors = vectors
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def __getitem__(self, index: int) -> list[int]:
+        similarity = self.vectors @ self.vectors[index]
+        return [int(i) for i in np.argsort(-similarity, kind="stable")]
+
+
+def similarity_ranker(spec: ModelSpec, keys: Keys | None = None) -> Callable[[Sequence[str]], Ranking]:
+    """A function ranking texts by similarity with `spec` (few-shot prompting's `similar` examples)."""
+    model = embedding_model(spec, keys)
+    return lambda texts: Ranking(embed_texts(spec, model, list(texts)).vectors)
 
 
 def _tokens(spec: ModelSpec, texts: Sequence[str], reported: int | None) -> tuple[int, str]:

@@ -59,6 +59,10 @@ class Library:
         self.collections = CollectionStore(store)
         self.specs, self.keys, self.owner = specs, keys, owner
 
+    def vector_problem(self) -> str | None:
+        """Why this database cannot search by vector (BM25 still works), or None."""
+        return self.collections.problem()
+
     def embedders(self) -> list[str]:
         """The embedding models known here (a collection uses one of them)."""
         return sorted(k for k, s in self.specs.items() if s.task == "embeddings")

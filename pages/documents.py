@@ -1,0 +1,202 @@
+"""Documents: collections of your files, searched by meaning or by words, and Ask: answers with and without them."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.common.ui import (
+    current_user,
+    database_answers,
+    gate,
+    keyring,
+    page_shell,
+    render_answer,
+    shared_store,
+    specs,
+)
+from playground.compare import ASK_MODES, AskPlan, Comparison, UsageError, plan_ask
+from playground.core import Params, plain
+from playground.engine import Done, usability
+from playground.rag import (
+    DEFAULT_CHUNK_TOKENS,
+    DEFAULT_OVERLAP_TOKENS,
+    SUPPORTED,
+    TOKEN_ENCODING,
+    Library,
+    Passage,
+    citations,
+    default_embedder,
+)
+
+page_shell("pages/documents.py")
+
+METHODS = {"vector": "By meaning (the collection's embedding model)", "bm25": "By words (BM25)"}
+
+
+def library() -> Library:
+    """This user's collections, embedded with the models this session may use."""
+    return Library(shared_store(), specs(), keyring(), current_user().id)
+
+
+def new_collection(lib: Library) -> None:
+    """Name, embedding model and chunking of a new collection."""
+    with st.form("doc-new", clear_on_submit=True):
+        name = st.text_input("Name", key="doc-new-name")
+        embedders = lib.embedders()
+        try:
+            default = embedders.index(default_embedder(lib.specs))
+        except UsageError:
+            default = 0
+        embedder = st.selectbox("Embedding model", embedders, index=default, key="doc-new-embedder")
+        c1, c2 = st.columns(2)
+        size = c1.number_input(f"Chunk size (tokens, {TOKEN_ENCODING})", 16, 4096, DEFAULT_CHUNK_TOKENS)
+        overlap = c2.number_input("Overlap (tokens)", 0, 2048, DEFAULT_OVERLAP_TOKENS)
+        if st.form_submit_button("Create collection"):
+            try:
+                with database_answers():
+                    lib.create(name, embedder or "", int(size), int(overlap))
+            except UsageError as exc:
+                st.error(plain(str(exc)))
+            else:
+                st.session_state["doc-collection"] = name.strip()
+                st.rerun()
+
+
+def add_files(lib: Library, name: str) -> None:
+    """Upload files into the collection; each file's outcome, a refused one with its reason."""
+    uploads = st.file_uploader(
+        f"Add files ({SUPPORTED})", accept_multiple_files=True, key=f"doc-upload-{name}"
+    )
+    if uploads and st.button("Add to the collection", key="doc-add"):
+        with st.spinner("Reading, chunking and embedding…"), database_answers():
+            outcomes = lib.add(lib.get(name), [(u.name, u.getvalue()) for u in uploads])
+        for outcome in outcomes:
+            if outcome.ok:
+                verb = "Replaced" if outcome.replaced else "Added"
+                st.success(
+                    plain(f"{verb} {outcome.name}: {outcome.chunks} chunks ({outcome.embed_seconds:.2f} s)")
+                )
+            else:
+                st.error(plain(f"Not added: {outcome.error}"))
+
+
+def show_passages(passages: list[Passage] | tuple[Passage, ...]) -> None:
+    """Retrieved chunks: number, score, file and position, and the text (plain)."""
+    for p in passages:
+        with st.expander(plain(f"[{p.number}] {p.source} · chunk {p.position + 1} · score {p.score:.3f}")):
+            st.text(p.text)
+
+
+def ask_section(lib: Library, name: str, method: str, k: int) -> None:
+    """A question answered by each chosen model with and without the retrieved chunks, side by side."""
+    all_specs = specs()
+    ring = keyring()
+    usable = [key for key, s in sorted(all_specs.items()) if s.generates_text and usability(s, ring)[0]]
+    question = st.text_area("Question", key="doc-question", height=80)
+    models = st.multiselect(
+        "Models", usable, default=[m for m in ("smollm2-135m",) if m in usable], key="doc-models"
+    )
+    mode = st.radio("Answer", ASK_MODES, horizontal=True, key="doc-mode", format_func=_mode_label)
+    missing = "type a question" if not question.strip() else "choose at least one model" if not models else ""
+    if missing:
+        st.caption(plain(f"To ask: {missing}."))
+    if not st.button("Ask", type="primary", key="doc-ask", disabled=bool(missing)):
+        return
+    try:
+        with database_answers():
+            plan = plan_ask(
+                question,
+                models,
+                all_specs,
+                lib,
+                name,
+                k=k,
+                mode=mode,
+                method=method,
+                keys=ring,
+                params=Params(max_tokens=256),
+            )
+    except UsageError as exc:
+        st.error(plain(str(exc)))
+        return
+    show_answers(plan, models)
+
+
+def show_answers(plan: AskPlan, models: list[str]) -> None:
+    """Run each mode's comparison and show model × mode with the passages each answer cites."""
+    if plan.trimmed_note:
+        st.warning(plain(plan.trimmed_note))
+    st.markdown("**Retrieved**")
+    show_passages(plan.passages)
+    shown = plan.rag.passages if plan.rag else ()
+    results: dict[str, dict[str, object]] = {}
+    for name, p in plan.plans.items():
+        try:
+            comparison = Comparison(p, shared_store(), user=current_user(), gate=gate())
+        except UsageError as exc:
+            st.error(plain(str(exc)))
+            return
+        with st.spinner(f"Answering ({_mode_label(name)})…"):
+            results[name] = {e.result.model: e.result for e in comparison.events() if isinstance(e, Done)}
+    for key in models:
+        st.markdown(f"##### {plain(key)}")
+        for name, column in zip(plan.plans, st.columns(len(plan.plans)), strict=True):
+            with column:
+                st.caption(_mode_label(name))
+                result = results[name][key]
+                render_answer(result)  # type: ignore[arg-type]
+                if name == "rag":
+                    for cited in citations(result.text, shown):  # type: ignore[attr-defined]
+                        with st.popover(
+                            plain(f"[{cited.number}] {cited.source} · chunk {cited.position + 1}")
+                        ):
+                            st.text(cited.text)
+
+
+def _mode_label(mode: str) -> str:
+    return {"both": "with and without retrieval", "rag": "with retrieval", "plain": "question alone"}.get(
+        mode, mode
+    )
+
+
+st.title("Documents")
+lib = library()
+with database_answers():
+    collections = lib.list()
+    problem = lib.vector_problem()
+if problem:
+    st.warning(plain(f"Vector search is not available here: {problem}. Search by words (BM25) still works."))
+with st.expander("New collection", expanded=not collections):
+    new_collection(lib)
+if collections:
+    names = [c.name for c in collections]
+    if st.session_state.get("doc-collection") not in names:
+        st.session_state["doc-collection"] = names[0]
+    chosen = st.selectbox("Collection", names, key="doc-collection")
+    current = next(c for c in collections if c.name == chosen)
+    st.caption(
+        plain(
+            f"{current.documents} documents · {current.chunks} chunks of {current.chunk_size} tokens "
+            f"({current.overlap} overlap) · embedded with {current.embedder}"
+        )
+    )
+    add_files(lib, chosen)
+    st.divider()
+    c1, c2 = st.columns([3, 1])
+    method = c1.radio("Search", list(METHODS), format_func=METHODS.get, horizontal=True, key="doc-method")
+    k = c2.number_input("Chunks (k)", 1, 50, 5, key="doc-k")
+    query = st.text_input("Search the collection", key="doc-query")
+    if query.strip():
+        try:
+            with database_answers():
+                show_passages(lib.search(current, query, int(k), method))
+        except UsageError as exc:
+            st.error(plain(str(exc)))
+    st.divider()
+    st.subheader("Ask")
+    ask_section(lib, chosen, method, int(k))
+    if st.button("Delete this collection", key="doc-delete"):
+        with database_answers():
+            lib.remove(chosen)
+        st.session_state.pop("doc-collection", None)
+        st.rerun()
