@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
+
 from providers import errors
-from providers.base import SAMPLING_PARAMS, CallTarget, CancelToken, ChatRequest, Chunk, Snippet, Task
+from providers.base import (
+    SAMPLING_PARAMS,
+    CallTarget,
+    CancelToken,
+    ChatRequest,
+    Chunk,
+    Embedded,
+    Snippet,
+    Task,
+)
 from providers.chat_stream import redacted, relay
 from providers.http_errors import body_or_reason
 from providers.snippet_text import curl_text, kwargs_text
@@ -25,7 +36,7 @@ class HuggingFaceProvider:
     """Streams `InferenceClient.chat_completion`; `base_url` targets an endpoint or TGI by URL."""
 
     name: ClassVar[str] = "huggingface"
-    tasks: ClassVar[tuple[Task, ...]] = ("chat",)
+    tasks: ClassVar[tuple[Task, ...]] = ("chat", "embeddings")
     accepts: ClassVar[tuple[str, ...]] = SAMPLING_PARAMS
     runs_locally: ClassVar[bool] = False
     price_id: ClassVar[str | None] = None  # routed to many providers: matched by model name
@@ -129,6 +140,29 @@ class HuggingFaceProvider:
             raise self._map(exc) from exc
         cancel.on_cancel(client.close)
         yield from relay(chunks, cancel, client.close, self._map)
+
+    def embed(self, texts: Sequence[str]) -> Embedded:
+        """Vectors from `feature_extraction`, one call per text (routed providers take one input). A model
+        that returns one vector per token (not a sentence model) is mean-pooled into one."""
+
+        client = self._client()
+        vectors = []
+        try:
+            for text in texts:
+                out = client.feature_extraction(text, model=None if self.base_url else self.model)
+                array = np.asarray(out, dtype=np.float32)
+                while array.ndim > 1:  # [tokens, dims] or [1, tokens, dims]: average the tokens
+                    array = array.mean(axis=0)
+                vectors.append(tuple(float(x) for x in array))
+        except errors.ProviderError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure is mapped
+            raise self._map(exc) from exc
+        finally:
+            client.close()
+        if len({len(v) for v in vectors}) > 1:
+            raise errors.BadResponseError("the vectors came back with different sizes")
+        return Embedded(tuple(vectors), None)
 
     def _map(self, exc: Exception) -> errors.ProviderError:
         return redacted(map_hf_error(exc, show_body=not self.visitor_url), self.api_key)

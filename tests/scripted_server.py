@@ -143,6 +143,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _scenario_embed(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
         dims = int(args.get("dims", 64))
+        if "inputs" in body:  # Hugging Face feature-extraction: the bare vector(s), no envelope
+            inputs = body["inputs"]
+            vectors = [_bag_of_words(str(t), dims) for t in ([inputs] if isinstance(inputs, str) else inputs)]
+            self._json(200, vectors[0] if isinstance(inputs, str) else vectors)  # type: ignore[arg-type]
+            return
         texts = body.get("input") or []
         texts = [texts] if isinstance(texts, str) else texts
         data, words_seen = [], 0
@@ -210,6 +215,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._event(self._chunk("fine "))
         self.wfile.write(b"data: {this is not json\n\n")
         self.wfile.flush()
+
+
+def _bag_of_words(text: str, dims: int) -> list[float]:
+    vector = [0.0] * dims
+    for word in text.lower().split():
+        word = word.strip(".,;:!?\"'()[]")
+        if word:
+            vector[zlib.crc32(word.encode()) % dims] += 1.0
+    return vector
 
 
 class _Server(ThreadingHTTPServer):

@@ -211,3 +211,20 @@ def load_specs_with_echo(scripted: ScriptedServer) -> dict:
     from playground.core.specs import load_specs
 
     return {**load_specs(), "echo": remote_spec(scripted.url("echo"), key="echo")}
+
+
+def test_hugging_face_feature_extraction_embeds_for_a_collection(scripted: ScriptedServer):
+    from playground.core.specs import ModelSpec
+
+    url = scripted.url("embed~dims=96").removesuffix("/v1")  # an Inference Endpoint or TEI, by URL
+    spec = ModelSpec(
+        key="hf-embed", provider="huggingface", model="m", task="embeddings", base_url=url, api_key_env=None
+    )
+    library = Library(Store(), {"hf-embed": spec}, owner="local")
+    docs = library.create("hf", "hf-embed", 32, 4)
+    added = library.add(docs, [("a.md", b"Cats purr softly.\n\nRockets burn fuel to climb.")])
+    assert added[0].ok and added[0].chunks >= 1
+    best = library.search(library.get("hf"), "why do rockets burn fuel", k=1)[0]
+    assert "Rockets" in best.text
+    asked = [r["body"] for r in scripted.requests if r["path"].startswith("/embed~dims=96")]
+    assert asked and all(set(body) == {"inputs"} for body in asked)  # one text per call

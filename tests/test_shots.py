@@ -177,10 +177,16 @@ def test_similar_examples_are_the_rows_nearest_by_the_bundled_embedding_model(sc
     ]
     spec = remote_spec(scripted.url("echo"), key="echo")
     setup = EvalSetup(
-        template="{q}", models=("echo",), metrics=(MetricChoice("contains"),), shots=(1,), shot_select="similar"
+        template="{q}",
+        models=("echo",),
+        metrics=(MetricChoice("contains"),),
+        shots=(1,),
+        shot_select="similar",
     )
     specs = {**load_specs(), "echo": spec}
-    evaluation = Evaluation(setup, Dataset("d", ("q", "expected"), tuple(rows)), specs, evaluation_store(Store()))
+    evaluation = Evaluation(
+        setup, Dataset("d", ("q", "expected"), tuple(rows)), specs, evaluation_store(Store())
+    )
     assert evaluation.setup.shot_embedder == "wordllama-256"  # the bundled model, saved for resume
     nearest = {i: evaluation.picker.examples(i, 1)[0] for i in range(len(rows))}
     assert nearest[2] == 3 and nearest[3] == 2  # legs go with legs
