@@ -542,7 +542,9 @@ def bench_shots(corpus: Corpus, rows: int, repeats: int, folder: Path, table: Ta
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="N = 1,000, C = 2,000, Q = 30, R = 40")
     parser.add_argument("--no-postgres", action="store_true", help="skip the pgvector queries")
     args = parser.parse_args()
