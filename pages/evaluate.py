@@ -48,7 +48,9 @@ from playground.evals import (
     parse_shots,
     placement,
     queue_evaluation,
+    rag_gains,
     reading,
+    retrieval_quality,
     sample_names,
     sample_preset,
     score_mark,
@@ -57,6 +59,7 @@ from playground.evals import (
     summarize,
     summary_rows,
 )
+from playground.rag import Library
 
 page_shell("pages/evaluate.py")
 
@@ -150,6 +153,7 @@ def show_evaluation(saved: StoredEval, on_worker: bool) -> None:
     st.plotly_chart(eval_charts.latency_box_figure(saved.cells, saved.arms), key=f"ev-latency-{saved.id}")
     if len(saved.shots) > 1:
         show_prompt_lab(saved.id, summaries, metrics)
+    show_retrieval(saved, metrics)
 
     st.markdown("**Rows × models**")
     matrix_metric = st.selectbox("Show metric", metrics, key=f"ev-matrix-metric-{saved.id}")
@@ -215,6 +219,60 @@ def follow_job(eval_id: str) -> None:
         with database_answers():
             stop_job(eval_id, current_user().id, shared_store())
         st.rerun()  # the whole page: the job has stopped, or says "stopping…"
+
+
+NO_COLLECTION = "(none)"
+RAG_CHOICES = {"on": (True,), "both": (False, True)}
+
+
+def retrieval_choices(columns: list[str]) -> tuple[str | None, tuple[bool, ...], int, str | None]:
+    """Retrieval for the evaluation: a collection of this user's, with it or both ways, k, gold column."""
+    with database_answers():
+        names = [c.name for c in Library(shared_store(), specs(), keyring(), current_user().id).list()]
+    r1, r2, r3, r4 = st.columns(4)
+    collection = r1.selectbox("Documents (retrieval)", [NO_COLLECTION, *names], key="ev-collection")
+    if collection == NO_COLLECTION:
+        return None, (False,), 5, None
+    mode = r2.selectbox("Retrieval", list(RAG_CHOICES), format_func=_rag_label, key="ev-rag")
+    k = r3.number_input("Chunks (k)", 1, 50, 5, key="ev-rag-k")
+    gold = r4.selectbox("Gold sources column (optional)", [NO_COLLECTION, *columns], key="ev-gold")
+    return collection, RAG_CHOICES[mode], int(k), None if gold == NO_COLLECTION else gold
+
+
+def _rag_label(mode: str) -> str:
+    return {"on": "with retrieval", "both": "with and without (measures the gain)"}[mode]
+
+
+def show_retrieval(saved: StoredEval, metrics: list[str]) -> None:
+    """What retrieval added per model and metric (paired by row), and recall@k / MRR against gold sources."""
+    gains = rag_gains(saved, metrics)
+    if gains:
+        st.markdown("**What retrieval adds** (score with retrieval minus without, same rows, 95% interval)")
+        st.dataframe(
+            [
+                {
+                    "model": g.model,
+                    "examples": g.shots,
+                    "metric": g.metric,
+                    "rows": g.rows,
+                    "gain": "n/a" if g.gain is None else f"{g.gain:+.2f}",
+                    "95% interval": ""
+                    if g.low is None or g.high is None
+                    else f"[{g.low:+.2f}, {g.high:+.2f}]",
+                }
+                for g in gains
+            ],
+            hide_index=True,
+            key=f"ev-gains-{saved.id}",
+        )
+    quality = retrieval_quality(saved)
+    if quality and quality.rows:
+        st.caption(
+            plain(
+                f"Retrieval over {quality.rows} rows with gold sources: recall@{quality.k} {quality.recall:.2f} "
+                f"[{quality.recall_low or 0:.2f}–{quality.recall_high or 1:.2f}], MRR {quality.mrr:.2f}"
+            )
+        )
 
 
 def show_prompt_lab(eval_id: str, summaries: list, metrics: list[str]) -> None:
@@ -326,6 +384,7 @@ with st.expander("New evaluation", expanded=new_open):
         )
         shot_select = s2.selectbox("Pick examples", SHOT_SELECTS, key="ev-shot-select")
         shot_seed = s3.number_input("Seed (random picks)", 0, 2**31 - 1, 0, key="ev-shot-seed")
+        collection, rag_modes, rag_k, gold = retrieval_choices(columns)
         if st.button("Run evaluation", type="primary", key="ev-run", disabled=not (models and names)):
             rows = dataset.rows[: int(limit)] if limit else dataset.rows
             try:
@@ -342,6 +401,10 @@ with st.expander("New evaluation", expanded=new_open):
                     shots=parse_shots(shots_text),
                     shot_select=shot_select,
                     shot_seed=int(shot_seed),
+                    collection=collection,
+                    rag=rag_modes,
+                    rag_k=rag_k,
+                    gold_column=gold,
                 )
                 with database_answers():
                     where = placement(setup, all_specs, ring, shared_store())

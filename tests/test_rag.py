@@ -228,3 +228,62 @@ def test_hugging_face_feature_extraction_embeds_for_a_collection(scripted: Scrip
     assert "Rockets" in best.text
     asked = [r["body"] for r in scripted.requests if r["path"].startswith("/embed~dims=96")]
     assert asked and all(set(body) == {"inputs"} for body in asked)  # one text per call
+
+
+def test_an_evaluation_with_and_without_retrieval_reports_the_gain_and_recall(
+    scripted: ScriptedServer, tmp_path: Path
+):
+    import json
+    import subprocess
+    import sys
+
+    models = tmp_path / "models.toml"
+    models.write_text(
+        f'[models.bow]\nprovider = "openai"\nmodel = "m"\ntask = "embeddings"\nbase_url = "{scripted.url("embed")}"\n\n'
+        f'[models.echo]\nprovider = "openai"\nmodel = "m"\nbase_url = "{scripted.url("echo")}"\ncontext_window = 4096\n'
+    )
+    (tmp_path / "cells.md").write_text("The mitochondria is the powerhouse of the cell and makes ATP.\n")
+    (tmp_path / "plants.md").write_text("Chlorophyll makes leaves green and captures sunlight.\n")
+    data = tmp_path / "qa.csv"
+    data.write_text(
+        "question,expected,gold\n"
+        "Which organelle is the powerhouse of the cell?,mitochondria,cells.md\n"
+        "What makes leaves green?,chlorophyll,plants.md\n"
+        "What captures sunlight in leaves?,chlorophyll,plants.md|cells.md\n"
+    )
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "playground", *args, "--models-file", str(models)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    added = cli(
+        "docs", "add", str(tmp_path / "cells.md"), str(tmp_path / "plants.md"), "-c", "bio", "--embed", "bow"
+    )
+    assert added.returncode == 0, added.stderr
+    common = ["eval", str(data), "-m", "echo", "--template", "{question}", "--metric", "contains"]
+    result = cli(*common, "--collection", "bio", "--rag", "both", "--rag-k", "1", "--gold", "gold", "--json")
+    assert result.returncode in (0, 1), result.stderr
+    *cells, summary = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted((c["row_index"], c["rag"]) for c in cells) == [
+        (r, m) for r in range(3) for m in (False, True)
+    ]
+    with_rag = [c for c in cells if c["rag"]]
+    assert all(len(c["retrieved"]) == 1 for c in with_rag) and all(
+        "untrusted data" in c["sent"]["messages"][-1]["content"] for c in with_rag
+    )
+    assert [s["model"] for s in summary["summary"]] == ["echo · plain", "echo · rag"]
+    (gain,) = summary["rag_gains"]
+    assert (
+        gain["metric"] == "contains" and gain["rows"] == 3 and gain["gain"] == 1.0
+    )  # echoing the chunks finds the answer
+    retrieval = summary["retrieval"]
+    assert (
+        retrieval["rows"] == 3
+        and retrieval["k"] == 1
+        and retrieval["recall"] == 1.0
+        and retrieval["mrr"] == 1.0
+    )
+    table = cli(*common, "--collection", "bio", "--rag", "both", "--gold", "gold")
+    assert "gain with retrieval" in table.stdout and "recall@5" in table.stdout
+    missing = cli(*common, "--rag", "on")
+    assert missing.returncode == 2 and "needs a collection" in missing.stderr

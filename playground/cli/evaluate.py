@@ -26,11 +26,12 @@ from playground.evals.datasets import (
 )
 from playground.evals.jobs import queue_evaluation
 from playground.evals.metrics import JUDGE, MetricChoice
+from playground.evals.retrieval_report import rag_gains, retrieval_quality
 from playground.evals.runner import EVAL_PARAMS, EvalSetup, Evaluation
 from playground.evals.shots import ShotsError, parse_shots
 from playground.evals.summary import ModelSummary, reading, summarize
 from playground.evals.view import summary_rows
-from playground.storage.evals import EvalStore
+from playground.storage.evals import EvalStore, StoredEval
 from playground.storage.runs import Store
 
 out = Console()
@@ -105,6 +106,16 @@ def eval_command(
         str, typer.Option("--shot-select", help="How examples are picked: first, random or similar.")
     ] = "first",
     seed: Annotated[int, typer.Option("--seed", help="Seed for --shot-select random.")] = 0,
+    collection: Annotated[
+        str | None, typer.Option("--collection", help="Documents to retrieve from (playground docs add).")
+    ] = None,
+    rag: Annotated[
+        str, typer.Option("--rag", help="Retrieval: off, on, or both (to measure the gain).")
+    ] = "off",
+    rag_k: Annotated[int, typer.Option("--rag-k", help="Chunks retrieved per row.")] = 5,
+    gold: Annotated[
+        str | None, typer.Option("--gold", help="Column of gold source files (a|b), for recall@k and MRR.")
+    ] = None,
     as_json: Annotated[
         bool,
         typer.Option("--json", help="JSON lines: one object per answer (row, model, k), then the summary."),
@@ -146,6 +157,10 @@ def eval_command(
                 shots=parse_shots(shots),
                 shot_select=shot_select,  # type: ignore[arg-type] - checked by the evaluation
                 shot_seed=seed,
+                collection=collection,
+                rag=_rag_modes(rag, collection),
+                rag_k=rag_k,
+                gold_column=gold,
             )
             evaluation = Evaluation(setup, dataset, specs, store)
     except (UsageError, DatasetError, SpecError, ShotsError) as exc:
@@ -211,6 +226,8 @@ def _report(evaluation: Evaluation, store: EvalStore, as_json: bool) -> int:
                     "complete": saved.complete,
                     "summary": summary,
                     "readings": readings,
+                    "rag_gains": [vars(g) for g in rag_gains(saved, metric_list)],
+                    "retrieval": vars(quality) if (quality := retrieval_quality(saved)) else None,
                 }
             )
         )
@@ -218,9 +235,19 @@ def _report(evaluation: Evaluation, store: EvalStore, as_json: bool) -> int:
         _print_summary(summaries, metric_list)
         for line in readings:
             out.print(line)
+        _print_retrieval(saved, metric_list)
         out.print(f"saved as evaluation {evaluation.eval_id} (resume with --resume if it stopped early)")
     row_errors = sum(s.errors + sum(m.errors for m in s.metrics.values()) for s in summaries)
     return EXIT_FAILED if row_errors or not saved.complete else EXIT_OK
+
+
+def _rag_modes(value: str, collection: str | None) -> tuple[bool, ...]:
+    modes = {"off": (False,), "on": (True,), "both": (False, True)}
+    if value not in modes:
+        raise UsageError(f"--rag is off, on or both, not {value!r}")
+    if value == "off" and collection:
+        return (True,)  # a collection given means retrieval on, unless asked for both
+    return modes[value]
 
 
 def _provider_limits(values: list[str]) -> dict[str, int]:
@@ -268,6 +295,28 @@ def _run(evaluation: Evaluation, quiet: bool) -> None:
             evaluation.cancel()
             err.print(f"stopped; finished rows are saved: --resume {evaluation.eval_id}")
             raise typer.Exit(EXIT_FAILED) from None
+
+
+def _print_retrieval(saved: StoredEval, metrics: list[str]) -> None:
+    gains = rag_gains(saved, metrics)
+    if gains:
+        table = Table("model", "k", "metric", "rows", "gain with retrieval [95% interval]")
+        for g in gains:
+            interval = f" [{g.low:+.2f}, {g.high:+.2f}]" if g.low is not None and g.high is not None else ""
+            table.add_row(
+                g.model,
+                str(g.shots),
+                g.metric,
+                str(g.rows),
+                "n/a" if g.gain is None else f"{g.gain:+.2f}{interval}",
+            )
+        out.print(table)
+    quality = retrieval_quality(saved)
+    if quality and quality.rows:
+        out.print(
+            f"retrieval over {quality.rows} rows with gold sources: recall@{quality.k} {quality.recall:.2f}"
+            f" [{quality.recall_low or 0:.2f}, {quality.recall_high or 1:.2f}], MRR {quality.mrr:.2f}"
+        )
 
 
 def _print_summary(summaries: list[ModelSummary], metrics: list[str]) -> None:

@@ -14,17 +14,15 @@ from typing import Literal
 
 from playground.compare.service import Plan, plan_comparison
 from playground.core.errors import UsageError
-from playground.core.params import DEFAULT_MAX_TOKENS, Params
+from playground.core.params import Params
 from playground.core.specs import ModelSpec
 from playground.engine.registry import Keys
-from playground.engine.tokens import estimator_for
 from playground.rag.library import Library, SearchMethod
 from playground.rag.prompting import Passage, RagPrompt, rag_prompt
+from playground.rag.retrieval import fits_window
 
 AskMode = Literal["rag", "plain", "both"]
 ASK_MODES: tuple[AskMode, ...] = ("both", "rag", "plain")
-# Room left in the context window beyond the estimate: tiktoken's count is not every model's own.
-ESTIMATE_MARGIN = 1.1
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,9 @@ def plan_ask(
     passages = tuple(library.search(library.get(collection), question, k, method))
     chosen = [specs[key] for key in model_keys if key in specs]
     rag = (
-        rag_prompt(question, passages, lambda text: _fits(text, chosen, params)) if mode != "plain" else None
+        rag_prompt(question, passages, lambda text: fits_window(text, chosen, params))
+        if mode != "plain"
+        else None
     )
     prompts = {"plain": question} if mode != "rag" else {}
     if rag is not None:
@@ -80,15 +80,3 @@ def plan_ask(
         for name, text in prompts.items()
     }
     return AskPlan(question, passages, rag, plans)
-
-
-def _fits(text: str, specs: Sequence[ModelSpec], params: Params) -> bool:
-    """True when `text` and the longest answer fit every model's context window (where it is known)."""
-    answer = params.max_tokens or DEFAULT_MAX_TOKENS
-    for spec in specs:
-        if spec.context_window is None:
-            continue
-        tokens = estimator_for(spec.model).count_text(text) * ESTIMATE_MARGIN
-        if tokens + answer > spec.context_window:
-            return False
-    return True

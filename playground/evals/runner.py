@@ -35,7 +35,9 @@ from playground.evals.shots import MAX_SHOTS, ExamplePicker, ShotSelect, ShotsEr
 from playground.evals.templating import PromptTemplate, TemplateError
 from playground.hosting.gate import Ask, Gate, default_gate
 from playground.rag.embedding import EmbeddingError, similarity_ranker
-from playground.rag.library import default_embedder
+from playground.rag.library import Library, default_embedder
+from playground.rag.prompting import Passage
+from playground.rag.retrieval import Retrieval
 from playground.storage.evals import Cell, EvalStore
 from playground.storage.runs import StoreUnavailableError
 from providers.base import CancelToken, ChatRequest, Message, Provider
@@ -69,12 +71,20 @@ class EvalSetup:
     shot_select: ShotSelect = "first"
     shot_seed: int = 0
     shot_embedder: str | None = None  # `similar`: the embedding model ranking rows (None: the default)
+    # Retrieval: each row's prompt also runs after the chunks found for it in `collection` (rag=(True,)),
+    # or both ways (False, True) to measure what retrieval adds; `gold_column` names the documents that
+    # hold each row's answer (file names, separated by "|"), for recall@k and MRR.
+    collection: str | None = None
+    rag: tuple[bool, ...] = (False,)
+    rag_k: int = 5
+    gold_column: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
         data = asdict(self)
         data["models"] = list(self.models)
         data["shots"] = list(self.shots)
+        data["rag"] = list(self.rag)
         data["metrics"] = [m.to_json() for m in self.metrics]
         data["provider_limits"] = dict(self.provider_limits)
         return data
@@ -85,6 +95,7 @@ class EvalSetup:
         values = dict(data)
         values["models"] = tuple(values["models"])
         values["shots"] = tuple(values.get("shots") or (0,))
+        values["rag"] = tuple(bool(r) for r in values.get("rag") or (False,))
         values["metrics"] = tuple(MetricChoice(m["name"], m.get("options", {})) for m in values["metrics"])
         params = dict(values.get("params") or {})
         params["stop"] = tuple(params.get("stop") or ())
@@ -159,6 +170,16 @@ class _Tally:
 
 
 @dataclass(frozen=True)
+class CellKey:
+    """Which cell: a row, a model, how many examples, with or without retrieval."""
+
+    row: int
+    model: str
+    shots: int = 0
+    rag: bool = False
+
+
+@dataclass(frozen=True)
 class CellDone:
     """A cell just finished and was saved."""
 
@@ -203,6 +224,9 @@ class Evaluation:
         self.metrics = tuple(choices)
         _check(setup, dataset, self.template, self.metrics, specs)
         self._prompts: dict[int, str | None] = {}  # each row's own prompt, filled once
+        self.retrieval = _retrieval(setup, store, specs, keys, user)
+        self._found: dict[int, tuple[Passage, ...]] = {}
+        self._found_lock = threading.Lock()
         if setup.shot_select == "similar" and max(setup.shots) > 0 and similarity is None:
             similarity = _ranker(setup, specs, keys)
         self.picker = self._picker(similarity)
@@ -215,7 +239,8 @@ class Evaluation:
         if eval_id is None:
             # Only the columns the evaluation reads are kept (what resume needs): a probe stored a 9 MB
             # column no template used, three times in 30 s, for free.
-            used = [c for c in dataset.columns if c in self.template.variables or c == setup.expected_column]
+            keep = {setup.expected_column, setup.gold_column}
+            used = [c for c in dataset.columns if c in self.template.variables or c in keep]
             dataset_json = {
                 "name": dataset.name,
                 "columns": used,
@@ -263,7 +288,7 @@ class Evaluation:
     @property
     def total_cells(self) -> int:
         """Rows × models × example counts."""
-        return len(self.dataset.rows) * len(self.setup.models) * len(self.setup.shots)
+        return len(self.dataset.rows) * len(self.setup.models) * len(self.setup.shots) * len(self.setup.rag)
 
     def _picker(self, similarity: Similarity | None) -> ExamplePicker | None:
         """Each row's examples (None when every run is zero-shot); UsageError when k cannot be met."""
@@ -299,25 +324,35 @@ class Evaluation:
                 self._prompts[index] = None
         return self._prompts[index]
 
-    def _request(self, index: int, key: str, shots: int) -> ChatRequest:
-        """The call for one cell: the row's prompt after `shots` examples (prompt, then expected answer)."""
-        model = self.models[key]
-        examples = self.picker.examples(index, shots) if self.picker and shots else ()
+    def _request(self, cell: CellKey) -> ChatRequest:
+        """The call for one cell: the row's prompt (after its retrieved chunks, for a rag cell), after
+        `shots` examples (each a prompt, then its expected answer)."""
+        model = self.models[cell.model]
+        examples = self.picker.examples(cell.row, cell.shots) if self.picker and cell.shots else ()
         column = self.setup.expected_column
         pairs = [(self._prompt(j) or "", str(self.dataset.rows[j][column])) for j in examples]
-        return build_request(
-            model.spec, self._prompt(index) or "", self.setup.system, self.setup.params, pairs
-        )
+        prompt = self._prompt(cell.row) or ""
+        if cell.rag and self.retrieval is not None:
+            prompt = self.retrieval.prompt(prompt, self._retrieved(cell.row), model.spec, self.setup.params)
+        return build_request(model.spec, prompt, self.setup.system, self.setup.params, pairs)
 
-    def ask(self, pending: Sequence[tuple[int, str, int]] | None = None) -> Ask:
+    def _retrieved(self, index: int) -> tuple[Passage, ...]:
+        """The chunks found for row `index`'s prompt (searched once, whatever the models)."""
+        assert self.retrieval is not None
+        with self._found_lock:
+            if index not in self._found:
+                self._found[index] = self.retrieval.search(self._prompt(index) or "")
+            return self._found[index]
+
+    def ask(self, pending: Sequence[CellKey] | None = None) -> Ask:
         """What running `pending` (default: every cell) asks of a user's limits: calls, tokens, max cost.
 
         Each cell's prompt is filled and estimated as Compare does before a run; a judge call is counted
         at its prompt plus the longest answer the model may give."""
         cells = pending if pending is not None else self.pending([])
         cost, unpriced, max_tokens = Decimal(0), set(), 0
-        for index, key, shots in cells:
-            for spec, provider, request in self._calls_of_cell(index, key, shots):
+        for cell in cells:
+            for spec, provider, request in self._calls_of_cell(cell):
                 est = estimate(spec, provider, request)
                 max_tokens = max(max_tokens, est.max_output_tokens)
                 if est.max_cost_usd is not None:
@@ -333,20 +368,18 @@ class Evaluation:
             concurrency=self.setup.concurrency,
         )
 
-    def _calls_of_cell(
-        self, index: int, key: str, shots: int
-    ) -> list[tuple[ModelSpec, Provider, ChatRequest]]:
+    def _calls_of_cell(self, cell: CellKey) -> list[tuple[ModelSpec, Provider, ChatRequest]]:
         """The calls one cell makes at most: the answer, and the judge's verdict on the longest answer
         (with the row's expected answer, which the judge reads as well)."""
-        model = self.models[key]
-        prompt = self._prompt(index)
+        model = self.models[cell.model]
+        prompt = self._prompt(cell.row)
         if prompt is None:
             return []  # this row fails without a call (see _run_cell): it costs nothing
-        request = self._request(index, key, shots)
+        request = self._request(cell)
         calls = [(model.spec, model.provider, request)]
         if self.judge is not None:
             longest = "x " * (request.max_tokens or 0)
-            expected = self.dataset.rows[index].get(self.setup.expected_column)  # the judge reads it too
+            expected = self.dataset.rows[cell.row].get(self.setup.expected_column)  # the judge reads it too
             judge_request = _judge_request(self.setup.rubric, prompt, longest, expected)
             calls.append((self.judge.spec, self.judge.provider, judge_request))
         return calls
@@ -367,17 +400,18 @@ class Evaluation:
         saved = self.store.get(self.eval_id)
         return saved.cells if saved else []
 
-    def pending(self, saved_cells: Sequence[Cell] | None = None) -> list[tuple[int, str, int]]:
-        """(row index, model, shots) cells not saved yet, rows first so every model advances together."""
+    def pending(self, saved_cells: Sequence[Cell] | None = None) -> list[CellKey]:
+        """Cells not saved yet, rows first so every model advances together."""
         cells = self._saved_cells() if saved_cells is None else saved_cells
-        done = {(c.row_index, c.model, c.shots) for c in cells}
-        return [
-            (index, key, shots)
+        done = {CellKey(c.row_index, c.model, c.shots, c.rag) for c in cells}
+        every = (
+            CellKey(index, key, shots, rag)
             for index in range(len(self.dataset.rows))
             for key in self.setup.models
             for shots in self.setup.shots
-            if (index, key, shots) not in done
-        ]
+            for rag in self.setup.rag
+        )
+        return [cell for cell in every if cell not in done]
 
     def cancel(self) -> None:
         """Stop: calls in flight are cancelled (not saved), no new cell starts; resume runs the rest."""
@@ -398,7 +432,7 @@ class Evaluation:
             self.ask(pending) if self.gate.policy.enabled else Ask("evaluation", len(pending), 0, Decimal(0))
         )
         self._ticket = self.gate.admit(self.user, ask, self.store.store)
-        arms = len(self.setup.models) * len(self.setup.shots)  # answers per row
+        arms = len(self.setup.models) * len(self.setup.shots) * len(self.setup.rag)  # answers per row
         tally = _Tally.of(saved_cells, len(self.dataset.rows), arms, len(pending))
         to_save: queue.Queue[Any] = queue.Queue()
         events: queue.Queue[Cell | BaseException | None] = queue.Queue()
@@ -408,8 +442,8 @@ class Evaluation:
         # The pool's size is the overall limit; a semaphore per provider is its own limit inside it.
         pool = ThreadPoolExecutor(max_workers=max(1, self.setup.concurrency), thread_name_prefix="eval")
         try:
-            for index, key, shots in pending:
-                pool.submit(self._work, index, key, shots, slots, to_save)
+            for cell in pending:
+                pool.submit(self._work, cell, slots, to_save)
             finishing = len(pending)
             while finishing:
                 item = events.get()
@@ -442,22 +476,17 @@ class Evaluation:
         }
 
     def _work(
-        self,
-        index: int,
-        key: str,
-        shots: int,
-        slots: Mapping[str, threading.BoundedSemaphore],
-        to_save: queue.Queue[Any],
+        self, key: CellKey, slots: Mapping[str, threading.BoundedSemaphore], to_save: queue.Queue[Any]
     ) -> None:
         """A pool worker: one cell, handed to the writer; then None to say this worker is done."""
         try:
             if self.cancel_token.cancelled or self._draining.is_set():
                 return
             try:
-                cell = self._run_cell(index, key, shots, slots)
+                cell = self._run_cell(key, slots)
             except Exception as exc:  # noqa: BLE001 - a bug in one cell must not stop the others
                 error = CallError("internal", f"{type(exc).__name__}: {exc}")
-                cell = Cell(index, key, "", None, RunResult(model=key, error=error), shots=shots)
+                cell = _failed(key, None, error)
             if cell is not None:
                 to_save.put(cell)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
@@ -482,18 +511,18 @@ class Evaluation:
                     continue
             events.put(item)
 
-    def _run_cell(
-        self, index: int, key: str, shots: int, slots: Mapping[str, threading.BoundedSemaphore]
-    ) -> Cell | None:
-        row = self.dataset.rows[index]
-        model = self.models[key]
+    def _run_cell(self, key: CellKey, slots: Mapping[str, threading.BoundedSemaphore]) -> Cell | None:
+        row = self.dataset.rows[key.row]
+        model = self.models[key.model]
         expected = row.get(self.setup.expected_column)
         try:
             prompt = self.template.render(row)
         except TemplateError as exc:  # this row's values break the template: its cell says so, no call
-            error = CallError("template", str(exc))
-            return Cell(index, key, "", expected, RunResult(model=key, error=error), shots=shots)
-        request = self._request(index, key, shots)
+            return _failed(key, expected, CallError("template", str(exc)))
+        try:
+            request = self._request(key)
+        except UsageError as exc:  # retrieval failed for this row (the embedding model's call)
+            return _failed(key, expected, CallError("retrieval", str(exc)))
         with slots[model.spec.provider]:
             if self._draining.is_set():  # it waited for its provider's slot while the worker began to drain
                 return None
@@ -503,9 +532,17 @@ class Evaluation:
         self._paid(EVAL_CALL, result)
         if result.error and result.error.kind == "cancelled":
             return None  # not finished: resume runs it again
-        examples = self.picker.examples(index, shots) if self.picker and shots else ()
         cell = Cell(
-            index, key, prompt, expected, result, shots=shots, examples=examples, sent=request.prompt_json()
+            key.row,
+            key.model,
+            prompt,
+            expected,
+            result,
+            shots=key.shots,
+            examples=self.picker.examples(key.row, key.shots) if self.picker and key.shots else (),
+            sent=request.prompt_json(),
+            rag=key.rag,
+            retrieved=tuple(_found(p) for p in self._retrieved(key.row)) if key.rag else (),
         )
         for choice in self.metrics:
             if not result.ok:
@@ -539,6 +576,29 @@ class Evaluation:
 
 
 _STOP = object()
+
+
+def _failed(key: CellKey, expected: str | None, error: CallError) -> Cell:
+    """A cell that ends with an error before (or instead of) its call."""
+    return Cell(
+        key.row,
+        key.model,
+        "",
+        expected,
+        RunResult(model=key.model, error=error),
+        shots=key.shots,
+        rag=key.rag,
+    )
+
+
+def _found(passage: Passage) -> dict[str, Any]:
+    """A retrieved chunk as a cell keeps it."""
+    return {
+        "source": passage.source,
+        "position": passage.position,
+        "chunk_id": passage.chunk_id,
+        "score": passage.score,
+    }
 
 
 def _judge_request(rubric: str, prompt: str, answer: str, expected: str | None) -> ChatRequest:
@@ -591,11 +651,29 @@ def _check(
         raise UsageError(
             f"shots are distinct numbers of examples from 0 to {MAX_SHOTS}, not {list(setup.shots)}"
         )
+    if setup.gold_column and setup.gold_column not in dataset.columns:
+        raise UsageError(
+            f"no column {setup.gold_column!r} of gold sources (columns: {', '.join(dataset.columns)})"
+        )
     if max(setup.shots) > 0 and setup.expected_column not in dataset.columns:
         raise UsageError(
             f"examples show each row's expected answer: the dataset has no column {setup.expected_column!r} "
             f"(columns: {', '.join(dataset.columns)})"
         )
+
+
+def _retrieval(
+    setup: EvalSetup, store: EvalStore, specs: Mapping[str, ModelSpec], keys: Keys | None, user: User
+) -> Retrieval | None:
+    """The collection the rag cells search, as the evaluation's owner (UsageError if it is not theirs)."""
+    if True not in setup.rag:
+        return None
+    if not setup.collection:
+        raise UsageError("retrieval needs a collection of documents (--collection NAME)")
+    if not 1 <= setup.rag_k <= 50:
+        raise UsageError("retrieval takes from 1 to 50 chunks")
+    library = Library(store.store, specs, keys, user.id)
+    return Retrieval(library, library.get(setup.collection), setup.rag_k)
 
 
 def _ranker(setup: EvalSetup, specs: Mapping[str, ModelSpec], keys: Keys | None) -> Similarity:

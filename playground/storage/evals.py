@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     delete,
+    false,
     func,
     select,
 )
@@ -47,7 +49,9 @@ class EvalRow(TableBase):
 
 class EvalCellRow(TableBase):
     __tablename__ = "eval_cells"
-    __table_args__ = (UniqueConstraint("eval_id", "row_index", "model", "shots", name="uq_eval_cells_cell"),)
+    __table_args__ = (
+        UniqueConstraint("eval_id", "row_index", "model", "shots", "rag", name="uq_eval_cells_cell"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     eval_id: Mapped[str] = mapped_column(ForeignKey("evals.id", ondelete="CASCADE"), index=True)
@@ -61,6 +65,8 @@ class EvalCellRow(TableBase):
     judge: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     examples: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
     sent: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    rag: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    retrieved: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
 
 @dataclass(frozen=True)
@@ -70,22 +76,40 @@ class Arm:
 
     model: str
     shots: int = 0
-    label: str = ""  # the model key, or "key · 3-shot" when the evaluation compares numbers of examples
+    label: str = ""  # the model key, with " · 3-shot" and " · rag" when the evaluation compares those
+    rag: bool = False
 
     def holds(self, cell: Cell) -> bool:
         """True for this arm's cells."""
-        return cell.model == self.model and cell.shots == self.shots
+        return (cell.model, cell.shots, cell.rag) == (self.model, self.shots, self.rag)
+
+    @property
+    def key(self) -> tuple[str, int, bool]:
+        """What a cell of this arm matches on."""
+        return (self.model, self.shots, self.rag)
 
 
-def arms_of(models: Sequence[str], shots: Sequence[int]) -> list[Arm]:
-    """The arms of an evaluation, model by model, fewest examples first."""
-    plain = list(shots) == [0]
-    return [Arm(m, k, m if plain else f"{m} · {k}-shot") for m in models for k in sorted(shots)]
+def arms_of(models: Sequence[str], shots: Sequence[int], rag: Sequence[bool] = (False,)) -> list[Arm]:
+    """The arms of an evaluation, model by model, fewest examples first, without retrieval first."""
+    return [
+        Arm(
+            m,
+            k,
+            m
+            + ("" if list(shots) == [0] else f" · {k}-shot")
+            + ("" if list(rag) == [False] else " · rag" if r else " · plain"),
+            r,
+        )
+        for m in models
+        for k in sorted(shots)
+        for r in sorted(rag)
+    ]
 
 
 def cell_count(setup: dict[str, Any], dataset: dict[str, Any]) -> int:
     """How many cells an evaluation has: rows × models × example counts (one, 0, before few-shot)."""
-    return len(dataset["rows"]) * len(setup["models"]) * len(setup.get("shots") or [0])
+    variants = len(setup.get("shots") or [0]) * len(setup.get("rag") or [False])
+    return len(dataset["rows"]) * len(setup["models"]) * variants
 
 
 @dataclass
@@ -103,6 +127,8 @@ class Cell:
     shots: int = 0
     examples: tuple[int, ...] = ()  # the rows shown as examples, in order
     sent: dict[str, Any] | None = None  # ChatRequest.prompt_json() of the call (None before revision 0007)
+    rag: bool = False  # sent after the chunks retrieved for its prompt
+    retrieved: tuple[dict[str, Any], ...] = ()  # those chunks: source, position, chunk_id, score (best first)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form (exports)."""
@@ -111,6 +137,8 @@ class Cell:
             "model": self.model,
             "shots": self.shots,
             "examples": list(self.examples),
+            "rag": self.rag,
+            "retrieved": list(self.retrieved),
             "prompt": self.prompt,
             "expected": self.expected,
             "result": self.result.to_json(),
@@ -140,7 +168,7 @@ class StoredEval:
     @property
     def arms(self) -> list[Arm]:
         """Its arms: each model with each number of examples."""
-        return arms_of(self.setup["models"], self.shots)
+        return arms_of(self.setup["models"], self.shots, self.setup.get("rag") or [False])
 
     @property
     def total_cells(self) -> int:
@@ -209,6 +237,8 @@ class EvalStore:
             shots=cell.shots,
             examples=list(cell.examples),
             sent=cell.sent,
+            rag=cell.rag,
+            retrieved=list(cell.retrieved) or None,
             prompt=cell.prompt,
             expected=cell.expected,
             result=cell.result.to_json(),
@@ -230,7 +260,7 @@ class EvalStore:
             cells = session.scalars(
                 select(EvalCellRow)
                 .where(EvalCellRow.eval_id == eval_id)
-                .order_by(EvalCellRow.row_index, EvalCellRow.model, EvalCellRow.shots)
+                .order_by(EvalCellRow.row_index, EvalCellRow.model, EvalCellRow.shots, EvalCellRow.rag)
             )
             return StoredEval(
                 row.id, row.created_at, row.name, row.setup, row.dataset, [_cell(c) for c in cells], row.owner
@@ -295,4 +325,6 @@ def _cell(row: EvalCellRow) -> Cell:
         shots=row.shots,
         examples=tuple(row.examples or ()),
         sent=row.sent,
+        rag=bool(row.rag),
+        retrieved=tuple(row.retrieved or ()),
     )
