@@ -103,7 +103,7 @@ class Embedded:
     """Vectors for a batch of texts, in their order, and the input tokens the server reported (None: it
     did not say; a local model counts its own)."""
 
-    vectors: tuple[tuple[float, ...], ...]
+    vectors: Sequence[Sequence[float]]  # rows of floats (a float32 array from a local model, as it is)
     input_tokens: int | None = None
 
 

@@ -1,7 +1,7 @@
 """The bundled local embedding model: WordLlama (`l2_supercat`), shipped in the `wordllama` wheel with its
 weights and tokenizer, run with numpy and Hugging Face `tokenizers`: no key, no network, no torch.
 
-Chosen by measurement on this project's labelled retrieval set (bench/README.md, "Embedding models"):
+Chosen by measurement on a labelled retrieval set (README.md, "Improving results"; the raw runtime's speed):
 - install: +47 MB against +1,130 MB for all-MiniLM-L6-v2 through sentence-transformers and PyTorch;
 - load: 0.3–0.5 s against 4.2 s;
 - throughput: about 4,200 chunks of ~200 tokens a second on 2 cores, against 27;
@@ -85,14 +85,18 @@ class WordLlamaEmbedder:
         raise errors.BadRequestError("WordLlama is an embedding model: it turns text into vectors")
 
     def embed(self, texts: Sequence[str]) -> Embedded:
-        """One L2-normalised vector per text, and the tokens its tokenizer counted."""
+        """One L2-normalised vector per text (a float32 array, passed on as it is).
+
+        Tokens are not counted: a local model has no price, and counting meant tokenizing every batch a
+        second time (its tokenizer pads a batch, so `len` of an encoding over-counted as well); that and
+        copying the vectors into Python floats made the project embed at 0.56 of the raw runtime's speed
+        (bench/bench_retrieval.py)."""
         model = _model(self.dims)
         try:
             vectors = model.embed(list(texts), norm=True)
-            tokens = sum(len(ids) for ids in model.tokenize(list(texts)))
         except Exception as exc:  # noqa: BLE001 - the library's failures become one error of ours
             raise errors.BadResponseError(f"WordLlama could not embed: {type(exc).__name__}: {exc}") from exc
-        return Embedded(tuple(tuple(float(x) for x in row) for row in vectors), int(tokens))
+        return Embedded(vectors, None)
 
 
 def dims_of(model: str) -> int:
@@ -108,10 +112,27 @@ def dims_of(model: str) -> int:
 _LOCK = threading.Lock()
 
 
+def _quiet_import() -> Any:
+    """Import wordllama without its `logging.basicConfig(level=INFO)` (in its __init__ and inference
+    modules), which turned on INFO logging for the whole process: every HTTP request and migration step
+    of the app and the CLI went to stderr."""
+    import logging
+
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        import wordllama
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(level)
+    return wordllama
+
+
 @functools.cache
 def _model(dims: int) -> Any:
     with _LOCK:
-        import wordllama
+        wordllama = _quiet_import()
         from wordllama import WordLlama
 
         folder = Path(wordllama.__file__).parent

@@ -33,8 +33,8 @@ class EmbedRun:
     model: str
     vectors: np.ndarray  # (n, dims) float32, each row of length 1
     seconds: float
-    input_tokens: int
-    token_source: str  # "reported", or "estimated:<encoding>"
+    input_tokens: int | None  # None: not counted (a local model: nothing to price)
+    token_source: str  # "reported", "estimated:<encoding>", or "not counted"
     cost_usd: Decimal | None
     cost_source: str
 
@@ -62,7 +62,7 @@ def embedding_model(spec: ModelSpec, keys: Keys | None = None) -> EmbeddingModel
 
 def embed_texts(spec: ModelSpec, model: EmbeddingModel, texts: Sequence[str], batch: int = BATCH) -> EmbedRun:
     """Embed `texts` in batches, timing only the calls; EmbeddingError names the model and the failure."""
-    vectors: list[tuple[float, ...]] = []
+    batches: list[np.ndarray] = []
     seconds, reported = 0.0, 0
     all_reported = True
     for start in range(0, len(texts), batch):
@@ -73,13 +73,14 @@ def embed_texts(spec: ModelSpec, model: EmbeddingModel, texts: Sequence[str], ba
         except ProviderError as exc:
             raise EmbeddingError(f"{spec.key}: {exc.message}") from exc
         seconds += time.perf_counter() - began
-        vectors.extend(out.vectors)
+        batches.append(np.asarray(out.vectors, dtype=np.float32).reshape(len(part), -1))
         if out.input_tokens is None:
             all_reported = False
         else:
             reported += out.input_tokens
     tokens, source = _tokens(spec, texts, reported if all_reported and texts else None)
     cost, cost_source = cost_of(spec, tokens, 0)
+    vectors = np.vstack(batches) if batches else np.zeros((0, 0), dtype=np.float32)
     return EmbedRun(spec.key, _normalised(vectors), seconds, tokens, source, cost, cost_source)
 
 
@@ -104,16 +105,15 @@ def similarity_ranker(spec: ModelSpec, keys: Keys | None = None) -> Callable[[Se
     return lambda texts: Ranking(embed_texts(spec, model, list(texts)).vectors)
 
 
-def _tokens(spec: ModelSpec, texts: Sequence[str], reported: int | None) -> tuple[int, str]:
+def _tokens(spec: ModelSpec, texts: Sequence[str], reported: int | None) -> tuple[int | None, str]:
     if reported is not None:
         return reported, "reported"
+    if spec.is_local:
+        return None, "not counted"  # no price to compute, and counting costs as much as embedding
     estimator = estimator_for(spec.model)
     return sum(estimator.count_text(t) for t in texts), f"estimated:{estimator.name}"
 
 
-def _normalised(vectors: Sequence[Sequence[float]]) -> np.ndarray:
-    matrix = np.asarray(vectors, dtype=np.float32)
-    if matrix.ndim != 2:
-        return matrix.reshape(len(vectors), -1)
+def _normalised(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.where(norms == 0, 1, norms)

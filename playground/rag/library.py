@@ -132,11 +132,16 @@ class Library:
         if collection.chunks == 0:
             raise UsageError(f"the collection {collection.name!r} has no chunks yet: add documents first")
         if method == "bm25":
-            return lexical_search(self.collections.chunks(collection), query, k)
+            return lexical_search(self._chunks(collection), query, k)
         spec = self._spec(collection.embedder)
         run = embed_texts(spec, embedding_model(spec, self.keys), [query])
         hits = self.collections.search(collection, collection.embedder, run.vectors[0], k)
         return [_passage(i + 1, h.chunk, h.score) for i, h in enumerate(hits)]
+
+    def _chunks(self, collection: Collection) -> tuple[StoredChunk, ...]:
+        """A collection's chunks, read once per content (reading them took 212 of BM25's 222 ms a query
+        over 10,000 chunks)."""
+        return _chunks_of(self.collections, collection)
 
     def _spec(self, key: str) -> ModelSpec:
         spec = self.specs.get(key)
@@ -169,11 +174,28 @@ def lexical_search(chunks: Sequence[StoredChunk], query: str, k: int) -> list[Pa
     return [_passage(n + 1, chunks[i], s) for n, (i, s) in enumerate(ranked)]
 
 
+_CHUNK_CACHE: dict[tuple[int, str, int, int], tuple[StoredChunk, ...]] = {}
+
+
+def _chunks_of(store: CollectionStore, collection: Collection) -> tuple[StoredChunk, ...]:
+    # Keyed by the database too (id of its store), and by what changes when a document is added,
+    # replaced or removed (the count and the newest chunk id).
+    key = (id(store.store), collection.id, collection.chunks, collection.last_chunk)
+    if key not in _CHUNK_CACHE:
+        if len(_CHUNK_CACHE) >= 8:
+            _CHUNK_CACHE.pop(next(iter(_CHUNK_CACHE)))
+        _CHUNK_CACHE[key] = tuple(store.chunks(collection))
+    return _CHUNK_CACHE[key]
+
+
 @lru_cache(maxsize=8)
 def _bm25(texts: tuple[str, ...]) -> object:
     """A BM25 index of a collection's texts, kept for the next query on the same texts."""
+    import logging
+
     import bm25s
 
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets its own logger to DEBUG on import
     index = bm25s.BM25()
     index.index(bm25s.tokenize(list(texts), stopwords="en", show_progress=False), show_progress=False)
     return index

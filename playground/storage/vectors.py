@@ -156,6 +156,7 @@ class Collection:
     created_at: datetime
     documents: int = 0
     chunks: int = 0
+    last_chunk: int = 0  # the newest chunk's id: with `chunks`, tells whether its content changed
 
 
 @dataclass(frozen=True)
@@ -195,9 +196,16 @@ class CollectionStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._problem: tuple[str | None] | None = None
 
     def problem(self) -> str | None:
-        """Why this database cannot search vectors, or None when it can."""
+        """Why this database cannot search vectors, or None when it can (asked once per store: an
+        extension added later needs a restart, as the README says)."""
+        if self._problem is None:
+            self._problem = (self._find_problem(),)
+        return self._problem[0]
+
+    def _find_problem(self) -> str | None:
         engine = self.store.engine
         try:
             with engine.connect() as connection:
@@ -265,8 +273,10 @@ class CollectionStore:
     @staticmethod
     def _counted(session: Any, row: CollectionRow) -> Collection:
         documents = session.scalar(select(func.count()).where(DocumentRow.collection_id == row.id))
-        chunks = session.scalar(select(func.count()).where(ChunkRow.collection_id == row.id))
-        return _collection(row, documents or 0, chunks or 0)
+        chunks, last = session.execute(
+            select(func.count(), func.max(ChunkRow.id)).where(ChunkRow.collection_id == row.id)
+        ).one()
+        return _collection(row, documents or 0, chunks or 0, last or 0)
 
     def remove(self, collection: Collection) -> None:
         """Delete a collection with its documents, chunks and vectors."""
@@ -374,7 +384,7 @@ class CollectionStore:
             )
 
 
-def _collection(row: CollectionRow, documents: int = 0, chunks: int = 0) -> Collection:
+def _collection(row: CollectionRow, documents: int = 0, chunks: int = 0, last: int = 0) -> Collection:
     return Collection(
         row.id,
         row.owner,
@@ -385,6 +395,7 @@ def _collection(row: CollectionRow, documents: int = 0, chunks: int = 0) -> Coll
         as_utc(row.created_at),
         documents,
         chunks,
+        last,
     )
 
 
