@@ -64,20 +64,24 @@ def new_collection(lib: Library) -> None:
 
 def add_files(lib: Library, name: str) -> None:
     """Upload files into the collection; each file's outcome, a refused one with its reason."""
+    for outcome in st.session_state.pop("doc-outcomes", []):  # from the add before this rerun
+        if outcome.ok:
+            verb = "Replaced" if outcome.replaced else "Added"
+            chunks = f"{outcome.chunks} chunk" + ("" if outcome.chunks == 1 else "s")
+            st.success(plain(f"{verb} {outcome.name}: {chunks}"))
+        else:
+            st.error(plain(f"Not added: {outcome.error}"))
+    round_ = st.session_state.setdefault("doc-upload-round", 0)  # a new uploader, empty, after each add
     uploads = st.file_uploader(
-        f"Add files ({SUPPORTED})", accept_multiple_files=True, key=f"doc-upload-{name}"
+        f"Add files ({SUPPORTED})", accept_multiple_files=True, key=f"doc-upload-{name}-{round_}"
     )
     if uploads and st.button("Add to the collection", key="doc-add"):
         with st.spinner("Reading, chunking and embedding…"), database_answers():
             outcomes = lib.add(lib.get(name), [(u.name, u.getvalue()) for u in uploads])
-        for outcome in outcomes:
-            if outcome.ok:
-                verb = "Replaced" if outcome.replaced else "Added"
-                st.success(
-                    plain(f"{verb} {outcome.name}: {outcome.chunks} chunks ({outcome.embed_seconds:.2f} s)")
-                )
-            else:
-                st.error(plain(f"Not added: {outcome.error}"))
+        # Drawn again so the collection's counts above include the new files.
+        st.session_state["doc-outcomes"] = outcomes
+        st.session_state["doc-upload-round"] = round_ + 1
+        st.rerun()
 
 
 def show_passages(passages: list[Passage] | tuple[Passage, ...]) -> None:
@@ -195,8 +199,10 @@ if collections:
     st.divider()
     st.subheader("Ask")
     ask_section(lib, chosen, method, int(k))
-    if st.button("Delete this collection", key="doc-delete"):
-        with database_answers():
-            lib.remove(chosen)
-        st.session_state.pop("doc-collection", None)
-        st.rerun()
+    with st.popover("Delete this collection"):
+        st.caption(plain(f"Deletes {chosen!r} with its documents, chunks and vectors."))
+        if st.button(f"Delete {chosen}", type="primary", key="doc-delete"):
+            with database_answers():
+                lib.remove(chosen)
+            st.session_state.pop("doc-collection", None)
+            st.rerun()

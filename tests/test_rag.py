@@ -287,3 +287,42 @@ def test_an_evaluation_with_and_without_retrieval_reports_the_gain_and_recall(
     assert "gain with retrieval" in table.stdout and "recall@5" in table.stdout
     missing = cli(*common, "--rag", "on")
     assert missing.returncode == 2 and "needs a collection" in missing.stderr
+
+
+def test_the_matrix_and_drill_in_keep_answers_with_and_without_retrieval_apart(scripted: ScriptedServer):
+    from playground.evals import (
+        Dataset,
+        EvalSetup,
+        Evaluation,
+        MetricChoice,
+        cells_of_row,
+        evaluation_store,
+        matrix_rows,
+    )
+
+    spec = remote_spec(scripted.url("embed"), key="bow", task="embeddings")
+    echo = remote_spec(scripted.url("echo"), key="echo")
+    specs = {"bow": spec, "echo": echo}
+    library = Library(Store(), specs, owner="local")
+    library.add(
+        library.create("bio", "bow", 64, 8),
+        [("cells.md", b"The mitochondria is the powerhouse of the cell.")],
+    )
+    rows = ({"q": "Which organelle is the powerhouse?", "expected": "mitochondria"},)
+    setup = EvalSetup(
+        template="{q}",
+        models=("echo",),
+        metrics=(MetricChoice("contains"),),
+        collection="bio",
+        rag=(False, True),
+    )
+    store = evaluation_store(Store())
+    evaluation = Evaluation(setup, Dataset("d", ("q", "expected"), rows), specs, store)
+    list(evaluation.run())
+    saved = store.get(evaluation.eval_id)
+    assert saved is not None
+    (line,) = matrix_rows(saved, "contains")
+    assert (line["echo · plain"], line["echo · rag"]) == ("✗ 0.00", "✓ 1.00")
+    (plain_arm, plain_cell), (rag_arm, rag_cell) = cells_of_row(saved, 0)
+    assert (plain_arm.rag, plain_cell.rag, rag_arm.rag, rag_cell.rag) == (False, False, True, True)
+    assert plain_cell.result.text != rag_cell.result.text

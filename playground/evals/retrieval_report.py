@@ -69,7 +69,7 @@ def _value(cell: Cell, metric: str) -> float | None:
 
 
 def _paired_ci95(diffs: Sequence[float]) -> tuple[float | None, float | None, float | None]:
-    """Mean difference and Student's t interval (differences run from −1 to 1, so nothing is clipped)."""
+    """Mean difference and Student's t interval, within the −1 to 1 a score difference can take."""
     if not diffs:
         return None, None, None
     mean = statistics.fmean(diffs)
@@ -78,7 +78,8 @@ def _paired_ci95(diffs: Sequence[float]) -> tuple[float | None, float | None, fl
     from scipy import stats
 
     half = stats.t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
-    return mean, mean - float(half), mean + float(half)
+    # A score gain lies between −1 and 1: with few rows the t-interval runs far past that (±6 with 2 rows)
+    return mean, max(-1.0, mean - float(half)), min(1.0, mean + float(half))
 
 
 def retrieval_quality(saved: StoredEval) -> RetrievalQuality | None:

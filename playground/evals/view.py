@@ -50,7 +50,7 @@ def score_mark(score: Score | None) -> str:
 
 def matrix_rows(saved: StoredEval, metric: str, preview_chars: int = 60) -> list[dict[str, Any]]:
     """Rows × arms: each cell shows one metric's mark, "call error", or "not run" (resume fills it)."""
-    by_key = {(c.row_index, c.model, c.shots): c for c in saved.cells}
+    by_key = {(c.row_index, c.model, c.shots, c.rag): c for c in saved.cells}
     rows = []
     for index, data in enumerate(saved.dataset["rows"]):
         line: dict[str, Any] = {
@@ -58,7 +58,7 @@ def matrix_rows(saved: StoredEval, metric: str, preview_chars: int = 60) -> list
             "input": " · ".join(str(v) for v in data.values())[:preview_chars],
         }
         for arm in saved.arms:
-            cell = by_key.get((index, arm.model, arm.shots))
+            cell = by_key.get((index, *arm.key))
             if cell is None:
                 line[arm.label] = "not run"
             elif not cell.result.ok:
@@ -71,8 +71,8 @@ def matrix_rows(saved: StoredEval, metric: str, preview_chars: int = 60) -> list
 
 def cells_of_row(saved: StoredEval, row_index: int) -> list[tuple[Arm, Cell]]:
     """Every arm's cell for one dataset row (with the arm, for its label), in the evaluation's order."""
-    mine = {(c.model, c.shots): c for c in saved.cells if c.row_index == row_index}
-    return [(arm, mine[arm.model, arm.shots]) for arm in saved.arms if (arm.model, arm.shots) in mine]
+    mine = {(c.model, c.shots, c.rag): c for c in saved.cells if c.row_index == row_index}
+    return [(arm, mine[arm.key]) for arm in saved.arms if arm.key in mine]
 
 
 def sent_text(cell: Cell) -> str:
