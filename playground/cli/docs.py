@@ -17,7 +17,13 @@ from playground.core.errors import UsageError
 from playground.core.params import Params
 from playground.core.specs import SpecError, load_specs
 from playground.engine.fanout import Done
-from playground.rag.library import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_TOKENS, Library, default_embedder
+from playground.rag.library import (
+    DEFAULT_CHUNK_TOKENS,
+    DEFAULT_OVERLAP_TOKENS,
+    Library,
+    SearchMethod,
+    default_embedder,
+)
 from playground.rag.prompting import Passage, citations
 from playground.storage.runs import Store
 
@@ -105,12 +111,17 @@ def search_command(
     """The k chunks nearest to QUERY, with scores, file and position."""
     library = _library(models_file)
     try:
-        if method not in ("vector", "bm25"):
-            raise UsageError(f"--method is vector or bm25, not {method!r}")
-        hits = library.search(library.get(collection), query, k, method)  # type: ignore[arg-type]
+        hits = library.search(library.get(collection), query, k, _method(method))
     except UsageError as exc:
         raise fail_usage(str(exc)) from exc
     _print_passages(hits, as_json)
+
+
+def _method(value: str) -> SearchMethod:
+    """--method checked: vector or bm25."""
+    if value not in ("vector", "bm25"):
+        raise UsageError(f"--method is vector or bm25, not {value!r}")
+    return value  # type: ignore[return-value] - checked just above
 
 
 def _print_passages(passages: list[Passage] | tuple[Passage, ...], as_json: bool) -> None:
@@ -167,8 +178,6 @@ def ask_command(
     """Answer QUESTION with each -m model, with and without the chunks retrieved from a collection."""
     library = _library(models_file)
     try:
-        if method not in ("vector", "bm25"):
-            raise UsageError(f"--method is vector or bm25, not {method!r}")
         plan = plan_ask(
             question,
             model,
@@ -177,7 +186,7 @@ def ask_command(
             collection,
             k=k,
             mode=mode,
-            method=method,  # type: ignore[arg-type]
+            method=_method(method),
             params=Params(max_tokens=max_tokens),
         )
         store = Store()

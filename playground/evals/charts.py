@@ -21,14 +21,7 @@ def score_cost_figure(summaries: Sequence[ModelSummary], metric: str) -> go.Figu
         go.Scatter(
             x=[float((s.cost_usd or 0) + (s.judge_cost_usd or 0)) for s in shown],
             y=means,
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": [(s.metrics[metric].ci_high or m) - m for s, m in zip(shown, means, strict=True)],
-                "arrayminus": [
-                    m - (s.metrics[metric].ci_low or m) for s, m in zip(shown, means, strict=True)
-                ],
-            },
+            error_y=_interval_bars(shown, metric),
             mode="markers+text",
             text=[chart_text(s.model) for s in shown],  # model keys may come from users
             textposition="top center",
@@ -42,6 +35,17 @@ def score_cost_figure(summaries: Sequence[ModelSummary], metric: str) -> go.Figu
         title=title, xaxis_title="USD (answers + judge)", yaxis={"title": "score", "range": [0, 1.05]}
     )
     return figure
+
+
+def _interval_bars(summaries: Sequence[ModelSummary], metric: str) -> dict[str, object]:
+    """Plotly error bars drawing each summary's 95% interval around its mean for `metric`."""
+    means = [s.metrics[metric].mean or 0.0 for s in summaries]
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [(s.metrics[metric].ci_high or m) - m for s, m in zip(summaries, means, strict=True)],
+        "arrayminus": [m - (s.metrics[metric].ci_low or m) for s, m in zip(summaries, means, strict=True)],
+    }
 
 
 def metric_bars_figure(summaries: Sequence[ModelSummary], metrics: Sequence[str]) -> go.Figure:
@@ -104,14 +108,7 @@ def shots_score_figure(summaries: Sequence[ModelSummary], metric: str) -> go.Fig
             x=[a.shots for a in scored],
             y=means,
             mode="lines+markers",
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": [(a.metrics[metric].ci_high or m) - m for a, m in zip(scored, means, strict=True)],
-                "arrayminus": [
-                    m - (a.metrics[metric].ci_low or m) for a, m in zip(scored, means, strict=True)
-                ],
-            },
+            error_y=_interval_bars(scored, metric),
         )
     figure.update_layout(
         title=f"{metric} against examples (mean, 95% interval)",
