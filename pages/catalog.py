@@ -62,7 +62,10 @@ def show_card(entry: CatalogEntry) -> None:
         )
     elif entry.stage == "instruct" and entry.price_source == "local":
         st.info("Instruction-tuned: it answers prompts through its own chat template.")
-    try_it(entry)
+    if entry.answers_prompts:
+        try_it(entry)
+    elif entry.task == "embeddings":
+        st.caption("An embedding model answers no prompt: try it in Documents, as a collection's model.")
 
 
 def _identity_lines(entry: CatalogEntry) -> list[str]:
@@ -102,6 +105,7 @@ def _use_lines(entry: CatalogEntry) -> list[str]:
         f"- **Token counting:** {entry.token_counting}",
         f"- **Parameters accepted:** {', '.join(entry.accepted_params) or 'unknown'}",
         f"- **Usable now:** {'yes' if entry.usable else 'no'} ({entry.usable_reason})",
+        f"- **Used for:** {entry.used_for}",
     ]
     if entry.size_on_disk_bytes is not None:
         size = entry.size_on_disk_bytes / 1e6
@@ -251,7 +255,7 @@ else:
     left.plotly_chart(charts.price_figure(shown), key="cat-price-chart")
     right.plotly_chart(charts.context_figure(shown), key="cat-context-chart")
 
-    picked = st.multiselect("Send to Compare", [e.key for e in shown], key="cat-pick")
+    picked = st.multiselect("Send to Compare", [e.key for e in shown if e.answers_prompts], key="cat-pick")
     if st.button("Compare selected", key="cat-compare", disabled=not picked):
         state.choose_compare_models(picked)
         st.switch_page("pages/compare.py")

@@ -268,3 +268,17 @@ def test_page_hub_hit_added_to_session_models(fake_hub, monkeypatch):
     assert "hf:acme/tiny-chat" in at.session_state["custom_specs"]
     assert "hf:acme/tiny-chat" in at.selectbox(key="cat-card").options
     assert os.environ.get("HF_TOKEN") is None
+
+
+def test_the_catalog_says_what_each_model_is_used_for_and_never_sends_an_embedding_model_to_compare():
+    by_key = {e.key: e for e in catalog(load_specs())}
+    words = by_key["wordllama-256"]
+    assert words.usable and not words.answers_prompts and words.used_for.startswith("Documents")
+    assert words.token_counting.startswith("not counted")
+    assert by_key["smollm2-135m"].answers_prompts and "Compare" in by_key["smollm2-135m"].used_for
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60)
+    at.switch_page("pages/catalog.py").run()
+    assert "wordllama-256" not in at.multiselect(key="cat-pick").options
+    at.selectbox(key="cat-card").set_value("wordllama-256").run()
+    assert not at.exception and any("try it in Documents" in c.value for c in at.caption)
+    assert not [t for t in at.text_area if t.key == "try-prompt-wordllama-256"]

@@ -43,6 +43,16 @@ class CatalogEntry:
     quantization: str | None
     size_on_disk_bytes: int | None
 
+    @property
+    def used_for(self) -> str:
+        """Where this app uses a model of this task."""
+        return USES.get(self.task, "listed for reference; not run here")
+
+    @property
+    def answers_prompts(self) -> bool:
+        """True for models Compare and Evaluate run (chat or completion)."""
+        return self.task in ("chat", "completion")
+
     def to_json(self) -> dict[str, Any]:
         """JSON-ready facts (money as decimal strings)."""
         row = asdict(self)
@@ -52,8 +62,17 @@ class CatalogEntry:
         return row
 
 
+USES = {
+    "chat": "Compare, Evaluate, and Ask in Documents",
+    "completion": "Compare and Evaluate, as raw text completion",
+    "embeddings": "Documents (collections, search by meaning) and few-shot 'similar' examples in Evaluate",
+}
+
+
 def token_counting(spec: ModelSpec) -> str:
     """How the app counts this model's tokens: before the call, and after it."""
+    if spec.is_local and spec.task == "embeddings":
+        return "not counted: a local embedding model has no price"
     if spec.is_local:
         return "counted with the model's own tokenizer (llama.cpp), before and after the call"
     wanted, used = preferred_encoding(spec.model), estimator_for(spec.model).name
