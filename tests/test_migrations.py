@@ -15,8 +15,8 @@ from alembic.script import ScriptDirectory
 import playground.storage.evals  # noqa: F401 - the eval tables join the metadata
 from playground.core.results import RunResult
 from playground.storage.evals import EvalStore
-from playground.storage.vectors import CollectionStore
 from playground.storage.runs import MIGRATIONS, Store, all_tables
+from playground.storage.vectors import CollectionStore
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "history-4ae08a8.db"
 
