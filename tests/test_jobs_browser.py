@@ -82,17 +82,28 @@ def app(
         assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
 
 
+def _progress_line(page):  # noqa: ANN001, ANN202 - a playwright page and locator
+    """The page's progress line for a job running on the worker."""
+    return page.get_by_text(re.compile(rf"running on worker {WORKER} · answers \d+/{ROWS} · "))
+
+
+def _running_evaluation(page, url: str, evals) -> str:  # noqa: ANN001 - a playwright page, the store
+    """Start the evaluation in the page, see it running on the worker; its id."""
+    from playwright.sync_api import expect
+
+    _start_evaluation(page, url)
+    expect(_progress_line(page)).to_be_visible(timeout=30_000)
+    [listing] = evals.list()
+    return listing.id
+
+
 def test_closing_the_tab_never_stops_an_evaluation_and_a_new_tab_follows_it_to_the_end(app: App):
     from playwright.sync_api import expect
 
     evals = evaluation_store(Store())
     jobs = JobStore(Store())
     with chromium_page(1800) as page:
-        _start_evaluation(page, app.url)
-        running = page.get_by_text(re.compile(rf"running on worker {WORKER} · answers \d+/{ROWS} · "))
-        expect(running).to_be_visible(timeout=30_000)
-        [listing] = evals.list()
-        eval_id = listing.id
+        eval_id = _running_evaluation(page, app.url, evals)
         expect(page.locator(f".st-key-ev-job-stop-{eval_id} button")).to_be_visible()
 
         browser = page.context.browser
@@ -142,11 +153,7 @@ def test_stop_cancels_the_job_on_its_worker_and_resume_runs_only_the_rest(app: A
     evals = evaluation_store(Store())
     jobs = JobStore(Store())
     with chromium_page(1800) as page:
-        _start_evaluation(page, app.url)
-        running = page.get_by_text(re.compile(rf"running on worker {WORKER} · answers \d+/{ROWS} · "))
-        expect(running).to_be_visible(timeout=30_000)
-        [listing] = evals.list()
-        eval_id = listing.id
+        eval_id = _running_evaluation(page, app.url, evals)
         _wait_for(lambda: evals.done_count(eval_id) >= 2, 10 * PER_ANSWER_S, "two answers")
         page.locator(f".st-key-ev-job-stop-{eval_id} button").click()  # ours, not the toolbar's Stop
 
@@ -157,7 +164,7 @@ def test_stop_cancels_the_job_on_its_worker_and_resume_runs_only_the_rest(app: A
         expect(resume).to_be_visible(timeout=10_000)
         expect(page.get_by_text("Not finished: resume it below")).to_be_visible()
         expect(page.get_by_role("heading", name=f"qa.csv · {stopped_at} of {ROWS} answers")).to_be_visible()
-        expect(running).to_have_count(0)
+        expect(_progress_line(page)).to_have_count(0)
         expect(page.get_by_role("button", name="Delete this evaluation")).to_be_visible()
 
         # Nothing more runs: over twice the time of one answer, no answer is saved and no question asked.

@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+from playground.core.sizes import megabytes_limit
 
 MAX_MB_ENV = "PLAYGROUND_MAX_DATASET_MB"
 DEFAULT_MAX_MB = 10.0
@@ -30,12 +31,10 @@ class Dataset:
 
 def max_bytes() -> int:
     """The size limit for one dataset: $PLAYGROUND_MAX_DATASET_MB (default 10 MB)."""
-    raw = os.environ.get(MAX_MB_ENV, "")
     try:
-        megabytes = float(raw) if raw.strip() else DEFAULT_MAX_MB
+        return megabytes_limit(MAX_MB_ENV, DEFAULT_MAX_MB)
     except ValueError as exc:
-        raise DatasetError(f"{MAX_MB_ENV} must be a number of megabytes, not {raw!r}") from exc
-    return int(megabytes * 1_000_000)
+        raise DatasetError(str(exc)) from exc
 
 
 def parse_dataset(name: str, data: bytes, limit_bytes: int | None = None) -> Dataset:

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import codecs
 import io
-import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING
+
+from playground.core.sizes import megabytes_limit
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -79,12 +80,10 @@ class ParsedDocument:
 
 def max_document_bytes() -> int:
     """The size limit for one document: $PLAYGROUND_MAX_DOCUMENT_MB (default 10 MB)."""
-    raw = os.environ.get(MAX_MB_ENV, "")
     try:
-        megabytes = float(raw) if raw.strip() else DEFAULT_MAX_MB
+        return megabytes_limit(MAX_MB_ENV, DEFAULT_MAX_MB)
     except ValueError as exc:
-        raise DocumentError(f"{MAX_MB_ENV} must be a number of megabytes, not {raw!r}") from exc
-    return int(megabytes * 1_000_000)
+        raise DocumentError(str(exc)) from exc
 
 
 def parse_document(
