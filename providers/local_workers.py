@@ -53,9 +53,46 @@ _COUNTS_KEPT = 256
 _POLL_S = 0.05
 _ROOT = str(Path(__file__).resolve().parent.parent)
 
+# What the README's portable build of llama.cpp may use on x86-64 (GGML_NATIVE=OFF), as /proc/cpuinfo names it.
+PORTABLE_CPU_FLAGS = ("avx", "avx2", "fma", "f16c", "bmi2")
+# The same install for an x86-64 CPU without AVX2: its own wheel cache, because pip's is keyed by the source
+# and would hand back the AVX2 build (pypa/pip#11164).
+PRE_AVX2_INSTALL = (
+    'rm -rf .venv && python3 -m venv .venv && CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=OFF -DGGML_AVX2=OFF '
+    '-DGGML_FMA=OFF -DGGML_F16C=OFF -DGGML_BMI2=OFF" .venv/bin/pip install --cache-dir '
+    "~/.cache/model-playground/pip-sse42 -e ."
+)
+
+
+def missing_cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """The portable build's x86-64 features this CPU (or its hypervisor) does not offer; [] elsewhere."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return []
+    flags = next(
+        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), None
+    )
+    if flags is None:  # not x86 (aarch64 says "Features"): the portable build has no such baseline there
+        return []
+    return [flag for flag in PORTABLE_CPU_FLAGS if flag not in flags]
+
+
+def illegal_instruction_hint() -> str:
+    """Why a worker died of SIGILL, and the command that fixes it on this machine."""
+    missing = missing_cpu_flags()
+    if missing:
+        return (
+            f"this CPU lacks {', '.join(flag.upper() for flag in missing)}, which the README's portable build "
+            f"of llama.cpp uses; rebuild it for this CPU: {PRE_AVX2_INSTALL}"
+        )
+    return (
+        "an instruction this CPU or its OS does not run: llama.cpp was probably built elsewhere or for this "
+        "CPU only; reinstall with the README's command, which builds it for a portable AVX2 baseline"
+    )
+
+
 _SIGNAL_HINTS = {
-    signal.SIGILL: "an instruction this CPU or its OS does not run; reinstall with the README's command, "
-    "which builds llama.cpp for a portable AVX2 baseline",
     signal.SIGSEGV: "a memory fault, normally a crash inside llama.cpp",
     signal.SIGKILL: "killed from outside, often by the out-of-memory killer",
     signal.SIGBUS: "a bad memory access, often a model file changed or truncated while loaded",
@@ -79,7 +116,7 @@ def exit_description(returncode: int) -> str:
         sig = signal.Signals(number)
     except ValueError:
         return f"signal {number}"
-    hint = _SIGNAL_HINTS.get(sig)
+    hint = illegal_instruction_hint() if sig == signal.SIGILL else _SIGNAL_HINTS.get(sig)
     return f"{sig.name} (signal {number})" + (f": {hint}" if hint else "")
 
 

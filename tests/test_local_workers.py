@@ -332,3 +332,19 @@ def test_no_seed_means_a_new_seed_each_call_even_on_a_fresh_worker():
         provider.worker().shutdown()  # a fresh worker each time
         firsts.append(run_model(spec, provider, request, timeout_s=60).text)
     assert len(set(firsts)) > 1, firsts
+
+
+def test_an_illegal_instruction_names_what_this_cpu_lacks_and_the_command_for_it(tmp_path: Path):
+    from providers import local_workers
+
+    old_cpu = tmp_path / "cpuinfo"
+    old_cpu.write_text("processor\t: 0\nflags\t\t: fpu sse sse2 ssse3 sse4_1 sse4_2 avx popcnt\n")
+    assert local_workers.missing_cpu_flags(old_cpu) == ["avx2", "fma", "f16c", "bmi2"]
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd evtstrm aes\n")
+    assert local_workers.missing_cpu_flags(arm) == []
+    # This machine runs the portable build (the test above ran a token), so it lacks nothing of it.
+    assert local_workers.missing_cpu_flags() == []
+    # The command for older CPUs is the README's, and builds into a wheel cache of its own.
+    assert local_workers.PRE_AVX2_INSTALL in (ROOT / "README.md").read_text()
+    assert "pip-portable" not in local_workers.PRE_AVX2_INSTALL
