@@ -37,7 +37,10 @@ st.caption(
 if report.records:
     from playground.hosting import charts as admin_charts  # plotly only once there is something to chart
 
-    st.plotly_chart(admin_charts.spend_per_day_figure(report.spend_by("day", "owner")), key="admin-chart")
+    st.plotly_chart(
+        admin_charts.spend_per_day_figure(report.spend_by("day", "owner")), key="admin-chart", theme=None
+    )
+    st.caption(admin_charts.SPEND_CAPTION)
     left, right = st.columns(2)
     left.markdown("**Spend per user**")
     left.dataframe(table(report.spend_by("owner")), hide_index=True, key="admin-users")

@@ -14,6 +14,7 @@ from pages.common.ui import (
     keyring,
     page_shell,
     render_answer,
+    render_chart_grid,
     shared_store,
     specs,
 )
@@ -251,9 +252,7 @@ else:
     st.dataframe(table_rows(shown), hide_index=True, key="cat-table")
     from playground.catalog import charts  # plotly only once there is a table
 
-    left, right = st.columns(2)
-    left.plotly_chart(charts.price_figure(shown), key="cat-price-chart")
-    right.plotly_chart(charts.context_figure(shown), key="cat-context-chart")
+    render_chart_grid(charts.catalog_charts(shown), "cat")
 
     picked = st.multiselect("Send to Compare", [e.key for e in shown if e.answers_prompts], key="cat-pick")
     if st.button("Compare selected", key="cat-compare", disabled=not picked):

@@ -95,7 +95,7 @@ def show_results(results: list[RunResult], order: list[str]) -> None:
         with column:
             st.markdown(f"#### {plain(key)}")
             render_answer(first[key])
-    render_charts(results)
+    render_charts(results, order)
     answered = [k for k in keys if first[k].text]
     if len(answered) >= 2:
         with st.expander("Compare two answers (word diff)"):

@@ -13,6 +13,7 @@ from pages.common.ui import (
     keyring,
     page_shell,
     render_answer,
+    render_chart_grid,
     shared_store,
     specs,
 )
@@ -146,11 +147,7 @@ def show_evaluation(saved: StoredEval, on_worker: bool) -> None:
             st.markdown("- " + plain(reading(summaries, metric)))
     from playground.evals import charts as eval_charts  # plotly only once there are results
 
-    left, right = st.columns(2)
-    chart_metric = left.selectbox("Metric for the cost chart", metrics, key=f"ev-chart-{saved.id}")
-    left.plotly_chart(eval_charts.score_cost_figure(summaries, chart_metric), key=f"ev-cost-{saved.id}")
-    right.plotly_chart(eval_charts.metric_bars_figure(summaries, metrics), key=f"ev-bars-{saved.id}")
-    st.plotly_chart(eval_charts.latency_box_figure(saved.cells, saved.arms), key=f"ev-latency-{saved.id}")
+    render_chart_grid(eval_charts.evaluation_charts(summaries, saved.cells, saved.arms, metrics), "ev")
     if len(saved.shots) > 1:
         show_prompt_lab(saved.id, summaries, metrics)
     show_retrieval(saved, metrics)
@@ -281,8 +278,7 @@ def show_prompt_lab(eval_id: str, summaries: list, metrics: list[str]) -> None:
 
     st.markdown("**Prompt lab: what examples buy, and what they cost**")
     metric = st.selectbox("Metric against examples", metrics, key=f"ev-shots-metric-{eval_id}")
-    st.plotly_chart(eval_charts.shots_score_figure(summaries, metric), key=f"ev-shots-{eval_id}")
-    st.plotly_chart(eval_charts.shots_cost_figure(summaries), key=f"ev-shots-cost-{eval_id}")
+    render_chart_grid(eval_charts.prompt_lab_charts(summaries, metric), "ev-shots", columns=1)
 
 
 def run_live(evaluation: Evaluation) -> None:

@@ -108,7 +108,7 @@ if run is not None:
         with column:
             st.markdown(f"#### {plain(key)}")
             render_answer(first[key])
-    render_charts(run.results)
+    render_charts(run.results, run.models)
     render_code(run.id, specs())
     a1, a2 = st.columns(2)
     if a1.button("Re-run on Compare", key="h-rerun"):

@@ -46,7 +46,10 @@ def test_upload_run_summary_matrix_and_charts(scripted):
     assert echo["contains"].startswith("1.00") and echo["contains pass"] == "100%"
     assert list(matrix.columns) == ["row", "input", "echo", "smollm2-135m"]
     assert matrix["echo"].tolist() == ["✓ 1.00", "✓ 1.00"]
-    assert len(at.get("plotly_chart")) == 3  # score vs cost, per-metric bars, latency
+    assert len(at.get("plotly_chart")) == 2  # per-metric bars, latency: neither model has a price
+    assert any(
+        i.value.startswith("No score-vs-cost chart: no model in this evaluation has a price") for i in at.info
+    )
     assert any(
         m.value.startswith("- contains: echo leads smollm2-135m") or "contains:" in m.value
         for m in at.markdown

@@ -313,7 +313,7 @@ def test_chart_labels_from_users_are_text_not_markup():
         model=link, text="t", ttft_s=0.1, total_s=0.5, cost_usd=Decimal("0.1"), output_tokens_per_s=3
     )
     for figure in (compare_charts.latency_figure([result]), compare_charts.cost_figure([result])):
-        shown = [str(v) for trace in figure.data for v in (trace.x or ())]
+        shown = [str(v) for trace in figure.data for v in (trace.y or ())]  # bars across, names down
         assert shown and all("<a" not in v and "&lt;a" in v for v in shown)
 
 

@@ -157,7 +157,9 @@ def test_the_page_runs_shots_shows_the_prompt_lab_and_the_prompt_sent(scripted: 
     at.button(key="ev-run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any(s.value.endswith("8 of 8 answers") for s in at.subheader)
-    assert len(at.get("plotly_chart")) == 5  # score vs cost, bars, latency, and the prompt lab's two
+    assert (
+        len(at.get("plotly_chart")) == 4
+    )  # bars, latency, and the prompt lab's two (no price: no cost chart)
     summary = next(d.value for d in at.dataframe if "call errors" in d.value.columns)
     assert summary["model"].tolist() == ["echo · 0-shot", "echo · 2-shot"]
     codes = [c.value for c in at.code]

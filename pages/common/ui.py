@@ -12,6 +12,8 @@ import streamlit as st
 from pages.common import state
 from playground.core import (
     LOCAL_USER,
+    Chart,
+    ChartNote,
     HostedPolicy,
     ModelSpec,
     RunResult,
@@ -155,27 +157,36 @@ def render_answer(result: RunResult) -> None:
     st.caption(plain(metrics_line(result)))
 
 
-def render_charts(results: Sequence[RunResult]) -> None:
-    """The comparison charts for a set of results."""
+def render_charts(results: Sequence[RunResult], order: Sequence[str] = ()) -> None:
+    """The comparison charts for a set of results (models in `order`, the answers' columns), and the spread
+    table of repeated runs."""
     from playground.compare import charts  # plotly is imported only once there is something to chart
 
-    first = [r for r in results if r.repeat_index == 0]
-    if not any(r.ok for r in first):
-        return
-    left, right = st.columns(2)
-    left.plotly_chart(charts.latency_figure(first), key="chart-latency")
-    right.plotly_chart(charts.speed_figure(first), key="chart-speed")
-    left, right = st.columns(2)
-    left.plotly_chart(charts.cost_figure(first), key="chart-cost")
-    right.plotly_chart(charts.cost_latency_figure(first), key="chart-pareto")
+    render_chart_grid(charts.comparison_charts(results, order), "compare")
     if any(r.repeat_index > 0 for r in results):
-        left, right = st.columns(2)
-        left.plotly_chart(charts.repeat_box_figure(results, "ttft_s"), key="chart-box-ttft")
-        right.plotly_chart(charts.repeat_box_figure(results, "total_s"), key="chart-box-total")
         from playground.compare import spread_rows
 
-        st.caption("Over the repeated runs (seconds; decode speed in tokens/s):")
+        st.caption("Over the repeated runs:")
         st.dataframe(spread_rows(results), hide_index=True, key="repeat-spread")
+
+
+def render_chart_grid(charts: Sequence[Chart | ChartNote], key: str, columns: int = 2) -> None:
+    """Figures `columns` to a row, each with its caption and the models it leaves out (as text: model keys may
+    come from users); then the lines that stand in for charts with nothing to show, in one `<key>-chart-notes`."""
+    figures = [c for c in charts if isinstance(c, Chart)]
+    for start in range(0, len(figures), columns):
+        for column, chart in zip(st.columns(columns), figures[start : start + columns], strict=False):
+            with column:
+                st.plotly_chart(chart.figure, key=chart.key, theme=None, config={"displaylogo": False})
+                st.caption(plain(chart.caption))
+                if chart.left_out:
+                    with st.container(key=f"{chart.key}-left-out"):
+                        st.caption(plain(chart.left_out))
+    notes = [c for c in charts if isinstance(c, ChartNote)]
+    if notes:
+        with st.container(key=f"{key}-chart-notes"):
+            for note in notes:
+                st.info(plain(note.text))
 
 
 def render_code(run_id: str, known: dict[str, ModelSpec]) -> None:

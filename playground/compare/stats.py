@@ -25,7 +25,8 @@ def spread_by_model(results: Iterable[RunResult]) -> dict[str, dict[str, Spread 
 
 
 def spread_rows(results: Iterable[RunResult]) -> list[dict[str, object]]:
-    """One table row per model and metric: n, min, median (p50), p90 and max, for repeated runs."""
+    """One table row per model and metric (its human label, with its unit): n, min, median (p50), p90 and max,
+    for repeated runs."""
     rows: list[dict[str, object]] = []
     for model, metrics in spread_by_model(results).items():
         for metric, found in metrics.items():
@@ -33,7 +34,7 @@ def spread_rows(results: Iterable[RunResult]) -> list[dict[str, object]]:
             rows.append(
                 {
                     "model": model,
-                    "metric": metric,
+                    "metric": str(RunResult.label(metric)),
                     "n": found.n if found else 0,
                     **{
                         name: None if value is None else round(value, 3)

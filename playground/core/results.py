@@ -42,6 +42,22 @@ class CallError:
         return None if data is None else cls(data["kind"], data.get("message") or "")
 
 
+@dataclass(frozen=True)
+class FieldLabel:
+    """How people see one measured field: its name and unit, e.g. "time to first token" in "s"."""
+
+    name: str
+    unit: str
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.unit})"
+
+    @property
+    def title(self) -> str:
+        """The name with a capital first letter, for a chart's title or a table's heading."""
+        return self.name[:1].upper() + self.name[1:]
+
+
 @dataclass
 class RunResult:
     """One model's answer to one request, with every figure labelled by its source."""
@@ -64,6 +80,11 @@ class RunResult:
     repeat_index: int = 0
     queue_wait_s: float | None = None  # local models: time waiting for calls ahead (not latency)
 
+    @staticmethod
+    def label(field_name: str) -> FieldLabel:
+        """The human label of one of the measured fields (RESULT_LABELS); KeyError for any other."""
+        return RESULT_LABELS[field_name]
+
     @property
     def ok(self) -> bool:
         """True when the model answered without error (a cancelled run is not ok)."""
@@ -84,3 +105,16 @@ class RunResult:
             values["cost_usd"] = Decimal(values["cost_usd"])
         values["error"] = CallError.from_json(values.get("error"))
         return cls(**values)
+
+
+# The one table of how RunResult's measured fields are shown (charts, tables, exports): beside the fields,
+# so a new figure gets its label where it is defined.
+RESULT_LABELS: dict[str, FieldLabel] = {
+    "ttft_s": FieldLabel("time to first token", "s"),
+    "total_s": FieldLabel("total time", "s"),
+    "output_tokens_per_s": FieldLabel("decode speed", "tokens/s"),
+    "input_tokens": FieldLabel("input tokens", "tokens"),
+    "output_tokens": FieldLabel("output tokens", "tokens"),
+    "cost_usd": FieldLabel("cost", "USD"),
+    "queue_wait_s": FieldLabel("queue wait", "s"),
+}
