@@ -278,7 +278,7 @@ def show_prompt_lab(eval_id: str, summaries: list, metrics: list[str]) -> None:
 
     st.markdown("**Prompt lab: what examples buy, and what they cost**")
     metric = st.selectbox("Metric against examples", metrics, key=f"ev-shots-metric-{eval_id}")
-    render_chart_grid(eval_charts.prompt_lab_charts(summaries, metric), "ev-shots", columns=1)
+    render_chart_grid(eval_charts.prompt_lab_charts(summaries, metric), "ev-lab", columns=1)
 
 
 def run_live(evaluation: Evaluation) -> None:

@@ -99,6 +99,12 @@ def test_one_priced_model_gets_its_cost_bar_but_no_scatter_of_one_point():
     assert "chart-pareto" not in charts
 
 
+def test_answers_that_came_in_one_burst_get_a_line_instead_of_an_empty_speed_chart():
+    burst = [replace(answer(m, "0.001"), output_tokens_per_s=None) for m in ("a", "b")]
+    note = by_key(compare_charts.comparison_charts(burst))["chart-speed"]
+    assert isinstance(note, ChartNote) and note.text.startswith("No decode speed chart")
+
+
 def test_one_model_answering_once_gets_no_chart_but_a_line_saying_why():
     charts = compare_charts.comparison_charts([answer("smollm2-135m", None)])
     assert [type(c) for c in charts] == [ChartNote]
@@ -119,7 +125,7 @@ def test_titles_and_tables_take_field_labels_from_the_one_table():
         label = RESULT_LABELS[name]
         assert isinstance(chart, Chart)
         assert chart.figure.layout.title.text == f"{label.title}, 2 runs"
-        assert chart.figure.layout.xaxis.title.text == label.unit
+        assert chart.figure.layout.xaxis.title.text == str(label)
         assert name not in chart.figure.layout.title.text and name not in chart.caption
     assert RESULT_LABELS["ttft_s"].title == "Time to first token"
     assert RESULT_LABELS["output_tokens_per_s"].unit == "tokens/s"

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from playground.compare.stats import SPREAD_FIELDS
+from playground.core import RunResult
 from tests.conftest import free_port
 from tests.processes import serving, streamlit_command
 from tests.scripted_server import ScriptedServer
@@ -103,6 +105,7 @@ def page() -> Iterator[Page]:
 def shoot(page: Page, name: str) -> None:
     """Save the whole page at 1280 px wide, and the 1280×720 view from the first chart (or "no chart" line)."""
     SCREENS.mkdir(parents=True, exist_ok=True)
+    page.mouse.move(1275, 715)  # in a corner: no hover label, chart toolbar or sidebar button in the pictures
     page.wait_for_timeout(1500)  # plotly's transitions and Streamlit's fade-in end
     # Streamlit scrolls its main section, not the document: a viewport as tall as that section shows it all.
     height = page.locator("[data-testid='stMain']").evaluate("main => main.scrollHeight")
@@ -116,6 +119,7 @@ def shoot(page: Page, name: str) -> None:
         first.scroll_into_view_if_needed()
         page.mouse.move(800, 400)
         page.mouse.wheel(0, -60)  # a little of what is above the charts, as a reader scrolls to them
+        page.mouse.move(1275, 715)
         page.wait_for_timeout(800)
         page.screenshot(path=str(SCREENS / f"{name}-charts.png"))
 
@@ -168,8 +172,8 @@ def pick_models(page: Page, label: str, keys: tuple[str, ...]) -> None:
     raise AssertionError(f"could not choose {keys}: {sorted(chosen())}")
 
 
-def run_comparison(page: Page, url: str, models: tuple[str, ...]) -> None:
-    """Compare: a short prompt to `models`, until the run is saved."""
+def run_comparison(page: Page, url: str, models: tuple[str, ...], repeat: int = 1) -> None:
+    """Compare: a short prompt to `models` (`repeat` times), until the run is saved."""
     from playwright.sync_api import expect
 
     page.goto(url)
@@ -180,6 +184,10 @@ def run_comparison(page: Page, url: str, models: tuple[str, ...]) -> None:
     tokens = page.get_by_label("Max tokens")
     tokens.fill("24")
     tokens.press("Enter")
+    repeats = page.get_by_label("Repeat k")
+    repeats.fill(str(repeat))
+    repeats.press("Enter")
+    settle(page)
     run = page.get_by_role("button", name="Run", exact=True)
     expect(run).to_be_enabled(timeout=60_000)
     run.click()
@@ -287,6 +295,12 @@ def test_every_page_with_local_models_only(local_app: str, page: Page):
     shoot(page, "local-catalog")
     local = "gemma3-270m, smollm2-135m and wordllama-256 are local (run on this machine)"
     check(page, ["Context window"], f"No price chart: no model in view has a price; {local}")
+    run_comparison(page, local_app, LOCAL[:1], repeat=3)
+    shoot(page, "local-compare-one-model-3-runs")
+    boxes = [f"{label.title}, 3 runs" for label in (RunResult.label(f) for f in SPREAD_FIELDS)]
+    check(page, boxes)  # one model: only the spreads over its runs
+    table = page.locator("[data-testid='stDataFrame']").filter(has_text="p90")
+    assert table.get_by_text("time to first token (s)", exact=True).count() == 1  # labels, not field names
     run_evaluation(page, local_app, LOCAL, rows=2)
     shoot(page, "local-evaluate")
     check(

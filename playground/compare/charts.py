@@ -123,10 +123,16 @@ def latency_chart(results: Sequence[RunResult], colours: ColourMap) -> Chart:
     )
 
 
-def speed_chart(results: Sequence[RunResult], colours: ColourMap) -> Chart:
-    """Decode speed per model: output tokens / (total − TTFT)."""
+def speed_chart(results: Sequence[RunResult], colours: ColourMap) -> Chart | ChartNote:
+    """Decode speed per model: output tokens / (total − TTFT); a line when no answer's could be timed."""
     rows = [r for r in results if r.output_tokens_per_s is not None]
     label = RunResult.label("output_tokens_per_s")
+    if not rows:
+        return ChartNote(
+            "chart-speed",
+            "No decode speed chart: no answer took long enough to time its generation (one burst, or one "
+            "token).",
+        )
     figure = go.Figure(
         go.Bar(
             y=_names(rows),
@@ -141,7 +147,7 @@ def speed_chart(results: Sequence[RunResult], colours: ColourMap) -> Chart:
         "chart-speed",
         _bars(
             figure,
-            len(results),
+            len(rows),
             label.title,
             label.unit,
             max((r.output_tokens_per_s or 0 for r in rows), default=0),
@@ -279,7 +285,7 @@ def repeat_chart(results: Sequence[RunResult], field_name: str, colours: ColourM
     runs = 1 + max(r.repeat_index for r in results)
     return Chart(
         f"chart-box-{field_name}",
-        _bars(figure, len(colours.keys), f"{label.title}, {runs} runs", label.unit),
+        _bars(figure, len(colours.keys), f"{label.title}, {runs} runs", str(label)),
         f"{label.title} ({label.unit}) of each of the {runs} runs per model (points), with the median and "
         "quartiles (box). Failed runs are left out.",
     )

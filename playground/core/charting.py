@@ -36,7 +36,8 @@ CHART_HEIGHT_PX = 380  # two charts side by side and their captions fit a 720 px
 # wider column only gives them more room.
 PLOT_WIDTH_PX = 280
 PLOT_HEIGHT_PX = CHART_HEIGHT_PX - 115
-BAR_PX = 34  # height per bar (or box) of a horizontal chart: a two-line name fits beside it
+BAR_PX = 40  # height per bar (or box) of a horizontal chart: a two-line name fits beside it
+MIN_BARS_HEIGHT_PX = 270
 FONT_FAMILY = '"Source Sans", "Source Sans Pro", sans-serif'  # Streamlit's, served by the app itself
 
 
@@ -101,9 +102,10 @@ def style(figure: Any, title: str, *, legend: bool = False, height: int = CHART_
     return figure
 
 
-def bars_height(bars: int) -> int:
-    """The height of a horizontal bar or box chart with this many rows: every name stays readable."""
-    return max(CHART_HEIGHT_PX, 130 + BAR_PX * bars)
+def bars_height(bars: int, lines: int = 2) -> int:
+    """The height of a horizontal bar or box chart with this many rows, each named in up to `lines` lines:
+    every name stays readable, and two or three bars are not drawn as slabs."""
+    return max(MIN_BARS_HEIGHT_PX, 130 + max(BAR_PX, 8 + 17 * lines) * bars)
 
 
 def usd_tick_format(largest: float) -> str:

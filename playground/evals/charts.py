@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from playground.core.chart_labels import point_labels, wrapped
+from playground.core.chart_labels import line_count, point_labels, wrapped
 from playground.core.charting import (
     BAR_PX,
     CHART_HEIGHT_PX,
@@ -72,6 +72,8 @@ def score_cost_chart(
     if len(priced) < 2:
         only = f"only {priced[0].model} has a price" if priced else "no model in this evaluation has a price"
         return ChartNote("ev-cost", f"No score-vs-cost chart: {only}; {unpriced}.")
+    if all(_mean(s, m) is None for s in priced for m in metrics):
+        return ChartNote("ev-cost", "No score-vs-cost chart: no answer of a priced model could be scored.")
     sources = sorted({src for s in priced for src in s.cost_sources if src != "local"})
     return Chart(
         "ev-cost",
@@ -227,7 +229,8 @@ def metric_bars_chart(summaries: Sequence[ModelSummary], metrics: Sequence[str],
     figure.update_xaxes(title_text="mean score", row=len(metrics), col=1)
     figure.update_annotations(font_size=FONT_PX, x=0, xanchor="left")  # the panels' titles: metric names
     unscored = [f"{s.model} ({m})" for s in summaries for m in metrics if _mean(s, m) is None]
-    height = 110 + len(metrics) * (50 + round(BAR_PX * 0.8) * len(summaries))
+    per_bar = max(round(BAR_PX * 0.8), 8 + 17 * max(map(line_count, names)))  # every name's lines fit
+    height = 110 + len(metrics) * (50 + per_bar * len(summaries))
     return Chart(
         "ev-bars",
         style(figure, "Mean score per metric", height=max(CHART_HEIGHT_PX, height)),
@@ -259,11 +262,16 @@ def latency_box_chart(cells: Sequence[Cell], arms: Sequence[Arm], colours: Colou
         ]
     )
     figure.update_layout(
-        xaxis={"title": "seconds", "rangemode": "tozero"}, yaxis={"autorange": "reversed", "type": "category"}
+        xaxis={"title": str(label), "rangemode": "tozero"},
+        yaxis={"autorange": "reversed", "type": "category"},
     )
     return Chart(
         "ev-latency",
-        style(figure, "Latency per answer", height=bars_height(len(arms))),
+        style(
+            figure,
+            "Latency per answer",
+            height=bars_height(len(arms), max(line_count(wrapped(a.label)) for a in arms)),
+        ),
         f"{label.title} of each answer (points) with its median and quartiles (box), measured by the app's "
         "runner; failed calls are left out.",
     )
@@ -304,7 +312,7 @@ def shots_score_chart(summaries: Sequence[ModelSummary], metric: str, colours: C
         yaxis={"title": f"mean {metric}", "range": [-0.05, 1.05]},
     )
     return Chart(
-        "ev-shots",
+        "ev-lab-score",
         style(figure, f"{metric} against examples", legend=True),
         f"Mean {metric} per model after k examples ({INTERVAL}).",
     )
@@ -346,7 +354,7 @@ def shots_cost_charts(summaries: Sequence[ModelSummary], colours: ColourMap) -> 
     ]
     unpriced = not_priced_text(local, [m for m in by_model if m not in priced and m not in local])
     chart = Chart(
-        "ev-shots-cost",
+        "ev-lab-cost",
         style(figure, "What examples cost", legend=True),
         "Against the number of examples k: input tokens per answer (counted or estimated), what the answers "
         "cost, and the median time per answer.",
@@ -354,4 +362,4 @@ def shots_cost_charts(summaries: Sequence[ModelSummary], colours: ColourMap) -> 
     )
     if priced:
         return [chart]
-    return [chart, ChartNote("ev-shots-cost-note", f"No cost panel: no model here has a price; {unpriced}.")]
+    return [chart, ChartNote("ev-lab-cost-note", f"No cost panel: no model here has a price; {unpriced}.")]
