@@ -161,7 +161,7 @@ class AxisRange:
         span = (high - low) or abs(high) or 1.0
         # From zero: a sliver below it, so labels of points at zero need not leave the plot (no tick there).
         low = -0.04 * span if from_zero and low >= 0 else low - 0.12 * span
-        return cls(low, high + 0.12 * span)
+        return cls(low, high + 0.2 * span)  # more room after the last point: labels read rightwards
 
     @property
     def plotly(self) -> list[float]:

@@ -14,6 +14,8 @@ from playground.core.charting import (
     BAR_PX,
     CHART_HEIGHT_PX,
     FONT_PX,
+    PLOT_HEIGHT_PX,
+    PLOT_WIDTH_PX,
     AxisRange,
     Chart,
     ChartNote,
@@ -30,6 +32,7 @@ from playground.storage.evals import Arm, Cell
 
 # Bar patterns for a model's second, third… arm (its first is solid): the colour says which model.
 ARM_PATTERNS = ("", "/", "x", ".", "-", "+")
+MENU_PX = 35  # what the metric menu above the plot takes from its height (measured on the screenshots)
 INTERVAL = "95% interval: Wilson for pass/fail scores, Student's t for graded ones (evals/summary.py)"
 
 
@@ -107,7 +110,8 @@ def score_cost_figure(
                 visible=index == 0,
                 meta=metric,
             )
-        notes[metric] = _score_labels(shown, metric, x_range, y_range)
+        area = (PLOT_WIDTH_PX, PLOT_HEIGHT_PX - (MENU_PX if len(metrics) > 1 else 0))
+        notes[metric] = _score_labels(shown, metric, x_range, y_range, area)
     figure.update_layout(
         annotations=notes[metrics[0]],
         xaxis={
@@ -128,9 +132,14 @@ def score_cost_figure(
 
 
 def _score_labels(
-    shown: Sequence[tuple[ModelSummary, float]], metric: str, x_range: AxisRange, y_range: AxisRange
+    shown: Sequence[tuple[ModelSummary, float]],
+    metric: str,
+    x_range: AxisRange,
+    y_range: AxisRange,
+    area: tuple[float, float],
 ) -> list[dict[str, object]]:
-    """The arms' labels for one metric, placed clear of each other, of the points and of the intervals."""
+    """The arms' labels for one metric, placed clear of each other, of the points and of the intervals, in a
+    plot area of this size (px)."""
     means = [_mean(s, metric) or 0.0 for s, _ in shown]
     intervals = [
         (x_range.fraction(c) - 0.01, y_range.fraction(s.metrics[metric].ci_low or m))
@@ -143,6 +152,7 @@ def _score_labels(
         [wrapped(s.model) for s, _ in shown],
         x_range,
         y_range,
+        area=area,
         obstacles=intervals,
     )
 
@@ -233,7 +243,9 @@ def metric_bars_chart(summaries: Sequence[ModelSummary], metrics: Sequence[str],
     height = 110 + len(metrics) * (50 + per_bar * len(summaries))
     return Chart(
         "ev-bars",
-        style(figure, "Mean score per metric", height=max(CHART_HEIGHT_PX, height)),
+        style(figure, "Mean score per metric", height=max(CHART_HEIGHT_PX, height)).update_layout(
+            margin_t=80  # the chart's title, then the first panel's
+        ),
         "Mean of each metric over the rows it scored, per model, from 0 to 1.",
         f"No bar, nothing scored: {', '.join(unscored)}." if unscored else "",
     )
