@@ -115,6 +115,7 @@ def latency_figure(results: Sequence[RunResult], colours: ColourMap | None = Non
 
 
 def latency_chart(results: Sequence[RunResult], colours: ColourMap) -> Chart:
+    """The latency bars with the caption that says what each part measures."""
     return Chart(
         "chart-latency",
         latency_figure(results, colours),

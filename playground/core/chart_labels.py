@@ -109,10 +109,12 @@ class _Placer:
         self.crowding = [sum(math.dist(p, q) < 80 for q in self.pixels) for p in self.pixels]
 
     def box(self, index: int, place: tuple[float, float, float]) -> tuple[float, float, float, float]:
+        """The box a point's label takes at a place (dx, dy, reach)."""
         (x, y), (width, height) = self.pixels[index], self.sizes[index]
         return _box(x + place[0], y + place[1], width, height)
 
     def cost(self, index: int, place: tuple[float, float, float], others: Sequence[Sequence[float]]) -> float:
+        """How bad a place is for a label, given the other labels' boxes."""
         box, (width, height) = self.box(index, place), self.sizes[index]
         # Covering a point hides it: far worse than a label standing apart with a line to its point.
         cost = 10 * sum(_overlap(box, marker) for marker in self.markers)
