@@ -14,6 +14,7 @@ from pages.common.ui import (
     render_answer,
     render_charts,
     render_code,
+    render_stored_run,
     shared_store,
     specs,
 )
@@ -62,11 +63,7 @@ def show_shared_run(run_id: str) -> None:
         st.error(f"No run {run_id} in the history.")
         return
     st.subheader("Shared run (read-only)")
-    st.markdown(f"**Prompt:** {plain(run.prompt)}")
-    if run.system:
-        st.markdown(f"**System:** {plain(run.system)}")
-    show_results(run.results, run.models)
-    render_code(run.id, specs())
+    render_stored_run(run)
 
 
 def show_unsaved(last: state.LastRun) -> None:

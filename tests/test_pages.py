@@ -274,3 +274,54 @@ def test_a_crashed_local_worker_ends_only_its_column():
     results = {r.model: r for r in Store().get_run(run_id).results}
     assert results["smollm2-135m"].error.kind == "crashed" and results["smollm2-135m"].text
     assert results["gemma3-270m"].ok and results["gemma3-270m"].text
+
+
+def test_history_marks_an_interrupted_run_and_says_what_it_lacks():
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from playground.storage.runs import RunRow
+
+    store = Store()
+    run_id = store.create_run(
+        "interrupted prompt",
+        ["smollm2-135m", "gemma3-270m"],
+        {"temperature": 0.2, "max_tokens": 64, "repeat": 3, "per_model": {"gemma3-270m": {"seed": 4}}},
+    )
+    store.save_partial(run_id, "smollm2-135m", 0, "half an ans")
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    # Its process died an hour ago: no heartbeat since (written after the partial text, in order).
+    store.writer.save(
+        "heartbeat an hour ago",
+        lambda s: s.execute(update(RunRow).where(RunRow.id == run_id).values(heartbeat_at=long_ago)),
+        10,
+    )
+    at = app()
+    at.switch_page("pages/history.py")
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    row = table[table["prompt"] == "interrupted prompt"].iloc[0]
+    assert row["status"] == "interrupted" and row["id"] == run_id[:8] and row["answers"] == "1/2"
+    at.selectbox(key="h-open").set_value(run_id).run()
+    warnings = " ".join(w.value for w in at.warning)
+    assert "Interrupted" in warnings and "No answer was saved for gemma3-270m" in warnings
+    captions = " ".join(c.value for c in at.caption)
+    assert "no answer saved" in captions
+    assert "temperature 0.2 · max tokens 64 · repeated 3× · gemma3-270m: seed 4" in captions
+    assert "{" not in next(c.value for c in at.caption if c.value.startswith("Parameters"))
+    assert any("half an ans" in m.value for m in at.markdown)  # the text saved before it died
+
+
+def test_history_filter_matches_part_of_a_key_and_says_when_nothing_matches():
+    store = Store()
+    run_id = store.create_run("filter prompt", ["gemma3-270m"], {})
+    store.finish_run(run_id)
+    at = app()
+    at.switch_page("pages/history.py")
+    at.run()
+    at.text_input(key="h-model").input("GEMMA").run()
+    assert run_id[:8] in list(at.dataframe[0].value["id"])
+    at.text_input(key="h-model").input("no-such-model").run()
+    assert [i.value for i in at.info] == ["No runs match these filters."]

@@ -282,6 +282,20 @@ def stored_params(params: Mapping[str, Any]) -> tuple[Params, dict[str, dict[str
     return Params(**shared), {str(k): dict(v) for k, v in per_model.items()}
 
 
+def describe_stored_params(params: Mapping[str, Any]) -> str:
+    """A stored run's parameters as one readable line, per-model overrides and repeats included."""
+    shared, per_model = stored_params(params)
+    parts = [shared.describe()]
+    if (params.get("repeat") or 1) > 1:
+        parts.append(
+            f"repeated {params['repeat']}×" + (" after a warm-up call" if params.get("warmup") else "")
+        )
+    for key, overrides in per_model.items():
+        changed = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in overrides.items())
+        parts.append(f"{key}: {changed}")
+    return " · ".join(parts)
+
+
 def replay_requests(run: StoredRun, specs: Mapping[str, ModelSpec]) -> list[tuple[ModelSpec, ChatRequest]]:
     """The exact request each model of a stored run was sent (for "View code"); unknown models left out."""
     params, per_model = stored_params(run.params)
