@@ -181,7 +181,7 @@ def render_charts(results: Sequence[RunResult]) -> None:
 def render_stored_run(run: StoredRun) -> None:
     """A saved run as History and share links open it: its state, prompt, parameters, answers side by
     side (a model that saved nothing says so), charts and "View code"."""
-    from playground.compare.service import describe_stored_params
+    from playground.compare import describe_stored_params
 
     if note := run.state_note():
         (st.info if run.state == "running" else st.warning)(plain(note))

@@ -476,6 +476,25 @@ class Store:
         with self.reading() as session:
             return [_to_run(row) for row in session.scalars(query)]
 
+    def recent_answers(self, model: str, limit: int = 30) -> list[RunResult]:
+        """The newest finished, error-free calls of `model` that have timings and token counts (newest
+        first): what this installation measured of its speed."""
+        query = (
+            select(ResultRow)
+            .where(
+                ResultRow.model == model,
+                ResultRow.status == DONE,
+                ResultRow.error_kind.is_(None),
+                ResultRow.ttft_s.is_not(None),
+                ResultRow.input_tokens.is_not(None),
+                ResultRow.output_tokens_per_s.is_not(None),
+            )
+            .order_by(ResultRow.id.desc())
+            .limit(limit)
+        )
+        with self.reading() as session:
+            return [_to_result(row) for row in session.scalars(query)]
+
     def delete_run(self, run_id: str, *, owner: str | None = None) -> bool:
         """Delete a run and its results (only if `owner` owns it, when given); True if it was deleted.
 
