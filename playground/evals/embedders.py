@@ -45,7 +45,7 @@ from playground.storage.vectors import Collection, CollectionStore, StoredChunk
 
 BM25 = "bm25"
 DEPTH = 100  # chunks ranked per question: a gold chunk found later counts 0 in MRR
-METRICS = ("recall@1", "recall@5", "recall@10", "MRR", "nDCG@10")
+EMBEDDER_METRICS = ("recall@1", "recall@5", "recall@10", "MRR", "nDCG@10")
 PER_THOUSAND = Decimal(1000)
 Method = Literal["vector", "bm25"]
 
@@ -178,6 +178,18 @@ class EmbedderComparison:
         """The candidates that could not be compared."""
         return tuple(r for r in self.results if not r.ok)
 
+    def rows(self) -> list[dict[str, str]]:
+        """One row of display text per candidate: each metric with its interval, speed and cost."""
+        rows = []
+        for r in self.results:
+            row = {"embedder": r.name}
+            row.update({name: r.metrics[name].text() if r.ok else "-" for name in EMBEDDER_METRICS})
+            row["s / 1,000 chunks"] = "-" if r.seconds_per_1k is None else f"{r.seconds_per_1k:.3f}"
+            row["cost / 1,000 chunks"] = r.cost_text if r.ok else "-"
+            row["note"] = f"not compared: {r.error}" if r.error else r.cost_source
+            rows.append(row)
+        return rows
+
     def to_json(self) -> list[dict[str, Any]]:
         """One JSON-ready object per candidate (money as strings), each naming where the questions come from."""
         return [_result_json(self, result) for result in self.results]
@@ -292,7 +304,7 @@ def score_rankings(
     values = {name: [0.0] * len(judged) for name in measures}  # a question with nothing found scores 0
     for metric in ir_measures.iter_calc(list(measures.values()), qrels, run):
         values[names[metric.measure]][int(metric.query_id)] = float(metric.value)
-    return {name: MetricEstimate(*mean_ci95(values[name])) for name in METRICS}
+    return {name: MetricEstimate(*mean_ci95(values[name])) for name in EMBEDDER_METRICS}
 
 
 def _vector_candidate(

@@ -23,6 +23,7 @@ from playground.core.params import Params
 from playground.core.policy import LOCAL_USER, User
 from playground.evals.datasets import Dataset, DatasetError, parse_dataset
 from playground.evals.history import evaluation_store
+from playground.evals.metrics import MetricChoice
 from playground.evals.runner import EvalSetup, Evaluation
 from playground.hosting.gate import Gate
 from playground.rag.library import Library
@@ -40,6 +41,9 @@ GENERATE_TEMPLATE = (
     "Write one question that this passage answers, in your own words. Reply with the question only."
 )
 GENERATE_PARAMS = Params(temperature=0.0, max_tokens=64)
+# An evaluation scores its answers: whether the answer asks something (holds a "?") is the one check
+# that needs no expected answer, and it is what the page of that evaluation shows per row.
+ASKS_SOMETHING = MetricChoice("regex", {"pattern": r"\?"})
 
 
 class QuestionsError(UsageError):
@@ -197,7 +201,10 @@ def generate_questions(
         raise QuestionsError(f"generate from 1 to {MAX_GENERATED} questions, not {wanted.count}")
     sample = _sample(chunks, wanted)
     setup = EvalSetup(
-        template=GENERATE_TEMPLATE, models=(wanted.generator,), metrics=(), params=GENERATE_PARAMS
+        template=GENERATE_TEMPLATE,
+        models=(wanted.generator,),
+        metrics=(ASKS_SOMETHING,),
+        params=GENERATE_PARAMS,
     )
     rows = tuple({"passage": defuse(c.text)} for c in sample)
     dataset = Dataset(f"questions written by {wanted.generator}", ("passage",), rows)
