@@ -23,7 +23,6 @@ from playground.evals import (
     GeneratedQuestions,
     UploadedQuestions,
     compare_embedders,
-    projection_figure,
 )
 from playground.rag import (
     DEFAULT_CHUNK_TOKENS,
@@ -222,14 +221,10 @@ def show_comparison(result: EmbedderComparison) -> None:
         st.error(plain(f"{failed.name} not compared: {failed.error}"))
     st.dataframe(result.rows(), hide_index=True)
     with st.expander(plain(f"Questions ({asked.label})")):
-        st.dataframe(
-            [
-                {"question": q.text, "from": q.label, "gold": ", ".join((*q.gold_chunks, *q.gold_files))}
-                for q in asked.questions
-            ],
-            hide_index=True,
-        )
+        st.dataframe(asked.rows(), hide_index=True)
     if result.projections:
+        from playground.evals import projection_figure  # plotly only once there is something to draw
+
         names = [p.embedder for p in result.projections]
         pick = st.selectbox("Projection (PCA) of", names, key="emb-projection")
         chosen = next(p for p in result.projections if p.embedder == pick)

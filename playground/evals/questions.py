@@ -94,6 +94,13 @@ class QuestionSet:
         """The models that wrote any of the questions."""
         return tuple(sorted({q.generated_by for q in self.questions if q.generated_by}))
 
+    def rows(self) -> list[dict[str, str]]:
+        """One row of display text per question: the question, who wrote it, and its gold."""
+        return [
+            {"question": q.text, "from": q.label, "gold": ", ".join((*q.gold_chunks, *q.gold_files))}
+            for q in self.questions
+        ]
+
     @property
     def label(self) -> str:
         """One line saying how many questions there are and who wrote them."""
