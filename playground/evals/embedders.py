@@ -431,9 +431,9 @@ def _result_json(comparison: EmbedderComparison, result: EmbedderResult) -> dict
         "cost_source": result.cost_source,
         "token_source": result.token_source,
         "spent_usd": None if result.spent_usd is None else str(result.spent_usd),
-        "per_question": [
+        "per_question": [  # empty for a candidate that could not be compared
             {"question": q.text, "label": q.label, "first_gold_rank": rank}
-            for q, rank in zip((q for q in questions.questions), result.ranks, strict=False)
+            for q, rank in zip(questions.questions, result.ranks, strict=False)
         ],
         "error": result.error,
     }
