@@ -17,6 +17,7 @@ from playground.catalog.entries import catalog, table_rows
 from playground.cli.common import EXIT_FAILED, EXIT_OK
 from playground.cli.common import fail_usage as _fail_usage
 from playground.cli.docs import ask_command, docs_app
+from playground.cli.embeddings import embeddings_app
 from playground.cli.evaluate import eval_command
 from playground.cli.serve import serve_command
 from playground.cli.worker import worker_command
@@ -36,6 +37,7 @@ err = Console(stderr=True)
 app.command("eval")(eval_command)
 app.command("worker")(worker_command)
 app.add_typer(docs_app, name="docs")
+app.add_typer(embeddings_app, name="embeddings")
 app.command("ask")(ask_command)
 app.command("serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     serve_command
