@@ -77,11 +77,12 @@ def run_task(library, task: str) -> None:
 def main() -> None:
     folder = tempfile.mkdtemp(prefix="bench-embedders-")
     os.environ["PLAYGROUND_DB"] = f"sqlite:///{folder}/bench.db"
+    from playground.core.policy import User
     from playground.core.specs import load_specs
     from playground.rag import Library
     from playground.storage import Store
 
-    library = Library(Store(), load_specs(), owner="bench")
+    library = Library(Store(), load_specs(), user=User("bench", "bench"))
     for task in TASKS:
         run_task(library, task)
 

@@ -42,7 +42,7 @@ METHODS = {"vector": "By meaning (the collection's embedding model)", "bm25": "B
 
 def library() -> Library:
     """This user's collections, embedded with the models this session may use."""
-    return Library(shared_store(), specs(), keyring(), current_user().id)
+    return Library(shared_store(), specs(), keyring(), current_user(), gate())
 
 
 def new_collection(lib: Library) -> None:
@@ -199,9 +199,7 @@ def compare_view(lib: Library, name: str, own_embedder: str) -> None:
     if clicked and source is not None:
         try:
             with st.spinner("Embedding the chunks with each model…"), database_answers():
-                found = compare_embedders(
-                    lib, name, source, embedders, bm25=bm25, user=current_user(), gate=gate()
-                )
+                found = compare_embedders(lib, name, source, embedders, bm25=bm25)
         except UsageError as exc:
             st.error(plain(str(exc)))
         else:

@@ -228,7 +228,7 @@ RAG_CHOICES = {"on": (True,), "both": (False, True)}
 def retrieval_choices(columns: list[str]) -> tuple[str | None, tuple[bool, ...], int, str | None]:
     """Retrieval for the evaluation: a collection of this user's, with it or both ways, k, gold column."""
     with database_answers():
-        names = [c.name for c in Library(shared_store(), specs(), keyring(), current_user().id).list()]
+        names = [c.name for c in Library(shared_store(), specs(), keyring(), current_user()).list()]
     r1, r2, r3, r4 = st.columns(4)
     collection = r1.selectbox("Documents (retrieval)", [NO_COLLECTION, *names], key="ev-collection")
     if collection == NO_COLLECTION:

@@ -99,7 +99,7 @@ LAYERS = {
     "engine": {"core"},
     "storage": {"core"},
     "hosting": {"core", "engine", "storage"},
-    "rag": {"core", "engine", "storage"},
+    "rag": {"core", "engine", "storage", "hosting"},  # every embedding call is admitted by the Gate
     "compare": {"core", "engine", "storage", "hosting", "rag"},
     "evals": {"core", "engine", "storage", "hosting", "rag"},
     "catalog": {"core", "engine", "storage", "hosting", "rag", "compare"},

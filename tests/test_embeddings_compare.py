@@ -67,7 +67,7 @@ def library(scripted: ScriptedServer) -> Library:
         price_output_per_mtok=Decimal("0"),
     )
     broken = remote_spec(scripted.url("status~code=400"), key="broken", task="embeddings")
-    lib = Library(Store(), {**load_specs(), "bow": bow, "broken": broken}, owner="local")
+    lib = Library(Store(), {**load_specs(), "bow": bow, "broken": broken})
     outcomes = lib.add(lib.create("bio", "wordllama-256", 64, 8), [(n, t.encode()) for n, t in FILES.items()])
     assert all(o.ok for o in outcomes), [o.error for o in outcomes]
     return lib
@@ -331,10 +331,11 @@ def vector_db(request: pytest.FixtureRequest, clean_env: Path) -> str:
 def test_the_database_ranks_each_candidate_as_exact_cosine_does(vector_db: str):
     import numpy as np
 
-    from playground.rag.embedding import embed_texts, embedding_model
+    from playground.rag.embedding import Bill, Payer, embed_texts, embedding_model
 
     specs = load_specs()
-    lib = Library(Store(vector_db), specs, owner="local")
+    free = Bill(Payer(), None)  # a local model: no admission, and no ledger for the oracle's calls
+    lib = Library(Store(vector_db), specs)
     lib.add(lib.create("bio", "wordllama-256", 64, 8), [(n, t.encode()) for n, t in FILES.items()])
     before = stored_vectors(lib)
     result = compare_embedders(
@@ -343,11 +344,12 @@ def test_the_database_ranks_each_candidate_as_exact_cosine_does(vector_db: str):
     # The oracle: every chunk and question embedded here, ranked by exact cosine similarity in numpy.
     model = embedding_model(specs["wordllama-256"])
     chunks = lib.chunks(lib.get("bio"))
-    vectors = embed_texts(specs["wordllama-256"], model, [c.text for c in chunks]).vectors
+    vectors = embed_texts(specs["wordllama-256"], model, [c.text for c in chunks], free).vectors
     asked = embed_texts(
         specs["wordllama-256"],
         model,
         ["powerhouse mitochondria", "rockets fuel sunlight", "quantum entanglement"],
+        free,
     ).vectors
     gold = ["cells.md", "plants.md", "rockets.md"]
     expected = tuple(

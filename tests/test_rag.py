@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from playground.core.errors import UsageError
+from playground.core.policy import User
 from playground.rag.library import Library
 from playground.rag.prompting import INSTRUCTIONS, Passage, citations, defuse, rag_prompt
 from playground.storage import Store
@@ -21,7 +22,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "documents"
 def library(scripted: ScriptedServer) -> Library:
     """A library on the test store, with an OpenAI-compatible embedding model on the scripted server."""
     spec = remote_spec(scripted.url("embed~dims=128"), key="bow", task="embeddings")
-    return Library(Store(), {"bow": spec}, owner="alice")
+    return Library(Store(), {"bow": spec}, user=User("alice", "Alice"))
 
 
 def _file(name: str) -> tuple[str, bytes]:
@@ -74,7 +75,7 @@ def test_bad_input_gets_one_clear_message_and_loses_nothing(library: Library):
         library.create("x", "gpt-4o-mini", 64, 8)
     with pytest.raises(UsageError, match="already have a collection named 'docs'"):
         library.create("docs", "bow", 64, 8)
-    assert Library(Store(), library.specs, owner="bob").list() == []  # each user's own
+    assert Library(Store(), library.specs, user=User("bob", "Bob")).list() == []  # each user's own
 
 
 def test_a_document_with_instructions_stays_fenced_and_labelled_as_data():
@@ -162,7 +163,7 @@ def test_the_cli_adds_searches_lists_asks_and_removes(scripted: ScriptedServer, 
 def test_the_bundled_embedding_model_indexes_real_documents_offline():
     from playground.core.specs import load_specs
 
-    library = Library(Store(), load_specs(), owner="local")
+    library = Library(Store(), load_specs())
     docs = library.create("fixtures", "wordllama-256", 128, 16)
     names = ["notes.txt", "guide.md", "page.html", "report.pdf", "memo.docx"]
     outcomes = library.add(docs, [_file(n) for n in names])
@@ -188,7 +189,7 @@ def test_the_documents_page_creates_adds_searches_and_asks(scripted: ScriptedSer
     at.button[0].click().run()  # Create collection (the form's submit button)
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.selectbox(key="doc-collection").value == "biology"
-    library = Library(Store(), load_specs_with_echo(scripted), owner="local")
+    library = Library(Store(), load_specs_with_echo(scripted))
     library.add(
         library.get("biology"),
         [("cells.md", b"The mitochondria is the powerhouse of the cell.\n\nLeaves are green.")],
@@ -220,7 +221,7 @@ def test_hugging_face_feature_extraction_embeds_for_a_collection(scripted: Scrip
     spec = ModelSpec(
         key="hf-embed", provider="huggingface", model="m", task="embeddings", base_url=url, api_key_env=None
     )
-    library = Library(Store(), {"hf-embed": spec}, owner="local")
+    library = Library(Store(), {"hf-embed": spec})
     docs = library.create("hf", "hf-embed", 32, 4)
     added = library.add(docs, [("a.md", b"Cats purr softly.\n\nRockets burn fuel to climb.")])
     assert added[0].ok and added[0].chunks >= 1
@@ -303,7 +304,7 @@ def test_the_matrix_and_drill_in_keep_answers_with_and_without_retrieval_apart(s
     spec = remote_spec(scripted.url("embed"), key="bow", task="embeddings")
     echo = remote_spec(scripted.url("echo"), key="echo")
     specs = {"bow": spec, "echo": echo}
-    library = Library(Store(), specs, owner="local")
+    library = Library(Store(), specs)
     library.add(
         library.create("bio", "bow", 64, 8),
         [("cells.md", b"The mitochondria is the powerhouse of the cell.")],

@@ -26,6 +26,7 @@ __all__, __getattr__ = lazy_exports(
         "estimator_for": "tokens",
         "Estimate": "preflight",
         "estimate": "preflight",
+        "estimate_embedding": "preflight",
         "check_fits": "preflight",
         "PreflightError": "preflight",
     },

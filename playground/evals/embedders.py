@@ -26,7 +26,6 @@ from typing import Any, Literal
 import numpy as np
 
 from playground.core.errors import UsageError
-from playground.core.policy import LOCAL_USER, User
 from playground.core.specs import ModelSpec
 from playground.evals.questions import (
     GeneratedQuestions,
@@ -38,7 +37,6 @@ from playground.evals.questions import (
     parse_questions,
 )
 from playground.evals.summary import mean_ci95
-from playground.hosting.gate import Gate
 from playground.rag.embedding import EmbedRun, embed_texts, embedding_model
 from playground.rag.library import Library, bm25_index, bm25_ranking
 from playground.storage.vectors import Collection, CollectionStore, StoredChunk
@@ -202,18 +200,17 @@ def compare_embedders(
     embedders: Sequence[str] = (),
     *,
     bm25: bool = True,
-    user: User = LOCAL_USER,
-    gate: Gate | None = None,
 ) -> EmbedderComparison:
     """Compare `embedders` (default: the collection's own) and BM25 on `collection` with the questions of
-    `source`. UsageError for bad input, before anything is embedded; a candidate that fails while it runs
-    is reported with its reason and the others are compared."""
+    `source`, as the library's user: every call is admitted under their limits and charged to them.
+    UsageError for bad input, before anything is embedded; a candidate that fails while it runs (or that
+    a limit refuses) is reported with its reason and the others are compared."""
     target = library.get(collection)
     chunks = library.chunks(target)
     if not chunks:
         raise UsageError(f"the collection {target.name!r} has no chunks yet: add documents first")
     specs = _candidates(library, list(embedders) or [target.embedder], bm25)
-    questions = load_questions(library, chunks, source, user=user, gate=gate)
+    questions = load_questions(library, chunks, source)
     judged = resolve_gold(questions.questions, chunks, target.name)
     results, projections = [], []
     for spec in specs:
@@ -226,19 +223,13 @@ def compare_embedders(
     return EmbedderComparison(target.name, len(chunks), questions, tuple(results), tuple(projections))
 
 
-def load_questions(
-    library: Library,
-    chunks: Sequence[StoredChunk],
-    source: QuestionSource,
-    *,
-    user: User = LOCAL_USER,
-    gate: Gate | None = None,
-) -> QuestionSet:
-    """The questions of an uploaded file, written by a model from the chunks, or given as they are."""
+def load_questions(library: Library, chunks: Sequence[StoredChunk], source: QuestionSource) -> QuestionSet:
+    """The questions of an uploaded file, written by a model from the chunks (as the library's user), or
+    given as they are."""
     if isinstance(source, UploadedQuestions):
         return parse_questions(source.name, source.data)
     if isinstance(source, GeneratedQuestions):
-        return generate_questions(library, chunks, source, user=user, gate=gate)
+        return generate_questions(library, chunks, source)
     return source
 
 
@@ -319,8 +310,11 @@ def _vector_candidate(
         if problem := library.vector_problem():
             raise UsageError(f"vector search is not available here: {problem}")
         model = embedding_model(spec, library.keys)
-        indexed = embed_texts(spec, model, [c.text for c in chunks])
-        asked = embed_texts(spec, model, [j.question.text for j in judged])
+        texts, questions = [c.text for c in chunks], [j.question.text for j in judged]
+        # One admission for the chunks and the questions: a limit never stops it halfway, money spent.
+        with library.payer(collection).admit(spec, texts + questions) as bill:
+            indexed = embed_texts(spec, model, texts, bill)
+            asked = embed_texts(spec, model, questions, bill)
         rankings = _vector_rankings(library.collections, collection, spec.key, chunks, indexed.vectors, asked)
     except UsageError as exc:  # an unusable model, a failed call, no vector search: this row only
         reason = str(exc).removeprefix(f"{spec.key}: ")  # the row names the model

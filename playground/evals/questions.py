@@ -20,12 +20,10 @@ from dataclasses import dataclass
 
 from playground.core.errors import UsageError
 from playground.core.params import Params
-from playground.core.policy import LOCAL_USER, User
 from playground.evals.datasets import Dataset, DatasetError, parse_dataset
 from playground.evals.history import evaluation_store
 from playground.evals.metrics import MetricChoice
 from playground.evals.runner import EvalSetup, Evaluation
-from playground.hosting.gate import Gate
 from playground.rag.library import Library
 from playground.rag.prompting import defuse
 from playground.storage.vectors import StoredChunk
@@ -198,12 +196,10 @@ def generate_questions(
     library: Library,
     chunks: Sequence[StoredChunk],
     wanted: GeneratedQuestions,
-    *,
-    user: User = LOCAL_USER,
-    gate: Gate | None = None,
 ) -> QuestionSet:
-    """One question per sampled chunk, written by `wanted.generator` in an evaluation saved like any;
-    UsageError for a bad model or count, or when no chunk gave a question."""
+    """One question per sampled chunk, written by `wanted.generator` in an evaluation saved like any (the
+    library's user's, under their limits); UsageError for a bad model or count, or when no chunk gave a
+    question."""
     if not 1 <= wanted.count <= MAX_GENERATED:
         raise QuestionsError(f"generate from 1 to {MAX_GENERATED} questions, not {wanted.count}")
     sample = _sample(chunks, wanted)
@@ -216,7 +212,9 @@ def generate_questions(
     rows = tuple({"passage": defuse(c.text)} for c in sample)
     dataset = Dataset(f"questions written by {wanted.generator}", ("passage",), rows)
     store = evaluation_store(library.collections.store)
-    evaluation = Evaluation(setup, dataset, library.specs, store, keys=library.keys, user=user, gate=gate)
+    evaluation = Evaluation(
+        setup, dataset, library.specs, store, keys=library.keys, user=library.user, gate=library.gate
+    )
     written: dict[int, GoldQuestion] = {}
     skipped = []
     for done in evaluation.run():

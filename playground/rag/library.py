@@ -17,12 +17,13 @@ from typing import Literal
 import numpy as np
 
 from playground.core.errors import UsageError
-from playground.core.policy import LOCAL_OWNER
+from playground.core.policy import LOCAL_USER, User
 from playground.core.specs import ModelSpec
 from playground.engine.registry import Keys
+from playground.hosting.gate import Gate, LimitExceededError
 from playground.rag.chunking import ChunkingError, chunk_text
 from playground.rag.documents import DocumentError, parse_document
-from playground.rag.embedding import EmbeddingError, embed_texts, embedding_model
+from playground.rag.embedding import EmbeddingError, Payer, embed_texts, embedding_model
 from playground.rag.prompting import Passage
 from playground.storage.runs import Store
 from playground.storage.vectors import Collection, CollectionStore, NewChunk, StoredChunk
@@ -51,13 +52,28 @@ class FileOutcome:
 
 
 class Library:
-    """`owner`'s collections in the store, embedded with models from `specs` using `keys`."""
+    """`user`'s collections in the store, embedded with models from `specs` using `keys`; every embedding
+    call is the user's, admitted by `gate` (default: the process's one) and charged in the usage ledger."""
 
     def __init__(
-        self, store: Store, specs: Mapping[str, ModelSpec], keys: Keys | None = None, owner: str = LOCAL_OWNER
+        self,
+        store: Store,
+        specs: Mapping[str, ModelSpec],
+        keys: Keys | None = None,
+        user: User = LOCAL_USER,
+        gate: Gate | None = None,
     ) -> None:
         self.collections = CollectionStore(store)
-        self.specs, self.keys, self.owner = specs, keys, owner
+        self.specs, self.keys, self.user, self.gate = specs, keys, user, gate
+
+    @property
+    def owner(self) -> str:
+        """Whose collections these are (the user's id)."""
+        return self.user.id
+
+    def payer(self, collection: Collection) -> Payer:
+        """Who pays for embedding calls made for `collection`: this library's user."""
+        return Payer(self.user, self.collections.store, self.gate, collection.id)
 
     def vector_problem(self) -> str | None:
         """Why this database cannot search by vector (BM25 still works), or None."""
@@ -93,7 +109,9 @@ class Library:
         self.collections.remove(self.get(name))
 
     def add(self, collection: Collection, files: Sequence[tuple[str, bytes]]) -> list[FileOutcome]:
-        """Parse, chunk, embed and store each file; one outcome per file, in order."""
+        """Parse, chunk, embed and store each file; one outcome per file, in order. Each file's embedding
+        is admitted on its own: one refused by a limit is reported with the limit and nothing of it is
+        sent or stored."""
         spec = self._spec(collection.embedder)
         model = None
         outcomes = []
@@ -103,8 +121,10 @@ class Library:
                 chunks = chunk_text(
                     document.text, collection.chunk_size, collection.overlap, markdown=document.markdown
                 )
+                texts = [c.text for c in chunks]
                 model = model or embedding_model(spec, self.keys)
-                run = embed_texts(spec, model, [c.text for c in chunks])
+                with self.payer(collection).admit(spec, texts) as bill:
+                    run = embed_texts(spec, model, texts, bill)
                 replaced = self.collections.add_document(
                     collection,
                     document.name,
@@ -115,6 +135,9 @@ class Library:
                 )
             except (DocumentError, ChunkingError, EmbeddingError) as exc:
                 outcomes.append(FileOutcome(name, error=str(exc)))
+                continue
+            except LimitExceededError as exc:
+                outcomes.append(FileOutcome(name, error=f"{name} was not embedded: {exc}"))
                 continue
             outcomes.append(
                 FileOutcome(name, len(chunks), replaced, None, run.seconds, run.cost_usd, run.cost_source)
@@ -134,7 +157,9 @@ class Library:
         if method == "bm25":
             return lexical_search(self.chunks(collection), query, k)
         spec = self._spec(collection.embedder)
-        run = embed_texts(spec, embedding_model(spec, self.keys), [query])
+        model = embedding_model(spec, self.keys)
+        with self.payer(collection).admit(spec, [query]) as bill:
+            run = embed_texts(spec, model, [query], bill)
         hits = self.collections.search(collection, collection.embedder, run.vectors[0], k)
         return [_passage(i + 1, h.chunk, h.score) for i, h in enumerate(hits)]
 

@@ -146,8 +146,8 @@ class UsageRow(TableBase):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     owner: Mapped[str] = mapped_column(String(512))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # run | eval | judge
-    ref_id: Mapped[str] = mapped_column(String(32))  # the run's or evaluation's id
+    kind: Mapped[str] = mapped_column(String(16))  # run | eval | judge | embed
+    ref_id: Mapped[str] = mapped_column(String(32))  # the run's, evaluation's or collection's id
     model: Mapped[str] = mapped_column(String(200))
     cost_usd: Mapped[str | None] = mapped_column(String(40), nullable=True)
     cost_source: Mapped[str] = mapped_column(String(64))
