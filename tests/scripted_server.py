@@ -3,7 +3,8 @@
 The scenario is the first path segment: `http://127.0.0.1:PORT/<scenario>/v1/chat/completions`, where
 <scenario> is `name` or `name~key=value~key=value`. Names:
   ok         stream `tokens` words, first after `ttft` s, then one every `gap` s; `usage=1` adds usage
-  ratelimit  the first `fail` requests to this scenario get 429 with Retry-After `after`, then ok
+  ratelimit  the first `fail` requests to this scenario get 429 with Retry-After `after`, then ok (embed
+             for /v1/embeddings)
   status     always answer HTTP `code` with a JSON error (message echoes the bearer key if `echo=1`)
   html502    a 502 with an HTML error page
   hang       accept and send nothing until the server stops
@@ -13,7 +14,7 @@ The scenario is the first path segment: `http://127.0.0.1:PORT/<scenario>/v1/cha
   echo       stream the last user message back word by word, first after `ttft` s
   judge      answer a judge's verdict: {"reasoning": ..., "score": `score`}; `score=bad` sends prose
   embed      /v1/embeddings: a `dims`-sized bag-of-words vector per input (words hashed to positions,
-             so texts sharing words are close), with usage = words counted
+             so texts sharing words are close), with usage = words counted, after `delay` s
 Every request's headers are kept in `ScriptedServer.requests` for assertions.
 """
 
@@ -175,6 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _scenario_embed(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
         dims = int(args.get("dims", 64))
+        time.sleep(float(args.get("delay", 0)))
         if "inputs" in body:  # Hugging Face feature-extraction: the bare vector(s), no envelope
             inputs = body["inputs"]
             vectors = [_bag_of_words(str(t), dims) for t in ([inputs] if isinstance(inputs, str) else inputs)]
@@ -198,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         if count <= int(args.get("fail", 1)):
             self._json(429, {"error": {"message": "slow down"}}, {"Retry-After": args.get("after", "0.3")})
             return
-        self._scenario_ok(args, count, body)
+        (self._scenario_embed if "embeddings" in self.path else self._scenario_ok)(args, count, body)
 
     def _scenario_status(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
         message = "scripted failure"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import numpy as np
 
@@ -26,11 +26,9 @@ from playground.engine.pricing import cost_of
 from playground.engine.registry import Keys, build_provider
 from playground.engine.tokens import estimator_for
 from playground.hosting.gate import Ask, Gate, Ticket, default_gate
+from playground.storage.runs import SAVE_WAIT_S, Store
 from providers.base import EmbeddingModel
 from providers.errors import ProviderError
-
-if TYPE_CHECKING:
-    from playground.storage.runs import Store
 
 BATCH = 64  # texts per call: OpenAI takes up to 2048 inputs, but one failure then costs less to redo
 EMBED_CALL = "embed"  # the usage ledger's kind for an embedding call
@@ -52,19 +50,17 @@ class Payer:
         user's limits and held until the bill is closed: LimitExceededError, naming the limit, before
         anything is sent. A local model costs nothing and needs no admission."""
         gate = self.gate or default_gate()
-        if spec.is_local:
-            return Bill(self, None)
-        ask = Ask("embedding", math.ceil(len(texts) / BATCH), 0, Decimal(0))  # a local app: no estimate
-        if gate.policy.enabled:
-            found = estimate_embedding(spec, texts)
-            ask = Ask(
-                what="embedding",
-                calls=ask.calls,
-                max_tokens=0,
-                max_cost_usd=found.max_cost_usd or Decimal(0),
-                unpriced=(spec.key,) if found.max_cost_usd is None else (),
-                detail=f"{len(texts)} text{'' if len(texts) == 1 else 's'} with {spec.key}",
-            )
+        if spec.is_local or not gate.policy.enabled:
+            return Bill(self, None)  # a local model, or a local app: nothing to check or hold
+        found = estimate_embedding(spec, texts)
+        ask = Ask(
+            what="embedding",
+            calls=math.ceil(len(texts) / BATCH),
+            max_tokens=0,
+            max_cost_usd=found.max_cost_usd or Decimal(0),
+            unpriced=(spec.key,) if found.max_cost_usd is None else (),
+            detail=f"{len(texts)} text{'' if len(texts) == 1 else 's'} with {spec.key}",
+        )
         return Bill(self, gate.admit(self.user, ask, self.store))
 
 
@@ -84,8 +80,11 @@ class Bill:
             self.payer.store.record_call(self.payer.user.id, EMBED_CALL, self.payer.ref_id, call)
 
     def close(self) -> None:
-        """The embedding has ended."""
+        """The embedding has ended: its calls' spend is in the ledger before its reserved cost is freed, so
+        the next admission sees one or the other."""
         if self.ticket is not None:
+            if self.payer.store is not None:
+                self.payer.store.writer.flush(SAVE_WAIT_S)
             self.ticket.release()
 
     def __enter__(self) -> Bill:
