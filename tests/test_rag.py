@@ -327,3 +327,48 @@ def test_the_matrix_and_drill_in_keep_answers_with_and_without_retrieval_apart(s
     (plain_arm, plain_cell), (rag_arm, rag_cell) = cells_of_row(saved, 0)
     assert (plain_arm.rag, plain_cell.rag, rag_arm.rag, rag_cell.rag) == (False, False, True, True)
     assert plain_cell.result.text != rag_cell.result.text
+
+
+def test_search_by_meaning_labels_its_scores_and_marks_chunks_below_the_measured_floor_weak():
+    """The bundled model's floor (models.toml, from bench/bench_relevance.py): a question the documents
+    answer finds its passage above it; one they do not cover gets only weak matches, still listed."""
+    import json
+
+    from playground.core.specs import load_specs
+
+    specs = load_specs()
+    floor = specs["wordllama-256"].relevance_floor
+    assert floor is not None
+    data = Path(__file__).resolve().parent.parent / "bench" / "data" / "retrieval"
+    passages = [json.loads(line) for line in (data / "passages.jsonl").read_text().splitlines()[:40]]
+    library = Library(Store(), specs)
+    docs = library.create("stdlib", "wordllama-256", 256, 0)
+    files = [(f"{p['name']}.md", f"{p['name']}\n{p['summary']} {p['body']}".encode()) for p in passages]
+    assert all(o.ok for o in library.add(docs, files))
+    docs = library.get("stdlib")
+
+    answered = library.find(docs, passages[3]["summary"], k=3)
+    best = answered.passages[0]
+    assert best.source == f"{passages[3]['name']}.md" and best.score >= floor and not best.weak
+    assert best.score_label == f"similarity {best.score:.3f}"
+    assert f"Below {floor:.2f}" in answered.note and "wordllama-256" in answered.note
+
+    uncovered = library.find(docs, "how long should I bake sourdough bread", k=3)
+    assert len(uncovered.passages) == 3 and uncovered.weak == 3  # kept, each marked
+    assert all(p.score < floor and p.score_label.endswith("· weak match") for p in uncovered.passages)
+
+    lexical = library.find(docs, "parse command line arguments", k=2, method="bm25")
+    assert lexical.passages[0].score_label.startswith("BM25 ") and not lexical.passages[0].weak
+    assert "no fixed scale" in lexical.note
+
+
+def test_a_relevance_floor_is_a_cosine_similarity_of_an_embedding_model():
+    from playground.core.specs import SpecError, parse_models_text
+
+    good = parse_models_text(
+        '[models.e]\nprovider = "openai"\nmodel = "m"\ntask = "embeddings"\nrelevance_floor = 0.3\n', "f.toml"
+    )
+    assert good["e"].relevance_floor == 0.3
+    for bad in ('task = "embeddings"\nrelevance_floor = 2', 'task = "chat"\nrelevance_floor = 0.3'):
+        with pytest.raises(SpecError, match="relevance_floor"):
+            parse_models_text(f'[models.e]\nprovider = "openai"\nmodel = "m"\n{bad}\n', "f.toml")

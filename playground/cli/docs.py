@@ -111,10 +111,12 @@ def search_command(
     """The k chunks nearest to QUERY, with scores, file and position."""
     library = _library(models_file)
     try:
-        hits = library.search(library.get(collection), query, k, _method(method))
+        found = library.find(library.get(collection), query, k, _method(method))
     except UsageError as exc:
         raise fail_usage(str(exc)) from exc
-    _print_passages(hits, as_json)
+    _print_passages(found.passages, as_json)
+    if not as_json:
+        out.print(found.note, style="dim", markup=False, highlight=False)
 
 
 def _method(value: str) -> SearchMethod:
@@ -132,7 +134,7 @@ def _print_passages(passages: list[Passage] | tuple[Passage, ...], as_json: bool
     table = Table("#", "score", "file", "chunk", "text")
     for p in passages:
         table.add_row(
-            str(p.number), f"{p.score:.3f}", p.source, str(p.position + 1), p.text[:160].replace("\n", " ")
+            str(p.number), p.score_label, p.source, str(p.position + 1), p.text[:160].replace("\n", " ")
         )
     out.print(table)
 

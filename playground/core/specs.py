@@ -55,6 +55,9 @@ class ModelSpec:
     # the smallest limit of the models on one server holds.
     max_concurrency: int | None = None
     task: str = "chat"
+    # An embedding model's cosine similarity below which a chunk found by meaning is a "weak match"
+    # (measured: bench/bench_relevance.py); None: not measured, the scores only order the chunks.
+    relevance_floor: float | None = None
     license: str | None = None
     license_url: str | None = None
     open_weights: bool | None = None
@@ -111,6 +114,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "timeout_s": (int, float),
     "max_concurrency": (int,),
     "task": (str,),
+    "relevance_floor": (int, float),
     "license": (str,),
     "license_url": (str,),
     "open_weights": (bool,),
@@ -171,6 +175,12 @@ def _spec_from_table(key: str, table: Any, where: str, source: str) -> ModelSpec
     for count in ("context_window", "max_concurrency"):
         if count in values and values[count] <= 0:
             raise SpecError(f"{where}: {count} must be positive")
+    if "relevance_floor" in values:
+        values["relevance_floor"] = float(values["relevance_floor"])
+        if task != "embeddings" or not -1 <= values["relevance_floor"] <= 1:
+            raise SpecError(
+                f"{where}: relevance_floor is a cosine similarity (-1 to 1) of an embeddings model"
+            )
     return ModelSpec(key=key, source=source, **values)
 
 

@@ -51,6 +51,19 @@ class FileOutcome:
         return self.error is None
 
 
+@dataclass(frozen=True)
+class Found:
+    """A search's chunks, best first, and what their scores mean (with the weak-match floor, if any)."""
+
+    passages: tuple[Passage, ...]
+    note: str
+
+    @property
+    def weak(self) -> int:
+        """How many of the chunks are weak matches."""
+        return sum(1 for p in self.passages if p.weak)
+
+
 class Library:
     """`user`'s collections in the store, embedded with models from `specs` using `keys`; every embedding
     call is the user's, admitted by `gate` (default: the process's one) and charged in the usage ledger."""
@@ -161,7 +174,35 @@ class Library:
         with self.payer(collection).admit(spec, [query]) as bill:
             run = embed_texts(spec, model, [query], bill)
         hits = self.collections.search(collection, collection.embedder, run.vectors[0], k)
-        return [_passage(i + 1, h.chunk, h.score) for i, h in enumerate(hits)]
+        floor = spec.relevance_floor
+        return [
+            _passage(i + 1, h.chunk, h.score, "vector", floor is not None and h.score < floor)
+            for i, h in enumerate(hits)
+        ]
+
+    def find(self, collection: Collection, query: str, k: int = 5, method: SearchMethod = "vector") -> Found:
+        """`search`, with the note saying what the scores mean (what pages and the CLI show)."""
+        return Found(tuple(self.search(collection, query, k, method)), self.score_note(collection, method))
+
+    def score_note(self, collection: Collection, method: SearchMethod) -> str:
+        """What a search's scores mean, and when a chunk is marked a weak match (pages and CLI say it)."""
+        if method == "bm25":
+            return (
+                "Score: BM25 (bm25s), the question's words found in the chunk, rarer words weighing more; "
+                "it has no fixed scale, only the order counts."
+            )
+        floor = self._spec(collection.embedder).relevance_floor
+        meaning = "Score: cosine similarity of the chunk and the question with " + collection.embedder
+        if floor is None:
+            return (
+                f"{meaning}. No relevance floor is known for this model (relevance_floor in the models "
+                "file), so the scores only order the chunks: read them before trusting them."
+            )
+        return (
+            f"{meaning}. Below {floor:.2f}, the floor measured for it on a labelled set "
+            "(bench/bench_relevance.py), a chunk is marked weak match: it probably does not answer the "
+            "question, whatever its rank."
+        )
 
     def chunks(self, collection: Collection) -> tuple[StoredChunk, ...]:
         """A collection's chunks in document and position order, read once per content (reading them
@@ -193,7 +234,7 @@ def default_embedder(specs: Mapping[str, ModelSpec]) -> str:
 def lexical_search(chunks: Sequence[StoredChunk], query: str, k: int) -> list[Passage]:
     """BM25 over the chunks' texts (bm25s), the k best with a score above 0, best first."""
     ranked = bm25_ranking(_bm25(tuple(c.text for c in chunks)), query, min(k, len(chunks)))
-    return [_passage(n + 1, chunks[i], s) for n, (i, s) in enumerate(ranked)]
+    return [_passage(n + 1, chunks[i], s, "bm25") for n, (i, s) in enumerate(ranked)]
 
 
 def bm25_ranking(index: object, query: str, k: int) -> list[tuple[int, float]]:
@@ -239,5 +280,8 @@ def bm25_index(texts: Sequence[str]) -> object:
     return index
 
 
-def _passage(number: int, chunk: StoredChunk, score: float) -> Passage:
-    return Passage(number, chunk.document, chunk.position, float(np.round(score, 6)), chunk.text, chunk.id)
+def _passage(
+    number: int, chunk: StoredChunk, score: float, method: SearchMethod, weak: bool = False
+) -> Passage:
+    rounded = float(np.round(score, 6))
+    return Passage(number, chunk.document, chunk.position, rounded, chunk.text, chunk.id, method, weak)
