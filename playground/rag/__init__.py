@@ -26,6 +26,7 @@ __all__, __getattr__ = lazy_exports(
         "FileOutcome": "library",
         "Library": "library",
         "Found": "library",
+        "Collection": "library",
         "DEFAULT_CHUNK_TOKENS": "library",
         "DEFAULT_OVERLAP_TOKENS": "library",
         "default_embedder": "library",
