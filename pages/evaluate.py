@@ -64,6 +64,14 @@ from playground.rag import Library
 page_shell("pages/evaluate.py")
 
 GRADED = ("bleu", "chrf", "rouge_l")
+# Streamlit keeps the page's scroll across reruns, so after a run ended far down the form the folded page
+# would show the middle of the results: this goes back to the page's top, where they now begin (the top
+# stays the top while the form folds up and the old results are cleared). Our own constant script, no
+# outside text in it (Streamlit has no scroll command); the count in it makes each one a new element,
+# which the browser runs (the same element again is left as it is).
+SCROLL_TO_RESULTS = (
+    "<script>document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0) /* {} */</script>"
+)
 FOLLOW_EVERY_S = 1.0
 NORMALISED = ("exact_match", "contains")
 
@@ -321,6 +329,13 @@ if (
     to_open := state.take_evaluation_to_open()
 ) is not None:  # before the selectbox exists, as Streamlit requires
     st.session_state["ev-pick"] = to_open
+    # One just ended (or was queued, stopped, or sent from History): the page leads with its results, the
+    # form folded up above them.
+    st.session_state["ev-new-open"] = False
+elif st.session_state.get("ev-run"):
+    # Run was pressed in the open form: say so, so that folding it up when the run ends is a change (the
+    # browser keeps an expander as the user left it while `expanded` stays the same).
+    st.session_state["ev-new-open"] = True
 
 all_specs = specs()
 ring = keyring()
@@ -465,3 +480,6 @@ if listing:
             st.session_state.pop("ev-pick", None)
             st.rerun()
         show_evaluation(saved, on_worker)
+        if to_open is not None:
+            scrolls = st.session_state["ev-scrolls"] = st.session_state.get("ev-scrolls", 0) + 1
+            st.html(SCROLL_TO_RESULTS.format(scrolls), unsafe_allow_javascript=True)
