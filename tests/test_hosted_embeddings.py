@@ -244,3 +244,22 @@ def _today():
     from playground.core.policy import day_start
 
     return day_start()
+
+
+def test_similar_examples_ranked_by_a_paid_embedder_are_admitted_and_charged(scripted: ScriptedServer):
+    from playground.evals.runner import SHOTS_REF
+    from playground.rag.embedding import similarity_ranker
+
+    spec = paid_embedder(scripted)
+    store = Store()
+    rows = ["the cat sat on the mat", "a dog ran in the park", "the cat slept on the mat"]
+    scripted.requests.clear()
+    broke = similarity_ranker(spec, Payer(ALICE, store, hosted(daily_usd=Decimal(0)), SHOTS_REF), KEYS)
+    with pytest.raises(LimitExceededError, match="this embedding \\(3 texts with paid-embed\\)"):
+        broke(rows)
+    assert embed_requests(scripted, spec) == []
+    ranked = similarity_ranker(spec, Payer(ALICE, store, hosted(), SHOTS_REF), KEYS)(rows)
+    assert ranked[0][1] == 2  # the other cat sentence is the nearest
+    charged = [r for r in usage_report(store).records if r.kind == EMBED_CALL]
+    assert [(r.owner, r.ref_id) for r in charged] == [(ALICE.id, SHOTS_REF)]
+    assert charged[0].cost_usd == price_for(spec).cost(billed_words(embed_requests(scripted, spec)), 0)  # type: ignore[union-attr]
