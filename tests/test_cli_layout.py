@@ -286,3 +286,35 @@ def test_a_local_model_that_cannot_load_still_says_why(tmp_path: Path):
     assert shown.returncode == 2  # found when its tokens are counted, before anything runs
     assert shown.stderr.startswith("error: broken: could not load truncated.gguf"), shown.stderr
     assert len(shown.stderr.splitlines()) == 1  # one clear line, no native chatter around it
+
+
+# --- documents -------------------------------------------------------------------------------------------
+def test_docs_tables_fit_80_columns_and_library_warnings_stay_out(tmp_path: Path):
+    fixtures = ROOT / "tests" / "fixtures" / "documents"
+    markup = tmp_path / "brackets.txt"
+    markup.write_text("Roses want [bold]sun[/bold], water [/] and [link=https://x.test]care[/link].")
+    name = "a-collection-with-a-rather-long-name-for-testing"
+    env_db = {"PLAYGROUND_DB": f"sqlite:///{tmp_path / 'docs.db'}"}
+
+    def docs(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "COLUMNS": "80", **env_db}
+        command = [sys.executable, "-m", "playground", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+
+    added = docs(
+        "docs", "add", str(fixtures / "corrupt.pdf"), str(fixtures / "notes.txt"), str(markup), "-c", name
+    )
+    assert added.returncode == 1  # one file was not added, and says why in one line
+    assert added.stderr.splitlines() == [
+        "not added: corrupt.pdf is not a readable PDF: it is damaged, truncated or not a PDF"
+    ]  # and pypdf's own "EOF marker not found" warning stays out
+    listed = docs("docs", "list")
+    assert_fits(listed.stdout, 80)
+    assert table_cells(listed.stdout)[0][:2] == [name, "wordllama-256"]
+    found = docs("docs", "search", "roses water", "-c", name, "--k", "2")
+    assert found.returncode == 0, found.stderr
+    assert_fits(found.stdout, 80)
+    files = [cells[2] for cells in table_cells(found.stdout) if cells[2]]
+    assert sorted(files) == ["brackets.txt", "notes.txt"]
+    shown = " ".join(" ".join(c[4] for c in table_cells(found.stdout)).split())
+    assert "[bold]sun[/bold], water [/] and [link=https://x.test]care[/link]" in shown  # text, not markup

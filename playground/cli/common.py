@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Annotated
 
@@ -9,6 +10,24 @@ import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _OwnWarningsAndAllErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or record.name.partition(".")[0] in ("playground", "providers")
+
+
+def keep_library_chatter_out() -> None:
+    """Log records reach the terminal (stderr, `WARNING: …`) when they are the playground's own warnings
+    or anyone's errors. A library's warnings stay out: pypdf's "EOF marker not found" about a PDF the
+    command already reports as not added, for one. (llama.cpp's own output never reaches this process:
+    it stays in the model's worker, see providers/local_workers.py.)"""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.addFilter(_OwnWarningsAndAllErrors())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
 
 
 def fail_usage(message: str) -> typer.Exit:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from playground.cli.common import (
     EXIT_FAILED,
@@ -97,10 +98,11 @@ def add_command(
         elif outcome.ok:
             verb = "replaced" if outcome.replaced else "added"
             out.print(
-                f"{verb} {outcome.name}: {outcome.chunks} chunks in {outcome.embed_seconds:.2f} s of embedding"
+                f"{verb} {outcome.name}: {outcome.chunks} chunks in {outcome.embed_seconds:.2f} s of embedding",
+                markup=False,
             )
         else:
-            err.print(f"not added: {outcome.error}", soft_wrap=True)
+            err.print(f"not added: {outcome.error}", soft_wrap=True, markup=False)
     raise typer.Exit(EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED)
 
 
@@ -211,7 +213,7 @@ def ask_command(
     if not as_json:
         _print_passages(plan.passages, False)
         if plan.trimmed_note:
-            err.print(plan.trimmed_note, soft_wrap=True)
+            err.print(plan.trimmed_note, soft_wrap=True, markup=False)
     shown = plan.rag.passages if plan.rag else ()
     ok = True
     for key in model:
@@ -227,9 +229,10 @@ def ask_command(
                 )
             else:
                 out.rule(f"{key} · {name}")
-                out.print(result.text if result.ok else f"[red]{result.error}[/red]")
+                # model output and file names are shown as written, never read as rich markup
+                out.print(Text(result.text) if result.ok else Text(str(result.error), style="red"))
                 for p in cited:
-                    out.print(f"[dim][{p.number}] {p.source} · chunk {p.position + 1}[/dim]")
+                    out.print(Text(f"[{p.number}] {p.source} · chunk {p.position + 1}", style="dim"))
     raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
 
 

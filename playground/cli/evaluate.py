@@ -280,7 +280,7 @@ def _report(evaluation: Evaluation, store: EvalStore, as_json: bool) -> int:
     else:
         _print_summary(summaries, metric_list, normalisation_notes(saved))
         for line in readings:
-            out.print(line)
+            out.print(line, markup=False)
         _print_retrieval(saved, metric_list)
         out.print(f"saved as evaluation {evaluation.eval_id} (resume with --resume if it stopped early)")
     row_errors = sum(s.errors + sum(m.errors for m in s.metrics.values()) for s in summaries)
@@ -390,4 +390,4 @@ def _print_summary(summaries: list[ModelSummary], metrics: list[str], notes: lis
     lines = [[row.get(name, "") for name in columns] for row in rows]
     print_table(out, columns, lines, keys=["model"], rank=rank)
     for note in notes:
-        out.print(f"normalisation of {note}")
+        out.print(f"normalisation of {note}", markup=False)

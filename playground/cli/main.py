@@ -23,6 +23,7 @@ from playground.cli.common import (
     MaxTokens,
     ModelKeys,
     ModelsFile,
+    keep_library_chatter_out,
 )
 from playground.cli.common import fail_usage as _fail_usage
 from playground.cli.docs import ask_command, docs_app
@@ -236,7 +237,7 @@ def _run_live(comparison: Comparison) -> list[RunResult]:
                     style="dim",
                 )
             )
-            panels.append(Panel(Group(*body), title=key))
+            panels.append(Panel(Group(*body), title=Text(key)))
         panels += [""] * (-len(panels) % per_row)  # the last row's empty places
         for start in range(0, len(panels), per_row):
             grid.add_row(*panels[start : start + per_row])
@@ -283,6 +284,7 @@ def _print_spread(results: list[RunResult]) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    keep_library_chatter_out()
     try:
         app()
     except KeyboardInterrupt:

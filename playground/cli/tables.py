@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Column, Table
+from rich.text import Text
 
 # Each column costs its padding (one space each side) and the border on its right; the table one more
 # for its left edge (rich's default box, pad_edge on).
@@ -106,12 +107,12 @@ def print_table(
     layout = fit(list(headers), texts, console.width, keys, rank)
     columns = [
         # fold: a key wider than the whole terminal breaks across lines rather than losing its end
-        Column(headers[i], width=w, overflow="fold", no_wrap=False)
+        Column(Text(headers[i]), width=w, overflow="fold", no_wrap=False)
         for i, w in zip(layout.shown, layout.widths, strict=True)
     ]
     table = Table(*columns)
-    for row in texts:
-        table.add_row(*(row[i] for i in layout.shown))
+    for row in texts:  # as Text: a cell (a document's words, a model's answer) is never read as markup
+        table.add_row(*(Text(row[i]) for i in layout.shown))
     console.print(table)
     if layout.left_out:
         console.print(
