@@ -193,6 +193,10 @@ def test_the_progress_line_counts_answers_and_complete_rows(tmp_path: Path, scri
 
 
 # --- help and usage --------------------------------------------------------------------------------------
+# `playground embeddings …` belongs to the embeddings work, which keeps its own options and tables.
+NOT_CHECKED = ("embeddings",)
+
+
 def every_command():
     root = get_command(app)
     stack = [([], root)]
@@ -200,7 +204,7 @@ def every_command():
         path, command = stack.pop()
         subcommands = getattr(command, "commands", {})
         if subcommands:
-            stack += [([*path, name], sub) for name, sub in subcommands.items()]
+            stack += [([*path, name], sub) for name, sub in subcommands.items() if name not in NOT_CHECKED]
         else:
             yield path, command
 

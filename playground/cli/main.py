@@ -27,6 +27,7 @@ from playground.cli.common import (
 )
 from playground.cli.common import fail_usage as _fail_usage
 from playground.cli.docs import ask_command, docs_app
+from playground.cli.embeddings import embeddings_app
 from playground.cli.evaluate import eval_command
 from playground.cli.serve import serve_command
 from playground.cli.tables import print_table
@@ -47,6 +48,7 @@ err = Console(stderr=True)
 app.command("eval", cls=Command)(eval_command)
 app.command("worker", cls=Command)(worker_command)
 app.add_typer(docs_app, name="docs")
+app.add_typer(embeddings_app, name="embeddings")
 app.command("ask", cls=Command)(ask_command)
 app.command(
     "serve", cls=Command, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}

@@ -30,6 +30,7 @@ class CompareForm:
     seed: int = -1
     repeat: int = 1
     per_model: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    deadline_s: float | None = None  # None: each model's own (ModelSpec.deadline_s)
 
     @classmethod
     def from_run(cls, run: StoredRun, known: Collection[str]) -> CompareForm:

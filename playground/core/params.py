@@ -31,6 +31,21 @@ class Params:
                 values[name] = tuple(value) if name == "stop" else value
         return Params(**values)
 
+    def describe(self) -> str:
+        """The parameters as a person reads them: "temperature 0.7 · top p 0.9 · max tokens 128 · seed 7"
+        (a parameter left to the model's default is left out)."""
+        parts = []
+        if self.temperature is not None:
+            parts.append(f"temperature {self.temperature:g}")
+        if self.top_p is not None:
+            parts.append(f"top p {self.top_p:g}")
+        parts.append(f"max tokens {self.max_tokens}")
+        if self.seed is not None:
+            parts.append(f"seed {self.seed}")
+        if self.stop:
+            parts.append("stop " + ", ".join(repr(s) for s in self.stop))
+        return " · ".join(parts)
+
 
 # Per-model override columns and the range each accepts (the same bounds as the shared controls).
 OVERRIDE_LIMITS: dict[str, tuple[float, float]] = {

@@ -47,5 +47,12 @@ __all__, __getattr__ = lazy_exports(
         "placement": "jobs",
         "queue_evaluation": "jobs",
         "stop_job": "jobs",
+        "EmbedderComparison": "embedders",
+        "EMBEDDER_METRICS": "embedders",
+        "compare_embedders": "embedders",
+        "GeneratedQuestions": "questions",
+        "UploadedQuestions": "questions",
+        "QuestionsError": "questions",
+        "projection_figure": "embedder_charts",
     },
 )

@@ -31,6 +31,9 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import (
+    cast as sa_cast,
+)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
@@ -216,6 +219,25 @@ class StoredRun:
         if datetime.now(UTC) - as_utc(beat) < timedelta(seconds=INTERRUPTED_AFTER_S):
             return "running"
         return "interrupted"
+
+    @property
+    def unanswered(self) -> list[str]:
+        """The models asked that saved nothing at all (not even streamed text), in the order asked."""
+        answered = {r.model for r in self.results}
+        return [key for key in self.models if key not in answered]
+
+    def state_note(self) -> str | None:
+        """What a person opening this run must know about its state; None for a finished run."""
+        if self.state == "finished":
+            return None
+        missing = f" No answer was saved for {', '.join(self.unanswered)}." if self.unanswered else ""
+        if self.state == "running":
+            return "Still running: answers appear here as they are saved." + missing
+        last = as_utc(self.heartbeat_at or self.created_at)
+        return (
+            "Interrupted: the app stopped, or was killed, before every model ended (last sign of life "
+            f"{last:%Y-%m-%d %H:%M:%S} UTC). What it saved is below, partial answers marked so.{missing}"
+        )
 
 
 # RunResult fields stored in a column of the same name and type, read off the dataclass so a new field
@@ -430,18 +452,21 @@ class Store:
         owner: str | None = None,
         limit: int = 200,
     ) -> list[StoredRun]:
-        """Newest first, filtered by owner (None: everyone's), model key, prompt/answer text and date range."""
+        """Newest first, filtered by owner (None: everyone's), part of a model key (any case; a run that
+        saved no answer matches on the models it was asked of), prompt/answer text and date range."""
         query = select(RunRow).order_by(RunRow.created_at.desc()).limit(limit)
         if owner is not None:
             query = query.where(RunRow.owner == owner)
         if model:
-            query = query.where(RunRow.id.in_(select(ResultRow.run_id).where(ResultRow.model == model)))
+            # The models column is a JSON list of keys: its text holds every key, on SQLite and PostgreSQL.
+            query = query.where(sa_cast(RunRow.models, String).icontains(model, autoescape=True))
         if text:
-            pattern = f"%{text}%"
             query = query.where(
                 or_(
-                    RunRow.prompt.ilike(pattern),
-                    RunRow.id.in_(select(ResultRow.run_id).where(ResultRow.text.ilike(pattern))),
+                    RunRow.prompt.icontains(text, autoescape=True),
+                    RunRow.id.in_(
+                        select(ResultRow.run_id).where(ResultRow.text.icontains(text, autoescape=True))
+                    ),
                 )
             )
         if since:
@@ -450,6 +475,25 @@ class Store:
             query = query.where(RunRow.created_at <= until)
         with self.reading() as session:
             return [_to_run(row) for row in session.scalars(query)]
+
+    def recent_answers(self, model: str, limit: int = 30) -> list[RunResult]:
+        """The newest finished, error-free calls of `model` that have timings and token counts (newest
+        first): what this installation measured of its speed."""
+        query = (
+            select(ResultRow)
+            .where(
+                ResultRow.model == model,
+                ResultRow.status == DONE,
+                ResultRow.error_kind.is_(None),
+                ResultRow.ttft_s.is_not(None),
+                ResultRow.input_tokens.is_not(None),
+                ResultRow.output_tokens_per_s.is_not(None),
+            )
+            .order_by(ResultRow.id.desc())
+            .limit(limit)
+        )
+        with self.reading() as session:
+            return [_to_result(row) for row in session.scalars(query)]
 
     def delete_run(self, run_id: str, *, owner: str | None = None) -> bool:
         """Delete a run and its results (only if `owner` owns it, when given); True if it was deleted.
