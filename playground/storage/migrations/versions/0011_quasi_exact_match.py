@@ -11,7 +11,7 @@ and a resumed evaluation scores its missing cells the same way.
 The JSON is rewritten in Python, one evaluation at a time, the same way on SQLite and PostgreSQL.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
