@@ -10,10 +10,13 @@ from pages.common.ui import (
     database_answers,
     gate,
     keyring,
+    open_conversation,
     page_shell,
     render_answer,
     render_charts,
     render_code,
+    render_conversation_totals,
+    render_earlier_turns,
     render_stored_run,
     shared_store,
     specs,
@@ -21,11 +24,13 @@ from pages.common.ui import (
 from playground.compare import (
     CompareForm,
     Comparison,
+    Conversation,
     LiveSnapshot,
     Plan,
     UsageError,
     live_runs,
     plan_comparison,
+    plan_follow_up,
     results_to_json,
     word_diff_markdown,
 )
@@ -181,12 +186,11 @@ def follow_live(run_id: str) -> None:
 
 
 def show_current(run_id: str) -> None:
-    """The session's current run: live while it goes, then its results (from memory, else the store)."""
+    """The session's current run: the conversation's earlier turns, then the run live while it goes,
+    then its results (from memory, else the store) and a follow-up box."""
     live = live_runs().get(run_id, current_user().id)
     snapshot = live.snapshot() if live is not None else None
-    if snapshot is not None and not snapshot.finished:
-        follow_live(run_id)
-        return
+    parent = live.comparison.plan.parent_id if live is not None else None
     if snapshot is None:
         with database_answers():
             stored = shared_store().get_run(run_id)
@@ -198,7 +202,13 @@ def show_current(run_id: str) -> None:
             render_stored_run(stored)
             return
         snapshot = LiveSnapshot(stored.id, stored.models, [], stored.results, [], True, False)
+        parent = stored.parent_id
     st.divider()
+    if parent and (earlier := open_conversation(parent)) is not None:
+        render_earlier_turns(earlier)
+    if not snapshot.finished:
+        follow_live(run_id)
+        return
     if snapshot.unsaved:
         show_unsaved(snapshot)
     else:
@@ -206,6 +216,33 @@ def show_current(run_id: str) -> None:
     show_results(snapshot.results, snapshot.order)
     if snapshot.run_id:
         render_code(snapshot.run_id, all_specs)
+        if not snapshot.unsaved and (conversation := open_conversation(snapshot.run_id)) is not None:
+            render_conversation_totals(conversation)
+            follow_up(conversation)
+
+
+def follow_up(conversation: Conversation) -> None:
+    """A next prompt for every model of the conversation; each continues with its own earlier answers."""
+    going, left_out = conversation.continuing()
+    text = st.text_area(
+        "Follow up",
+        key=f"follow-up-{conversation.last.id}",  # a fresh box for each turn
+        height=80,
+        placeholder="A next question: each model continues its own conversation",
+    )
+    for key, why in left_out.items():
+        st.caption(plain(f"{key} will not continue: {why}"))
+    if not st.button("Follow up", key="follow-up", disabled=not (text.strip() and going)):
+        return
+    user = current_user()
+    try:
+        plan = plan_follow_up(conversation, text, all_specs, keys=keys, timeout_s=deadline)
+        comparison = Comparison(plan, shared_store(), user=user, gate=gate())
+    except UsageError as exc:  # past a context window (with the numbers), limits, a model gone
+        st.error(plain(str(exc)))
+        return
+    state.set_current_run(live_runs().start(comparison, user.id).run_id)
+    st.rerun()
 
 
 shared = st.query_params.get("run")

@@ -24,7 +24,7 @@ from playground.core import (
 from playground.engine import Keyring
 
 if TYPE_CHECKING:
-    from playground.compare import RunHistory, StoredRun
+    from playground.compare import Conversation, RunHistory, StoredRun
     from playground.hosting import Gate
 
 
@@ -179,15 +179,18 @@ def render_charts(results: Sequence[RunResult]) -> None:
 
 
 def render_stored_run(run: StoredRun) -> None:
-    """A saved run as History and share links open it: its state, prompt, parameters, answers side by
-    side (a model that saved nothing says so), charts and "View code"."""
+    """A saved run as History and share links open it: its state, the conversation's earlier turns, its
+    prompt, parameters, answers side by side (a model that saved nothing says so), charts and "View code"."""
     from playground.compare import describe_stored_params
 
     if note := run.state_note():
         (st.info if run.state == "running" else st.warning)(plain(note))
-    st.markdown(f"**Prompt:** {plain(run.prompt)}")
+    earlier = open_conversation(run.parent_id) if run.parent_id else None
+    if earlier is not None:
+        render_earlier_turns(earlier)
     if run.system:
         st.markdown(f"**System:** {plain(run.system)}")
+    st.markdown(f"**Prompt:** {plain(run.prompt)}")
     st.caption(plain(f"Parameters: {describe_stored_params(run.params)} · share link: ?run={run.id}"))
     first = {r.model: r for r in run.results if r.repeat_index == 0}
     for column, key in zip(st.columns(max(len(run.models), 1)), run.models, strict=False):
@@ -198,21 +201,66 @@ def render_stored_run(run: StoredRun) -> None:
             else:
                 st.caption("no answer saved" + (" yet" if run.state == "running" else ""))
     render_charts(run.results)
+    if earlier is not None and (whole := open_conversation(run.id)) is not None:
+        render_conversation_totals(whole)
     render_code(run.id, specs())
 
 
-def render_code(run_id: str, known: dict[str, ModelSpec]) -> None:
-    """ "View code": per model, a snippet that repeats exactly the call a stored run made."""
-    from playground.compare import curl_snippet, python_snippet, replay_requests
+def open_conversation(run_id: str) -> Conversation | None:
+    """The conversation `run_id` ends, from the history (None if the database cannot say just now)."""
+    from playground.compare import Conversation
 
-    run = None
+    with database_answers(stop=False):
+        turns = shared_store().conversation(run_id)
+        return Conversation(turns) if turns else None
+    return None
+
+
+def render_earlier_turns(earlier: Conversation) -> None:
+    """The turns before the one shown next (every turn of `earlier`): each prompt, then every model's
+    answer and figures; then the next turn's heading."""
+    if earlier.system:
+        st.markdown(f"**System:** {plain(earlier.system)}")
+    for number, run in enumerate(earlier.turns, start=1):
+        st.markdown(f"**Turn {number}:** {plain(run.prompt)}")
+        for column, key in zip(st.columns(max(len(run.models), 1)), run.models, strict=False):
+            with column:
+                st.markdown(f"###### {plain(key)}")
+                answer = earlier.answer(run, key)
+                if answer is not None:
+                    render_answer(answer)
+                else:
+                    st.caption("no answer saved")
+    st.markdown(f"**Turn {len(earlier.turns) + 1}**")
+
+
+def render_conversation_totals(conversation: Conversation) -> None:
+    """Each model's tokens and cost over the whole conversation (a later turn resends the earlier ones)."""
+    if len(conversation.turns) < 2:
+        return
+    st.caption(
+        plain(
+            f"Conversation so far ({len(conversation.turns)} turns; each turn resends the earlier ones): "
+            + " · ".join(f"{t.model}: {t.line()}" for t in conversation.totals())
+        )
+    )
+
+
+def render_code(run_id: str, known: dict[str, ModelSpec]) -> None:
+    """ "View code": per model, a snippet that repeats exactly the call a stored run made (a follow-up's
+    earlier turns included, as they were sent)."""
+    from playground.compare import Conversation, curl_snippet, python_snippet, replay_requests
+
+    run = conversation = None
     with database_answers(stop=False):  # the answers above stay on the page
         run = shared_store().get_run(run_id)
+        if run is not None and run.parent_id:
+            conversation = Conversation(shared_store().conversation(run_id))
     if run is None:
         return
     with st.expander("View code"):
         st.caption("Keys are read from environment variables; set them before running a snippet.")
-        for spec, request in replay_requests(run, known):
+        for spec, request in replay_requests(run, known, conversation):
             st.markdown(f"**{plain(spec.key)}**")
             st.code(python_snippet(spec, request), language="python")
             curl = curl_snippet(spec, request)

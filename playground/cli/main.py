@@ -21,7 +21,6 @@ from playground.cli.common import (
     Command,
     CommandGroup,
     MaxTokens,
-    ModelKeys,
     ModelsFile,
     keep_library_chatter_out,
 )
@@ -32,14 +31,15 @@ from playground.cli.evaluate import eval_command
 from playground.cli.serve import serve_command
 from playground.cli.tables import print_table
 from playground.cli.worker import worker_command
-from playground.compare.service import Comparison, Plan, UsageError, plan_comparison
+from playground.compare.conversation import Conversation
+from playground.compare.service import Comparison, Plan, UsageError, plan_comparison, plan_follow_up
 from playground.compare.stats import spread_rows
 from playground.core.format import metrics_line
 from playground.core.params import DEFAULT_MAX_TOKENS, Params
-from playground.core.results import RunResult
+from playground.core.results import RunResult, is_run_id
 from playground.core.specs import SpecError, load_specs
 from playground.engine.fanout import Delta, Done, Waiting
-from playground.storage.runs import Store
+from playground.storage.runs import Store, default_db_url, shown_url
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, cls=CommandGroup)
 out = Console()
@@ -94,7 +94,21 @@ def models_command(
 @app.command("run", cls=Command)
 def run_command(
     prompt: Annotated[str, typer.Argument(metavar="PROMPT", help="The prompt to send to every model.")],
-    model: ModelKeys,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-m", "--model", metavar="KEY", help="Model key (see `playground models`); repeat for more."
+        ),
+    ] = None,
+    continue_run: Annotated[
+        str | None,
+        typer.Option(
+            "--continue",
+            metavar="RUN_ID",
+            help="Send PROMPT as the next turn of run RUN_ID's conversation: each of its models is sent "
+            "its own earlier answers first, with the run's system prompt and parameters.",
+        ),
+    ] = None,
     system: Annotated[str | None, typer.Option("--system", metavar="TEXT", help="System prompt.")] = None,
     temperature: Annotated[
         float | None,
@@ -139,17 +153,35 @@ def run_command(
         bool, typer.Option("--dry-run", metavar="", help="Call nothing; show tokens and max cost.")
     ] = False,
 ) -> None:
-    """Send PROMPT to every -m model at once and compare them."""
+    """Send PROMPT to every -m model at once and compare them (or continue a run with --continue)."""
+    conversation = None
     try:
         specs = load_specs(models_file)
-        plan = plan_comparison(
-            prompt,
-            model,
-            specs,
-            system=system,
-            params=Params(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed),
-            timeout_s=timeout,
-        )
+        if continue_run is not None:
+            if (
+                model
+                or system is not None
+                or temperature is not None
+                or top_p is not None
+                or seed is not None
+            ):
+                raise UsageError(
+                    "--continue goes on with the run's own models, system prompt and parameters: "
+                    "leave out -m, --system, --temperature, --top-p and --seed"
+                )
+            conversation = _conversation(continue_run)
+            plan = plan_follow_up(conversation, prompt, specs, timeout_s=timeout)
+            for key, why in plan.left_out.items():
+                err.print(f"{key} left out: {why}", markup=False)
+        else:
+            plan = plan_comparison(
+                prompt,
+                model or [],
+                specs,
+                system=system,
+                params=Params(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed),
+                timeout_s=timeout,
+            )
     except (SpecError, UsageError) as exc:
         raise _fail_usage(str(exc)) from exc
     if dry_run:
@@ -167,7 +199,27 @@ def run_command(
         raise typer.Exit(EXIT_FAILED) from None
     if repeat > 1 and not as_json:
         _print_spread(results)
+    if conversation is not None and not as_json and comparison.run_id:
+        _print_conversation_totals(comparison.run_id)
     raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
+
+
+def _conversation(run_id: str) -> Conversation:
+    """The conversation run `run_id` ends (UsageError if there is no such run)."""
+    if not is_run_id(run_id):
+        raise UsageError(f"--continue takes a run id (32 hexadecimal characters), not {run_id!r}")
+    turns = Store().conversation(run_id)
+    if not turns:
+        raise UsageError(f"no run {run_id} in the history ({shown_url(default_db_url())})")
+    return Conversation(turns)
+
+
+def _print_conversation_totals(run_id: str) -> None:
+    """Each model's tokens and cost over the whole conversation, after a follow-up."""
+    conversation = Conversation(Store().conversation(run_id))
+    out.print(f"conversation so far ({len(conversation.turns)} turns):")
+    for totals in conversation.totals():
+        out.print(f"  {totals.model}: {totals.line()}", markup=False)
 
 
 def _print_dry_run(plan: Plan, as_json: bool) -> None:
