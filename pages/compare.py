@@ -191,6 +191,7 @@ def show_current(run_id: str) -> None:
     live = live_runs().get(run_id, current_user().id)
     snapshot = live.snapshot() if live is not None else None
     parent = live.comparison.plan.parent_id if live is not None else None
+    prompt = live.comparison.plan.prompt if live is not None else ""
     if snapshot is None:
         with database_answers():
             stored = shared_store().get_run(run_id)
@@ -202,10 +203,10 @@ def show_current(run_id: str) -> None:
             render_stored_run(stored)
             return
         snapshot = LiveSnapshot(stored.id, stored.models, [], stored.results, [], True, False)
-        parent = stored.parent_id
+        parent, prompt = stored.parent_id, stored.prompt
     st.divider()
     if parent and (earlier := open_conversation(parent)) is not None:
-        render_earlier_turns(earlier)
+        render_earlier_turns(earlier, prompt)
     if not snapshot.finished:
         follow_live(run_id)
         return

@@ -171,7 +171,7 @@ def test_the_compare_page_follows_up_and_history_shows_the_whole_conversation(sc
     follow_to_end(at)
     assert not at.exception, at.exception
     markdown = " ".join(m.value for m in at.markdown)
-    assert "Turn 1:" in markdown and "first question" in markdown and "Turn 2" in markdown
+    assert "Turn 1:** first question" in markdown and "Turn 2:** second question" in markdown
     assert "second question" in markdown  # the echo of the second turn
     totals = next(c.value for c in at.caption if c.value.startswith("Conversation so far"))
     assert "echo: 2 turns" in totals and "two: 2 turns" in totals
@@ -183,6 +183,10 @@ def test_the_compare_page_follows_up_and_history_shows_the_whole_conversation(sc
     assert second.parent_id == first_id
     at.switch_page("pages/history.py")
     at.run()
+    table = at.dataframe[0].value
+    assert list(table["turn"]) == [f"2 (follows {first_id[:8]})", "1"]
     at.selectbox(key="h-open").set_value(second.id).run()
     markdown = " ".join(m.value for m in at.markdown)
-    assert "Turn 1:" in markdown and "first question" in markdown and "Turn 2" in markdown
+    assert "Turn 1:** first question" in markdown and "Turn 2:** second question" in markdown
+    at.selectbox(key="h-open").set_value(first_id).run()
+    assert at.button(key="h-delete").label == "Delete this run and its 1 follow-up(s)"

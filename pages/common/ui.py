@@ -187,10 +187,11 @@ def render_stored_run(run: StoredRun) -> None:
         (st.info if run.state == "running" else st.warning)(plain(note))
     earlier = open_conversation(run.parent_id) if run.parent_id else None
     if earlier is not None:
-        render_earlier_turns(earlier)
-    if run.system:
-        st.markdown(f"**System:** {plain(run.system)}")
-    st.markdown(f"**Prompt:** {plain(run.prompt)}")
+        render_earlier_turns(earlier, run.prompt)
+    else:
+        if run.system:
+            st.markdown(f"**System:** {plain(run.system)}")
+        st.markdown(f"**Prompt:** {plain(run.prompt)}")
     st.caption(plain(f"Parameters: {describe_stored_params(run.params)} · share link: ?run={run.id}"))
     first = {r.model: r for r in run.results if r.repeat_index == 0}
     for column, key in zip(st.columns(max(len(run.models), 1)), run.models, strict=False):
@@ -216,9 +217,9 @@ def open_conversation(run_id: str) -> Conversation | None:
     return None
 
 
-def render_earlier_turns(earlier: Conversation) -> None:
+def render_earlier_turns(earlier: Conversation, next_prompt: str) -> None:
     """The turns before the one shown next (every turn of `earlier`): each prompt, then every model's
-    answer and figures; then the next turn's heading."""
+    answer and figures; then the next turn's prompt."""
     if earlier.system:
         st.markdown(f"**System:** {plain(earlier.system)}")
     for number, run in enumerate(earlier.turns, start=1):
@@ -231,7 +232,7 @@ def render_earlier_turns(earlier: Conversation) -> None:
                     render_answer(answer)
                 else:
                     st.caption("no answer saved")
-    st.markdown(f"**Turn {len(earlier.turns) + 1}**")
+    st.markdown(f"**Turn {len(earlier.turns) + 1}:** {plain(next_prompt)}")
 
 
 def render_conversation_totals(conversation: Conversation) -> None:
