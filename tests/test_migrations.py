@@ -86,7 +86,12 @@ def test_a_database_made_with_create_all_at_the_newest_schema_is_taken_as_it_is(
     all_tables().create_all(engine)  # as the store did for a while, queue_wait_s included
     with engine.begin() as connection:  # ... but before owners, the usage ledger (0003) and progress (0004)
         for statement in (
-            "DROP TABLE IF EXISTS eval_jobs",  # the queue (0006) and retrieval (0008): newer than create_all
+            "DROP TABLE IF EXISTS arena_votes",  # arenas (0010), the queue (0006) and retrieval (0008):
+            "DROP TABLE IF EXISTS arena_turns",  # newer than create_all
+            "DROP TABLE IF EXISTS arena_battles",
+            "DROP TABLE IF EXISTS arena_participants",
+            "DROP TABLE IF EXISTS arenas",
+            "DROP TABLE IF EXISTS eval_jobs",
             "DROP TABLE IF EXISTS eval_workers",
             "DROP TABLE IF EXISTS chunk_vectors",
             "DROP TABLE IF EXISTS chunks",

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from playground.catalog.entries import catalog, table_rows
+from playground.cli.arena import arena_app
 from playground.cli.common import EXIT_FAILED, EXIT_OK
 from playground.cli.common import fail_usage as _fail_usage
 from playground.cli.docs import ask_command, docs_app
@@ -36,6 +37,7 @@ err = Console(stderr=True)
 app.command("eval")(eval_command)
 app.command("worker")(worker_command)
 app.add_typer(docs_app, name="docs")
+app.add_typer(arena_app, name="arena")
 app.command("ask")(ask_command)
 app.command("serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     serve_command

@@ -1,0 +1,98 @@
+"""`playground arena …`: a leaderboard from a vote log, and an arena's votes exported from the store."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from playground.arena.ratings import DEFAULT_BOOTSTRAP, TIE_CONVENTION, Leaderboard, leaderboard
+from playground.arena.service import Arenas
+from playground.arena.votelog import read_vote_log
+from playground.cli.common import fail_usage
+from playground.core.errors import UsageError
+from playground.core.policy import User
+from playground.storage.runs import Store
+
+arena_app = typer.Typer(
+    no_args_is_help=True, help="Blind arenas: a leaderboard from a vote log, and an arena's votes."
+)
+out = Console()
+
+
+@arena_app.command("ratings")
+def ratings_command(
+    votes: Annotated[
+        Path, typer.Argument(help="Vote log: one JSON object per line with model_a, model_b, winner.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document instead of a table.")] = False,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", min=1, help="Bootstrap rounds for the 95% intervals.")
+    ] = DEFAULT_BOOTSTRAP,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the bootstrap (same seed, same intervals).")
+    ] = 0,
+) -> None:
+    """Bradley–Terry ratings with bootstrap 95% intervals from VOTES (winner: model_a, model_b, tie or
+    tie (bothbad); the public Chatbot Arena logs read as they are)."""
+    try:
+        board = leaderboard(read_vote_log(votes), bootstrap, seed)
+    except UsageError as exc:
+        raise fail_usage(str(exc)) from exc
+    if as_json:
+        print(json.dumps(board.to_json(), indent=2))
+        return
+    _print_board(board)
+
+
+def _print_board(board: Leaderboard) -> None:
+    table = Table("rank", "model", "rating", "95% interval", "votes", "wins / ties / losses")
+    for r in board.ratings:
+        table.add_row(
+            str(r.rank),
+            r.model,
+            f"{r.rating:.0f}",
+            f"{r.lower:.0f} – {r.upper:.0f}",
+            str(r.votes),
+            f"{r.wins} / {r.ties} / {r.losses}",
+        )
+    out.print(table)
+    out.print(
+        f"{board.votes} votes · Bradley–Terry (choix), Elo scale (1000 = the mean model) · "
+        f"{board.bootstrap} bootstrap rounds, seed {board.seed} · {TIE_CONVENTION}",
+        highlight=False,
+    )
+    for note in board.notes:
+        out.print(note, highlight=False)
+
+
+@arena_app.command("export")
+def export_command(
+    name: Annotated[str, typer.Argument(help="The arena's name (or id).")],
+    fmt: Annotated[
+        Literal["jsonl", "csv"], typer.Option("--format", help="jsonl: a vote log (arena ratings reads it).")
+    ] = "jsonl",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Write an arena's votes as a JSON Lines vote log or as CSV (safe to open in a spreadsheet)."""
+    try:
+        arenas = Arenas(Store())
+        arena = arenas.find(name)
+        # Whoever runs the CLI holds the database itself, so it exports as the arena's owner.
+        text = arenas.export(arena.id, User(arena.owner, "operator"), fmt)
+    except UsageError as exc:
+        raise fail_usage(str(exc)) from exc
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(
+            f"{text.count(chr(10)) - (1 if fmt == 'csv' else 0)} votes written to {output}", file=sys.stderr
+        )
