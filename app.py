@@ -7,6 +7,7 @@ import streamlit as st
 from pages.common.ui import (
     SHELL_FLAG,
     WANTED_PAGE,
+    WANTED_QUERY,
     access_refused,
     auth_settings,
     current_user,
@@ -14,6 +15,7 @@ from pages.common.ui import (
     server_options,
     shared_store,
 )
+from playground.arena import ARENA_PATH, PRESENTER_PATH
 from playground.core import HostingConfigError, plain
 from playground.hosting import hardening_problems
 
@@ -44,6 +46,8 @@ def app_pages(hosted: bool) -> list:
         st.Page("pages/evaluate.py", title="Evaluate"),
         st.Page("pages/documents.py", title="Documents"),
         st.Page("pages/history.py", title="History"),
+        st.Page("pages/arena.py", title="Arena", url_path=ARENA_PATH),
+        st.Page("pages/arena_presenter.py", title="Arena presenter", url_path=PRESENTER_PATH),
         st.Page("pages/settings.py", title="Settings"),
     ]
     if hosted and hosted_policy().is_admin(current_user()):
@@ -90,5 +94,5 @@ navigation = st.navigation(app_pages(hosted))
 # A deep link that first ran a page without this shell (see pages/common/ui.py::page_shell) lands here.
 wanted = st.session_state.pop(WANTED_PAGE, None)
 if wanted:
-    st.switch_page(wanted)
+    st.switch_page(wanted, query_params=st.session_state.pop(WANTED_QUERY, None))
 navigation.run()

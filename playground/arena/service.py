@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Literal
 
 from playground.arena.battle import BattleTurn, SideCall, battle_ask, side_calls
 from playground.arena.export import votes_to_csv, votes_to_jsonl
+from playground.arena.links import checked_address, is_arena_id
 from playground.arena.pairing import next_pair
 from playground.arena.ratings import DEFAULT_BOOTSTRAP, Leaderboard, leaderboard
 from playground.core.errors import UsageError  # noqa: F401 - the pages catch it from here
 from playground.core.format import metrics_line
 from playground.core.policy import User
-from playground.core.results import RunResult, is_run_id
+from playground.core.results import RunResult
 from playground.core.specs import ModelSpec, load_specs
 from playground.core.votes import Vote, Winner
 from playground.engine.registry import Keys, usability
@@ -42,7 +43,6 @@ from playground.storage.arena import (
 if TYPE_CHECKING:
     from playground.storage.runs import Store
 
-JOIN_PARAM = "arena"  # the join link's query parameter: ?arena=<id>
 DEFAULT_VOTES_PER_MINUTE = 10
 DEFAULT_MAX_TOKENS = 256
 MAX_NAME = 100
@@ -152,18 +152,11 @@ class Standings:
                     "95% interval": f"{r.lower:.0f} – {r.upper:.0f}",
                     "votes": r.votes,
                     "wins / ties / losses": f"{r.wins} / {r.ties} / {r.losses}",
-                    "median latency (s)": None
-                    if not fig or fig.median_total_s is None
-                    else round(fig.median_total_s, 2),
+                    "median latency": _seconds(fig.median_total_s if fig else None),
                     "cost per answer (median)": fig.cost_per_answer if fig else "unknown",
                 }
             )
         return rows
-
-
-def is_arena_id(value: str) -> bool:
-    """True for an arena id's format (a uuid4 in hex, as run ids): a join link's value is checked first."""
-    return is_run_id(value)
 
 
 class Arenas:
@@ -280,6 +273,14 @@ class Arenas:
         self._owned_by(arena_id, user, "reset")
         return self.store.reset(arena_id)
 
+    def set_address(self, arena_id: str, user: User, address: str) -> str | None:
+        """Save the app's address as participants reach it, for the join link (the owner only; blank:
+        the address the owner's browser uses); AddressError for one that is not an http(s) address."""
+        self._owned_by(arena_id, user, "change")
+        checked = checked_address(address)
+        self.store.set_address(arena_id, checked)
+        return checked
+
     def export(self, arena_id: str, user: User, fmt: ExportFormat) -> str:
         """The arena's votes as CSV (safe to open in a spreadsheet) or as a JSON Lines vote log (the
         owner only)."""
@@ -390,6 +391,10 @@ class Arenas:
 def _board(votes: tuple[Vote, ...], bootstrap: int, seed: int, pool: tuple[str, ...]) -> Leaderboard:
     # The presenter view asks every few seconds: the same votes give the same board without refitting.
     return leaderboard(votes, bootstrap, seed, pool)
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} s"
 
 
 def _checked_prompt(prompt: str) -> str:

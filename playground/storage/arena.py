@@ -60,6 +60,9 @@ class ArenaRow(TableBase):
     prompts: Mapped[list[str]] = mapped_column(JSON)
     votes_per_minute: Mapped[int] = mapped_column(Integer)
     max_tokens: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str | None] = mapped_column(
+        String(300), nullable=True
+    )  # the app as participants reach it
 
 
 class ParticipantRow(TableBase):
@@ -126,6 +129,7 @@ class StoredArena:
     prompts: tuple[str, ...]
     votes_per_minute: int
     max_tokens: int
+    address: str | None = None  # the app's address for the join link (None: as the owner's browser has it)
 
     @property
     def is_open(self) -> bool:
@@ -289,6 +293,11 @@ class ArenaStore:
         with self.store.reading(write=True) as session:
             closed_at = datetime.now(UTC) if closed else None
             session.execute(update(ArenaRow).where(ArenaRow.id == arena_id).values(closed_at=closed_at))
+
+    def set_address(self, arena_id: str, address: str | None) -> None:
+        """Save the app's address for the join link (None: the address the owner's browser uses)."""
+        with self.store.reading(write=True) as session:
+            session.execute(update(ArenaRow).where(ArenaRow.id == arena_id).values(address=address))
 
     def reset(self, arena_id: str) -> int:
         """Delete an arena's battles, their answers and votes (the pool and participants stay); returns
@@ -536,6 +545,7 @@ def _arena(row: ArenaRow) -> StoredArena:
         prompts=tuple(row.prompts),
         votes_per_minute=row.votes_per_minute,
         max_tokens=row.max_tokens,
+        address=row.address,
     )
 
 

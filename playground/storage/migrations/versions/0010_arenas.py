@@ -1,7 +1,8 @@
 """arenas, arena_participants, arena_battles, arena_turns and arena_votes: blind battles between two models.
 
 - arenas: a named pool of models (and optional prompts) with its owner, whether it is closed, the votes a
-  participant may cast per minute and the max tokens of each answer.
+  participant may cast per minute, the max tokens of each answer, and the app's address as participants
+  reach it (for the join link; NULL: the address the owner's browser used).
 - arena_participants: who joined an arena: a display name (local mode) or a signed-in user (hosted mode;
   one participant per user and arena).
 - arena_battles: one participant's battle: the two models drawn, model_a shown as "Model A".
@@ -40,6 +41,7 @@ def upgrade() -> None:
         sa.Column("prompts", sa.JSON(), nullable=False),
         sa.Column("votes_per_minute", sa.Integer(), nullable=False),
         sa.Column("max_tokens", sa.Integer(), nullable=False),
+        sa.Column("address", sa.String(300), nullable=True),
         sa.UniqueConstraint("owner", "name", name="uq_arenas_owner_name"),
     )
     op.create_index("ix_arenas_owner", "arenas", ["owner"])
