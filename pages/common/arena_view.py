@@ -62,5 +62,6 @@ def render_standings(standings: Standings, presenter: bool = False) -> None:
     if len(board.ratings) >= 2:
         size = 20 if presenter else 12
         left, right = st.columns(2)
-        left.plotly_chart(charts.ratings_figure(board, size), key=f"arena-ratings-{presenter}")
-        right.plotly_chart(charts.win_rate_figure(board, size), key=f"arena-matrix-{presenter}")
+        theme = None if presenter else "streamlit"  # Streamlit's theme would set its own small type
+        left.plotly_chart(charts.ratings_figure(board, size), key=f"arena-ratings-{presenter}", theme=theme)
+        right.plotly_chart(charts.win_rate_figure(board, size), key=f"arena-matrix-{presenter}", theme=theme)
