@@ -167,10 +167,11 @@ def battle_section(arenas: Arenas, arena_id: str, participant_id: str, battle_id
         show_reveal(view)
     elif view.votable:
         vote_and_follow_up(arenas, view, participant_id)
-    if not view.answering and (view.reveal is not None or not view.votable):
-        if st.button("New battle", type="primary", key="arena-next"):
-            st.session_state.pop(_battle_key(arena_id), None)
-            st.rerun()
+    # Always offered: a battle may also be skipped (answers still coming go on and are saved unvoted).
+    finished = view.reveal is not None or (not view.votable and not view.answering)
+    if st.button("New battle", type="primary" if finished else "secondary", key="arena-next"):
+        st.session_state.pop(_battle_key(arena_id), None)
+        st.rerun()
 
 
 def new_battle(arenas: Arenas, arena_id: str, participant_id: str, prompts: tuple[str, ...]) -> None:

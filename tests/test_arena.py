@@ -11,6 +11,7 @@ import random
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -27,8 +28,9 @@ from playground.arena import (
     parse_vote_log,
     read_vote_log,
 )
+from playground.arena.links import AddressError, checked_address, join_link
 from playground.arena.votelog import VoteLogError
-from playground.core import LOCAL_USER, HostedPolicy, User
+from playground.core import LOCAL_USER, HostedPolicy, UsageError, User
 from playground.core.policy import Limits
 from playground.core.specs import ModelSpec
 from playground.engine import Keyring
@@ -122,6 +124,10 @@ def test_every_bad_input_is_refused_with_one_message_and_changes_nothing(scripte
     with pytest.raises(ArenaError, match="is closed"):
         arenas.start_battle(arena.id, me.id, "more", LOCAL_USER)
     assert counts(arenas, arena.id) == (before[0], before[1] + 1, before[2])
+    with pytest.raises(UsageError, match=r"grown too long.*Model [AB]: prompt is \d+ tokens") as long:
+        arenas.follow_up(second, me.id, "word " * 3000, LOCAL_USER)
+    assert "m1" not in str(long.value) and "m2" not in str(long.value)  # names stay hidden
+    assert len(arenas.store.battle(second).turns) == 1
     assert arenas.store.battle(battle_id).winner == "tie"  # the first vote stands
     arenas.reopen(arena.id, LOCAL_USER)
     arenas.vote(second, me.id, "model_a", LOCAL_USER)  # open again: the same vote is taken
@@ -264,6 +270,38 @@ def test_hosted_participants_are_their_signed_in_user_and_battles_count_against_
     with pytest.raises(LimitExceededError, match="daily limit"):
         arenas.start_battle(arena.id, first.id, "word " * 200, BOB)
     assert scripted.requests == [] and arenas.activity(arena.id).battles == 0
+    unpriced = {
+        **specs,
+        "secret-model": replace(
+            specs["p1"], key="secret-model", price_input_per_mtok=None, price_output_per_mtok=None
+        ),
+    }
+    open_gate = Gate(HostedPolicy(enabled=True))
+    arenas = Arenas(Store(db_url), unpriced, keys=keys, gate=open_gate, rng=random.Random(0))
+    other = arenas.create(ArenaSetup("unpriced", ("p1", "secret-model")), ALICE)
+    me = arenas.join(other.id, "", BOB)
+    with pytest.raises(LimitExceededError, match="No price is known for Model [AB]") as refused:
+        arenas.start_battle(other.id, me.id, "hello", BOB)
+    assert "secret-model" not in str(refused.value) and scripted.requests == []
+
+
+def test_the_join_link_uses_the_arenas_address_or_the_pages_own():
+    arena_id = "a" * 32
+    assert join_link(arena_id, "http://10.0.0.5:8501/arena") == f"http://10.0.0.5:8501/arena?arena={arena_id}"
+    assert join_link(arena_id, "https://x.example/base/arena-presenter?arena=1") == (
+        f"https://x.example/base/arena?arena={arena_id}"
+    )
+    assert (
+        join_link(arena_id, None, "http://192.168.1.20:8501")
+        == f"http://192.168.1.20:8501/arena?arena={arena_id}"
+    )
+    assert (
+        checked_address("  http://192.168.1.20:8501/ ") == "http://192.168.1.20:8501"
+        and checked_address(" ") is None
+    )
+    for bad in ("javascript:alert(1)", "ftp://x", "http://", "http://a b", "http://x/?next=evil", "x" * 400):
+        with pytest.raises(AddressError):
+            checked_address(bad)
 
 
 def test_exports_are_spreadsheet_safe_and_a_vote_log_the_cli_rates(scripted, db_url, tmp_path):

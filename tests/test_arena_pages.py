@@ -70,6 +70,12 @@ def test_the_owner_creates_an_arena_and_gets_its_join_link_and_qr_code(models_fi
     link = next(c.value for c in at.code if "?arena=" in c.value)
     assert link.endswith(f"/arena?arena={arena.id}")
     assert len(at.get("image")) == 1  # the QR code
+    at.text_input(key=f"arena-address-{arena.id}").input("javascript:alert(1)")
+    at.button(key="FormSubmitter:arena-address-form-Save address").click().run()
+    assert any("http or https" in e.value for e in at.error) and Arenas(Store()).get(arena.id).address is None
+    at.text_input(key=f"arena-address-{arena.id}").input("http://192.168.1.20:8501")
+    at.button(key="FormSubmitter:arena-address-form-Save address").click().run()
+    assert any(c.value == f"http://192.168.1.20:8501/arena?arena={arena.id}" for c in at.code)
 
 
 def test_a_participant_joins_battles_blind_follows_up_votes_and_sees_who_was_who(models_file: Path):

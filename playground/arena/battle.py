@@ -78,7 +78,7 @@ def side_calls(
     for side, key in zip(("a", "b"), models, strict=True):
         spec = specs.get(key)
         if spec is None:
-            raise UsageError(f"A model of this arena is no longer configured on this server ({key}).")
+            raise UsageError(f"Model {side.upper()} of this battle is no longer configured on this server.")
         earlier = [(t.prompt, (t.side(side) or RunResult(key)).text) for t in history]
         request = build_request(spec, prompt, None, Params(max_tokens=max_tokens), examples=earlier)
         try:
@@ -91,11 +91,13 @@ def side_calls(
     try:
         check_fits([c.estimate for c in calls])
     except PreflightError as exc:
-        raise UsageError(f"This conversation has grown too long to go on: {_blind(str(exc), calls)}") from exc
+        raise UsageError(
+            f"This conversation has grown too long to go on: {blinded(str(exc), calls)}"
+        ) from exc
     return calls
 
 
-def _blind(message: str, calls: Sequence[SideCall]) -> str:
+def blinded(message: str, calls: Sequence[SideCall]) -> str:
     """A message with the models' keys replaced by "Model A" / "Model B" (names stay hidden until the vote)."""
     for call in calls:
         message = message.replace(call.spec.key, f"Model {call.side.upper()}")

@@ -17,7 +17,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
-from playground.arena.battle import BattleTurn, SideCall, battle_ask, side_calls
+from playground.arena.battle import BattleTurn, SideCall, battle_ask, blinded, side_calls
 from playground.arena.export import votes_to_csv, votes_to_jsonl
 from playground.arena.links import checked_address, is_arena_id
 from playground.arena.pairing import next_pair
@@ -29,7 +29,7 @@ from playground.core.results import RunResult
 from playground.core.specs import ModelSpec, load_specs
 from playground.core.votes import Vote, Winner
 from playground.engine.registry import Keys, usability
-from playground.hosting.gate import Gate, default_gate
+from playground.hosting.gate import Gate, LimitExceededError, default_gate
 from playground.storage.arena import (
     ArenaActivity,
     ArenaError,
@@ -348,7 +348,12 @@ class Arenas:
     def _run(self, calls: Sequence[SideCall], user: User, reserve) -> BattleTurn:  # noqa: ANN001
         """Admit a turn under the user's limits, reserve it in the store, then hand it out to run."""
         finished = threading.Event()
-        ticket = self.gate.admit(user, battle_ask(calls), self.store.store, done=finished)
+        try:
+            ticket = self.gate.admit(user, battle_ask(calls), self.store.store, done=finished)
+        except (
+            LimitExceededError
+        ) as exc:  # it may name a model ("no price is known for …"): not before the vote
+            raise LimitExceededError(blinded(str(exc), calls)) from exc
         try:
             battle_id, index = reserve()
         except BaseException:

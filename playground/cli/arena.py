@@ -93,6 +93,4 @@ def export_command(
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
-        print(
-            f"{text.count(chr(10)) - (1 if fmt == 'csv' else 0)} votes written to {output}", file=sys.stderr
-        )
+        print(f"the votes of {arena.name!r} written to {output}", file=sys.stderr)
