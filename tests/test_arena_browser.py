@@ -1,6 +1,7 @@
 """An arena end to end in Debian's chromium: the owner creates it, three participants in three browser
 contexts join from its link, battle blind and vote, and the presenter view (open all along, never
-reloaded) shows each vote and the leaderboard. The models are scripted loopback servers (fast)."""
+reloaded) shows each vote and the leaderboard (scripted loopback models, for speed); and in hosted mode,
+participants are their signed-in users (the two local models)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.conftest import free_port
 from tests.processes import serving, streamlit_command
 from tests.scripted_server import ScriptedServer
 from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, pytestmark  # noqa: F401 - same skip and marks
+from tests.test_hosted_browser import ALICE, BOB, HostedApp, hosted_app, oidc_provider, sign_in  # noqa: F401 - fixtures
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -129,3 +131,42 @@ def test_three_participants_vote_and_the_presenter_view_follows_without_a_reload
     presenter.screenshot(path=str(ARTIFACTS / "arena-presenter.png"))
     people[0].screenshot(path=str(ARTIFACTS / "arena-participant.png"), full_page=True)
     assert Arenas(Store()).activity(arena_id).votes == 3
+
+
+def test_hosted_participants_are_their_signed_in_users_on_the_local_models(
+    hosted_app: HostedApp,  # noqa: F811 - the fixture imported from test_hosted_browser
+    browser: Browser,
+):
+    # Hosted mode: Alice (signed in) makes an arena of the two local models; Bob, signed in, opens its
+    # link and joins as himself, with no name to type; he never sees Alice's arenas as his own.
+    from playwright.sync_api import expect
+
+    alice = sign_in(browser, hosted_app, ALICE)
+    alice.goto(f"{hosted_app.url}/arena")
+    alice.get_by_label("Name", exact=True).fill("Hosted demo")
+    alice.get_by_label(re.compile("^Pool of models")).click()
+    for key in ("smollm2-135m", "gemma3-270m"):
+        alice.get_by_role("option", name=key).click()
+    alice.keyboard.press("Escape")
+    tokens = alice.get_by_label("Max tokens per answer")
+    tokens.fill("8")
+    alice.get_by_role("button", name="Create arena").click()
+    expect(alice.get_by_text("Scan to join")).to_be_visible(timeout=30_000)
+    link = alice.locator("[data-testid='stCode'] code").filter(has_text="?arena=").inner_text().strip()
+
+    bob = sign_in(browser, hosted_app, BOB)
+    bob.goto(f"{hosted_app.url}/arena")
+    expect(bob.get_by_text("No arena yet")).to_be_visible(timeout=30_000)
+    bob.goto(link)
+    expect(bob.get_by_text("You join as Bob")).to_be_visible(timeout=60_000)
+    assert bob.get_by_label("Your display name").count() == 0
+    bob.get_by_role("button", name="Join").click()
+    bob.get_by_label("Your prompt").fill("Name a colour")
+    bob.get_by_role("button", name="Start battle").click()
+    expect(bob.get_by_role("button", name="Both are bad")).to_be_visible(timeout=120_000)
+    bob.get_by_role("button", name="Both are bad").click()
+    expect(bob.get_by_text("Model A was")).to_be_visible(timeout=30_000)
+    store = Arenas(Store()).store  # the app's database ($PLAYGROUND_DB, as this test set it)
+    (vote,) = store.votes(link.rsplit("=", 1)[1])
+    joined = store.participant(vote.participant_id)
+    assert vote.winner == "tie (bothbad)" and joined.name == "Bob" and joined.user_id.endswith(f"|{BOB}")
