@@ -419,3 +419,31 @@ def test_the_public_chatbot_arena_format_reads_as_it_is(tmp_path: Path):
     board = json.loads(cli.stdout)
     assert board["votes"] == 40 and board["bootstrap"] == 50 and board["seed"] == 3
     assert [r["model"] for r in board["ratings"]][0] == "gpt-4" and "half a win" in board["ties"]
+
+
+def test_two_votes_on_one_battle_at_the_same_moment_count_once(scripted, db_url):
+    import threading
+
+    arenas = arenas_on(db_url, pool(scripted, "m1", "m2"))
+    arena = arenas.create(ArenaSetup("race", ("m1", "m2")), LOCAL_USER)
+    me = arenas.join(arena.id, "Ann", LOCAL_USER)
+    battle_id = voted_battle(arenas, arena.id, me.id)
+    start, outcomes = threading.Barrier(2), []
+
+    def vote(winner: str) -> None:
+        start.wait()
+        try:
+            arenas.store.vote(battle_id, me.id, winner)
+            outcomes.append(winner)
+        except ArenaError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=vote, args=(w,)) for w in ("model_a", "model_b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(o in ("model_a", "model_b") for o in outcomes) == [False, True]
+    assert any("already voted" in o for o in outcomes)
+    assert arenas.activity(arena.id).votes == 1
+    assert arenas.store.battle(battle_id).winner in outcomes

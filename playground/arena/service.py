@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import statistics
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -203,24 +203,21 @@ class Arenas:
         )
 
     def _check_pool(self, models: Sequence[str]) -> None:
+        """ArenaError unless every model is known, answers prompts, is usable now, and there are two."""
         unknown = [m for m in models if m not in self.specs]
         if unknown:
             raise ArenaError(f"Unknown model {', '.join(unknown)}: pick models this server knows.")
-        options = {o.key: o for o in self.pool_options()}
+        options = {o.key: o for o in self.pool_options()}  # models that answer prompts
         refused = [
-            f"{m} ({options[m].why})" if m in options else f"{m} (answers no prompts)"
+            f"{m} ({options[m].why})" if m in options else f"{m} (it answers no prompts)"
             for m in models
-            if not options.get(m, PoolOption(m, False, "")).usable
+            if m not in options or not options[m].usable
         ]
-        usable = [m for m in models if m in options and options[m].usable]
         if refused:
             raise ArenaError(f"Not usable now, so not in a pool: {'; '.join(refused)}.")
-        if len(usable) < 2:
-            raise ArenaError(
-                f"An arena needs at least 2 usable models to pair; it has {len(usable)}"
-                + (f" ({', '.join(usable)})" if usable else "")
-                + "."
-            )
+        if len(models) < 2:
+            named = f" ({models[0]})" if models else ""
+            raise ArenaError(f"An arena needs at least 2 usable models to pair; it has {len(models)}{named}.")
 
     def get(self, arena_id: str) -> StoredArena:
         """An arena by id (as a join link gives it); ArenaError for a malformed or unknown id."""
@@ -345,14 +342,16 @@ class Arenas:
 
         return self._run(calls, user, reserve)
 
-    def _run(self, calls: Sequence[SideCall], user: User, reserve) -> BattleTurn:  # noqa: ANN001
-        """Admit a turn under the user's limits, reserve it in the store, then hand it out to run."""
+    def _run(
+        self, calls: Sequence[SideCall], user: User, reserve: Callable[[], tuple[str, int]]
+    ) -> BattleTurn:
+        """Admit a turn under the user's limits, reserve it in the store (battle id, turn index), then
+        hand it out to run."""
         finished = threading.Event()
         try:
             ticket = self.gate.admit(user, battle_ask(calls), self.store.store, done=finished)
-        except (
-            LimitExceededError
-        ) as exc:  # it may name a model ("no price is known for …"): not before the vote
+        except LimitExceededError as exc:
+            # The refusal may name a model ("no price is known for …"): never before the vote.
             raise LimitExceededError(blinded(str(exc), calls)) from exc
         try:
             battle_id, index = reserve()
