@@ -15,7 +15,7 @@ from pages.common.ui import (
     server_options,
     shared_store,
 )
-from playground.arena import ARENA_PATH, PRESENTER_PATH
+from playground.arena import ARENA_PATH, JOIN_PARAM, PRESENTER_PATH
 from playground.core import HostingConfigError, plain
 from playground.hosting import hardening_problems
 
@@ -35,6 +35,9 @@ def login_page() -> None:
     """A hosted instance's only page until the visitor signs in (st.login: OpenID Connect)."""
     st.title("Model Playground")
     st.write("This is a shared instance: sign in to compare and evaluate models.")
+    wanted = {**st.session_state.get(WANTED_QUERY, {}), **st.query_params.to_dict()}
+    if wanted.get(JOIN_PARAM):  # signing in lands on the app's first page (Streamlit's redirect)
+        st.info("You opened an arena's join link: sign in, then open the link again to join.")
     st.button("Log in", type="primary", on_click=st.login, key="login")
 
 

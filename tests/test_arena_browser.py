@@ -154,6 +154,11 @@ def test_hosted_participants_are_their_signed_in_users_on_the_local_models(
     expect(alice.get_by_text("Scan to join")).to_be_visible(timeout=30_000)
     link = alice.locator("[data-testid='stCode'] code").filter(has_text="?arena=").inner_text().strip()
 
+    stranger = browser.new_page()  # not signed in: the link leads to the sign-in page, which says so
+    stranger.goto(link)
+    expect(stranger.get_by_role("button", name="Log in")).to_be_visible(timeout=60_000)
+    expect(stranger.get_by_text("open the link again to join")).to_be_visible()
+    assert "Hosted demo" not in stranger.inner_text("body")
     bob = sign_in(browser, hosted_app, BOB)
     bob.goto(f"{hosted_app.url}/arena")
     expect(bob.get_by_text("No arena yet")).to_be_visible(timeout=30_000)
