@@ -8,7 +8,6 @@ import streamlit as st
 from pages.common.arena_view import arena_service, page_url, render_join, render_standings
 from pages.common.ui import current_user, database_answers, hosted_policy, page_shell
 from playground.arena import (
-    DEFAULT_MAX_TOKENS,
     DEFAULT_VOTES_PER_MINUTE,
     JOIN_PARAM,
     TIE_CONVENTION,
@@ -22,7 +21,7 @@ from playground.arena import (
     UsageError,
     join_link,
 )
-from playground.core import plain, safe_markdown
+from playground.core import DEFAULT_MAX_TOKENS, plain, safe_markdown
 
 page_shell("pages/arena.py")
 

@@ -1,4 +1,5 @@
-"""Documents: collections of your files, searched by meaning or by words, and Ask: answers with and without them."""
+"""Documents: collections of your files, searched by meaning or by words, Ask: answers with and without
+them, and Compare embedders: embedding models and BM25 ranked on the collection with gold questions."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ from pages.common.ui import (
 from playground.compare import ASK_MODES, AskPlan, Comparison, UsageError, plan_ask
 from playground.core import Params, plain
 from playground.engine import Done, usability
+from playground.evals import (
+    EmbedderComparison,
+    GeneratedQuestions,
+    UploadedQuestions,
+    compare_embedders,
+)
 from playground.rag import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_OVERLAP_TOKENS,
@@ -118,7 +125,7 @@ def ask_section(lib: Library, name: str, method: str, k: int) -> None:
                 mode=mode,
                 method=method,
                 keys=ring,
-                params=Params(max_tokens=256),
+                params=Params(),  # the one default answer length (core.DEFAULT_MAX_TOKENS)
             )
     except UsageError as exc:
         st.error(plain(str(exc)))
@@ -157,6 +164,77 @@ def show_answers(plan: AskPlan, models: list[str]) -> None:
                             st.text(cited.text)
 
 
+def compare_view(lib: Library, name: str, own_embedder: str) -> None:
+    """Embedding models and BM25 compared on this collection, with questions uploaded or generated."""
+    st.caption(
+        "Each model embeds every chunk and ranks them for each question: recall@1/5/10, MRR and nDCG@10 "
+        "against the gold chunks or files, with 95% intervals; seconds and cost per 1,000 chunks."
+    )
+    origin = st.radio(
+        "Questions", ["upload", "generate"], horizontal=True, key="emb-origin", format_func=_origin
+    )
+    source: UploadedQuestions | GeneratedQuestions | None = None
+    if origin == "upload":
+        upload = st.file_uploader(
+            "Questions (CSV or JSONL: question, gold_chunks as ids or FILE#N, and/or gold_files)",
+            type=["csv", "jsonl"],
+            key="emb-questions",
+        )
+        source = UploadedQuestions(upload.name, upload.getvalue()) if upload else None
+    else:
+        ring = keyring()
+        writers = [k for k, s in sorted(specs().items()) if s.generates_text and usability(s, ring)[0]]
+        c1, c2 = st.columns([3, 1])
+        writer = c1.selectbox(
+            "Written by",
+            writers,
+            index=writers.index("smollm2-135m") if "smollm2-135m" in writers else 0,
+            key="emb-generator",
+        )
+        count = c2.number_input("Questions", 1, 200, 10, key="emb-count")
+        source = GeneratedQuestions(writer, int(count)) if writer else None
+    embedders = st.multiselect("Embedding models", lib.embedders(), default=[own_embedder], key="emb-models")
+    bm25 = st.checkbox("BM25 too (the lexical baseline)", value=True, key="emb-bm25")
+    clicked = st.button("Compare", type="primary", key="emb-run", disabled=source is None)
+    if clicked and source is not None:
+        try:
+            with st.spinner("Embedding the chunks with each model…"), database_answers():
+                found = compare_embedders(
+                    lib, name, source, embedders, bm25=bm25, user=current_user(), gate=gate()
+                )
+        except UsageError as exc:
+            st.error(plain(str(exc)))
+        else:
+            st.session_state["emb-result"] = found
+    shown: EmbedderComparison | None = st.session_state.get("emb-result")
+    if shown is not None and shown.collection == name:
+        show_comparison(shown)
+
+
+def show_comparison(result: EmbedderComparison) -> None:
+    """The table of every candidate, the questions and their origin, and one model's projection."""
+    asked = result.questions
+    st.markdown(plain(f"{result.chunks} chunks · {asked.label}"))
+    if asked.eval_id:
+        st.caption(plain(f"The generator's answers are saved as evaluation {asked.eval_id} (Evaluate)."))
+    for failed in result.failed:
+        st.error(plain(f"{failed.name} not compared: {failed.error}"))
+    st.dataframe(result.rows(), hide_index=True)
+    with st.expander(plain(f"Questions ({asked.label})")):
+        st.dataframe(asked.rows(), hide_index=True)
+    if result.projections:
+        from playground.evals import projection_figure  # plotly only once there is something to draw
+
+        names = [p.embedder for p in result.projections]
+        pick = st.selectbox("Projection (PCA) of", names, key="emb-projection")
+        chosen = next(p for p in result.projections if p.embedder == pick)
+        st.plotly_chart(projection_figure(chosen), key="emb-figure")
+
+
+def _origin(origin: str) -> str:
+    return {"upload": "Upload a file", "generate": "Generate with a model"}.get(origin, origin)
+
+
 def _mode_label(mode: str) -> str:
     return {"both": "with and without retrieval", "rag": "with retrieval", "plain": "question alone"}.get(
         mode, mode
@@ -186,19 +264,23 @@ if collections:
     )
     add_files(lib, chosen)
     st.divider()
-    c1, c2 = st.columns([3, 1])
-    method = c1.radio("Search", list(METHODS), format_func=METHODS.get, horizontal=True, key="doc-method")
-    k = c2.number_input("Chunks (k)", 1, 50, 5, key="doc-k")
-    query = st.text_input("Search the collection", key="doc-query")
-    if query.strip():
-        try:
-            with database_answers():
-                show_passages(lib.search(current, query, int(k), method))
-        except UsageError as exc:
-            st.error(plain(str(exc)))
-    st.divider()
-    st.subheader("Ask")
-    ask_section(lib, chosen, method, int(k))
+    search_tab, compare_tab = st.tabs(["Search and ask", "Compare embedders"])
+    with search_tab:
+        c1, c2 = st.columns([3, 1])
+        method = c1.radio("Search", list(METHODS), format_func=METHODS.get, horizontal=True, key="doc-method")
+        k = c2.number_input("Chunks (k)", 1, 50, 5, key="doc-k")
+        query = st.text_input("Search the collection", key="doc-query")
+        if query.strip():
+            try:
+                with database_answers():
+                    show_passages(lib.search(current, query, int(k), method))
+            except UsageError as exc:
+                st.error(plain(str(exc)))
+        st.divider()
+        st.subheader("Ask")
+        ask_section(lib, chosen, method, int(k))
+    with compare_tab:
+        compare_view(lib, chosen, current.embedder)
     with st.popover("Delete this collection"):
         st.caption(plain(f"Deletes {chosen!r} with its documents, chunks and vectors."))
         if st.button(f"Delete {chosen}", type="primary", key="doc-delete"):

@@ -59,8 +59,14 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.in_flight[name] += 1
             self.server.peak[name] = max(self.server.peak[name], self.server.in_flight[name])
+        # A completion asked without `stream` gets one JSON answer, as from OpenAI ("View code" snippets).
+        self._whole: dict[str, Any] | None = (
+            {"text": "", "usage": None} if "completions" in self.path and not body.get("stream") else None
+        )
         try:
             handler(args, count, body)
+            if self._whole is not None and self._whole.get("done"):
+                self._send_whole()
         finally:
             with self.server.lock:
                 self.server.in_flight[name] -= 1
@@ -76,7 +82,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_whole(self) -> None:
+        assert self._whole is not None
+        text, chat = self._whole["text"], "chat/completions" in self.path
+        choice = {"index": 0, "finish_reason": "stop"}
+        choice.update({"message": {"role": "assistant", "content": text}} if chat else {"text": text})
+        payload = {
+            "id": "scripted",
+            "object": "chat.completion" if chat else "text_completion",
+            "created": int(time.time()),
+            "model": "scripted",
+            "choices": [choice],
+        }
+        if self._whole["usage"]:
+            payload["usage"] = self._whole["usage"]
+        self._json(200, payload)
+
     def _start_sse(self) -> None:
+        if self._whole is not None:
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -84,6 +108,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _event(self, payload: dict[str, Any] | str) -> None:
+        if self._whole is not None:  # collected for one JSON answer
+            if payload == "[DONE]":
+                self._whole["done"] = True
+            elif isinstance(payload, dict):
+                self._whole["usage"] = payload.get("usage") or self._whole["usage"]
+                for choice in payload.get("choices", []):
+                    self._whole["text"] += choice["delta"].get("content") or ""
+            return
         data = payload if isinstance(payload, str) else json.dumps(payload)
         self.wfile.write(f"data: {data}\n\n".encode())
         self.wfile.flush()

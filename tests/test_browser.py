@@ -160,6 +160,27 @@ def test_stop_keeps_partial_answers_marked_cancelled(streamlit_url: str):
         assert any(r.text for r in latest.results)  # the partial text was saved
 
 
+def test_a_double_click_on_run_makes_one_run_and_a_reload_finds_it_going(streamlit_url: str):
+    from playwright.sync_api import expect
+
+    from playground.compare import open_history
+
+    with chromium_page(1800) as page:
+        run = start_run(page, streamlit_url, "Write a story about a lighthouse keeper.", max_tokens=120)
+        run.dblclick()  # the click from start_run and two more, before the page has redrawn
+        expect(run).to_be_disabled(timeout=30_000)
+        expect(page.get_by_text("▌").first).to_be_visible(timeout=120_000)  # streaming has begun
+        assert "current=" in page.url
+        page.reload()  # mid-run: the address brings the same run back, still going
+        expect(page.get_by_text("▌").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Run saved")).to_be_visible(timeout=180_000)
+        runs = open_history().list_runs()
+        assert len(runs) == 1, [r.id for r in runs]  # one run, though Run was pressed three times
+        assert {r.model for r in runs[0].results} == {"smollm2-135m", "gemma3-270m"}
+        assert not any(r.finish_reason == "cancelled" for r in runs[0].results)
+        assert "stopped by the user" not in page.inner_text("body")
+
+
 def _busy_smollm2_worker(server_pid: int) -> int:
     """The server's smollm2 worker once it has generated for a while."""
     import time

@@ -24,7 +24,7 @@ from playground.core import (
 from playground.engine import Keyring
 
 if TYPE_CHECKING:
-    from playground.compare import RunHistory
+    from playground.compare import RunHistory, StoredRun
     from playground.hosting import Gate
 
 
@@ -179,6 +179,29 @@ def render_charts(results: Sequence[RunResult]) -> None:
 
         st.caption("Over the repeated runs (seconds; decode speed in tokens/s):")
         st.dataframe(spread_rows(results), hide_index=True, key="repeat-spread")
+
+
+def render_stored_run(run: StoredRun) -> None:
+    """A saved run as History and share links open it: its state, prompt, parameters, answers side by
+    side (a model that saved nothing says so), charts and "View code"."""
+    from playground.compare import describe_stored_params
+
+    if note := run.state_note():
+        (st.info if run.state == "running" else st.warning)(plain(note))
+    st.markdown(f"**Prompt:** {plain(run.prompt)}")
+    if run.system:
+        st.markdown(f"**System:** {plain(run.system)}")
+    st.caption(plain(f"Parameters: {describe_stored_params(run.params)} · share link: ?run={run.id}"))
+    first = {r.model: r for r in run.results if r.repeat_index == 0}
+    for column, key in zip(st.columns(max(len(run.models), 1)), run.models, strict=False):
+        with column:
+            st.markdown(f"#### {plain(key)}")
+            if key in first:
+                render_answer(first[key])
+            else:
+                st.caption("no answer saved" + (" yet" if run.state == "running" else ""))
+    render_charts(run.results)
+    render_code(run.id, specs())
 
 
 def render_code(run_id: str, known: dict[str, ModelSpec]) -> None:

@@ -17,7 +17,6 @@ __all__, __getattr__ = lazy_exports(
         "join_link": "links",
         "AddressError": "links",
         "DEFAULT_VOTES_PER_MINUTE": "service",
-        "DEFAULT_MAX_TOKENS": "service",
         "is_arena_id": "links",
         "ArenaError": "service",
         "UsageError": "service",

@@ -24,6 +24,7 @@ from playground.arena.pairing import next_pair
 from playground.arena.ratings import DEFAULT_BOOTSTRAP, Leaderboard, leaderboard
 from playground.core.errors import UsageError  # noqa: F401 - the pages catch it from here
 from playground.core.format import metrics_line
+from playground.core.params import DEFAULT_MAX_TOKENS
 from playground.core.policy import User
 from playground.core.results import RunResult
 from playground.core.specs import ModelSpec, load_specs
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
     from playground.storage.runs import Store
 
 DEFAULT_VOTES_PER_MINUTE = 10
-DEFAULT_MAX_TOKENS = 256
 MAX_NAME = 100
 ExportFormat = Literal["csv", "jsonl"]
 

@@ -9,33 +9,40 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from playground.arena.ratings import DEFAULT_BOOTSTRAP, TIE_CONVENTION, Leaderboard, leaderboard
 from playground.arena.service import Arenas
 from playground.arena.votelog import read_vote_log
-from playground.cli.common import fail_usage
+from playground.cli.common import Command, CommandGroup, fail_usage
+from playground.cli.tables import print_table
 from playground.core.errors import UsageError
 from playground.core.policy import User
 from playground.storage.runs import Store
 
 arena_app = typer.Typer(
-    no_args_is_help=True, help="Blind arenas: a leaderboard from a vote log, and an arena's votes."
+    no_args_is_help=True,
+    help="Blind arenas: a leaderboard from a vote log, and an arena's votes.",
+    cls=CommandGroup,
 )
 out = Console()
 
 
-@arena_app.command("ratings")
+@arena_app.command("ratings", cls=Command)
 def ratings_command(
     votes: Annotated[
-        Path, typer.Argument(help="Vote log: one JSON object per line with model_a, model_b, winner.")
+        Path,
+        typer.Argument(
+            metavar="VOTES.jsonl", help="Vote log: one JSON object per line with model_a, model_b, winner."
+        ),
     ],
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document instead of a table.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar="", help="One JSON document instead of a table.")
+    ] = False,
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", min=1, help="Bootstrap rounds for the 95% intervals.")
+        int, typer.Option("--bootstrap", min=1, metavar="N", help="Bootstrap rounds for the 95% intervals.")
     ] = DEFAULT_BOOTSTRAP,
     seed: Annotated[
-        int, typer.Option("--seed", help="Seed of the bootstrap (same seed, same intervals).")
+        int, typer.Option("--seed", metavar="N", help="Seed of the bootstrap (same seed, same intervals).")
     ] = 0,
 ) -> None:
     """Bradley–Terry ratings with bootstrap 95% intervals from VOTES (winner: model_a, model_b, tie or
@@ -51,17 +58,20 @@ def ratings_command(
 
 
 def _print_board(board: Leaderboard) -> None:
-    table = Table("rank", "model", "rating", "95% interval", "votes", "wins / ties / losses")
-    for r in board.ratings:
-        table.add_row(
-            str(r.rank),
+    headers = ("rank", "model", "rating", "95% interval", "votes", "wins / ties / losses")
+    rows = [
+        (
+            r.rank,
             r.model,
             f"{r.rating:.0f}",
             f"{r.lower:.0f} – {r.upper:.0f}",
-            str(r.votes),
+            r.votes,
             f"{r.wins} / {r.ties} / {r.losses}",
         )
-    out.print(table)
+        for r in board.ratings
+    ]
+    # The model's name is the key column (never cut); the tally goes first when the terminal is narrow.
+    print_table(out, headers, rows, keys=("model",), rank=("rank", "rating", "95% interval", "votes"))
     out.print(
         f"{board.votes} votes · Bradley–Terry (choix), Elo scale (1000 = the mean model) · "
         f"{board.bootstrap} bootstrap rounds, seed {board.seed} · {TIE_CONVENTION}",
@@ -71,14 +81,17 @@ def _print_board(board: Leaderboard) -> None:
         out.print(note, highlight=False)
 
 
-@arena_app.command("export")
+@arena_app.command("export", cls=Command)
 def export_command(
-    name: Annotated[str, typer.Argument(help="The arena's name (or id).")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The arena's name (or id).")],
     fmt: Annotated[
-        Literal["jsonl", "csv"], typer.Option("--format", help="jsonl: a vote log (arena ratings reads it).")
+        Literal["jsonl", "csv"],
+        typer.Option(
+            "--format", metavar="jsonl|csv", help="jsonl: a vote log (arena ratings reads it); csv: a table."
+        ),
     ] = "jsonl",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+        Path | None, typer.Option("--output", "-o", metavar="PATH", help="Write here instead of stdout.")
     ] = None,
 ) -> None:
     """Write an arena's votes as a JSON Lines vote log or as CSV (safe to open in a spreadsheet)."""

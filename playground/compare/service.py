@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from playground.compare.timing import ExpectedTime, MeasuredSpeed, expected_time
 from playground.core.errors import UsageError
 from playground.core.params import PARAM_NAMES, Params, build_request
 from playground.core.policy import LOCAL_USER, User
@@ -70,6 +71,23 @@ class Plan:
             m.estimate.max_cost_usd for m in self.models if m.estimate and m.estimate.max_cost_usd is not None
         ]
         return str(sum(known)) if known else "n/a"
+
+    def expected_times(self, history: Store) -> list[ExpectedTime]:
+        """Each model's expected time for this plan, from its speed measured in `history`, against the
+        deadline its calls will have."""
+        times = []
+        for m in self.models:
+            if m.estimate is None:
+                continue
+            try:
+                speed = MeasuredSpeed.from_answers(m.spec.key, history.recent_answers(m.spec.key))
+            except UsageError:  # the database is not answering: the run can still go, unestimated
+                times.append(
+                    ExpectedTime(m.spec.key, None, m.spec.deadline_s, "history database not answering")
+                )
+                continue
+            times.append(expected_time(m.estimate, speed, m.spec.deadline_s))
+        return times
 
     def ask(self, repeat: int = 1, warmup: bool = False) -> Ask:
         """What running this plan `repeat` times (plus a warm-up call) asks of a user's limits."""
@@ -280,6 +298,20 @@ def stored_params(params: Mapping[str, Any]) -> tuple[Params, dict[str, dict[str
         shared["stop"] = tuple(shared["stop"])
     per_model: Mapping[str, Mapping[str, Any]] = params.get("per_model") or {}
     return Params(**shared), {str(k): dict(v) for k, v in per_model.items()}
+
+
+def describe_stored_params(params: Mapping[str, Any]) -> str:
+    """A stored run's parameters as one readable line, per-model overrides and repeats included."""
+    shared, per_model = stored_params(params)
+    parts = [shared.describe()]
+    if (params.get("repeat") or 1) > 1:
+        parts.append(
+            f"repeated {params['repeat']}×" + (" after a warm-up call" if params.get("warmup") else "")
+        )
+    for key, overrides in per_model.items():
+        changed = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in overrides.items())
+        parts.append(f"{key}: {changed}")
+    return " · ".join(parts)
 
 
 def replay_requests(run: StoredRun, specs: Mapping[str, ModelSpec]) -> list[tuple[ModelSpec, ChatRequest]]:

@@ -20,6 +20,8 @@ MODELS_FILE_ENV = "PLAYGROUND_MODELS_FILE"
 # The source label of the built-in specs. A user file is labelled by its resolved path, never its name:
 # a file the user calls models.toml is still the user's.
 BUILTIN_SOURCE = "built-in"
+# How long one call may take when neither its model (timeout_s) nor the caller sets a deadline.
+DEFAULT_DEADLINE_S = 120.0
 # Source labels of models a visitor added in a dashboard session.
 VISITOR_SOURCES = ("session", "hub")
 
@@ -61,6 +63,11 @@ class ModelSpec:
     description: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     source: str = BUILTIN_SOURCE
+
+    @property
+    def deadline_s(self) -> float:
+        """How long one call to this model may take: its own timeout_s, else the default."""
+        return self.timeout_s or DEFAULT_DEADLINE_S
 
     @property
     def is_local(self) -> bool:

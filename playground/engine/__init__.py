@@ -7,7 +7,6 @@ __all__, __getattr__ = lazy_exports(
     {
         "run_model": "runner",
         "RetryPolicy": "runner",
-        "DEFAULT_DEADLINE_S": "runner",
         "FanOut": "fanout",
         "Job": "fanout",
         "Delta": "fanout",

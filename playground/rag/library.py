@@ -132,16 +132,20 @@ class Library:
         if collection.chunks == 0:
             raise UsageError(f"the collection {collection.name!r} has no chunks yet: add documents first")
         if method == "bm25":
-            return lexical_search(self._chunks(collection), query, k)
+            return lexical_search(self.chunks(collection), query, k)
         spec = self._spec(collection.embedder)
         run = embed_texts(spec, embedding_model(spec, self.keys), [query])
         hits = self.collections.search(collection, collection.embedder, run.vectors[0], k)
         return [_passage(i + 1, h.chunk, h.score) for i, h in enumerate(hits)]
 
-    def _chunks(self, collection: Collection) -> tuple[StoredChunk, ...]:
-        """A collection's chunks, read once per content (reading them took 212 of BM25's 222 ms a query
-        over 10,000 chunks)."""
+    def chunks(self, collection: Collection) -> tuple[StoredChunk, ...]:
+        """A collection's chunks in document and position order, read once per content (reading them
+        took 212 of BM25's 222 ms a query over 10,000 chunks)."""
         return _chunks_of(self.collections, collection)
+
+    def spec(self, key: str) -> ModelSpec:
+        """The embedding model `key`; UsageError naming the known ones when it is not one."""
+        return self._spec(key)
 
     def _spec(self, key: str) -> ModelSpec:
         spec = self.specs.get(key)
@@ -163,15 +167,19 @@ def default_embedder(specs: Mapping[str, ModelSpec]) -> str:
 
 def lexical_search(chunks: Sequence[StoredChunk], query: str, k: int) -> list[Passage]:
     """BM25 over the chunks' texts (bm25s), the k best with a score above 0, best first."""
-    index = _bm25(tuple(c.text for c in chunks))
+    ranked = bm25_ranking(_bm25(tuple(c.text for c in chunks)), query, min(k, len(chunks)))
+    return [_passage(n + 1, chunks[i], s) for n, (i, s) in enumerate(ranked)]
+
+
+def bm25_ranking(index: object, query: str, k: int) -> list[tuple[int, float]]:
+    """The k best (text index, BM25 score) of `index` for `query` with a score above 0, best first."""
     import bm25s
 
     tokens = bm25s.tokenize([query], stopwords="en", show_progress=False)
     if not tokens.vocab:
         return []  # only stopwords: nothing to match
-    found, scores = index.retrieve(tokens, k=min(k, len(chunks)), show_progress=False)
-    ranked = [(int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0]
-    return [_passage(n + 1, chunks[i], s) for n, (i, s) in enumerate(ranked)]
+    found, scores = index.retrieve(tokens, k=k, show_progress=False)  # type: ignore[attr-defined]
+    return [(int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0]
 
 
 _CHUNK_CACHE: dict[tuple[int, str, int, int], tuple[StoredChunk, ...]] = {}
@@ -191,6 +199,11 @@ def _chunks_of(store: CollectionStore, collection: Collection) -> tuple[StoredCh
 @lru_cache(maxsize=8)
 def _bm25(texts: tuple[str, ...]) -> object:
     """A BM25 index of a collection's texts, kept for the next query on the same texts."""
+    return bm25_index(texts)
+
+
+def bm25_index(texts: Sequence[str]) -> object:
+    """A new BM25 index (bm25s) of `texts`, English stopwords left out."""
     import logging
 
     import bm25s
