@@ -114,7 +114,12 @@ def test_a_database_made_with_create_all_at_the_newest_schema_is_taken_as_it_is(
     tables.create_all(engine, tables=[t for t in tables.sorted_tables if t.name != "runs"])
     with engine.begin() as connection:  # ... but before owners, the usage ledger (0003) and progress (0004)
         for statement in (
-            "DROP TABLE IF EXISTS eval_jobs",  # the queue (0006) and retrieval (0008): newer than create_all
+            "DROP TABLE IF EXISTS arena_votes",  # arenas (0012), the queue (0006) and retrieval (0008):
+            "DROP TABLE IF EXISTS arena_turns",  # newer than create_all
+            "DROP TABLE IF EXISTS arena_battles",
+            "DROP TABLE IF EXISTS arena_participants",
+            "DROP TABLE IF EXISTS arenas",
+            "DROP TABLE IF EXISTS eval_jobs",
             "DROP TABLE IF EXISTS eval_workers",
             "DROP TABLE IF EXISTS chunk_vectors",
             "DROP TABLE IF EXISTS chunks",

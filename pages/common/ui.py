@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 SHELL_FLAG = "_app_shell"
 WANTED_PAGE = "_wanted_page"
+WANTED_QUERY = "_wanted_query"
 
 
 def page_shell(page_path: str) -> None:
@@ -41,6 +42,8 @@ def page_shell(page_path: str) -> None:
     """
     if not st.session_state.get(SHELL_FLAG) or access_refused() is not None:
         st.session_state[WANTED_PAGE] = page_path
+        # A switch drops the query (a join link's ?arena=, a share link's ?run=): it is kept to go along.
+        st.session_state[WANTED_QUERY] = st.query_params.to_dict()
         st.switch_page("app.py")
 
 

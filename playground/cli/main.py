@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from playground.catalog.entries import catalog, table_rows
+from playground.cli.arena import arena_app
 from playground.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -49,6 +50,7 @@ app.command("eval", cls=Command)(eval_command)
 app.command("worker", cls=Command)(worker_command)
 app.add_typer(docs_app, name="docs")
 app.add_typer(embeddings_app, name="embeddings")
+app.add_typer(arena_app, name="arena")
 app.command("ask", cls=Command)(ask_command)
 app.command(
     "serve", cls=Command, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
