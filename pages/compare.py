@@ -109,8 +109,11 @@ def show_results(results: list[RunResult], order: list[str]) -> None:
             b = right.selectbox("Second answer", answered, index=1, key="diff-b")
             st.markdown(word_diff_markdown(first[a].text, first[b].text))
             st.caption(
-                f"{a}: {len(first[a].text)} characters, {first[a].output_tokens} tokens ({first[a].usage_source}) · "
-                f"{b}: {len(first[b].text)} characters, {first[b].output_tokens} tokens ({first[b].usage_source})"
+                plain(
+                    f"{a}: {len(first[a].text)} characters, {first[a].output_tokens} tokens "
+                    f"({first[a].usage_source}) · {b}: {len(first[b].text)} characters, "
+                    f"{first[b].output_tokens} tokens ({first[b].usage_source})"
+                )
             )
 
 
@@ -202,7 +205,7 @@ def show_current(run_id: str) -> None:
             st.divider()
             render_stored_run(stored)
             return
-        snapshot = LiveSnapshot(stored.id, stored.models, [], stored.results, [], True, False)
+        snapshot = LiveSnapshot(stored.id, stored.models, [], stored.results, [], True)
         parent, prompt = stored.parent_id, stored.prompt
     st.divider()
     if parent and (earlier := open_conversation(parent)) is not None:
@@ -210,21 +213,25 @@ def show_current(run_id: str) -> None:
     if not snapshot.finished:
         follow_live(run_id)
         return
+    if snapshot.failed:
+        st.error(plain(f"This run broke off and some answers may be missing: {snapshot.failed}"))
     if snapshot.unsaved:
         show_unsaved(snapshot)
     else:
         st.caption(f"Run saved · share link: `?run={snapshot.run_id}`")
     show_results(snapshot.results, snapshot.order)
-    if snapshot.run_id:
-        render_code(snapshot.run_id, all_specs)
-        if not snapshot.unsaved and (conversation := open_conversation(snapshot.run_id)) is not None:
-            render_conversation_totals(conversation)
-            follow_up(conversation)
+    conversation = open_conversation(snapshot.run_id) if snapshot.run_id else None
+    if conversation is None:  # the database is not answering: the answers above are all there is
+        return
+    render_code(conversation.last, all_specs, conversation if parent else None)
+    if not snapshot.unsaved:
+        render_conversation_totals(conversation)
+        follow_up(conversation)
 
 
 def follow_up(conversation: Conversation) -> None:
     """A next prompt for every model of the conversation; each continues with its own earlier answers."""
-    going, left_out = conversation.continuing()
+    going, left_out = conversation.continuing(all_specs)
     text = st.text_area(
         "Follow up",
         key=f"follow-up-{conversation.last.id}",  # a fresh box for each turn

@@ -123,11 +123,15 @@ if run is not None:
     if a1.button("Re-run on Compare", key="h-rerun"):
         state.prefill_compare(CompareForm.from_run(run, specs()))
         st.switch_page("pages/compare.py")
-    if run.state == "running":
-        a2.caption("Still running: it can be deleted once it ends.")
+    with database_answers():
+        later = store.follow_ups(run.id)
+    if run.state == "running" or any(f.state == "running" for f in later):
+        a2.caption(
+            ("Still running" if run.state == "running" else "A follow-up of it is still running")
+            + ": it can be deleted once it ends."
+        )
     elif run.owner == current_user().id and a2.button(
-        "Delete this run" + (f" and its {n} follow-up(s)" if (n := store.follow_ups(run.id)) else ""),
-        key="h-delete",
+        "Delete this run" + (f" and its {len(later)} follow-up(s)" if later else ""), key="h-delete"
     ):
         with database_answers():
             store.delete_run(run.id, owner=current_user().id)  # only its owner's, even if the page was forged

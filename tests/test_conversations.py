@@ -72,7 +72,7 @@ def test_each_model_continues_its_own_conversation(scripted, db_url):
         "Be brief.", "my name is Ada", "my name is Ada ", "what is my name?"
     ]  # fmt: skip
     # Deleting the first turn deletes the follow-up that continues it.
-    assert store.follow_ups(run_id) == 1
+    assert [r.id for r in store.follow_ups(run_id)] == [second.id]
     store.finish_run(second.id)
     assert store.delete_run(run_id)
     assert store.get_run(second.id) is None
@@ -175,8 +175,13 @@ def test_the_compare_page_follows_up_and_history_shows_the_whole_conversation(sc
     assert "second question" in markdown  # the echo of the second turn
     totals = next(c.value for c in at.caption if c.value.startswith("Conversation so far"))
     assert "echo: 2 turns" in totals and "two: 2 turns" in totals
-    code = " ".join(c.value for c in at.code)
-    assert "first question" in code and "second question" in code  # the whole message list
+    echo_code = next(c.value for c in at.code if "second question" in c.value and "client" in c.value)
+    # The whole message list, in order: the first prompt, echo's own first answer, the second prompt.
+    order = [
+        echo_code.index(t)
+        for t in ("'content': 'first question'", "'role': 'assistant'", "'content': 'second question'")
+    ]
+    assert order == sorted(order)
     # A third turn box, fresh; History opens the last turn with the earlier one above it.
     assert next(t for t in at.text_area if t.label == "Follow up").value in ("", None)
     second = Store().list_runs()[0]
@@ -190,3 +195,67 @@ def test_the_compare_page_follows_up_and_history_shows_the_whole_conversation(sc
     assert "Turn 1:** first question" in markdown and "Turn 2:** second question" in markdown
     at.selectbox(key="h-open").set_value(first_id).run()
     assert at.button(key="h-delete").label == "Delete this run and its 1 follow-up(s)"
+
+
+def test_history_refuses_to_delete_a_run_whose_follow_up_is_running(scripted, clean_env):
+    store = Store()
+    specs = scripted_specs(scripted, quick="ok~tokens=2", slow="ok~tokens=200~gap=0.05")
+    run_turn(plan_comparison("first", ["quick"], specs), store)
+    first = store.list_runs()[0].id
+    follow = plan_follow_up(Conversation(store.conversation(first)), "second", specs)
+    going = Comparison(replace_models(follow, specs["slow"]), store)
+    events = going.events()
+    next(events)  # it has started
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/history.py")
+    at.run()
+    at.selectbox(key="h-open").set_value(first).run()
+    assert "h-delete" not in [b.key for b in at.button]
+    assert any("A follow-up of it is still running" in c.value for c in at.caption)
+    going.cancel()
+    list(events)
+    assert store.get_run(first) is not None
+
+
+def replace_models(plan, spec):
+    """The plan with its one model's calls sent to `spec`'s server instead (a slow one)."""
+    from dataclasses import replace
+
+    from playground.engine.registry import build_provider
+
+    (model,) = plan.models
+    return replace(plan, models=[replace(model, provider=build_provider(spec))])
+
+
+def test_a_model_gone_from_the_page_is_named_as_left_out(scripted, clean_env):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["custom_specs"] = scripted_specs(scripted, one="ok~tokens=2", gone="ok~tokens=2")
+    at.run()
+    at.text_area(key="prompt").input("hello")
+    at.multiselect(key="models").set_value(["one", "gone"])
+    at.run()
+    click_run(at)
+    del at.session_state["custom_specs"]["gone"]  # a session model that is no longer there
+    at.run()
+    assert any(
+        "gone will not continue: it is not among this app's models any more" in c.value for c in at.caption
+    )
+
+
+def test_a_live_run_whose_thread_breaks_says_so(scripted, clean_env, monkeypatch):
+    from playground.compare import live_runs
+    from playground.compare.live import LiveRun
+
+    def broken(self, event):
+        raise RuntimeError("the consumer broke")
+
+    monkeypatch.setattr(LiveRun, "_apply", broken)  # a fault in the run's own thread
+    specs = scripted_specs(scripted, slow="ok~tokens=100~gap=0.05")
+    live = live_runs().start(Comparison(plan_comparison("hi", ["slow"], specs), Store()), "local")
+    deadline = __import__("time").monotonic() + 30
+    while not live.snapshot().finished:
+        assert __import__("time").monotonic() < deadline
+        __import__("time").sleep(0.05)
+    snapshot = live.snapshot()
+    assert snapshot.failed == "RuntimeError: the consumer broke"
+    assert live.comparison._fanout.cancel_token.cancelled  # its models were stopped, not left unread

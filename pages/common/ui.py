@@ -184,14 +184,15 @@ def render_charts(results: Sequence[RunResult]) -> None:
 def render_stored_run(run: StoredRun) -> None:
     """A saved run as History and share links open it: its state, the conversation's earlier turns, its
     prompt, parameters, answers side by side (a model that saved nothing says so), charts and "View code"."""
-    from playground.compare import describe_stored_params
+    from playground.compare import Conversation, describe_stored_params
 
     if note := run.state_note():
         (st.info if run.state == "running" else st.warning)(plain(note))
-    earlier = open_conversation(run.parent_id) if run.parent_id else None
-    if earlier is not None:
-        render_earlier_turns(earlier, run.prompt)
+    conversation = open_conversation(run.id) if run.parent_id else None
+    if conversation is not None and len(conversation.turns) > 1:
+        render_earlier_turns(Conversation(conversation.turns[:-1]), run.prompt)
     else:
+        conversation = None
         if run.system:
             st.markdown(f"**System:** {plain(run.system)}")
         st.markdown(f"**Prompt:** {plain(run.prompt)}")
@@ -205,9 +206,9 @@ def render_stored_run(run: StoredRun) -> None:
             else:
                 st.caption("no answer saved" + (" yet" if run.state == "running" else ""))
     render_charts(run.results)
-    if earlier is not None and (whole := open_conversation(run.id)) is not None:
-        render_conversation_totals(whole)
-    render_code(run.id, specs())
+    if conversation is not None:
+        render_conversation_totals(conversation)
+    render_code(run, specs(), conversation)
 
 
 def open_conversation(run_id: str) -> Conversation | None:
@@ -250,18 +251,13 @@ def render_conversation_totals(conversation: Conversation) -> None:
     )
 
 
-def render_code(run_id: str, known: dict[str, ModelSpec]) -> None:
-    """ "View code": per model, a snippet that repeats exactly the call a stored run made (a follow-up's
-    earlier turns included, as they were sent)."""
-    from playground.compare import Conversation, curl_snippet, python_snippet, replay_requests
+def render_code(
+    run: StoredRun, known: dict[str, ModelSpec], conversation: Conversation | None = None
+) -> None:
+    """ "View code": per model, a snippet that repeats exactly the call a stored run made (with the
+    `conversation` it ends, the earlier turns included, as they were sent)."""
+    from playground.compare import curl_snippet, python_snippet, replay_requests
 
-    run = conversation = None
-    with database_answers(stop=False):  # the answers above stay on the page
-        run = shared_store().get_run(run_id)
-        if run is not None and run.parent_id:
-            conversation = Conversation(shared_store().conversation(run_id))
-    if run is None:
-        return
     with st.expander("View code"):
         st.caption("Keys are read from environment variables; set them before running a snippet.")
         for spec, request in replay_requests(run, known, conversation):

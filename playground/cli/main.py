@@ -156,7 +156,7 @@ def run_command(
     ] = False,
 ) -> None:
     """Send PROMPT to every -m model at once and compare them (or continue a run with --continue)."""
-    conversation = None
+    conversation, store = None, None
     try:
         specs = load_specs(models_file)
         if continue_run is not None:
@@ -171,7 +171,7 @@ def run_command(
                     "--continue goes on with the run's own models, system prompt and parameters: "
                     "leave out -m, --system, --temperature, --top-p and --seed"
                 )
-            conversation = _conversation(continue_run)
+            conversation = _conversation(store := Store(), continue_run)
             plan = plan_follow_up(conversation, prompt, specs, timeout_s=timeout)
             for key, why in plan.left_out.items():
                 err.print(f"{key} left out: {why}", markup=False)
@@ -190,7 +190,7 @@ def run_command(
         _print_dry_run(plan, as_json)
         raise typer.Exit(EXIT_OK)
     try:
-        comparison = Comparison(plan, Store(), repeat=repeat, warmup=warmup)
+        comparison = Comparison(plan, store or Store(), repeat=repeat, warmup=warmup)
     except UsageError as exc:  # the database cannot be used (StoreUnavailableError)
         raise _fail_usage(str(exc)) from exc
     try:
@@ -202,23 +202,24 @@ def run_command(
     if repeat > 1 and not as_json:
         _print_spread(results)
     if conversation is not None and not as_json and comparison.run_id:
-        _print_conversation_totals(comparison.run_id)
+        _print_conversation_totals(comparison.store or Store(), comparison.run_id)
     raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
 
 
-def _conversation(run_id: str) -> Conversation:
+def _conversation(store: Store, run_id: str) -> Conversation:
     """The conversation run `run_id` ends (UsageError if there is no such run)."""
     if not is_run_id(run_id):
         raise UsageError(f"--continue takes a run id (32 hexadecimal characters), not {run_id!r}")
-    turns = Store().conversation(run_id)
+    turns = store.conversation(run_id)
     if not turns:
         raise UsageError(f"no run {run_id} in the history ({shown_url(default_db_url())})")
     return Conversation(turns)
 
 
-def _print_conversation_totals(run_id: str) -> None:
-    """Each model's tokens and cost over the whole conversation, after a follow-up."""
-    conversation = Conversation(Store().conversation(run_id))
+def _print_conversation_totals(store: Store, run_id: str) -> None:
+    """Each model's tokens and cost over the whole conversation, after a follow-up (read through the
+    store that saved its answers)."""
+    conversation = Conversation(store.conversation(run_id))
     out.print(f"conversation so far ({len(conversation.turns)} turns):")
     for totals in conversation.totals():
         out.print(f"  {totals.model}: {totals.line()}", markup=False)

@@ -7,7 +7,7 @@ prompt. What each model was sent is never stored twice: it is read back along th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -83,13 +83,24 @@ class Conversation:
                 pairs.append((run.prompt, result.text))  # type: ignore[union-attr]
         return pairs
 
-    def continuing(self) -> tuple[list[str], dict[str, str]]:
-        """The models a follow-up goes to (those of the last turn with an answer), and why the others
-        are left out."""
+    @property
+    def ended(self) -> bool:
+        """Every model of the last turn has ended (its answer is saved; the run's own end mark may still
+        be on its way to a slow database)."""
+        if self.last.state == "finished":
+            return True
+        answers = [self.answer(self.last, model) for model in self.last.models]
+        return all(a is not None and not (a.error and a.error.kind == "running") for a in answers)
+
+    def continuing(self, known: Collection[str]) -> tuple[list[str], dict[str, str]]:
+        """The models a follow-up goes to (those of the last turn with an answer, among the `known`
+        models), and why each other one is left out."""
         going, left_out = [], {}
         for model in self.last.models:
             result = self.answer(self.last, model)
-            if usable_answer(result):
+            if model not in known:
+                left_out[model] = "it is not among this app's models any more"
+            elif usable_answer(result):
                 going.append(model)
             else:
                 why = result.error.message if result is not None and result.error else "no answer saved"

@@ -82,6 +82,11 @@ class Plan:
         for m in self.models:
             if m.estimate is None:
                 continue
+            if m.spec.from_visitor:  # another visitor's model may share its key: their speed is not its
+                times.append(
+                    ExpectedTime(m.spec.key, None, m.spec.deadline_s, "a model added in this session")
+                )
+                continue
             try:
                 speed = MeasuredSpeed.from_answers(m.spec.key, history.recent_answers(m.spec.key))
             except UsageError:  # the database is not answering: the run can still go, unestimated
@@ -174,12 +179,9 @@ def plan_follow_up(
 ) -> Plan:
     """The next turn of `conversation`: the same models (those whose last answer can be continued) with
     the same system prompt and parameters, each sent its own earlier turns, then `prompt`."""
-    if conversation.last.state != "finished":
+    if not conversation.ended:
         raise UsageError("this run has not ended yet: follow up once every model has answered")
-    going, left_out = conversation.continuing()
-    for key in [k for k in going if k not in specs]:
-        going.remove(key)
-        left_out[key] = "it is not among this app's models any more"
+    going, left_out = conversation.continuing(specs)
     if not going:
         raise UsageError("no model can continue: " + "; ".join(f"{k}: {why}" for k, why in left_out.items()))
     params, per_model = stored_params(conversation.last.params)

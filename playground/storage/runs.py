@@ -468,7 +468,9 @@ class Store:
             query = query.where(RunRow.owner == owner)
         if model:
             # The models column is a JSON list of keys: its text holds every key, on SQLite and PostgreSQL.
-            query = query.where(sa_cast(RunRow.models, String).icontains(model, autoescape=True))
+            # Quotes, brackets and commas are the list's own punctuation, never part of a key.
+            key_part = model.translate(str.maketrans("", "", '"[],')).strip()
+            query = query.where(sa_cast(RunRow.models, String).icontains(key_part, autoescape=True))
         if text:
             query = query.where(
                 or_(
@@ -495,14 +497,16 @@ class Store:
                 row = session.get(RunRow, row.parent_id) if row.parent_id else None
         return turns[::-1]
 
-    def follow_ups(self, run_id: str) -> int:
-        """How many runs continue `run_id`'s conversation after it (deleting it deletes them too)."""
-        count, frontier = 0, [run_id]
+    def follow_ups(self, run_id: str) -> list[StoredRun]:
+        """The runs that continue `run_id`'s conversation after it (deleting it deletes them too)."""
+        found: list[StoredRun] = []
+        frontier = [run_id]
         with self.reading() as session:
             while frontier:
-                frontier = list(session.scalars(select(RunRow.id).where(RunRow.parent_id.in_(frontier))))
-                count += len(frontier)
-        return count
+                rows = list(session.scalars(select(RunRow).where(RunRow.parent_id.in_(frontier))))
+                found += [_to_run(row) for row in rows]
+                frontier = [row.id for row in rows]
+        return found
 
     def recent_answers(self, model: str, limit: int = 30) -> list[RunResult]:
         """The newest finished, error-free calls of `model` that have timings and token counts (newest
