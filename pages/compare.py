@@ -10,10 +10,13 @@ from pages.common.ui import (
     database_answers,
     gate,
     keyring,
+    open_conversation,
     page_shell,
     render_answer,
     render_charts,
     render_code,
+    render_conversation_totals,
+    render_earlier_turns,
     render_stored_run,
     shared_store,
     specs,
@@ -21,11 +24,13 @@ from pages.common.ui import (
 from playground.compare import (
     CompareForm,
     Comparison,
+    Conversation,
     LiveSnapshot,
     Plan,
     UsageError,
     live_runs,
     plan_comparison,
+    plan_follow_up,
     results_to_json,
     word_diff_markdown,
 )
@@ -104,8 +109,11 @@ def show_results(results: list[RunResult], order: list[str]) -> None:
             b = right.selectbox("Second answer", answered, index=1, key="diff-b")
             st.markdown(word_diff_markdown(first[a].text, first[b].text))
             st.caption(
-                f"{a}: {len(first[a].text)} characters, {first[a].output_tokens} tokens ({first[a].usage_source}) · "
-                f"{b}: {len(first[b].text)} characters, {first[b].output_tokens} tokens ({first[b].usage_source})"
+                plain(
+                    f"{a}: {len(first[a].text)} characters, {first[a].output_tokens} tokens "
+                    f"({first[a].usage_source}) · {b}: {len(first[b].text)} characters, "
+                    f"{first[b].output_tokens} tokens ({first[b].usage_source})"
+                )
             )
 
 
@@ -181,12 +189,12 @@ def follow_live(run_id: str) -> None:
 
 
 def show_current(run_id: str) -> None:
-    """The session's current run: live while it goes, then its results (from memory, else the store)."""
+    """The session's current run: the conversation's earlier turns, then the run live while it goes,
+    then its results (from memory, else the store) and a follow-up box."""
     live = live_runs().get(run_id, current_user().id)
     snapshot = live.snapshot() if live is not None else None
-    if snapshot is not None and not snapshot.finished:
-        follow_live(run_id)
-        return
+    parent = live.comparison.plan.parent_id if live is not None else None
+    prompt = live.comparison.plan.prompt if live is not None else ""
     if snapshot is None:
         with database_answers():
             stored = shared_store().get_run(run_id)
@@ -197,15 +205,52 @@ def show_current(run_id: str) -> None:
             st.divider()
             render_stored_run(stored)
             return
-        snapshot = LiveSnapshot(stored.id, stored.models, [], stored.results, [], True, False)
+        snapshot = LiveSnapshot(stored.id, stored.models, [], stored.results, [], True)
+        parent, prompt = stored.parent_id, stored.prompt
     st.divider()
+    if parent and (earlier := open_conversation(parent)) is not None:
+        render_earlier_turns(earlier, prompt)
+    if not snapshot.finished:
+        follow_live(run_id)
+        return
+    if snapshot.failed:
+        st.error(plain(f"This run broke off and some answers may be missing: {snapshot.failed}"))
     if snapshot.unsaved:
         show_unsaved(snapshot)
     else:
         st.caption(f"Run saved · share link: `?run={snapshot.run_id}`")
     show_results(snapshot.results, snapshot.order)
-    if snapshot.run_id:
-        render_code(snapshot.run_id, all_specs)
+    conversation = open_conversation(snapshot.run_id) if snapshot.run_id else None
+    if conversation is None:  # the database is not answering: the answers above are all there is
+        return
+    render_code(conversation.last, all_specs, conversation if parent else None)
+    if not snapshot.unsaved:
+        render_conversation_totals(conversation)
+        follow_up(conversation)
+
+
+def follow_up(conversation: Conversation) -> None:
+    """A next prompt for every model of the conversation; each continues with its own earlier answers."""
+    going, left_out = conversation.continuing(all_specs)
+    text = st.text_area(
+        "Follow up",
+        key=f"follow-up-{conversation.last.id}",  # a fresh box for each turn
+        height=80,
+        placeholder="A next question: each model continues its own conversation",
+    )
+    for key, why in left_out.items():
+        st.caption(plain(f"{key} will not continue: {why}"))
+    if not st.button("Follow up", key="follow-up", disabled=not (text.strip() and going)):
+        return
+    user = current_user()
+    try:
+        plan = plan_follow_up(conversation, text, all_specs, keys=keys, timeout_s=deadline)
+        comparison = Comparison(plan, shared_store(), user=user, gate=gate())
+    except UsageError as exc:  # past a context window (with the numbers), limits, a model gone
+        st.error(plain(str(exc)))
+        return
+    state.set_current_run(live_runs().start(comparison, user.id).run_id)
+    st.rerun()
 
 
 shared = st.query_params.get("run")

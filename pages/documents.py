@@ -130,7 +130,7 @@ def ask_section(lib: Library, current: Collection, method: str, k: int) -> None:
                 mode=mode,
                 method=method,
                 keys=ring,
-                params=Params(max_tokens=256),
+                params=Params(),  # the one default answer length (core.DEFAULT_MAX_TOKENS)
             )
     except UsageError as exc:
         st.error(plain(str(exc)))

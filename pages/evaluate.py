@@ -44,6 +44,7 @@ from playground.evals import (
     load_sample,
     matrix_rows,
     metric_names,
+    normalisation_notes,
     parse_dataset,
     parse_shots,
     placement,
@@ -73,7 +74,7 @@ SCROLL_TO_RESULTS = (
     "<script>document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0) /* {} */</script>"
 )
 FOLLOW_EVERY_S = 1.0
-NORMALISED = ("exact_match", "contains")
+NORMALISED = ("quasi_exact_match", "contains")
 
 
 def eval_store() -> EvaluationStore:
@@ -149,6 +150,8 @@ def show_evaluation(saved: StoredEval, on_worker: bool) -> None:
     if not saved.complete and not on_worker:
         st.warning("Not finished: resume it below to run only the missing answers.")
     st.dataframe(summary_rows(summaries, metrics), hide_index=True)
+    for note in normalisation_notes(saved):
+        st.caption(plain(note))
     if len(summaries) > 1:
         for metric in metrics:
             st.markdown("- " + plain(reading(summaries, metric)))

@@ -17,7 +17,7 @@ from pages.common.ui import (
     shared_store,
     specs,
 )
-from playground.compare import CompareForm, runs_to_csv, runs_to_json
+from playground.compare import CompareForm, StoredRun, runs_to_csv, runs_to_json
 from playground.evals import evaluation_store
 
 page_shell("pages/history.py")
@@ -72,10 +72,23 @@ if not runs:
     )
     st.stop()
 
+
+def turn_label(run: StoredRun, listed: dict[str, StoredRun]) -> str:
+    """ "1" for a run that starts a conversation, "3 (follows 1a2b3c4d)" for a follow-up."""
+    number, parent = 1, run.parent_id
+    while parent is not None and parent in listed:
+        number, parent = number + 1, listed[parent].parent_id
+    if run.parent_id is None:
+        return "1"
+    return f"{number if parent is None else f'{number}+'} (follows {run.parent_id[:8]})"
+
+
+listed = {run.id: run for run in runs}
 table = pd.DataFrame(
     [
         {
             "id": run.id[:8],
+            "turn": turn_label(run, listed),
             "when": run.created_at.strftime("%Y-%m-%d %H:%M:%S"),
             "prompt": run.prompt[:80],
             "models": ", ".join(run.models),
@@ -110,9 +123,16 @@ if run is not None:
     if a1.button("Re-run on Compare", key="h-rerun"):
         state.prefill_compare(CompareForm.from_run(run, specs()))
         st.switch_page("pages/compare.py")
-    if run.state == "running":
-        a2.caption("Still running: it can be deleted once it ends.")
-    elif run.owner == current_user().id and a2.button("Delete this run", key="h-delete"):
+    with database_answers():
+        later = store.follow_ups(run.id)
+    if run.state == "running" or any(f.state == "running" for f in later):
+        a2.caption(
+            ("Still running" if run.state == "running" else "A follow-up of it is still running")
+            + ": it can be deleted once it ends."
+        )
+    elif run.owner == current_user().id and a2.button(
+        "Delete this run" + (f" and its {len(later)} follow-up(s)" if later else ""), key="h-delete"
+    ):
         with database_answers():
             store.delete_run(run.id, owner=current_user().id)  # only its owner's, even if the page was forged
         st.rerun()

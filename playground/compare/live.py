@@ -8,6 +8,7 @@ the live columns; nothing polls the database.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from playground.compare.service import Comparison
 from playground.core.results import RunResult
 from playground.engine.fanout import Delta, Done, Waiting
+
+logger = logging.getLogger(__name__)
 
 # Text is merged into one update per model this often (a page redraws no faster).
 MERGE_EVERY_S = 0.1
@@ -42,7 +45,7 @@ class LiveSnapshot:
     results: list[RunResult]
     unsaved: list[RunResult]
     finished: bool
-    stopped: bool  # someone pressed Stop
+    failed: str | None = None  # the run's own thread broke: what is shown may lack answers
 
 
 @dataclass
@@ -53,7 +56,7 @@ class LiveRun:
     owner: str
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
-    stopped: bool = False
+    failed: str | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -73,6 +76,10 @@ class LiveRun:
             for event in self.comparison.events(every_s=MERGE_EVERY_S):
                 with self._lock:
                     self._apply(event)
+        except Exception as exc:  # noqa: BLE001 - said on the page, never a silently short result
+            logger.exception("live run %s stopped following its models", self.run_id)
+            self.comparison.cancel()
+            self.failed = f"{type(exc).__name__}: {exc}"
         finally:
             with self._lock:
                 self.ended = time.monotonic()
@@ -104,18 +111,12 @@ class LiveRun:
                 list(self._results),
                 list(self.comparison.unsaved),
                 self.ended is not None,
-                self.stopped,
+                self.failed,
             )
 
     def stop(self) -> None:
         """Stop every model still answering (what they wrote so far is kept, marked stopped by the user)."""
-        self.stopped = True
         self.comparison.cancel()
-
-    def wait(self, timeout_s: float) -> bool:
-        """Wait for the run to end; True if it has."""
-        self._thread.join(timeout_s)
-        return not self._thread.is_alive()
 
 
 class LiveRuns:

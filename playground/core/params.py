@@ -9,7 +9,7 @@ from typing import Any
 from playground.core.specs import ModelSpec
 from providers.base import ChatRequest, Message
 
-DEFAULT_MAX_TOKENS = 256
+DEFAULT_MAX_TOKENS = ChatRequest.DEFAULT_MAX_TOKENS  # the one default answer length, kept on the request
 PARAM_NAMES = ("temperature", "top_p", "max_tokens", "seed", "stop")
 
 

@@ -31,6 +31,8 @@ __all__, __getattr__ = lazy_exports(
         "eval_to_csv": "export",
         "eval_to_json": "export",
         "metric_names": "export",
+        "metric_choices": "export",
+        "normalisation_notes": "view",
         "rag_gains": "retrieval_report",
         "retrieval_quality": "retrieval_report",
         "SHOT_SELECTS": "shots",

@@ -84,7 +84,7 @@ class TableBase(DeclarativeBase):
 
 def all_tables() -> Any:
     """The metadata of every table the store keeps (their modules imported), as the migrations make them."""
-    from playground.storage import evals, jobs, vectors  # noqa: F401 - their tables join TableBase.metadata
+    from playground.storage import arena, evals, jobs, vectors  # noqa: F401 - their tables join TableBase.metadata
 
     return TableBase.metadata
 
@@ -104,6 +104,10 @@ class RunRow(TableBase):
     # Set when every model of the run has ended; heartbeat_at is refreshed while it runs (see StoredRun.state).
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The run this one follows up (its conversation's previous turn); None: it starts a conversation.
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), nullable=True, index=True
+    )
     results: Mapped[list[ResultRow]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="ResultRow.id"
     )
@@ -208,6 +212,7 @@ class StoredRun:
     owner: str = LOCAL_OWNER
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None
+    parent_id: str | None = None  # the run this one follows up, in one conversation
 
     @property
     def state(self) -> str:
@@ -286,6 +291,7 @@ def _to_run(row: RunRow) -> StoredRun:
         owner=row.owner,
         finished_at=row.finished_at,
         heartbeat_at=row.heartbeat_at,
+        parent_id=row.parent_id,
     )
     run.results = [_to_result(r, run.state) for r in row.results]
     return run
@@ -359,8 +365,10 @@ class Store:
         system: str | None = None,
         kind: str = "compare",
         owner: str = LOCAL_OWNER,
+        parent_id: str | None = None,
     ) -> str:
-        """Record a new run (before any model is called) for `owner` and return its id.
+        """Record a new run (before any model is called) for `owner` and return its id; `parent_id`
+        names the run it follows up in a conversation.
 
         If the database is away, the id is returned anyway and the run is saved when it comes back."""
         run_id = uuid.uuid4().hex
@@ -375,6 +383,7 @@ class Store:
             params=json.loads(json.dumps(params, default=str)),
             models=list(models),
             owner=owner,
+            parent_id=parent_id,
         )
         self.writer.save(f"run {run_id}", lambda session: session.add(row), SAVE_WAIT_S)
         return run_id
@@ -459,7 +468,9 @@ class Store:
             query = query.where(RunRow.owner == owner)
         if model:
             # The models column is a JSON list of keys: its text holds every key, on SQLite and PostgreSQL.
-            query = query.where(sa_cast(RunRow.models, String).icontains(model, autoescape=True))
+            # Quotes, brackets and commas are the list's own punctuation, never part of a key.
+            key_part = model.translate(str.maketrans("", "", '"[],')).strip()
+            query = query.where(sa_cast(RunRow.models, String).icontains(key_part, autoescape=True))
         if text:
             query = query.where(
                 or_(
@@ -475,6 +486,27 @@ class Store:
             query = query.where(RunRow.created_at <= until)
         with self.reading() as session:
             return [_to_run(row) for row in session.scalars(query)]
+
+    def conversation(self, run_id: str, max_turns: int = 200) -> list[StoredRun]:
+        """The runs of `run_id`'s conversation up to it, first turn first ([] if it does not exist)."""
+        turns: list[StoredRun] = []
+        with self.reading() as session:
+            row = session.get(RunRow, run_id)
+            while row is not None and len(turns) < max_turns:
+                turns.append(_to_run(row))
+                row = session.get(RunRow, row.parent_id) if row.parent_id else None
+        return turns[::-1]
+
+    def follow_ups(self, run_id: str) -> list[StoredRun]:
+        """The runs that continue `run_id`'s conversation after it (deleting it deletes them too)."""
+        found: list[StoredRun] = []
+        frontier = [run_id]
+        with self.reading() as session:
+            while frontier:
+                rows = list(session.scalars(select(RunRow).where(RunRow.parent_id.in_(frontier))))
+                found += [_to_run(row) for row in rows]
+                frontier = [row.id for row in rows]
+        return found
 
     def recent_answers(self, model: str, limit: int = 30) -> list[RunResult]:
         """The newest finished, error-free calls of `model` that have timings and token counts (newest
