@@ -7,6 +7,7 @@ import streamlit as st
 from pages.common.ui import (
     SHELL_FLAG,
     WANTED_PAGE,
+    WANTED_QUERY,
     access_refused,
     auth_settings,
     current_user,
@@ -14,6 +15,7 @@ from pages.common.ui import (
     server_options,
     shared_store,
 )
+from playground.arena import ARENA_PATH, JOIN_PARAM, PRESENTER_PATH
 from playground.core import HostingConfigError, plain
 from playground.hosting import hardening_problems
 
@@ -33,6 +35,9 @@ def login_page() -> None:
     """A hosted instance's only page until the visitor signs in (st.login: OpenID Connect)."""
     st.title("Model Playground")
     st.write("This is a shared instance: sign in to compare and evaluate models.")
+    wanted = {**st.session_state.get(WANTED_QUERY, {}), **st.query_params.to_dict()}
+    if wanted.get(JOIN_PARAM):  # signing in lands on the app's first page (Streamlit's redirect)
+        st.info("You opened an arena's join link: sign in, then open the link again to join.")
     st.button("Log in", type="primary", on_click=st.login, key="login")
 
 
@@ -44,6 +49,8 @@ def app_pages(hosted: bool) -> list:
         st.Page("pages/evaluate.py", title="Evaluate"),
         st.Page("pages/documents.py", title="Documents"),
         st.Page("pages/history.py", title="History"),
+        st.Page("pages/arena.py", title="Arena", url_path=ARENA_PATH),
+        st.Page("pages/arena_presenter.py", title="Arena presenter", url_path=PRESENTER_PATH),
         st.Page("pages/settings.py", title="Settings"),
     ]
     if hosted and hosted_policy().is_admin(current_user()):
@@ -90,5 +97,5 @@ navigation = st.navigation(app_pages(hosted))
 # A deep link that first ran a page without this shell (see pages/common/ui.py::page_shell) lands here.
 wanted = st.session_state.pop(WANTED_PAGE, None)
 if wanted:
-    st.switch_page(wanted)
+    st.switch_page(wanted, query_params=st.session_state.pop(WANTED_QUERY, None))
 navigation.run()

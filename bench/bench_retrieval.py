@@ -53,11 +53,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from playground.core.policy import User  # noqa: E402
 from playground.core.specs import ModelSpec, load_specs  # noqa: E402
 from playground.engine.tokens import estimator_for  # noqa: E402
 from playground.evals import Dataset, EvalSetup, Evaluation, MetricChoice, evaluation_store  # noqa: E402
 from playground.rag import library as library_module  # noqa: E402
-from playground.rag.embedding import embed_texts, embedding_model, similarity_ranker  # noqa: E402
+from playground.rag.embedding import EmbedRun, Payer, embedding_model, similarity_ranker  # noqa: E402
+from playground.rag.embedding import embed_texts as embed_billed  # noqa: E402
 from playground.rag.library import Library  # noqa: E402
 from playground.storage import Store, StoreUnavailableError  # noqa: E402
 from playground.storage.vectors import Collection, CollectionStore, NewChunk  # noqa: E402
@@ -67,6 +69,16 @@ from tests.scripted_server import ScriptedServer  # noqa: E402
 
 EMBEDDER = "wordllama-256"
 OWNER = "bench"
+USER = User(OWNER, OWNER)
+
+
+def embed_texts(spec: ModelSpec, model: Any, texts: list[str]) -> EmbedRun:  # noqa: ANN401 - an adapter
+    """`rag.embedding.embed_texts` as the project calls it: admitted (a local model: no gate) and billed to
+    no store."""
+    with Payer().admit(spec, texts) as bill:
+        return embed_billed(spec, model, texts, bill)
+
+
 CHUNK_TOKENS = 200  # each generated chunk (and library paragraph): sentences up to about this many tokens
 BATCH = 64
 TTFT_S = 0.05
@@ -427,7 +439,7 @@ def bench_postgres(
     try:
         with postgres.cluster(folder, free_port(), bin_dir) as url:
             store = Store(postgres.fresh_database(url))
-            library = Library(store, load_specs(), owner=OWNER)
+            library = Library(store, load_specs(), user=USER)
             if problem := library.vector_problem():
                 print(f"   PostgreSQL: skipped ({problem})")
                 table.add("3. pgvector", "skipped", "")
@@ -470,7 +482,7 @@ def bench_shots(corpus: Corpus, rows: int, repeats: int, folder: Path, table: Ta
     )
     store = evaluation_store(Store(f"sqlite:///{folder / 'evals.db'}"))
     specs = load_specs()
-    ranker = similarity_ranker(specs[EMBEDDER])  # loaded before any timing, as a page would have it
+    ranker = similarity_ranker(specs[EMBEDDER], Payer())  # loaded before any timing, as a page would have it
     ranker(["warm", "up"])
     variants = {"0-shot": ((0,), "first"), "3 first": ((3,), "first"), "3 random": ((3,), "random")}
     variants["3 similar"] = ((3,), "similar")
@@ -581,7 +593,7 @@ def main() -> None:
         )
         table.add(f"2. embed {len(texts):,} chunks", f"{run.seconds:.2f} s")
         table.add(f"2. store {len(texts):,} chunks (add_document)", f"{store_s:.2f} s")
-        library = Library(store, load_specs(), owner=OWNER)
+        library = Library(store, load_specs(), user=USER)
         handbook = bench_library_add(library, corpus.chunks(size.index_chunks, seed=3), table)
 
         queries = corpus.queries(size.queries, seed=5)

@@ -10,18 +10,27 @@ from pages.common.ui import (
     database_answers,
     gate,
     keyring,
+    open_conversation,
     page_shell,
     render_answer,
     render_charts,
     render_code,
+    render_conversation_totals,
+    render_earlier_turns,
+    render_stored_run,
     shared_store,
     specs,
 )
 from playground.compare import (
     CompareForm,
     Comparison,
+    Conversation,
+    LiveSnapshot,
+    Plan,
     UsageError,
+    live_runs,
     plan_comparison,
+    plan_follow_up,
     results_to_json,
     word_diff_markdown,
 )
@@ -34,12 +43,12 @@ from playground.core import (
     plain,
     safe_markdown,
 )
-from playground.engine import Delta, Done, Waiting, usability
+from playground.engine import Waiting, usability
 
 page_shell("pages/compare.py")
 
-# Redraw each live column at most this often: one redraw per token swamps a small machine's browser.
-LIVE_REDRAW_S = 0.1
+# Redraw the live columns this often: one redraw per token swamps a small machine's browser.
+LIVE_REDRAW_S = 0.25
 
 
 def waiting_caption(event: Waiting) -> str:
@@ -62,16 +71,12 @@ def show_shared_run(run_id: str) -> None:
         st.error(f"No run {run_id} in the history.")
         return
     st.subheader("Shared run (read-only)")
-    st.markdown(f"**Prompt:** {plain(run.prompt)}")
-    if run.system:
-        st.markdown(f"**System:** {plain(run.system)}")
-    show_results(run.results, run.models)
-    render_code(run.id, specs())
+    render_stored_run(run)
 
 
-def show_unsaved(last: state.LastRun) -> None:
+def show_unsaved(snapshot: LiveSnapshot) -> None:
     """Say which answers the database had not confirmed, and offer them for download now."""
-    models = ", ".join(sorted({r.model for r in last.unsaved}))
+    models = ", ".join(sorted({r.model for r in snapshot.unsaved}))
     st.warning(
         plain(
             f"Not saved yet: the history database did not answer in time ({models}). The app keeps trying "
@@ -80,8 +85,8 @@ def show_unsaved(last: state.LastRun) -> None:
     )
     st.download_button(
         "Download these answers (JSON)",
-        results_to_json(last.results),
-        f"run-{last.run_id}.json",
+        results_to_json(snapshot.results),
+        f"run-{snapshot.run_id}.json",
         "application/json",
         key="unsaved-json",
     )
@@ -104,9 +109,148 @@ def show_results(results: list[RunResult], order: list[str]) -> None:
             b = right.selectbox("Second answer", answered, index=1, key="diff-b")
             st.markdown(word_diff_markdown(first[a].text, first[b].text))
             st.caption(
-                f"{a}: {len(first[a].text)} characters, {first[a].output_tokens} tokens ({first[a].usage_source}) · "
-                f"{b}: {len(first[b].text)} characters, {first[b].output_tokens} tokens ({first[b].usage_source})"
+                plain(
+                    f"{a}: {len(first[a].text)} characters, {first[a].output_tokens} tokens "
+                    f"({first[a].usage_source}) · {b}: {len(first[b].text)} characters, "
+                    f"{first[b].output_tokens} tokens ({first[b].usage_source})"
+                )
             )
+
+
+def widget_start(key: str, **initial: object) -> dict[str, object]:
+    """A widget's starting value, unless the session already holds one for it (put there by the Catalog,
+    by History's re-run, or by the widget itself): a widget given both makes Streamlit log a warning."""
+    return {} if key in st.session_state else initial
+
+
+def run_blocker(prompt: str, chosen: list[str], plan_ready: bool, running: bool) -> str | None:
+    """Why Run cannot be pressed now (None: it can)."""
+    if running:
+        return "A run is going: wait for it to end, or press Stop."
+    if not chosen:
+        return "Choose at least one model to run."
+    if not prompt.strip():
+        return "Type a prompt to run."
+    if not plan_ready:
+        return "Fix what is said above to run."
+    return None
+
+
+def show_plan(plan: Plan) -> None:
+    """What the run will send and cost, and how long each model should take here, before running."""
+    times = {t.model: t for t in plan.expected_times(shared_store())}
+    rows = [
+        {
+            "model": m.spec.key,
+            "input tokens": m.estimate.input_tokens,
+            "counted by": m.estimate.input_counted_by,
+            "max output tokens": m.estimate.max_output_tokens,
+            "max cost (USD)": str(m.estimate.max_cost_usd) if m.estimate.max_cost_usd is not None else "n/a",
+            "price source": m.estimate.cost_source,
+            "context window": m.estimate.context_window,
+            "expected time": times[m.spec.key].text(),
+            "deadline (s)": f"{times[m.spec.key].deadline_s:g}",
+            "time measured from": times[m.spec.key].source,
+        }
+        for m in plan.models
+        if m.estimate is not None
+    ]
+    with st.expander(f"Before running: {plan.summary()}"):
+        st.dataframe(rows, hide_index=True)  # a list of rows: pandas loads only when this shows
+    for slow in (t for t in times.values() if t.too_slow):
+        st.warning(
+            plain(
+                f"{slow.model} should take {slow.text()} ({slow.source}), past its {slow.deadline_s:g} s "
+                "deadline: shorten the prompt or the max tokens, or raise the deadline."
+            )
+        )
+
+
+@st.fragment(run_every=LIVE_REDRAW_S)
+def follow_live(run_id: str) -> None:
+    """The live columns of a run going in the server, redrawn from memory until it ends."""
+    live = live_runs().get(run_id, current_user().id)
+    snapshot = live.snapshot() if live is not None else None
+    if live is None or snapshot is None or snapshot.finished:
+        st.rerun()  # the whole page redraws with the results and charts
+        return
+    st.button("Stop", key="stop", on_click=live.stop)
+    for column, live_column in zip(st.columns(len(snapshot.columns)), snapshot.columns, strict=True):
+        with column:
+            st.markdown(f"#### {plain(live_column.model)}")
+            if live_column.result is not None:
+                render_answer(live_column.result)
+            elif live_column.text:
+                st.markdown(safe_markdown(live_column.text) + " ▌")
+            elif live_column.waiting is not None:
+                st.caption(waiting_caption(live_column.waiting))
+            else:
+                st.caption("waiting for the first token…")
+
+
+def show_current(run_id: str) -> None:
+    """The session's current run: the conversation's earlier turns, then the run live while it goes,
+    then its results (from memory, else the store) and a follow-up box."""
+    live = live_runs().get(run_id, current_user().id)
+    snapshot = live.snapshot() if live is not None else None
+    parent = live.comparison.plan.parent_id if live is not None else None
+    prompt = live.comparison.plan.prompt if live is not None else ""
+    if snapshot is None:
+        with database_answers():
+            stored = shared_store().get_run(run_id)
+        if stored is None or stored.owner != current_user().id:
+            state.set_current_run(None)  # not this user's, or deleted: nothing to show
+            return
+        if stored.state != "finished":  # another server process runs it, or it was interrupted
+            st.divider()
+            render_stored_run(stored)
+            return
+        snapshot = LiveSnapshot(stored.id, stored.models, [], stored.results, [], True)
+        parent, prompt = stored.parent_id, stored.prompt
+    st.divider()
+    if parent and (earlier := open_conversation(parent)) is not None:
+        render_earlier_turns(earlier, prompt)
+    if not snapshot.finished:
+        follow_live(run_id)
+        return
+    if snapshot.failed:
+        st.error(plain(f"This run broke off and some answers may be missing: {snapshot.failed}"))
+    if snapshot.unsaved:
+        show_unsaved(snapshot)
+    else:
+        st.caption(f"Run saved · share link: `?run={snapshot.run_id}`")
+    show_results(snapshot.results, snapshot.order)
+    conversation = open_conversation(snapshot.run_id) if snapshot.run_id else None
+    if conversation is None:  # the database is not answering: the answers above are all there is
+        return
+    render_code(conversation.last, all_specs, conversation if parent else None)
+    if not snapshot.unsaved:
+        render_conversation_totals(conversation)
+        follow_up(conversation)
+
+
+def follow_up(conversation: Conversation) -> None:
+    """A next prompt for every model of the conversation; each continues with its own earlier answers."""
+    going, left_out = conversation.continuing(all_specs)
+    text = st.text_area(
+        "Follow up",
+        key=f"follow-up-{conversation.last.id}",  # a fresh box for each turn
+        height=80,
+        placeholder="A next question: each model continues its own conversation",
+    )
+    for key, why in left_out.items():
+        st.caption(plain(f"{key} will not continue: {why}"))
+    if not st.button("Follow up", key="follow-up", disabled=not (text.strip() and going)):
+        return
+    user = current_user()
+    try:
+        plan = plan_follow_up(conversation, text, all_specs, keys=keys, timeout_s=deadline)
+        comparison = Comparison(plan, shared_store(), user=user, gate=gate())
+    except UsageError as exc:  # past a context window (with the numbers), limits, a model gone
+        st.error(plain(str(exc)))
+        return
+    state.set_current_run(live_runs().start(comparison, user.id).run_id)
+    st.rerun()
 
 
 shared = st.query_params.get("run")
@@ -129,25 +273,41 @@ def label(key: str) -> str:
     return f"{all_specs[key].provider} · {key}" + ("" if ok else f" — unusable: {why}")
 
 
-# Defaults are passed to the widgets themselves (History's re-run and the Catalog may also set these
-# keys; Streamlit then logs a one-time warning). Defaults kept only in session state made the browser
-# sometimes send back the widgets' own minimums (no models, temperature 0, 1 token) on a quick rerun.
 FORM = CompareForm()
 prompt = st.text_area("Prompt", key="prompt", height=120, placeholder="Name three colors")
 system = st.text_area("System prompt (optional)", key="system", height=68)
 chosen = st.multiselect(
     "Models",
     options,
-    default=[k for k in FORM.models if k in usable and usable[k][0]],
     format_func=label,
     key="models",
+    **widget_start("models", default=[k for k in FORM.models if k in usable and usable[k][0]]),
 )
-c1, c2, c3, c4, c5 = st.columns(5)
-temperature = c1.slider("Temperature", 0.0, 2.0, FORM.temperature, 0.05, key="temperature")
-top_p = c2.slider("Top p", 0.0, 1.0, FORM.top_p, 0.05, key="top_p")
-max_tokens = c3.number_input("Max tokens", 1, 32768, FORM.max_tokens, key="max_tokens")
-seed = c4.number_input("Seed (-1 = none)", -1, 2**31 - 1, FORM.seed, key="seed")
-repeat = c5.number_input("Repeat k", 1, 20, FORM.repeat, key="repeat")
+c1, c2, c3, c4, c5, c6 = st.columns(6)
+temperature = c1.slider(
+    "Temperature",
+    0.0,
+    2.0,
+    step=0.05,
+    key="temperature",
+    **widget_start("temperature", value=FORM.temperature),
+)
+top_p = c2.slider("Top p", 0.0, 1.0, step=0.05, key="top_p", **widget_start("top_p", value=FORM.top_p))
+max_tokens = c3.number_input(
+    "Max tokens", 1, 32768, key="max_tokens", **widget_start("max_tokens", value=FORM.max_tokens)
+)
+seed = c4.number_input("Seed (-1 = none)", -1, 2**31 - 1, key="seed", **widget_start("seed", value=FORM.seed))
+repeat = c5.number_input("Repeat k", 1, 20, key="repeat", **widget_start("repeat", value=FORM.repeat))
+deadline = c6.number_input(
+    "Deadline per call (s)",
+    1.0,
+    3600.0,
+    step=10.0,
+    key="deadline",
+    placeholder="each model's own",
+    help="How long one call may take before it is ended (blank: each model's own deadline).",
+    **widget_start("deadline", value=FORM.deadline_s),
+)
 
 per_model: dict[str, dict[str, object]] = {}
 if st.toggle("Different parameters per model", key="per-model-on") and chosen:
@@ -189,76 +349,32 @@ elif prompt.strip() and chosen:
             ),
             per_model=per_model,
             keys=keys,
+            timeout_s=deadline,
         )
     except UsageError as exc:
         st.error(plain(str(exc)))
 if plan is not None:
-    rows = [
-        {
-            "model": m.spec.key,
-            "input tokens": m.estimate.input_tokens,
-            "counted by": m.estimate.input_counted_by,
-            "max output tokens": m.estimate.max_output_tokens,
-            "max cost (USD)": str(m.estimate.max_cost_usd) if m.estimate.max_cost_usd is not None else "n/a",
-            "price source": m.estimate.cost_source,
-            "context window": m.estimate.context_window,
-        }
-        for m in plan.models
-        if m.estimate is not None
-    ]
-    with st.expander(f"Before running: {plan.summary()}"):
-        st.dataframe(rows, hide_index=True)  # a list of rows: pandas loads only when this shows
+    show_plan(plan)
 
-run_clicked = st.button("Run", type="primary", disabled=plan is None, key="run")
-
-active = state.active_comparison()
-if active is not None and not run_clicked:
-    # The previous script run was interrupted (Stop, or any widget change): stop its models and show
-    # what they saved, partial text included.
-    state.set_last_results(active, active.cancel_and_collect())
-
-comparison = None
-if run_clicked and plan is not None:
+user = current_user()
+current = state.current_run_id()
+if current is not None and not is_run_id(current):  # the address is the user's to edit: ignore junk
+    state.set_current_run(None)
+    current = None
+going = live_runs().get(current, user.id) if current else None
+blocker = run_blocker(prompt, chosen, plan is not None, going is not None and not going.snapshot().finished)
+# A second click of a double-click arrives while the first one's run is going: the blocker drops it, so
+# one click makes one run.
+if st.button("Run", type="primary", disabled=blocker is not None, key="run", help=blocker) and not blocker:
     try:  # admitted under the user's limits and budget (hosted mode) before anything is sent
-        comparison = Comparison(plan, shared_store(), repeat=int(repeat), user=current_user(), gate=gate())
+        comparison = Comparison(plan, shared_store(), repeat=int(repeat), user=user, gate=gate())
     except UsageError as exc:
         st.error(plain(str(exc)))
-if comparison is not None:
-    state.set_active_comparison(comparison)
-    st.button("Stop", key="stop")
-    order = comparison.order
-    placeholders = {}
-    texts = {key: "" for key in order}
-    for column, key in zip(st.columns(len(order)), order, strict=True):
-        with column:
-            st.markdown(f"#### {plain(key)}")
-            placeholders[key] = st.empty()
-            placeholders[key].caption("waiting for the first token…")
-    results: list[RunResult] = []
-    try:
-        for event in comparison.events(every_s=LIVE_REDRAW_S):
-            if isinstance(event, Waiting) and event.repeat_index == 0 and not texts[event.model]:
-                placeholders[event.model].caption(waiting_caption(event))
-            elif isinstance(event, Delta) and event.repeat_index == 0:
-                texts[event.model] += event.text
-                placeholders[event.model].markdown(safe_markdown(texts[event.model]) + " ▌")
-            elif isinstance(event, Done):
-                results.append(event.result)
-                if event.result.repeat_index == 0:
-                    with placeholders[event.model].container():
-                        render_answer(event.result)
-    finally:
-        comparison.cancel()  # a no-op when all finished; stops the rest if this run is interrupted
-    state.set_active_comparison(None)
-    state.set_last_results(comparison, results)
-    st.rerun()
-
-last = state.last_results()
-if last is not None:
-    st.divider()
-    if last.unsaved:
-        show_unsaved(last)
     else:
-        st.caption(f"Run saved · share link: `?run={last.run_id}`")
-    show_results(last.results, last.order)
-    render_code(last.run_id, all_specs)
+        # No Streamlit call between starting and remembering the run: a rerun cannot cut in here.
+        state.set_current_run(live_runs().start(comparison, user.id).run_id)
+        st.rerun()  # redraw with Run greyed out while the run goes
+if blocker:
+    st.caption(blocker)
+if current:
+    show_current(current)

@@ -1,4 +1,5 @@
-"""Documents: collections of your files, searched by meaning or by words, and Ask: answers with and without them."""
+"""Documents: collections of your files, searched by meaning or by words, Ask: answers with and without
+them, and Compare embedders: embedding models and BM25 ranked on the collection with gold questions."""
 
 from __future__ import annotations
 
@@ -17,11 +18,19 @@ from pages.common.ui import (
 from playground.compare import ASK_MODES, AskPlan, Comparison, UsageError, plan_ask
 from playground.core import Params, plain
 from playground.engine import Done, usability
+from playground.evals import (
+    EmbedderComparison,
+    GeneratedQuestions,
+    UploadedQuestions,
+    compare_embedders,
+)
 from playground.rag import (
     DEFAULT_CHUNK_TOKENS,
     DEFAULT_OVERLAP_TOKENS,
     SUPPORTED,
     TOKEN_ENCODING,
+    Collection,
+    FileOutcome,
     Library,
     Passage,
     citations,
@@ -35,7 +44,7 @@ METHODS = {"vector": "By meaning (the collection's embedding model)", "bm25": "B
 
 def library() -> Library:
     """This user's collections, embedded with the models this session may use."""
-    return Library(shared_store(), specs(), keyring(), current_user().id)
+    return Library(shared_store(), specs(), keyring(), current_user(), gate())
 
 
 def new_collection(lib: Library) -> None:
@@ -64,12 +73,11 @@ def new_collection(lib: Library) -> None:
 
 def add_files(lib: Library, name: str) -> None:
     """Upload files into the collection; each file's outcome, a refused one with its reason."""
-    for outcome in st.session_state.pop("doc-outcomes", []):  # from the add before this rerun
-        if outcome.ok:
-            verb = "Replaced" if outcome.replaced else "Added"
-            chunks = f"{outcome.chunks} chunk" + ("" if outcome.chunks == 1 else "s")
-            st.success(plain(f"{verb} {outcome.name}: {chunks}"))
-        else:
+    outcomes = st.session_state.pop("doc-outcomes", [])  # from the add before this rerun
+    if added := [o for o in outcomes if o.ok]:
+        st.success("  \n".join(plain(_added(o)) for o in added))
+    for outcome in outcomes:
+        if not outcome.ok:
             st.error(plain(f"Not added: {outcome.error}"))
     round_ = st.session_state.setdefault("doc-upload-round", 0)  # a new uploader, empty, after each add
     uploads = st.file_uploader(
@@ -84,14 +92,18 @@ def add_files(lib: Library, name: str) -> None:
         st.rerun()
 
 
-def show_passages(passages: list[Passage] | tuple[Passage, ...]) -> None:
-    """Retrieved chunks: number, score, file and position, and the text (plain)."""
+def show_passages(passages: list[Passage] | tuple[Passage, ...], note: str = "") -> None:
+    """Retrieved chunks: number, file and position, the score named by what it measures (a weak match
+    greyed), and the text (plain); then what the scores mean."""
     for p in passages:
-        with st.expander(plain(f"[{p.number}] {p.source} · chunk {p.position + 1} · score {p.score:.3f}")):
+        label = plain(f"[{p.number}] {p.source} · chunk {p.position + 1} · {p.score_label}")
+        with st.expander(f":gray[{label}]" if p.weak else label):
             st.text(p.text)
+    if note:
+        st.caption(plain(note))
 
 
-def ask_section(lib: Library, name: str, method: str, k: int) -> None:
+def ask_section(lib: Library, current: Collection, method: str, k: int) -> None:
     """A question answered by each chosen model with and without the retrieved chunks, side by side."""
     all_specs = specs()
     ring = keyring()
@@ -113,25 +125,25 @@ def ask_section(lib: Library, name: str, method: str, k: int) -> None:
                 models,
                 all_specs,
                 lib,
-                name,
+                current.name,
                 k=k,
                 mode=mode,
                 method=method,
                 keys=ring,
-                params=Params(max_tokens=256),
+                params=Params(),  # the one default answer length (core.DEFAULT_MAX_TOKENS)
             )
     except UsageError as exc:
         st.error(plain(str(exc)))
         return
-    show_answers(plan, models)
+    show_answers(plan, models, lib.score_note(current, method))  # type: ignore[arg-type]
 
 
-def show_answers(plan: AskPlan, models: list[str]) -> None:
+def show_answers(plan: AskPlan, models: list[str], note: str) -> None:
     """Run each mode's comparison and show model × mode with the passages each answer cites."""
     if plan.trimmed_note:
         st.warning(plain(plan.trimmed_note))
     st.markdown("**Retrieved**")
-    show_passages(plan.passages)
+    show_passages(plan.passages, note)
     shown = plan.rag.passages if plan.rag else ()
     results: dict[str, dict[str, object]] = {}
     for name, p in plan.plans.items():
@@ -157,13 +169,135 @@ def show_answers(plan: AskPlan, models: list[str]) -> None:
                             st.text(cited.text)
 
 
+def compare_view(lib: Library, name: str, own_embedder: str) -> None:
+    """Embedding models and BM25 compared on this collection, with questions uploaded or generated."""
+    st.caption(
+        "Each model embeds every chunk and ranks them for each question: recall@1/5/10, MRR and nDCG@10 "
+        "against the gold chunks or files, with 95% intervals; seconds and cost per 1,000 chunks."
+    )
+    origin = st.radio(
+        "Questions", ["upload", "generate"], horizontal=True, key="emb-origin", format_func=_origin
+    )
+    source: UploadedQuestions | GeneratedQuestions | None = None
+    if origin == "upload":
+        upload = st.file_uploader(
+            "Questions (CSV or JSONL: question, gold_chunks as ids or FILE#N, and/or gold_files)",
+            type=["csv", "jsonl"],
+            key="emb-questions",
+        )
+        source = UploadedQuestions(upload.name, upload.getvalue()) if upload else None
+    else:
+        ring = keyring()
+        writers = [k for k, s in sorted(specs().items()) if s.generates_text and usability(s, ring)[0]]
+        c1, c2 = st.columns([3, 1])
+        writer = c1.selectbox(
+            "Written by",
+            writers,
+            index=writers.index("smollm2-135m") if "smollm2-135m" in writers else 0,
+            key="emb-generator",
+        )
+        count = c2.number_input("Questions", 1, 200, 10, key="emb-count")
+        source = GeneratedQuestions(writer, int(count)) if writer else None
+    embedders = st.multiselect("Embedding models", lib.embedders(), default=[own_embedder], key="emb-models")
+    bm25 = st.checkbox("BM25 too (the lexical baseline)", value=True, key="emb-bm25")
+    clicked = st.button("Compare", type="primary", key="emb-run", disabled=source is None)
+    if clicked and source is not None:
+        try:
+            with st.spinner("Embedding the chunks with each model…"), database_answers():
+                found = compare_embedders(lib, name, source, embedders, bm25=bm25)
+        except UsageError as exc:
+            st.error(plain(str(exc)))
+        else:
+            st.session_state["emb-result"] = found
+    shown: EmbedderComparison | None = st.session_state.get("emb-result")
+    if shown is not None and shown.collection == name:
+        show_comparison(shown)
+
+
+def show_comparison(result: EmbedderComparison) -> None:
+    """The table of every candidate, the questions and their origin, and one model's projection."""
+    asked = result.questions
+    st.markdown(plain(f"{result.chunks} chunks · {asked.label}"))
+    if asked.eval_id:
+        st.caption(plain(f"The generator's answers are saved as evaluation {asked.eval_id} (Evaluate)."))
+    for failed in result.failed:
+        st.error(plain(f"{failed.name} not compared: {failed.error}"))
+    # The embedder's name stays in view when the table scrolls sideways (it is wider than the page).
+    st.dataframe(
+        result.rows(), hide_index=True, column_config={"embedder": st.column_config.Column(pinned=True)}
+    )
+    with st.expander(plain(f"Questions: {asked.label}")):
+        st.dataframe(asked.rows(), hide_index=True)
+    if result.projections:
+        from playground.evals import projection_figure  # plotly only once there is something to draw
+
+        names = [p.embedder for p in result.projections]
+        pick = st.selectbox("Projection (PCA) of", names, key="emb-projection")
+        chosen = next(p for p in result.projections if p.embedder == pick)
+        st.plotly_chart(projection_figure(chosen), key="emb-figure")
+
+
+def _added(outcome: FileOutcome) -> str:
+    verb = "Replaced" if outcome.replaced else "Added"
+    return f"{verb} {outcome.name}: {outcome.chunks} chunk" + ("" if outcome.chunks == 1 else "s")
+
+
+def _origin(origin: str) -> str:
+    return {"upload": "Upload a file", "generate": "Generate with a model"}.get(origin, origin)
+
+
 def _mode_label(mode: str) -> str:
     return {"both": "with and without retrieval", "rag": "with retrieval", "plain": "question alone"}.get(
         mode, mode
     )
 
 
+def choose_collection(lib: Library, collections: list[Collection]) -> Collection:
+    """The collection to work on, its counts, and deleting it (beside the choice: it acts on it)."""
+    names = [c.name for c in collections]
+    if st.session_state.get("doc-collection") not in names:
+        st.session_state["doc-collection"] = names[0]
+    left, right = st.columns([5, 1], vertical_alignment="bottom")
+    chosen = left.selectbox("Collection", names, key="doc-collection")
+    with right.popover("Delete", icon=":material/delete:", use_container_width=True):
+        st.caption(plain(f"Deletes {chosen!r} with its documents, chunks and vectors."))
+        if st.button(f"Delete {chosen}", type="primary", key="doc-delete"):
+            with database_answers():
+                lib.remove(chosen or "")
+            st.session_state.pop("doc-collection", None)
+            st.rerun()
+    current = next(c for c in collections if c.name == chosen)
+    st.caption(
+        plain(
+            f"{current.documents} documents · {current.chunks} chunks of {current.chunk_size} tokens "
+            f"({current.overlap} overlap) · embedded with {current.embedder}"
+        )
+    )
+    return current
+
+
+def search_section(lib: Library, current: Collection) -> tuple[str, int]:
+    """Search the collection by meaning or by words; the method and k, which Ask uses too."""
+    c1, c2 = st.columns([3, 1])
+    method = c1.radio("Search", list(METHODS), format_func=METHODS.get, horizontal=True, key="doc-method")
+    k = int(c2.number_input("Chunks (k)", 1, 50, 5, key="doc-k"))
+    query = st.text_input("Search the collection", key="doc-query")
+    if query.strip():
+        try:
+            with database_answers():
+                found = lib.find(current, query, k, method)
+        except UsageError as exc:
+            st.error(plain(str(exc)))
+        else:
+            show_passages(found.passages, found.note)
+    return method, k
+
+
 st.title("Documents")
+st.caption(
+    "Collections of your files, searched by meaning or by words; Ask answers a question with and without "
+    "the chunks found; Compare embedders ranks embedding models on a collection."
+)
 lib = library()
 with database_answers():
     collections = lib.list()
@@ -173,36 +307,12 @@ if problem:
 with st.expander("New collection", expanded=not collections):
     new_collection(lib)
 if collections:
-    names = [c.name for c in collections]
-    if st.session_state.get("doc-collection") not in names:
-        st.session_state["doc-collection"] = names[0]
-    chosen = st.selectbox("Collection", names, key="doc-collection")
-    current = next(c for c in collections if c.name == chosen)
-    st.caption(
-        plain(
-            f"{current.documents} documents · {current.chunks} chunks of {current.chunk_size} tokens "
-            f"({current.overlap} overlap) · embedded with {current.embedder}"
-        )
-    )
-    add_files(lib, chosen)
-    st.divider()
-    c1, c2 = st.columns([3, 1])
-    method = c1.radio("Search", list(METHODS), format_func=METHODS.get, horizontal=True, key="doc-method")
-    k = c2.number_input("Chunks (k)", 1, 50, 5, key="doc-k")
-    query = st.text_input("Search the collection", key="doc-query")
-    if query.strip():
-        try:
-            with database_answers():
-                show_passages(lib.search(current, query, int(k), method))
-        except UsageError as exc:
-            st.error(plain(str(exc)))
-    st.divider()
-    st.subheader("Ask")
-    ask_section(lib, chosen, method, int(k))
-    with st.popover("Delete this collection"):
-        st.caption(plain(f"Deletes {chosen!r} with its documents, chunks and vectors."))
-        if st.button(f"Delete {chosen}", type="primary", key="doc-delete"):
-            with database_answers():
-                lib.remove(chosen)
-            st.session_state.pop("doc-collection", None)
-            st.rerun()
+    current = choose_collection(lib, collections)
+    add_files(lib, current.name)
+    search_tab, compare_tab = st.tabs(["Search and ask", "Compare embedders"])
+    with search_tab:
+        method, k = search_section(lib, current)
+        st.subheader("Ask")
+        ask_section(lib, current, method, k)
+    with compare_tab:
+        compare_view(lib, current.name, current.embedder)

@@ -45,6 +45,7 @@ from playground.evals import (
     load_sample,
     matrix_rows,
     metric_names,
+    normalisation_notes,
     parse_dataset,
     parse_shots,
     placement,
@@ -65,8 +66,16 @@ from playground.rag import Library
 page_shell("pages/evaluate.py")
 
 GRADED = ("bleu", "chrf", "rouge_l")
+# Streamlit keeps the page's scroll across reruns, so after a run ended far down the form the folded page
+# would show the middle of the results: this goes back to the page's top, where they now begin (the top
+# stays the top while the form folds up and the old results are cleared). Our own constant script, no
+# outside text in it (Streamlit has no scroll command); the count in it makes each one a new element,
+# which the browser runs (the same element again is left as it is).
+SCROLL_TO_RESULTS = (
+    "<script>document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0) /* {} */</script>"
+)
 FOLLOW_EVERY_S = 1.0
-NORMALISED = ("exact_match", "contains")
+NORMALISED = ("quasi_exact_match", "contains")
 
 
 def eval_store() -> EvaluationStore:
@@ -142,6 +151,8 @@ def show_evaluation(saved: StoredEval, on_worker: bool) -> None:
     if not saved.complete and not on_worker:
         st.warning("Not finished: resume it below to run only the missing answers.")
     st.dataframe(summary_rows(summaries, metrics), hide_index=True)
+    for note in normalisation_notes(saved):
+        st.caption(plain(note))
     if len(summaries) > 1:
         for metric in metrics:
             st.markdown("- " + plain(reading(summaries, metric)))
@@ -225,7 +236,7 @@ RAG_CHOICES = {"on": (True,), "both": (False, True)}
 def retrieval_choices(columns: list[str]) -> tuple[str | None, tuple[bool, ...], int, str | None]:
     """Retrieval for the evaluation: a collection of this user's, with it or both ways, k, gold column."""
     with database_answers():
-        names = [c.name for c in Library(shared_store(), specs(), keyring(), current_user().id).list()]
+        names = [c.name for c in Library(shared_store(), specs(), keyring(), current_user()).list()]
     r1, r2, r3, r4 = st.columns(4)
     collection = r1.selectbox("Documents (retrieval)", [NO_COLLECTION, *names], key="ev-collection")
     if collection == NO_COLLECTION:
@@ -317,6 +328,13 @@ if (
     to_open := state.take_evaluation_to_open()
 ) is not None:  # before the selectbox exists, as Streamlit requires
     st.session_state["ev-pick"] = to_open
+    # One just ended (or was queued, stopped, or sent from History): the page leads with its results, the
+    # form folded up above them.
+    st.session_state["ev-new-open"] = False
+elif st.session_state.get("ev-run"):
+    # Run was pressed in the open form: say so, so that folding it up when the run ends is a change (the
+    # browser keeps an expander as the user left it while `expanded` stays the same).
+    st.session_state["ev-new-open"] = True
 
 all_specs = specs()
 ring = keyring()
@@ -461,3 +479,6 @@ if listing:
             st.session_state.pop("ev-pick", None)
             st.rerun()
         show_evaluation(saved, on_worker)
+        if to_open is not None:
+            scrolls = st.session_state["ev-scrolls"] = st.session_state.get("ev-scrolls", 0) + 1
+            st.html(SCROLL_TO_RESULTS.format(scrolls), unsafe_allow_javascript=True)

@@ -22,6 +22,10 @@ class Message:
 class ChatRequest:
     """What to send: chat messages, or raw text for base models, plus sampling parameters."""
 
+    # The longest answer asked for when no one says otherwise: the default of the CLI, the Compare page
+    # and `Params`, and what a local worker generates for a request without max_tokens. The one place.
+    DEFAULT_MAX_TOKENS: ClassVar[int] = 256
+
     messages: tuple[Message, ...] = ()
     raw_text: str | None = None
     temperature: float | None = None

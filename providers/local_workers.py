@@ -37,7 +37,7 @@ from providers.base import (
     TextDelta,
     Usage,
 )
-from providers.llama_worker import DEFAULT_MAX_TOKENS, encode_line, encode_request
+from providers.llama_worker import encode_line, encode_request
 
 QUEUE_LIMIT_ENV = "PLAYGROUND_QUEUE_LIMIT_S"
 DEFAULT_QUEUE_LIMIT_S = 300.0
@@ -432,7 +432,7 @@ class ModelWorker:
     def stream(self, request: ChatRequest, cancel: CancelToken, queue_limit: float) -> Iterator[Chunk]:
         """Wait for this model in arrival order (Queued(n), then Queued(0) at its turn), then generate."""
         input_tokens = self.count(request)
-        max_tokens = request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS
+        max_tokens = request.max_tokens if request.max_tokens is not None else ChatRequest.DEFAULT_MAX_TOKENS
         if input_tokens + max_tokens > self.n_ctx:
             raise errors.ContextOverflowError(
                 f"prompt is {input_tokens} tokens + max_tokens {max_tokens} > context window {self.n_ctx}"

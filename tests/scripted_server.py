@@ -3,7 +3,8 @@
 The scenario is the first path segment: `http://127.0.0.1:PORT/<scenario>/v1/chat/completions`, where
 <scenario> is `name` or `name~key=value~key=value`. Names:
   ok         stream `tokens` words, first after `ttft` s, then one every `gap` s; `usage=1` adds usage
-  ratelimit  the first `fail` requests to this scenario get 429 with Retry-After `after`, then ok
+  ratelimit  the first `fail` requests to this scenario get 429 with Retry-After `after`, then ok (embed
+             for /v1/embeddings)
   status     always answer HTTP `code` with a JSON error (message echoes the bearer key if `echo=1`)
   html502    a 502 with an HTML error page
   hang       accept and send nothing until the server stops
@@ -13,7 +14,7 @@ The scenario is the first path segment: `http://127.0.0.1:PORT/<scenario>/v1/cha
   echo       stream the last user message back word by word, first after `ttft` s
   judge      answer a judge's verdict: {"reasoning": ..., "score": `score`}; `score=bad` sends prose
   embed      /v1/embeddings: a `dims`-sized bag-of-words vector per input (words hashed to positions,
-             so texts sharing words are close), with usage = words counted
+             so texts sharing words are close), with usage = words counted, after `delay` s
 Every request's headers are kept in `ScriptedServer.requests` for assertions.
 """
 
@@ -59,8 +60,14 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.in_flight[name] += 1
             self.server.peak[name] = max(self.server.peak[name], self.server.in_flight[name])
+        # A completion asked without `stream` gets one JSON answer, as from OpenAI ("View code" snippets).
+        self._whole: dict[str, Any] | None = (
+            {"text": "", "usage": None} if "completions" in self.path and not body.get("stream") else None
+        )
         try:
             handler(args, count, body)
+            if self._whole is not None and self._whole.get("done"):
+                self._send_whole()
         finally:
             with self.server.lock:
                 self.server.in_flight[name] -= 1
@@ -76,7 +83,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_whole(self) -> None:
+        assert self._whole is not None
+        text, chat = self._whole["text"], "chat/completions" in self.path
+        choice = {"index": 0, "finish_reason": "stop"}
+        choice.update({"message": {"role": "assistant", "content": text}} if chat else {"text": text})
+        payload = {
+            "id": "scripted",
+            "object": "chat.completion" if chat else "text_completion",
+            "created": int(time.time()),
+            "model": "scripted",
+            "choices": [choice],
+        }
+        if self._whole["usage"]:
+            payload["usage"] = self._whole["usage"]
+        self._json(200, payload)
+
     def _start_sse(self) -> None:
+        if self._whole is not None:
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -84,6 +109,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _event(self, payload: dict[str, Any] | str) -> None:
+        if self._whole is not None:  # collected for one JSON answer
+            if payload == "[DONE]":
+                self._whole["done"] = True
+            elif isinstance(payload, dict):
+                self._whole["usage"] = payload.get("usage") or self._whole["usage"]
+                for choice in payload.get("choices", []):
+                    self._whole["text"] += choice["delta"].get("content") or ""
+            return
         data = payload if isinstance(payload, str) else json.dumps(payload)
         self.wfile.write(f"data: {data}\n\n".encode())
         self.wfile.flush()
@@ -143,6 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _scenario_embed(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
         dims = int(args.get("dims", 64))
+        time.sleep(float(args.get("delay", 0)))
         if "inputs" in body:  # Hugging Face feature-extraction: the bare vector(s), no envelope
             inputs = body["inputs"]
             vectors = [_bag_of_words(str(t), dims) for t in ([inputs] if isinstance(inputs, str) else inputs)]
@@ -166,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         if count <= int(args.get("fail", 1)):
             self._json(429, {"error": {"message": "slow down"}}, {"Retry-After": args.get("after", "0.3")})
             return
-        self._scenario_ok(args, count, body)
+        (self._scenario_embed if "embeddings" in self.path else self._scenario_ok)(args, count, body)
 
     def _scenario_status(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
         message = "scripted failure"

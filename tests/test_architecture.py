@@ -60,7 +60,7 @@ def test_pages_import_package_apis_not_modules():
     # Pages import what a package's __init__ names, or a package's chart module (plotly loads late).
     packages = {
         f"playground.{name}"
-        for name in ("core", "engine", "storage", "hosting", "rag", "compare", "evals", "catalog")
+        for name in ("core", "engine", "storage", "hosting", "rag", "compare", "evals", "catalog", "arena")
     }
     deep = []
     for path in files("pages") + [ROOT / "app.py"]:
@@ -86,7 +86,7 @@ def test_every_package_api_name_is_the_thing_it_names():
     import importlib
     import types
 
-    for package in ("core", "engine", "storage", "hosting", "rag", "compare", "evals", "catalog"):
+    for package in ("core", "engine", "storage", "hosting", "rag", "compare", "evals", "catalog", "arena"):
         module = importlib.import_module(f"playground.{package}")
         for name in module.__all__:
             value = getattr(module, name)
@@ -99,11 +99,12 @@ LAYERS = {
     "engine": {"core"},
     "storage": {"core"},
     "hosting": {"core", "engine", "storage"},
-    "rag": {"core", "engine", "storage"},
+    "rag": {"core", "engine", "storage", "hosting"},  # every embedding call is admitted by the Gate
     "compare": {"core", "engine", "storage", "hosting", "rag"},
     "evals": {"core", "engine", "storage", "hosting", "rag"},
     "catalog": {"core", "engine", "storage", "hosting", "rag", "compare"},
-    "cli": {"core", "engine", "storage", "hosting", "rag", "compare", "evals", "catalog"},
+    "arena": {"core", "engine", "storage", "hosting"},
+    "cli": {"core", "engine", "storage", "hosting", "rag", "compare", "evals", "catalog", "arena"},
 }
 
 

@@ -160,6 +160,54 @@ def test_stop_keeps_partial_answers_marked_cancelled(streamlit_url: str):
         assert any(r.text for r in latest.results)  # the partial text was saved
 
 
+def test_a_double_click_on_run_makes_one_run_and_a_reload_finds_it_going(streamlit_url: str):
+    from playwright.sync_api import expect
+
+    from playground.compare import open_history
+
+    with chromium_page(1800) as page:
+        run = start_run(page, streamlit_url, "Write a story about a lighthouse keeper.", max_tokens=120)
+        run.dblclick()  # the click from start_run and two more, before the page has redrawn
+        expect(run).to_be_disabled(timeout=30_000)
+        expect(page.get_by_text("▌").first).to_be_visible(timeout=120_000)  # streaming has begun
+        assert "current=" in page.url
+        page.reload()  # mid-run: the address brings the same run back, still going
+        expect(page.get_by_text("▌").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Run saved")).to_be_visible(timeout=180_000)
+        runs = open_history().list_runs()
+        assert len(runs) == 1, [r.id for r in runs]  # one run, though Run was pressed three times
+        assert {r.model for r in runs[0].results} == {"smollm2-135m", "gemma3-270m"}
+        assert not any(r.finish_reason == "cancelled" for r in runs[0].results)
+        assert "stopped by the user" not in page.inner_text("body")
+
+
+def test_follow_up_continues_each_local_models_own_conversation(streamlit_url: str):
+    from playwright.sync_api import expect
+
+    from playground.compare import open_history
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with chromium_page(2400) as page:
+        start_run(page, streamlit_url, "My name is Ada.", max_tokens=16)
+        expect(page.get_by_text("Run saved")).to_be_visible(timeout=120_000)
+        follow = page.get_by_label("Follow up", exact=True)
+        follow.fill("What is my name?")
+        follow.press("Control+Enter")
+        button = page.get_by_role("button", name="Follow up", exact=True)
+        expect(button).to_be_enabled(timeout=30_000)
+        button.click()
+        expect(page.get_by_text("Turn 2: What is my name?")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Run saved")).to_be_visible(timeout=120_000)
+        expect(page.get_by_text(re.compile(r"^Conversation so far \(2 turns"))).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "compare-follow-up.png"), full_page=True)
+        last, first = open_history().list_runs()[:2]
+        assert last.parent_id == first.id and last.prompt == "What is my name?"
+        assert {r.model for r in last.results} == {"smollm2-135m", "gemma3-270m"}
+        # Each model was sent more than the new prompt alone: its own first answer came along.
+        first_in = {r.model: r.input_tokens for r in first.results}
+        assert all(r.input_tokens > first_in[r.model] for r in last.results)
+
+
 def _busy_smollm2_worker(server_pid: int) -> int:
     """The server's smollm2 worker once it has generated for a while."""
     import time

@@ -21,6 +21,7 @@ from playground.engine import Delta, Done
 from playground.storage import Store, StoreUnavailableError
 from playground.storage.runs import RunRow
 from tests import postgres
+from tests.apptest_runs import click_run
 from tests.conftest import free_port, remote_spec
 from tests.postgres import Cluster
 from tests.scripted_server import ScriptedServer
@@ -158,10 +159,10 @@ def test_compare_says_which_answers_are_not_saved_yet_and_offers_them(
     at.text_area(key="prompt").input("Name three colors")
     at.number_input(key="max_tokens").set_value(4)
     at.run()
-    at.button(key="run").click().run()  # a first run, saved: the app has its database open ...
+    click_run(at)  # a first run, saved: the app has its database open ...
     assert any("Run saved" in c.value for c in at.caption)
     own_cluster.stop()  # ... and then the database goes away
-    at.button(key="run").click().run()
+    click_run(at)
     assert not at.exception
     warning = " ".join(w.value for w in at.warning)
     assert "Not saved yet" in warning and "smollm2-135m" in warning and "gemma3-270m" in warning
@@ -198,7 +199,7 @@ def test_sqlite_four_cli_processes_and_an_app_session_lose_no_row(
     at.text_area(key="prompt").input("from the app")
     at.run()
     for _ in range(3):
-        at.button(key="run").click().run()
+        click_run(at)
         assert not at.exception and not any("Not saved yet" in w.value for w in at.warning)
     outputs = [process.communicate(timeout=300)[0] for process in clis]
     assert all("FAILED" not in out and '"storage"' not in out for out in outputs), outputs[0][-3000:]

@@ -29,9 +29,9 @@ from playground.evals.metrics import (
     check_metrics,
     chrf,
     contains,
-    exact_match,
     json_schema,
     numeric,
+    quasi_exact_match,
     regex_match,
     rouge_l,
     valid_json,
@@ -46,10 +46,10 @@ from tests.conftest import closed_port_url, remote_spec
 # --- metrics ---------------------------------------------------------------------------------------------
 
 
-def test_exact_match_and_contains_normalise_case_punctuation_and_spaces():
-    assert exact_match("  Positive. ", "positive", {}).passed
-    assert not exact_match("Positive.", "positive", {"strip_punctuation": False}).passed
-    assert not exact_match("POSITIVE", "positive", {"ignore_case": False}).passed
+def test_quasi_exact_match_and_contains_normalise_case_punctuation_and_spaces():
+    assert quasi_exact_match("  Positive. ", "positive", {}).passed
+    assert not quasi_exact_match("Positive.", "positive", {"strip_punctuation": False}).passed
+    assert not quasi_exact_match("POSITIVE", "positive", {"ignore_case": False}).passed
     assert contains("The answer is: Paris!", "paris", {}).value == 1.0
     assert contains("London", "Paris", {}).value == 0.0
 

@@ -73,14 +73,20 @@ def test_sample_on_the_two_local_models_reads_which_is_better():
     at = evaluate_page()
     at.selectbox(key="ev-sample").set_value("sentiment.csv").run()
     assert at.multiselect(key="ev-models").value == ["smollm2-135m", "gemma3-270m"]
-    assert at.multiselect(key="ev-metrics-sentiment.csv").value == ["exact_match", "contains"]
+    assert at.multiselect(key="ev-metrics-sentiment.csv").value == ["quasi_exact_match", "contains"]
     at.number_input(key="ev-limit-sentiment.csv").set_value(2).run()
     at.button(key="ev-run").click().run()
     assert not at.exception, at.exception
     shown = [m.value.replace("\\", "") for m in at.markdown]  # the page escapes text it did not write
-    readings = [m for m in shown if m.startswith("- exact_match") or m.startswith("- contains")]
+    readings = [m for m in shown if m.startswith("- quasi_exact_match") or m.startswith("- contains")]
     assert len(readings) == 2
     assert all(("leads" in r or "tie" in r) for r in readings)
+    captions = [c.value.replace("\\", "") for c in at.caption]  # the summary names each normalisation
+    assert (
+        "quasi_exact_match: case, ASCII punctuation, articles (a, an, the) and extra whitespace ignored"
+        in captions
+    )
+    assert "contains: case, ASCII punctuation and extra whitespace ignored" in captions
 
 
 def test_stopped_evaluation_is_listed_and_resumes_only_missing_rows(scripted):

@@ -137,6 +137,12 @@ def test_history_list_filter_delete(db_url):
     store.add_result(second, RunResult(model="y", text="woof", run_id=second))
     assert [r.id for r in store.list_runs()] == [second, first]
     assert [r.id for r in store.list_runs(model="x")] == [first]
+    # Part of a key, any case, and a run that saved no answer matches on the models it asked.
+    third = store.create_run("about birds", ["gemma3-270m", "smollm2-135m"], {})
+    assert [r.id for r in store.list_runs(model="GEMMA")] == [third]
+    assert [r.id for r in store.list_runs(model="3-2")] == [third]
+    assert store.list_runs(model="%") == [] and store.list_runs(text="_") == []  # wildcards are literal
+    store.delete_run(third)
     assert [r.id for r in store.list_runs(text="woof")] == [second]
     assert [r.id for r in store.list_runs(text="CATS")] == [first]
     assert store.delete_run(first) is True

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from playground.core.errors import UsageError
+from playground.core.policy import User
 from playground.rag.library import Library
 from playground.rag.prompting import INSTRUCTIONS, Passage, citations, defuse, rag_prompt
 from playground.storage import Store
@@ -21,7 +22,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "documents"
 def library(scripted: ScriptedServer) -> Library:
     """A library on the test store, with an OpenAI-compatible embedding model on the scripted server."""
     spec = remote_spec(scripted.url("embed~dims=128"), key="bow", task="embeddings")
-    return Library(Store(), {"bow": spec}, owner="alice")
+    return Library(Store(), {"bow": spec}, user=User("alice", "Alice"))
 
 
 def _file(name: str) -> tuple[str, bytes]:
@@ -74,7 +75,7 @@ def test_bad_input_gets_one_clear_message_and_loses_nothing(library: Library):
         library.create("x", "gpt-4o-mini", 64, 8)
     with pytest.raises(UsageError, match="already have a collection named 'docs'"):
         library.create("docs", "bow", 64, 8)
-    assert Library(Store(), library.specs, owner="bob").list() == []  # each user's own
+    assert Library(Store(), library.specs, user=User("bob", "Bob")).list() == []  # each user's own
 
 
 def test_a_document_with_instructions_stays_fenced_and_labelled_as_data():
@@ -162,7 +163,7 @@ def test_the_cli_adds_searches_lists_asks_and_removes(scripted: ScriptedServer, 
 def test_the_bundled_embedding_model_indexes_real_documents_offline():
     from playground.core.specs import load_specs
 
-    library = Library(Store(), load_specs(), owner="local")
+    library = Library(Store(), load_specs())
     docs = library.create("fixtures", "wordllama-256", 128, 16)
     names = ["notes.txt", "guide.md", "page.html", "report.pdf", "memo.docx"]
     outcomes = library.add(docs, [_file(n) for n in names])
@@ -188,7 +189,7 @@ def test_the_documents_page_creates_adds_searches_and_asks(scripted: ScriptedSer
     at.button[0].click().run()  # Create collection (the form's submit button)
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.selectbox(key="doc-collection").value == "biology"
-    library = Library(Store(), load_specs_with_echo(scripted), owner="local")
+    library = Library(Store(), load_specs_with_echo(scripted))
     library.add(
         library.get("biology"),
         [("cells.md", b"The mitochondria is the powerhouse of the cell.\n\nLeaves are green.")],
@@ -220,7 +221,7 @@ def test_hugging_face_feature_extraction_embeds_for_a_collection(scripted: Scrip
     spec = ModelSpec(
         key="hf-embed", provider="huggingface", model="m", task="embeddings", base_url=url, api_key_env=None
     )
-    library = Library(Store(), {"hf-embed": spec}, owner="local")
+    library = Library(Store(), {"hf-embed": spec})
     docs = library.create("hf", "hf-embed", 32, 4)
     added = library.add(docs, [("a.md", b"Cats purr softly.\n\nRockets burn fuel to climb.")])
     assert added[0].ok and added[0].chunks >= 1
@@ -303,7 +304,7 @@ def test_the_matrix_and_drill_in_keep_answers_with_and_without_retrieval_apart(s
     spec = remote_spec(scripted.url("embed"), key="bow", task="embeddings")
     echo = remote_spec(scripted.url("echo"), key="echo")
     specs = {"bow": spec, "echo": echo}
-    library = Library(Store(), specs, owner="local")
+    library = Library(Store(), specs)
     library.add(
         library.create("bio", "bow", 64, 8),
         [("cells.md", b"The mitochondria is the powerhouse of the cell.")],
@@ -326,3 +327,48 @@ def test_the_matrix_and_drill_in_keep_answers_with_and_without_retrieval_apart(s
     (plain_arm, plain_cell), (rag_arm, rag_cell) = cells_of_row(saved, 0)
     assert (plain_arm.rag, plain_cell.rag, rag_arm.rag, rag_cell.rag) == (False, False, True, True)
     assert plain_cell.result.text != rag_cell.result.text
+
+
+def test_search_by_meaning_labels_its_scores_and_marks_chunks_below_the_measured_floor_weak():
+    """The bundled model's floor (models.toml, from bench/bench_relevance.py): a question the documents
+    answer finds its passage above it; one they do not cover gets only weak matches, still listed."""
+    import json
+
+    from playground.core.specs import load_specs
+
+    specs = load_specs()
+    floor = specs["wordllama-256"].relevance_floor
+    assert floor is not None
+    data = Path(__file__).resolve().parent.parent / "bench" / "data" / "retrieval"
+    passages = [json.loads(line) for line in (data / "passages.jsonl").read_text().splitlines()[:40]]
+    library = Library(Store(), specs)
+    docs = library.create("stdlib", "wordllama-256", 256, 0)
+    files = [(f"{p['name']}.md", f"{p['name']}\n{p['summary']} {p['body']}".encode()) for p in passages]
+    assert all(o.ok for o in library.add(docs, files))
+    docs = library.get("stdlib")
+
+    answered = library.find(docs, passages[3]["summary"], k=3)
+    best = answered.passages[0]
+    assert best.source == f"{passages[3]['name']}.md" and best.score >= floor and not best.weak
+    assert best.score_label == f"similarity {best.score:.3f}"
+    assert f"Below {floor:.2f}" in answered.note and "wordllama-256" in answered.note
+
+    uncovered = library.find(docs, "how long should I bake sourdough bread", k=3)
+    assert len(uncovered.passages) == 3 and uncovered.weak == 3  # kept, each marked
+    assert all(p.score < floor and p.score_label.endswith("· weak match") for p in uncovered.passages)
+
+    lexical = library.find(docs, "parse command line arguments", k=2, method="bm25")
+    assert lexical.passages[0].score_label.startswith("BM25 ") and not lexical.passages[0].weak
+    assert "no fixed scale" in lexical.note
+
+
+def test_a_relevance_floor_is_a_cosine_similarity_of_an_embedding_model():
+    from playground.core.specs import SpecError, parse_models_text
+
+    good = parse_models_text(
+        '[models.e]\nprovider = "openai"\nmodel = "m"\ntask = "embeddings"\nrelevance_floor = 0.3\n', "f.toml"
+    )
+    assert good["e"].relevance_floor == 0.3
+    for bad in ('task = "embeddings"\nrelevance_floor = 2', 'task = "chat"\nrelevance_floor = 0.3'):
+        with pytest.raises(SpecError, match="relevance_floor"):
+            parse_models_text(f'[models.e]\nprovider = "openai"\nmodel = "m"\n{bad}\n', "f.toml")

@@ -6,7 +6,6 @@ another's keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -14,8 +13,7 @@ import streamlit as st
 from playground.compare import CompareForm
 
 if TYPE_CHECKING:
-    from playground.compare import Comparison
-    from playground.core import ModelSpec, RunResult
+    from playground.core import ModelSpec
 
 # The Compare page's widget keys, by CompareForm field.
 COMPARE_WIDGETS = {
@@ -27,6 +25,7 @@ COMPARE_WIDGETS = {
     "max_tokens": "max_tokens",
     "seed": "seed",
     "repeat": "repeat",
+    "deadline_s": "deadline",
 }
 _PER_MODEL_ON, _PER_MODEL_START = "per-model-on", "per-model-start"
 
@@ -60,37 +59,28 @@ def per_model_start() -> dict[str, dict[str, object]]:
     return st.session_state.get(_PER_MODEL_START, {})
 
 
-def active_comparison() -> Comparison | None:
-    """Take the comparison the previous script run left going (it was interrupted), if any."""
-    return st.session_state.pop("active", None)
+# The query parameter that keeps the session's current run in the page's address: a reload, or the same
+# address in a new tab, finds the run again (still going or ended).
+CURRENT_RUN_PARAM = "current"
 
 
-def set_active_comparison(comparison: Comparison | None) -> None:
-    """Remember the running comparison, so the next script run can stop and collect it."""
-    if comparison is None:
-        st.session_state.pop("active", None)
+def current_run_id() -> str | None:
+    """The comparison this session ran last (running or ended), from the session or the address."""
+    kept = st.session_state.get("current-run")
+    if kept and st.query_params.get(CURRENT_RUN_PARAM) != kept:
+        # Another page cleared the address: put it back, so a reload still finds the run.
+        st.query_params[CURRENT_RUN_PARAM] = kept
+    return kept or st.query_params.get(CURRENT_RUN_PARAM)
+
+
+def set_current_run(run_id: str | None) -> None:
+    """Make `run_id` the session's current comparison, in the session and in the page's address."""
+    if run_id is None:
+        st.session_state.pop("current-run", None)
+        st.query_params.pop(CURRENT_RUN_PARAM, None)
     else:
-        st.session_state["active"] = comparison
-
-
-@dataclass(frozen=True)
-class LastRun:
-    """The last comparison of this session, as Compare shows it under the form."""
-
-    results: list[RunResult]
-    order: list[str]  # the models' keys in the order they were chosen
-    run_id: str | None
-    unsaved: list[RunResult]  # answers the database had not confirmed when the run ended
-
-
-def last_results() -> LastRun | None:
-    """The last comparison's results (what Compare shows under the form)."""
-    return st.session_state.get("last")
-
-
-def set_last_results(comparison: Comparison, results: list[RunResult]) -> None:
-    """Keep a comparison's results so reruns redraw them without calling any model."""
-    st.session_state["last"] = LastRun(results, comparison.order, comparison.run_id, list(comparison.unsaved))
+        st.session_state["current-run"] = run_id
+        st.query_params[CURRENT_RUN_PARAM] = run_id
 
 
 def open_evaluation_next(eval_id: str) -> None:

@@ -26,12 +26,13 @@ from playground.core import (
 from playground.engine import Keyring
 
 if TYPE_CHECKING:
-    from playground.compare import RunHistory
+    from playground.compare import Conversation, RunHistory, StoredRun
     from playground.hosting import Gate
 
 
 SHELL_FLAG = "_app_shell"
 WANTED_PAGE = "_wanted_page"
+WANTED_QUERY = "_wanted_query"
 
 
 def page_shell(page_path: str) -> None:
@@ -43,6 +44,8 @@ def page_shell(page_path: str) -> None:
     """
     if not st.session_state.get(SHELL_FLAG) or access_refused() is not None:
         st.session_state[WANTED_PAGE] = page_path
+        # A switch drops the query (a join link's ?arena=, a share link's ?run=): it is kept to go along.
+        st.session_state[WANTED_QUERY] = st.query_params.to_dict()
         st.switch_page("app.py")
 
 
@@ -189,18 +192,86 @@ def render_chart_grid(charts: Sequence[Chart | ChartNote], key: str, columns: in
                 st.info(plain(note.text))
 
 
-def render_code(run_id: str, known: dict[str, ModelSpec]) -> None:
-    """ "View code": per model, a snippet that repeats exactly the call a stored run made."""
+def render_stored_run(run: StoredRun) -> None:
+    """A saved run as History and share links open it: its state, the conversation's earlier turns, its
+    prompt, parameters, answers side by side (a model that saved nothing says so), charts and "View code"."""
+    from playground.compare import Conversation, describe_stored_params
+
+    if note := run.state_note():
+        (st.info if run.state == "running" else st.warning)(plain(note))
+    conversation = open_conversation(run.id) if run.parent_id else None
+    if conversation is not None and len(conversation.turns) > 1:
+        render_earlier_turns(Conversation(conversation.turns[:-1]), run.prompt)
+    else:
+        conversation = None
+        if run.system:
+            st.markdown(f"**System:** {plain(run.system)}")
+        st.markdown(f"**Prompt:** {plain(run.prompt)}")
+    st.caption(plain(f"Parameters: {describe_stored_params(run.params)} · share link: ?run={run.id}"))
+    first = {r.model: r for r in run.results if r.repeat_index == 0}
+    for column, key in zip(st.columns(max(len(run.models), 1)), run.models, strict=False):
+        with column:
+            st.markdown(f"#### {plain(key)}")
+            if key in first:
+                render_answer(first[key])
+            else:
+                st.caption("no answer saved" + (" yet" if run.state == "running" else ""))
+    render_charts(run.results, run.models)
+    if conversation is not None:
+        render_conversation_totals(conversation)
+    render_code(run, specs(), conversation)
+
+
+def open_conversation(run_id: str) -> Conversation | None:
+    """The conversation `run_id` ends, from the history (None if the database cannot say just now)."""
+    from playground.compare import Conversation
+
+    with database_answers(stop=False):
+        turns = shared_store().conversation(run_id)
+        return Conversation(turns) if turns else None
+    return None
+
+
+def render_earlier_turns(earlier: Conversation, next_prompt: str) -> None:
+    """The turns before the one shown next (every turn of `earlier`): each prompt, then every model's
+    answer and figures; then the next turn's prompt."""
+    if earlier.system:
+        st.markdown(f"**System:** {plain(earlier.system)}")
+    for number, run in enumerate(earlier.turns, start=1):
+        st.markdown(f"**Turn {number}:** {plain(run.prompt)}")
+        for column, key in zip(st.columns(max(len(run.models), 1)), run.models, strict=False):
+            with column:
+                st.markdown(f"###### {plain(key)}")
+                answer = earlier.answer(run, key)
+                if answer is not None:
+                    render_answer(answer)
+                else:
+                    st.caption("no answer saved")
+    st.markdown(f"**Turn {len(earlier.turns) + 1}:** {plain(next_prompt)}")
+
+
+def render_conversation_totals(conversation: Conversation) -> None:
+    """Each model's tokens and cost over the whole conversation (a later turn resends the earlier ones)."""
+    if len(conversation.turns) < 2:
+        return
+    st.caption(
+        plain(
+            f"Conversation so far ({len(conversation.turns)} turns; each turn resends the earlier ones): "
+            + " · ".join(f"{t.model}: {t.line()}" for t in conversation.totals())
+        )
+    )
+
+
+def render_code(
+    run: StoredRun, known: dict[str, ModelSpec], conversation: Conversation | None = None
+) -> None:
+    """ "View code": per model, a snippet that repeats exactly the call a stored run made (with the
+    `conversation` it ends, the earlier turns included, as they were sent)."""
     from playground.compare import curl_snippet, python_snippet, replay_requests
 
-    run = None
-    with database_answers(stop=False):  # the answers above stay on the page
-        run = shared_store().get_run(run_id)
-    if run is None:
-        return
     with st.expander("View code"):
         st.caption("Keys are read from environment variables; set them before running a snippet.")
-        for spec, request in replay_requests(run, known):
+        for spec, request in replay_requests(run, known, conversation):
             st.markdown(f"**{plain(spec.key)}**")
             st.code(python_snippet(spec, request), language="python")
             curl = curl_snippet(spec, request)

@@ -8,13 +8,24 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
-from playground.cli.common import EXIT_FAILED, EXIT_OK, fail_usage
+from playground.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    AsJson,
+    Command,
+    CommandGroup,
+    MaxTokens,
+    ModelKeys,
+    ModelsFile,
+    fail_usage,
+)
+from playground.cli.tables import print_table
 from playground.compare.ask import plan_ask
 from playground.compare.service import Comparison
 from playground.core.errors import UsageError
-from playground.core.params import Params
+from playground.core.params import DEFAULT_MAX_TOKENS, Params
 from playground.core.specs import SpecError, load_specs
 from playground.engine.fanout import Done
 from playground.rag.library import (
@@ -27,13 +38,14 @@ from playground.rag.library import (
 from playground.rag.prompting import Passage, citations
 from playground.storage.runs import Store
 
-docs_app = typer.Typer(no_args_is_help=True, help="Collections of your documents, for retrieval (RAG).")
+docs_app = typer.Typer(
+    no_args_is_help=True, help="Collections of your documents, for retrieval (RAG).", cls=CommandGroup
+)
 out = Console()
 err = Console(stderr=True)
 
-Collection = Annotated[str, typer.Option("--collection", "-c", help="The collection's name.")]
-ModelsFile = Annotated[str | None, typer.Option("--models-file", help="Extra models TOML.")]
-AsJson = Annotated[bool, typer.Option("--json", help="JSON lines instead of tables.")]
+Collection = Annotated[str, typer.Option("--collection", "-c", metavar="NAME", help="The collection's name.")]
+Method = Annotated[str, typer.Option("--method", metavar="HOW", help="Retrieval: vector or bm25.")]
 
 
 def _library(models_file: str | None) -> Library:
@@ -43,18 +55,19 @@ def _library(models_file: str | None) -> Library:
         raise fail_usage(str(exc)) from exc
 
 
-@docs_app.command("add")
+@docs_app.command("add", cls=Command)
 def add_command(
-    files: Annotated[list[Path], typer.Argument(help="txt, md, html, pdf or docx files.")],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", help="txt, md, html, pdf or docx files.")],
     collection: Collection,
     embed: Annotated[
-        str | None, typer.Option("--embed", help="Embedding model key (new collection).")
+        str | None, typer.Option("--embed", metavar="KEY", help="Embedding model key (new collection).")
     ] = None,
     chunk_size: Annotated[
-        int, typer.Option("--chunk-size", help="Tokens per chunk (new collection).")
+        int, typer.Option("--chunk-size", min=1, metavar="N", help="Tokens per chunk (new collection).")
     ] = DEFAULT_CHUNK_TOKENS,
     overlap: Annotated[
-        int, typer.Option("--overlap", help="Tokens shared by neighbours.")
+        int,
+        typer.Option("--overlap", min=0, metavar="N", help="Tokens shared by neighbours (new collection)."),
     ] = DEFAULT_OVERLAP_TOKENS,
     models_file: ModelsFile = None,
     as_json: AsJson = False,
@@ -85,10 +98,11 @@ def add_command(
         elif outcome.ok:
             verb = "replaced" if outcome.replaced else "added"
             out.print(
-                f"{verb} {outcome.name}: {outcome.chunks} chunks in {outcome.embed_seconds:.2f} s of embedding"
+                f"{verb} {outcome.name}: {outcome.chunks} chunks in {outcome.embed_seconds:.2f} s of embedding",
+                markup=False,
             )
         else:
-            err.print(f"not added: {outcome.error}", soft_wrap=True)
+            err.print(f"not added: {outcome.error}", soft_wrap=True, markup=False)
     raise typer.Exit(EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED)
 
 
@@ -99,22 +113,24 @@ def _read(path: Path) -> bytes:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-@docs_app.command("search")
+@docs_app.command("search", cls=Command)
 def search_command(
-    query: Annotated[str, typer.Argument(help="What to look for.")],
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="What to look for.")],
     collection: Collection,
-    k: Annotated[int, typer.Option("--k", help="How many chunks.")] = 5,
-    method: Annotated[str, typer.Option("--method", help="vector or bm25.")] = "vector",
+    k: Annotated[int, typer.Option("--k", min=1, metavar="K", help="How many chunks.")] = 5,
+    method: Method = "vector",
     models_file: ModelsFile = None,
     as_json: AsJson = False,
 ) -> None:
     """The k chunks nearest to QUERY, with scores, file and position."""
     library = _library(models_file)
     try:
-        hits = library.search(library.get(collection), query, k, _method(method))
+        found = library.find(library.get(collection), query, k, _method(method))
     except UsageError as exc:
         raise fail_usage(str(exc)) from exc
-    _print_passages(hits, as_json)
+    _print_passages(found.passages, as_json)
+    if not as_json:
+        out.print(found.note, style="dim", markup=False, highlight=False)
 
 
 def _method(value: str) -> SearchMethod:
@@ -129,15 +145,15 @@ def _print_passages(passages: list[Passage] | tuple[Passage, ...], as_json: bool
         for p in passages:
             print(json.dumps(vars(p)))
         return
-    table = Table("#", "score", "file", "chunk", "text")
-    for p in passages:
-        table.add_row(
-            str(p.number), f"{p.score:.3f}", p.source, str(p.position + 1), p.text[:160].replace("\n", " ")
-        )
-    out.print(table)
+    headers = ["#", "score", "file", "chunk", "text"]
+    lines = [
+        [str(p.number), p.score_label, p.source, str(p.position + 1), p.text[:160].replace("\n", " ")]
+        for p in passages
+    ]
+    print_table(out, headers, lines, keys=["#", "file"], rank=["text", "score", "chunk"])
 
 
-@docs_app.command("list")
+@docs_app.command("list", cls=Command)
 def list_command(models_file: ModelsFile = None, as_json: AsJson = False) -> None:
     """Your collections: embedding model, chunking, documents and chunks."""
     try:
@@ -148,13 +164,14 @@ def list_command(models_file: ModelsFile = None, as_json: AsJson = False) -> Non
         for c in collections:
             print(json.dumps({**vars(c), "created_at": c.created_at.isoformat()}))
         return
-    table = Table("collection", "embedding model", "chunk / overlap (tokens)", "documents", "chunks")
-    for c in collections:
-        table.add_row(c.name, c.embedder, f"{c.chunk_size} / {c.overlap}", str(c.documents), str(c.chunks))
-    out.print(table)
+    headers = ["collection", "embedding model", "chunk / overlap (tokens)", "documents", "chunks"]
+    lines = [
+        [c.name, c.embedder, f"{c.chunk_size} / {c.overlap}", c.documents, c.chunks] for c in collections
+    ]
+    print_table(out, headers, lines, keys=["collection", "embedding model"], rank=["documents", "chunks"])
 
 
-@docs_app.command("remove")
+@docs_app.command("remove", cls=Command)
 def remove_command(collection: Collection, models_file: ModelsFile = None) -> None:
     """Delete a collection with its documents, chunks and vectors."""
     try:
@@ -165,13 +182,15 @@ def remove_command(collection: Collection, models_file: ModelsFile = None) -> No
 
 
 def ask_command(
-    question: Annotated[str, typer.Argument(help="The question.")],
-    model: Annotated[list[str], typer.Option("-m", "--model", help="Model key; repeat for more.")],
+    question: Annotated[str, typer.Argument(metavar="QUESTION", help="The question.")],
+    model: ModelKeys,
     collection: Collection,
-    k: Annotated[int, typer.Option("--k", help="Chunks to retrieve.")] = 5,
-    mode: Annotated[str, typer.Option("--mode", help="rag, plain or both.")] = "both",
-    method: Annotated[str, typer.Option("--method", help="Retrieval: vector or bm25.")] = "vector",
-    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Max output tokens.")] = 256,
+    k: Annotated[int, typer.Option("--k", min=1, metavar="K", help="Chunks to retrieve.")] = 5,
+    mode: Annotated[
+        str, typer.Option("--mode", metavar="MODE", help="rag (with the chunks), plain (without) or both.")
+    ] = "both",
+    method: Method = "vector",
+    max_tokens: MaxTokens = DEFAULT_MAX_TOKENS,
     models_file: ModelsFile = None,
     as_json: AsJson = False,
 ) -> None:
@@ -196,7 +215,7 @@ def ask_command(
     if not as_json:
         _print_passages(plan.passages, False)
         if plan.trimmed_note:
-            err.print(plan.trimmed_note, soft_wrap=True)
+            err.print(plan.trimmed_note, soft_wrap=True, markup=False)
     shown = plan.rag.passages if plan.rag else ()
     ok = True
     for key in model:
@@ -212,9 +231,10 @@ def ask_command(
                 )
             else:
                 out.rule(f"{key} · {name}")
-                out.print(result.text if result.ok else f"[red]{result.error}[/red]")
+                # model output and file names are shown as written, never read as rich markup
+                out.print(Text(result.text) if result.ok else Text(str(result.error), style="red"))
                 for p in cited:
-                    out.print(f"[dim][{p.number}] {p.source} · chunk {p.position + 1}[/dim]")
+                    out.print(Text(f"[{p.number}] {p.source} · chunk {p.position + 1}", style="dim"))
     raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
 
 

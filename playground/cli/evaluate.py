@@ -8,10 +8,17 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
-from playground.cli.common import EXIT_FAILED, EXIT_OK, fail_usage
+from playground.cli.common import EXIT_FAILED, EXIT_OK, ModelsFile, fail_usage
+from playground.cli.tables import print_table
 from playground.core.errors import UsageError
 from playground.core.params import Params
 from playground.core.specs import SpecError, load_specs
@@ -25,12 +32,12 @@ from playground.evals.datasets import (
     sample_preset,
 )
 from playground.evals.jobs import queue_evaluation
-from playground.evals.metrics import JUDGE, MetricChoice
+from playground.evals.metrics import JUDGE, METRICS, MetricChoice, normalisation_applied
 from playground.evals.retrieval_report import rag_gains, retrieval_quality
 from playground.evals.runner import EVAL_PARAMS, EvalSetup, Evaluation
 from playground.evals.shots import ShotsError, parse_shots
 from playground.evals.summary import ModelSummary, reading, summarize
-from playground.evals.view import summary_rows
+from playground.evals.view import normalisation_notes, summary_rows
 from playground.storage.evals import EvalStore, StoredEval
 from playground.storage.runs import Store
 
@@ -58,75 +65,113 @@ def eval_command(
     data: Annotated[
         str | None,
         typer.Argument(
-            help=f"CSV or JSONL file, or a sample: {', '.join(sample_names())} (not with --resume)."
+            metavar="DATA",
+            help=f"CSV or JSONL file, or a sample: {', '.join(sample_names())} (not with --resume).",
         ),
     ] = None,
     model: Annotated[
         list[str] | None,
-        typer.Option("-m", "--model", help="Model key; repeat for more (not with --resume)."),
+        typer.Option("-m", "--model", metavar="KEY", help="Model key; repeat for more (not with --resume)."),
     ] = None,
     template: Annotated[
         str | None,
-        typer.Option("--template", help="Prompt with {column} fields (or @file). Samples have one."),
+        typer.Option(
+            "--template", metavar="TEXT", help="Prompt with {column} fields (or @file). Samples have one."
+        ),
     ] = None,
     metric: Annotated[
-        list[str] | None, typer.Option("--metric", help="Metric name; repeat for more.")
+        list[str] | None,
+        typer.Option("--metric", metavar="NAME", help=f"Metric; repeat for more: {', '.join(METRICS)}."),
     ] = None,
     judge: Annotated[
-        str | None, typer.Option("--judge", help="Model key of the LLM judge (adds 'judge').")
+        str | None, typer.Option("--judge", metavar="KEY", help="Model key of the LLM judge (adds 'judge').")
     ] = None,
-    rubric: Annotated[str | None, typer.Option("--rubric", help="Judge rubric (or @file).")] = None,
+    rubric: Annotated[
+        str | None, typer.Option("--rubric", metavar="TEXT", help="Judge rubric (or @file).")
+    ] = None,
     schema: Annotated[
-        str | None, typer.Option("--schema", help="JSON Schema for json_schema (or @file).")
+        str | None, typer.Option("--schema", metavar="JSON", help="JSON Schema for json_schema (or @file).")
     ] = None,
     pattern: Annotated[
-        str | None, typer.Option("--pattern", help="Pattern for regex (default: expected).")
+        str | None,
+        typer.Option("--pattern", metavar="REGEX", help="Pattern for regex (default: the expected column)."),
     ] = None,
-    system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
+    system: Annotated[str | None, typer.Option("--system", metavar="TEXT", help="System prompt.")] = None,
     expected: Annotated[
-        str, typer.Option("--expected", help="Column holding the expected answer.")
+        str, typer.Option("--expected", metavar="COLUMN", help="Column holding the expected answer.")
     ] = "expected",
-    concurrency: Annotated[int, typer.Option("--concurrency", help="Calls at once, overall.")] = 4,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, metavar="N", help="Calls at once, overall.")
+    ] = 4,
     provider_limit: Annotated[
         list[str] | None,
         typer.Option(
-            "--provider-limit", help="PROVIDER=N calls at once for one provider (llamacpp=1 by default)."
+            "--provider-limit",
+            metavar="PROVIDER=N",
+            help="Calls at once for one provider; repeat for more (llamacpp=1 by default).",
         ),
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N rows.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", metavar="N", help="Only the first N rows.")] = None,
     max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", help="Max output tokens per answer.")
+        int | None,
+        typer.Option(
+            "--max-tokens",
+            min=1,
+            metavar="N",
+            help=f"Most tokens one answer may have (default: the sample's, else {EVAL_PARAMS.max_tokens}).",
+        ),
     ] = None,
-    resume: Annotated[str | None, typer.Option("--resume", help="Finish a saved evaluation by id.")] = None,
+    resume: Annotated[
+        str | None, typer.Option("--resume", metavar="ID", help="Finish a saved evaluation by id.")
+    ] = None,
     shots: Annotated[
         str,
-        typer.Option("--shots", help="Examples before each prompt, e.g. 0,1,3: every row runs once per k."),
+        typer.Option(
+            "--shots",
+            metavar="K,K…",
+            help="Examples before each prompt, e.g. 0,1,3: every row runs once per k.",
+        ),
     ] = "0",
     shot_select: Annotated[
-        str, typer.Option("--shot-select", help="How examples are picked: first, random or similar.")
+        str,
+        typer.Option(
+            "--shot-select", metavar="HOW", help="How examples are picked: first, random or similar."
+        ),
     ] = "first",
-    seed: Annotated[int, typer.Option("--seed", help="Seed for --shot-select random.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed for --shot-select random.")] = 0,
     collection: Annotated[
-        str | None, typer.Option("--collection", help="Documents to retrieve from (playground docs add).")
+        str | None,
+        typer.Option(
+            "--collection", metavar="NAME", help="Documents to retrieve from (playground docs add)."
+        ),
     ] = None,
     rag: Annotated[
-        str, typer.Option("--rag", help="Retrieval: off, on, or both (to measure the gain).")
+        str, typer.Option("--rag", metavar="MODE", help="Retrieval: off, on, or both (to measure the gain).")
     ] = "off",
-    rag_k: Annotated[int, typer.Option("--rag-k", help="Chunks retrieved per row.")] = 5,
+    rag_k: Annotated[int, typer.Option("--rag-k", min=1, metavar="K", help="Chunks retrieved per row.")] = 5,
     gold: Annotated[
-        str | None, typer.Option("--gold", help="Column of gold source files (a|b), for recall@k and MRR.")
+        str | None,
+        typer.Option(
+            "--gold", metavar="COLUMN", help="Column of gold source files (a|b), for recall@k and MRR."
+        ),
     ] = None,
     as_json: Annotated[
         bool,
-        typer.Option("--json", help="JSON lines: one object per answer (row, model, k), then the summary."),
+        typer.Option(
+            "--json",
+            metavar="",
+            help="JSON lines: one object per answer (row, model, k), then the summary.",
+        ),
     ] = False,
     queue: Annotated[
         bool,
         typer.Option(
-            "--queue", help="Queue it for `playground worker` processes instead of running it here."
+            "--queue",
+            metavar="",
+            help="Queue it for `playground worker` processes instead of running it here.",
         ),
     ] = False,
-    models_file: Annotated[str | None, typer.Option("--models-file", help="Extra models TOML.")] = None,
+    models_file: ModelsFile = None,
 ) -> None:
     """Run every row of DATA on every model, score the answers, print the per-model summary."""
     try:
@@ -225,6 +270,7 @@ def _report(evaluation: Evaluation, store: EvalStore, as_json: bool) -> int:
                     "eval_id": evaluation.eval_id,
                     "complete": saved.complete,
                     "summary": summary,
+                    "normalisation": normalisation_applied(evaluation.metrics),
                     "readings": readings,
                     "rag_gains": [vars(g) for g in rag_gains(saved, metric_list)],
                     "retrieval": vars(quality) if (quality := retrieval_quality(saved)) else None,
@@ -232,9 +278,9 @@ def _report(evaluation: Evaluation, store: EvalStore, as_json: bool) -> int:
             )
         )
     else:
-        _print_summary(summaries, metric_list)
+        _print_summary(summaries, metric_list, normalisation_notes(saved))
         for line in readings:
-            out.print(line)
+            out.print(line, markup=False)
         _print_retrieval(saved, metric_list)
         out.print(f"saved as evaluation {evaluation.eval_id} (resume with --resume if it stopped early)")
     row_errors = sum(s.errors + sum(m.errors for m in s.metrics.values()) for s in summaries)
@@ -264,15 +310,26 @@ def _uses(metric: str, option: str) -> bool:
     return (metric, option) in {("json_schema", "schema"), ("regex", "pattern")}
 
 
-def _run(evaluation: Evaluation, quiet: bool) -> None:
-    total = evaluation.total_cells
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("rows {task.fields[rows]} · errors {task.fields[errors]} · spend ${task.fields[spend]}"),
-        TimeRemainingColumn(),
+# The progress line counts answers (one row answered by one arm); a row is complete when every arm has
+# answered it. Its text, and the time left, always show; the bar takes what width is left.
+PROGRESS_TEXT = "answers · {task.fields[rows]} rows complete · {task.fields[errors]} call errors · spent ${task.fields[spend]}"
+_SPEND_ROOM, _TIME_ROOM, _BAR_MIN, _BAR_MAX = 9, 7, 6, 30
+
+
+def progress_columns(total: int, rows: int, width: int) -> list[ProgressColumn]:
+    """The progress line's columns at `width`: the counts never cut, the bar only where it fits."""
+    widest = PROGRESS_TEXT.replace("{task.fields[rows]}", f"{rows}/{rows}").replace(
+        "{task.fields[errors]}", str(total)
     )
+    text_room = len(f"{total}/{total} ") + len(widest.replace("{task.fields[spend]}", "")) + _SPEND_ROOM
+    bar = min(_BAR_MAX, width - text_room - _TIME_ROOM - 2)
+    columns: list[ProgressColumn] = [BarColumn(bar_width=bar)] if bar >= _BAR_MIN else []
+    return [*columns, MofNCompleteColumn(), TextColumn(PROGRESS_TEXT), TimeRemainingColumn()]
+
+
+def _run(evaluation: Evaluation, quiet: bool) -> None:
+    total, rows = evaluation.total_cells, len(evaluation.dataset.rows)
+    columns = progress_columns(total, rows, err.width)
     with Progress(*columns, console=err, transient=True, disable=quiet) as progress:
         task = progress.add_task(
             "evaluating",
@@ -280,7 +337,7 @@ def _run(evaluation: Evaluation, quiet: bool) -> None:
             completed=total - len(evaluation.pending()),
             errors=0,
             spend="0",
-            rows="",
+            rows=f"?/{rows}",
         )
         try:
             for event in evaluation.run():
@@ -293,24 +350,22 @@ def _run(evaluation: Evaluation, quiet: bool) -> None:
                 )
         except KeyboardInterrupt:
             evaluation.cancel()
-            err.print(f"stopped; finished rows are saved: --resume {evaluation.eval_id}")
+            err.print(
+                f"stopped; the finished answers are saved: --resume {evaluation.eval_id}", soft_wrap=True
+            )
             raise typer.Exit(EXIT_FAILED) from None
 
 
 def _print_retrieval(saved: StoredEval, metrics: list[str]) -> None:
     gains = rag_gains(saved, metrics)
     if gains:
-        table = Table("model", "k", "metric", "rows", "gain with retrieval [95% interval]")
+        headers = ["model", "k", "metric", "rows", "gain with retrieval [95% interval]"]
+        lines = []
         for g in gains:
             interval = f" [{g.low:+.2f}, {g.high:+.2f}]" if g.low is not None and g.high is not None else ""
-            table.add_row(
-                g.model,
-                str(g.shots),
-                g.metric,
-                str(g.rows),
-                "n/a" if g.gain is None else f"{g.gain:+.2f}{interval}",
-            )
-        out.print(table)
+            gain = "n/a" if g.gain is None else f"{g.gain:+.2f}{interval}"
+            lines.append([g.model, str(g.shots), g.metric, str(g.rows), gain])
+        print_table(out, headers, lines, keys=["model", "metric"], rank=[headers[-1], "k", "rows"])
     quality = retrieval_quality(saved)
     if quality and quality.rows:
         out.print(
@@ -319,10 +374,20 @@ def _print_retrieval(saved: StoredEval, metrics: list[str]) -> None:
         )
 
 
-def _print_summary(summaries: list[ModelSummary], metrics: list[str]) -> None:
+def _print_summary(summaries: list[ModelSummary], metrics: list[str], notes: list[str]) -> None:
+    """The per-arm table (scores first to stay in a narrow terminal), then each text match's normalisation."""
     rows = summary_rows(summaries, metrics)  # the same table the Evaluate page shows
     columns = list(dict.fromkeys(name for row in rows for name in row))
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*(str(row.get(name, "")) for name in columns))
-    out.print(table)
+    rank = [
+        *metrics,
+        "call errors",
+        *(f"{m} errors" for m in metrics),
+        *(f"{m} pass" for m in metrics),
+        "cost USD",
+        "p50 s",
+        "rows",
+    ]
+    lines = [[row.get(name, "") for name in columns] for row in rows]
+    print_table(out, columns, lines, keys=["model"], rank=rank)
+    for note in notes:
+        out.print(f"normalisation of {note}", markup=False)

@@ -25,18 +25,29 @@ def _say(line: str) -> None:
 def worker_command(
     models_file: Annotated[
         str | None,
-        typer.Option("--models-file", help="Extra models TOML (the app's PLAYGROUND_MODELS_FILE)."),
+        typer.Option(
+            "--models-file", metavar="PATH", help="Extra models TOML (the app's PLAYGROUND_MODELS_FILE)."
+        ),
     ] = None,
-    once: Annotated[bool, typer.Option("--once", help="Exit when the queue is empty.")] = False,
+    once: Annotated[bool, typer.Option("--once", metavar="", help="Exit when the queue is empty.")] = False,
     lease: Annotated[
         float,
-        typer.Option("--lease", min=2.0, help="Seconds without renewal before another worker takes a job."),
+        typer.Option(
+            "--lease",
+            min=2.0,
+            metavar="SECONDS",
+            help="Seconds without renewal before another worker takes a job.",
+        ),
     ] = LEASE_S,
     grace: Annotated[
-        float, typer.Option("--grace", min=0.0, help="Seconds calls in flight may finish after SIGTERM.")
+        float,
+        typer.Option(
+            "--grace", min=0.0, metavar="SECONDS", help="Seconds calls in flight may finish after SIGTERM."
+        ),
     ] = GRACE_S,
     name: Annotated[
-        str | None, typer.Option("--name", help="This worker's name (default host:pid:random).")
+        str | None,
+        typer.Option("--name", metavar="NAME", help="This worker's name (default host:pid:random)."),
     ] = None,
 ) -> None:
     """Take evaluations queued by the app (or `playground eval --queue`) and run them.

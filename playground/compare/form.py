@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from playground.compare.service import stored_params
+from playground.core.params import DEFAULT_MAX_TOKENS
 
 if TYPE_CHECKING:
     from playground.storage.runs import StoredRun
@@ -25,10 +26,11 @@ class CompareForm:
     models: tuple[str, ...] = LOCAL_DEFAULTS
     temperature: float = 0.7
     top_p: float = 1.0
-    max_tokens: int = 128
+    max_tokens: int = DEFAULT_MAX_TOKENS
     seed: int = -1
     repeat: int = 1
     per_model: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    deadline_s: float | None = None  # None: each model's own (ModelSpec.deadline_s)
 
     @classmethod
     def from_run(cls, run: StoredRun, known: Collection[str]) -> CompareForm:

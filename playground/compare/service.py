@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from playground.compare.timing import ExpectedTime, MeasuredSpeed, expected_time
 from playground.core.errors import UsageError
 from playground.core.params import PARAM_NAMES, Params, build_request
 from playground.core.policy import LOCAL_USER, User
@@ -26,6 +27,7 @@ PARTIAL_EVERY_S = 1.0
 HEARTBEAT_EVERY_S = 5.0
 
 if TYPE_CHECKING:  # sqlalchemy is imported only where a store is opened
+    from playground.compare.conversation import Conversation
     from playground.storage.runs import Store, StoredRun
 
 
@@ -48,6 +50,8 @@ class Plan:
     params: Params
     models: list[PlannedModel]
     per_model: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    parent_id: str | None = None  # the run this plan follows up (its conversation's last turn)
+    left_out: Mapping[str, str] = field(default_factory=dict)  # models of that run not continued, and why
 
     def summary(self) -> str:
         """One line: total input tokens and the most the run can cost, saying which models are free."""
@@ -70,6 +74,28 @@ class Plan:
             m.estimate.max_cost_usd for m in self.models if m.estimate and m.estimate.max_cost_usd is not None
         ]
         return str(sum(known)) if known else "n/a"
+
+    def expected_times(self, history: Store) -> list[ExpectedTime]:
+        """Each model's expected time for this plan, from its speed measured in `history`, against the
+        deadline its calls will have."""
+        times = []
+        for m in self.models:
+            if m.estimate is None:
+                continue
+            if m.spec.from_visitor:  # another visitor's model may share its key: their speed is not its
+                times.append(
+                    ExpectedTime(m.spec.key, None, m.spec.deadline_s, "a model added in this session")
+                )
+                continue
+            try:
+                speed = MeasuredSpeed.from_answers(m.spec.key, history.recent_answers(m.spec.key))
+            except UsageError:  # the database is not answering: the run can still go, unestimated
+                times.append(
+                    ExpectedTime(m.spec.key, None, m.spec.deadline_s, "history database not answering")
+                )
+                continue
+            times.append(expected_time(m.estimate, speed, m.spec.deadline_s))
+        return times
 
     def ask(self, repeat: int = 1, warmup: bool = False) -> Ask:
         """What running this plan `repeat` times (plus a warm-up call) asks of a user's limits."""
@@ -99,8 +125,12 @@ def plan_comparison(
     keys: Keys | None = None,
     timeout_s: float | None = None,
     check_context: bool = True,
+    conversation: Conversation | None = None,
 ) -> Plan:
-    """Validate input, build adapters and requests, estimate tokens and cost; raise UsageError on bad input."""
+    """Validate input, build adapters and requests, estimate tokens and cost; raise UsageError on bad input.
+
+    With a `conversation`, each model is sent its own earlier turns before the prompt, and a request
+    that would pass its context window is refused here, before anything is sent."""
     if not prompt or not prompt.strip():
         raise UsageError("the prompt is empty: type something to send")
     if not model_keys:
@@ -126,7 +156,8 @@ def plan_comparison(
         except ProviderError as exc:
             raise UsageError(exc.message) from exc
         model_params = params.merged(per_model.get(key, {}))
-        request = build_request(spec, prompt, system, model_params)
+        history = conversation.history_of(key) if conversation is not None else ()
+        request = build_request(spec, prompt, system, model_params, history)
         planned.append(PlannedModel(spec, provider, request, None))
     if check_context:
         planned = [_with_estimate(m) for m in planned]
@@ -134,7 +165,38 @@ def plan_comparison(
             check_fits([m.estimate for m in planned if m.estimate])
         except PreflightError as exc:
             raise UsageError(str(exc)) from exc
-    return Plan(prompt, system, params, planned, per_model)
+    parent = conversation.last.id if conversation is not None else None
+    return Plan(prompt, system, params, planned, per_model, parent)
+
+
+def plan_follow_up(
+    conversation: Conversation,
+    prompt: str,
+    specs: Mapping[str, ModelSpec],
+    *,
+    keys: Keys | None = None,
+    timeout_s: float | None = None,
+) -> Plan:
+    """The next turn of `conversation`: the same models (those whose last answer can be continued) with
+    the same system prompt and parameters, each sent its own earlier turns, then `prompt`."""
+    if not conversation.ended:
+        raise UsageError("this run has not ended yet: follow up once every model has answered")
+    going, left_out = conversation.continuing(specs)
+    if not going:
+        raise UsageError("no model can continue: " + "; ".join(f"{k}: {why}" for k, why in left_out.items()))
+    params, per_model = stored_params(conversation.last.params)
+    plan = plan_comparison(
+        prompt,
+        going,
+        specs,
+        system=conversation.system,
+        params=params,
+        per_model=per_model,
+        keys=keys,
+        timeout_s=timeout_s,
+        conversation=conversation,
+    )
+    return replace(plan, left_out=left_out)
 
 
 def _with_estimate(model: PlannedModel) -> PlannedModel:
@@ -190,6 +252,7 @@ class Comparison:
                 },
                 system=self.plan.system,
                 owner=self.user.id,
+                parent_id=self.plan.parent_id,
             )
         jobs = [
             Job(
@@ -282,11 +345,38 @@ def stored_params(params: Mapping[str, Any]) -> tuple[Params, dict[str, dict[str
     return Params(**shared), {str(k): dict(v) for k, v in per_model.items()}
 
 
-def replay_requests(run: StoredRun, specs: Mapping[str, ModelSpec]) -> list[tuple[ModelSpec, ChatRequest]]:
-    """The exact request each model of a stored run was sent (for "View code"); unknown models left out."""
+def describe_stored_params(params: Mapping[str, Any]) -> str:
+    """A stored run's parameters as one readable line, per-model overrides and repeats included."""
+    shared, per_model = stored_params(params)
+    parts = [shared.describe()]
+    if (params.get("repeat") or 1) > 1:
+        parts.append(
+            f"repeated {params['repeat']}×" + (" after a warm-up call" if params.get("warmup") else "")
+        )
+    for key, overrides in per_model.items():
+        changed = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in overrides.items())
+        parts.append(f"{key}: {changed}")
+    return " · ".join(parts)
+
+
+def replay_requests(
+    run: StoredRun, specs: Mapping[str, ModelSpec], conversation: Conversation | None = None
+) -> list[tuple[ModelSpec, ChatRequest]]:
+    """The exact request each model of a stored run was sent (for "View code"): with the `conversation`
+    it belongs to, the earlier turns come first, as they were sent. Unknown models are left out."""
     params, per_model = stored_params(run.params)
+    system = conversation.system if conversation is not None else run.system
     return [
-        (specs[key], build_request(specs[key], run.prompt, run.system, params.merged(per_model.get(key, {}))))
+        (
+            specs[key],
+            build_request(
+                specs[key],
+                run.prompt,
+                system,
+                params.merged(per_model.get(key, {})),
+                conversation.history_of(key, before=run.id) if conversation is not None else (),
+            ),
+        )
         for key in run.models
         if key in specs
     ]

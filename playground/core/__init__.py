@@ -47,6 +47,9 @@ __all__, __getattr__ = lazy_exports(
         "LOCAL_OWNER": "policy",
         "HostedPolicy": "policy",
         "HostingConfigError": "policy",
+        "Vote": "votes",
+        "Winner": "votes",
+        "WINNERS": "votes",
         "LIMIT_SETTINGS": "policy",
     },
 )

@@ -9,7 +9,7 @@ from typing import Any
 from playground.core.specs import ModelSpec
 from providers.base import ChatRequest, Message
 
-DEFAULT_MAX_TOKENS = 256
+DEFAULT_MAX_TOKENS = ChatRequest.DEFAULT_MAX_TOKENS  # the one default answer length, kept on the request
 PARAM_NAMES = ("temperature", "top_p", "max_tokens", "seed", "stop")
 
 
@@ -30,6 +30,21 @@ class Params:
             if name in values and value is not None:
                 values[name] = tuple(value) if name == "stop" else value
         return Params(**values)
+
+    def describe(self) -> str:
+        """The parameters as a person reads them: "temperature 0.7 · top p 0.9 · max tokens 128 · seed 7"
+        (a parameter left to the model's default is left out)."""
+        parts = []
+        if self.temperature is not None:
+            parts.append(f"temperature {self.temperature:g}")
+        if self.top_p is not None:
+            parts.append(f"top p {self.top_p:g}")
+        parts.append(f"max tokens {self.max_tokens}")
+        if self.seed is not None:
+            parts.append(f"seed {self.seed}")
+        if self.stop:
+            parts.append("stop " + ", ".join(repr(s) for s in self.stop))
+        return " · ".join(parts)
 
 
 # Per-model override columns and the range each accepts (the same bounds as the shared controls).

@@ -20,6 +20,8 @@ MODELS_FILE_ENV = "PLAYGROUND_MODELS_FILE"
 # The source label of the built-in specs. A user file is labelled by its resolved path, never its name:
 # a file the user calls models.toml is still the user's.
 BUILTIN_SOURCE = "built-in"
+# How long one call may take when neither its model (timeout_s) nor the caller sets a deadline.
+DEFAULT_DEADLINE_S = 120.0
 # Source labels of models a visitor added in a dashboard session.
 VISITOR_SOURCES = ("session", "hub")
 
@@ -53,6 +55,9 @@ class ModelSpec:
     # the smallest limit of the models on one server holds.
     max_concurrency: int | None = None
     task: str = "chat"
+    # An embedding model's cosine similarity below which a chunk found by meaning is a "weak match"
+    # (measured: bench/bench_relevance.py); None: not measured, the scores only order the chunks.
+    relevance_floor: float | None = None
     license: str | None = None
     license_url: str | None = None
     open_weights: bool | None = None
@@ -61,6 +66,11 @@ class ModelSpec:
     description: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     source: str = BUILTIN_SOURCE
+
+    @property
+    def deadline_s(self) -> float:
+        """How long one call to this model may take: its own timeout_s, else the default."""
+        return self.timeout_s or DEFAULT_DEADLINE_S
 
     @property
     def is_local(self) -> bool:
@@ -104,6 +114,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "timeout_s": (int, float),
     "max_concurrency": (int,),
     "task": (str,),
+    "relevance_floor": (int, float),
     "license": (str,),
     "license_url": (str,),
     "open_weights": (bool,),
@@ -164,6 +175,12 @@ def _spec_from_table(key: str, table: Any, where: str, source: str) -> ModelSpec
     for count in ("context_window", "max_concurrency"):
         if count in values and values[count] <= 0:
             raise SpecError(f"{where}: {count} must be positive")
+    if "relevance_floor" in values:
+        values["relevance_floor"] = float(values["relevance_floor"])
+        if task != "embeddings" or not -1 <= values["relevance_floor"] <= 1:
+            raise SpecError(
+                f"{where}: relevance_floor is a cosine similarity (-1 to 1) of an embeddings model"
+            )
     return ModelSpec(key=key, source=source, **values)
 
 

@@ -7,7 +7,6 @@ __all__, __getattr__ = lazy_exports(
     {
         "run_model": "runner",
         "RetryPolicy": "runner",
-        "DEFAULT_DEADLINE_S": "runner",
         "FanOut": "fanout",
         "Job": "fanout",
         "Delta": "fanout",
@@ -27,6 +26,7 @@ __all__, __getattr__ = lazy_exports(
         "estimator_for": "tokens",
         "Estimate": "preflight",
         "estimate": "preflight",
+        "estimate_embedding": "preflight",
         "check_fits": "preflight",
         "PreflightError": "preflight",
     },

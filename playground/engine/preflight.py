@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -60,6 +61,25 @@ def estimate(spec: ModelSpec, provider: Provider, request: ChatRequest) -> Estim
         max_output_tokens=max_output,
         max_cost_usd=price.cost(input_tokens, max_output) if price else None,
         cost_source=price.source if price else ("local" if spec.is_local else "unknown"),
+        context_window=spec.context_window,
+    )
+
+
+def estimate_embedding(spec: ModelSpec, texts: Sequence[str]) -> Estimate:
+    """What embedding `texts` with `spec` will cost at most: their tokens estimated with tiktoken (an
+    embedding has no output). A local model's are not counted: it has no price to compute."""
+    price = price_for(spec)
+    if spec.is_local and price is None:
+        return Estimate(spec.key, 0, "not counted", 0, None, "local", spec.context_window)
+    estimator = estimator_for(spec.model)
+    tokens = sum(estimator.count_text(text) for text in texts)
+    return Estimate(
+        model=spec.key,
+        input_tokens=tokens,
+        input_counted_by=f"estimated:{estimator.name}",
+        max_output_tokens=0,
+        max_cost_usd=price.cost(tokens, 0) if price else None,
+        cost_source=price.source if price else "unknown",
         context_window=spec.context_window,
     )
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from playground.core.specs import ModelSpec
-from playground.engine.runner import DEFAULT_DEADLINE_S
 from playground.engine.upstream import Limited, upstream_for
 from providers.base import CallTarget, Provider
 from providers.errors import MissingKeyError, ProviderError
@@ -97,7 +96,7 @@ def _endpoint(spec: ModelSpec, keys: Keys | None) -> str:
 
 
 def _timeout(spec: ModelSpec) -> float:
-    return spec.timeout_s or DEFAULT_DEADLINE_S
+    return spec.deadline_s
 
 
 def _guard(spec: ModelSpec, keys: Keys) -> EgressPolicy | None:

@@ -24,7 +24,6 @@ from providers.base import (
     Usage,
 )
 
-DEFAULT_DEADLINE_S = 120.0
 # Decode speed needs a measurable decode time. Text that arrives in one burst after the first token (a
 # buffering proxy, a server that sends a finished answer in pieces at once) took microseconds to read,
 # not to generate: 10 tokens over 50 µs showed as 187,000 tokens/s. Below this it is left undefined.
@@ -209,7 +208,7 @@ def run_model(
     """Call one model and measure it: TTFT, total, decode speed, tokens and cost, each with its source.
 
     `on_queue(place)` hears a call's place in line while it waits for its model or its server."""
-    timeout_s = timeout_s or spec.timeout_s or DEFAULT_DEADLINE_S
+    timeout_s = timeout_s or spec.deadline_s
     cancel = cancel or CancelToken()
     retry = retry or RetryPolicy()
     result = RunResult(model=spec.key, run_id=run_id, started_at=utc_now_iso(), repeat_index=repeat_index)

@@ -4,7 +4,7 @@ upstream waits out its Retry-After, while other upstreams go on at full speed.
 
 Every hosted adapter the registry builds is wrapped in `Limited`, which waits for its turn before it
 streams and says so the way a local model's queue does (`Queued`), so the runner holds the call's deadline
-and reports the wait apart from its latency.
+and reports the wait apart from its latency. An embedding call takes its turn on the same line.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
 
 from providers import errors
-from providers.base import CancelToken, ChatRequest, Chunk, Provider, Queued
+from providers.base import CancelToken, ChatRequest, Chunk, Embedded, EmbeddingModel, Provider, Queued
 
 # After a 429 without Retry-After, calls to that upstream wait this long.
 DEFAULT_COOLDOWN_S = 2.0
@@ -46,13 +46,15 @@ class Upstream:
                 current = self.max_concurrency
                 self.max_concurrency = max_concurrency if current is None else min(current, max_concurrency)
 
-    def cool_down(self, seconds: float, request: ChatRequest) -> None:
-        """The server said 429 to `request`: every other call to it waits `seconds` (from now) first."""
+    def cool_down(self, seconds: float, request: ChatRequest | None) -> None:
+        """The server said 429 to `request`: every other call to it waits `seconds` (from now) first
+        (`request` None: a call that is not retried, such as an embedding, so none is exempt)."""
         with self._lock:
             self._cool_until = max(self._cool_until, time.monotonic() + min(seconds, MAX_COOLDOWN_S))
-            self._exempt.add(id(request))
+            if request is not None:
+                self._exempt.add(id(request))
 
-    def turns(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Queued]:
+    def turns(self, request: ChatRequest | None, cancel: CancelToken) -> Iterator[Queued]:
         """Wait for a turn: yields Queued(ahead, cooling_s) while it waits, then Queued(0) at its turn.
         The caller must call `done()` once its call has ended (whether or not it got a turn)."""
         me = object()
@@ -128,3 +130,15 @@ class Limited:
         finally:
             if got_turn:
                 self.upstream.done()
+
+    def embed(self, texts: Sequence[str]) -> Embedded:
+        """Wait for a turn on the upstream (with its chat calls), then embed; a 429 makes it cool down."""
+        for _ in self.upstream.turns(None, CancelToken()):
+            pass  # nobody to tell while it waits: an embedding is not streamed
+        try:
+            return cast(EmbeddingModel, self.provider).embed(texts)
+        except errors.RateLimitedError as exc:
+            self.upstream.cool_down(exc.retry_after or DEFAULT_COOLDOWN_S, None)
+            raise
+        finally:
+            self.upstream.done()

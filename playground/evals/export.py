@@ -7,18 +7,26 @@ import io
 import json
 
 from playground.core.format import spreadsheet_safe
+from playground.evals.metrics import MetricChoice, normalisation_applied
 from playground.evals.summary import summarize
 from playground.storage.evals import StoredEval
 
 
+def metric_choices(saved: StoredEval) -> list[MetricChoice]:
+    """The metrics the evaluation was set up with, with their options, in order."""
+    return [MetricChoice(m["name"], m.get("options", {})) for m in saved.setup["metrics"]]
+
+
 def metric_names(saved: StoredEval) -> list[str]:
     """The metrics the evaluation was set up with, in order."""
-    return [m["name"] for m in saved.setup["metrics"]]
+    return [choice.name for choice in metric_choices(saved)]
 
 
 def eval_to_csv(saved: StoredEval) -> str:
-    """One line per (row, model, shots): prompt, answer, figures, and value/passed/error per metric."""
+    """One line per (row, model, shots): prompt, answer, figures, and value/passed/error per metric (and,
+    for a text match, the normalisation it applied)."""
     metrics = metric_names(saved)
+    applied = normalisation_applied(metric_choices(saved))
     fields = [
         "row_index",
         "model",
@@ -39,6 +47,7 @@ def eval_to_csv(saved: StoredEval) -> str:
     ]
     for metric in metrics:
         fields += [f"{metric}", f"{metric}_passed", f"{metric}_detail"]
+        fields += [f"{metric}_normalisation"] if metric in applied else []
     fields += ["judge_cost_usd"]
     out = io.StringIO()
     writer = csv.DictWriter(out, fields)
@@ -71,12 +80,14 @@ def eval_to_csv(saved: StoredEval) -> str:
             line[metric] = "" if score is None or score.value is None else score.value
             line[f"{metric}_passed"] = "" if score is None or score.passed is None else score.passed
             line[f"{metric}_detail"] = "" if score is None else (score.error or score.detail)
+            if metric in applied:
+                line[f"{metric}_normalisation"] = applied[metric]
         writer.writerow(spreadsheet_safe(line))
     return out.getvalue()
 
 
 def eval_to_json(saved: StoredEval) -> str:
-    """Setup, per-model summary and every cell."""
+    """Setup, per-model summary, the normalisation each text match applied, and every cell."""
     summaries = summarize(saved.cells, saved.arms, metric_names(saved))
     return json.dumps(
         {
@@ -86,6 +97,7 @@ def eval_to_json(saved: StoredEval) -> str:
             "setup": saved.setup,
             "complete": saved.complete,
             "summary": [s.to_json() for s in summaries],
+            "normalisation": normalisation_applied(metric_choices(saved)),
             "cells": [cell.to_json() for cell in saved.cells],
         },
         indent=2,

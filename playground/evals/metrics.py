@@ -40,17 +40,59 @@ class MetricChoice:
 
 # --- normalisation -------------------------------------------------------------------------------------
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 
-def normalise(text: str, options: Mapping[str, Any]) -> str:
-    """Text as compared: case folded, punctuation removed, whitespace collapsed (each on by default)."""
-    if options.get("ignore_case", True):
-        text = text.casefold()
-    if options.get("strip_punctuation", True):
-        text = text.translate(_PUNCTUATION)
-    if options.get("collapse_whitespace", True):
-        text = " ".join(text.split())
-    return text
+@dataclass(frozen=True)
+class Normalisation:
+    """How a metric compares text before matching; each step is an option of the same name (true/false).
+
+    Written by hand, not taken from a library: it is HELM's `normalize_text` (from the SQuAD/QuAC
+    scorers: lower case, drop punctuation, drop articles, collapse whitespace), five lines no maintained
+    package ships alone; HuggingFace `evaluate` would bring datasets and more for it."""
+
+    ignore_case: bool = True
+    strip_punctuation: bool = True
+    strip_articles: bool = True
+    collapse_whitespace: bool = True
+
+    @classmethod
+    def of(cls, options: Mapping[str, Any], defaults: Normalisation) -> Normalisation:
+        """The steps a choice's options turn on or off, the metric's defaults for the rest."""
+        return cls(**{name: bool(options.get(name, getattr(defaults, name))) for name in _STEPS})
+
+    def apply(self, text: str) -> str:
+        """Text as compared, in HELM's order: case, punctuation, articles, whitespace."""
+        if self.ignore_case:
+            text = text.casefold()
+        if self.strip_punctuation:
+            text = text.translate(_PUNCTUATION)
+        if self.strip_articles:
+            text = _ARTICLES.sub(" ", text)
+        if self.collapse_whitespace:
+            text = " ".join(text.split())
+        return text
+
+    def describe(self) -> str:
+        """What is ignored, in words: 'case, punctuation, articles (a, an, the) and extra whitespace ignored'."""
+        steps = [words for name, words in _STEPS.items() if getattr(self, name)]
+        if not steps:
+            return "no normalisation: compared as written"
+        listed = steps[0] if len(steps) == 1 else ", ".join(steps[:-1]) + " and " + steps[-1]
+        return f"{listed} ignored"
+
+
+_STEPS = {
+    "ignore_case": "case",
+    "strip_punctuation": "ASCII punctuation",
+    "strip_articles": "articles (a, an, the)",
+    "collapse_whitespace": "extra whitespace",
+}
+# quasi_exact_match normalises as HELM does; contains keeps the articles, as it always has.
+HELM_NORMALISATION = Normalisation()
+CONTAINS_NORMALISATION = Normalisation(strip_articles=False)
+# What strict exact_match does to both texts: HELM's exact_match strips the ends and nothing else.
+STRICT = "none (strict: only leading and trailing whitespace stripped, as in HELM)"
 
 
 def _binary(ok: bool, detail: str = "") -> Score:
@@ -65,13 +107,22 @@ def _graded(value: float, options: Mapping[str, Any], detail: str = "") -> Score
 
 # --- the metrics ---------------------------------------------------------------------------------------
 def exact_match(answer: str, expected: str | None, options: Mapping[str, Any]) -> Score:
-    """The normalised answer equals the normalised expected text."""
-    return _binary(normalise(answer, options) == normalise(expected or "", options))
+    """HELM's exact_match: the answer equals the expected text once both ends are stripped of whitespace;
+    an empty answer never matches."""
+    stripped = answer.strip()
+    return _binary(bool(stripped) and stripped == (expected or "").strip())
+
+
+def quasi_exact_match(answer: str, expected: str | None, options: Mapping[str, Any]) -> Score:
+    """HELM's quasi_exact_match: equal after normalisation (`Normalisation`; each step an option)."""
+    steps = Normalisation.of(options, HELM_NORMALISATION)
+    return _binary(steps.apply(answer) == steps.apply(expected or ""))
 
 
 def contains(answer: str, expected: str | None, options: Mapping[str, Any]) -> Score:
-    """The normalised expected text appears in the normalised answer."""
-    return _binary(normalise(expected or "", options) in normalise(answer, options))
+    """The normalised expected text appears in the normalised answer (articles kept unless asked)."""
+    steps = Normalisation.of(options, CONTAINS_NORMALISATION)
+    return _binary(steps.apply(expected or "") in steps.apply(answer))
 
 
 def regex_match(answer: str, expected: str | None, options: Mapping[str, Any]) -> Score:
@@ -287,12 +338,22 @@ def rouge_l(answer: str, expected: str | None, options: Mapping[str, Any]) -> Sc
 
 @dataclass(frozen=True)
 class Metric:
-    """A metric's scoring function and what it needs."""
+    """A metric's scoring function and what it needs; `normalisation` is how it compares text by default
+    (None: it does not compare text to the expected answer, or, for exact_match, compares it strictly)."""
 
     name: str
     score: Callable[[str, str | None, Mapping[str, Any]], Score]
     needs_expected: bool
     description: str
+    normalisation: Normalisation | None = None
+
+    def applied(self, options: Mapping[str, Any]) -> str | None:
+        """The normalisation this metric applied with these options, in words (None: not a text match)."""
+        if self.name == "exact_match":
+            return STRICT
+        if self.normalisation is None:
+            return None
+        return Normalisation.of(options, self.normalisation).describe()
 
 
 # The registry: an explicit dict from metric name to metric. The judge is listed for discovery; the
@@ -300,10 +361,21 @@ class Metric:
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
+        Metric("exact_match", exact_match, True, "answer equals expected; normalisation " + STRICT),
         Metric(
-            "exact_match", exact_match, True, "answer equals expected (case, punctuation, spaces ignored)"
+            "quasi_exact_match",
+            quasi_exact_match,
+            True,
+            "answer equals expected after HELM's normalisation: " + HELM_NORMALISATION.describe(),
+            HELM_NORMALISATION,
         ),
-        Metric("contains", contains, True, "expected text appears in the answer"),
+        Metric(
+            "contains",
+            contains,
+            True,
+            "expected text appears in the answer: " + CONTAINS_NORMALISATION.describe(),
+            CONTAINS_NORMALISATION,
+        ),
         Metric("regex", regex_match, True, "pattern (option or expected column) found in the answer"),
         Metric("valid_json", valid_json, False, "answer holds valid JSON"),
         Metric("json_schema", json_schema, False, "answer's JSON matches a JSON Schema"),
@@ -339,6 +411,17 @@ def check_metrics(
             )
         if choice.name == "json_schema":
             schema_of(choice.options)
+
+
+def normalisation_applied(choices: Sequence[MetricChoice]) -> dict[str, str]:
+    """Each text-matching metric's normalisation as it was applied, in words, by metric name."""
+    applied = {}
+    for choice in choices:
+        metric = METRICS.get(choice.name)
+        words = metric.applied(choice.options) if metric is not None else None
+        if words is not None:
+            applied[choice.name] = words
+    return applied
 
 
 def score_answer(choice: MetricChoice, answer: str, expected: str | None) -> Score:

@@ -34,7 +34,7 @@ from playground.evals.metrics import JUDGE, MetricChoice, MetricError, Score, ch
 from playground.evals.shots import MAX_SHOTS, ExamplePicker, ShotSelect, ShotsError, Similarity
 from playground.evals.templating import PromptTemplate, TemplateError
 from playground.hosting.gate import Ask, Gate, default_gate
-from playground.rag.embedding import EmbeddingError, similarity_ranker
+from playground.rag.embedding import EmbeddingError, Payer, similarity_ranker
 from playground.rag.library import Library, default_embedder
 from playground.rag.prompting import Passage
 from playground.rag.retrieval import Retrieval
@@ -48,6 +48,9 @@ DEFAULT_PROVIDER_LIMITS = {"llamacpp": 1}
 JUDGE_MAX_TOKENS = 256
 # Usage-ledger kinds of an evaluation's calls.
 EVAL_CALL, JUDGE_CALL = "eval", "judge"
+# The usage ledger's reference of the embedding calls ranking rows for `similar` examples (made before the
+# evaluation has an id).
+SHOTS_REF = "similar-examples"
 EVAL_PARAMS = Params(temperature=0.0, max_tokens=128)
 
 
@@ -224,11 +227,11 @@ class Evaluation:
         self.metrics = tuple(choices)
         _check(setup, dataset, self.template, self.metrics, specs)
         self._prompts: dict[int, str | None] = {}  # each row's own prompt, filled once
-        self.retrieval = _retrieval(setup, store, specs, keys, user)
+        self.retrieval = _retrieval(setup, store, specs, keys, user, self.gate)
         self._found: dict[int, tuple[Passage, ...]] = {}
         self._found_lock = threading.Lock()
         if setup.shot_select == "similar" and max(setup.shots) > 0 and similarity is None:
-            similarity = _ranker(setup, specs, keys)
+            similarity = _ranker(setup, specs, keys, Payer(user, store.store, self.gate, SHOTS_REF))
         self.picker = self._picker(similarity)
         self.models = {key: _build(specs[key], keys) for key in setup.models}
         self.judge = _build(specs[setup.judge], keys) if setup.judge else None
@@ -663,7 +666,12 @@ def _check(
 
 
 def _retrieval(
-    setup: EvalSetup, store: EvalStore, specs: Mapping[str, ModelSpec], keys: Keys | None, user: User
+    setup: EvalSetup,
+    store: EvalStore,
+    specs: Mapping[str, ModelSpec],
+    keys: Keys | None,
+    user: User,
+    gate: Gate,
 ) -> Retrieval | None:
     """The collection the rag cells search, as the evaluation's owner (UsageError if it is not theirs)."""
     if True not in setup.rag:
@@ -672,17 +680,18 @@ def _retrieval(
         raise UsageError("retrieval needs a collection of documents (--collection NAME)")
     if not 1 <= setup.rag_k <= 50:
         raise UsageError("retrieval takes from 1 to 50 chunks")
-    library = Library(store.store, specs, keys, user.id)
+    library = Library(store.store, specs, keys, user, gate)
     return Retrieval(library, library.get(setup.collection), setup.rag_k)
 
 
-def _ranker(setup: EvalSetup, specs: Mapping[str, ModelSpec], keys: Keys | None) -> Similarity:
-    """The ranking of rows for `similar` examples, with the setup's embedding model (or the default)."""
+def _ranker(setup: EvalSetup, specs: Mapping[str, ModelSpec], keys: Keys | None, payer: Payer) -> Similarity:
+    """The ranking of rows for `similar` examples, with the setup's embedding model (or the default), its
+    calls admitted and charged as `payer`'s."""
     try:
         key = setup.shot_embedder or default_embedder(specs)
         if key not in specs:
             raise UsageError(f"unknown embedding model {key!r} for similar examples")
-        return similarity_ranker(specs[key], keys)
+        return similarity_ranker(specs[key], payer, keys)
     except EmbeddingError as exc:
         raise UsageError(str(exc)) from exc
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from playground.evals.metrics import Score
+from playground.evals.export import metric_choices
+from playground.evals.metrics import Score, normalisation_applied
 from playground.evals.summary import ModelSummary
 from playground.storage.evals import Arm, Cell, StoredEval
 
@@ -36,6 +37,12 @@ def summary_rows(summaries: Sequence[ModelSummary], metrics: Sequence[str]) -> l
             row["judge USD"] = str(s.judge_cost_usd)
         rows.append(row)
     return rows
+
+
+def normalisation_notes(saved: StoredEval) -> list[str]:
+    """One line per text-matching metric naming the normalisation its scores were computed with:
+    'quasi_exact_match: case, ASCII punctuation, articles (a, an, the) and extra whitespace ignored'."""
+    return [f"{name}: {words}" for name, words in normalisation_applied(metric_choices(saved)).items()]
 
 
 def score_mark(score: Score | None) -> str:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 # user's place for ever).
 TICKET_IDLE_S = 900.0
 
-What = Literal["comparison", "evaluation"]
+What = Literal["comparison", "evaluation", "embedding"]
 
 
 class LimitExceededError(UsageError):
@@ -58,6 +58,12 @@ class Ask:
     max_cost_usd: Decimal  # the pre-run maximum cost of the models with a known price
     unpriced: Sequence[str] = ()  # hosted models with no known price
     concurrency: int = 1  # calls at once (evaluations; a comparison runs its models at once, capped by calls)
+    detail: str = ""  # what is asked for, in a refusal's words ("120 texts with text-embedding-3-small")
+
+    @property
+    def subject(self) -> str:
+        """'this comparison', or 'this embedding (120 texts with …)' with its detail."""
+        return f"this {self.what}" + (f" ({self.detail})" if self.detail else "")
 
 
 @dataclass
@@ -131,8 +137,11 @@ class Gate:
         _check_count(ask.max_tokens, limits.max_tokens, "max_tokens", "max tokens")
         if ask.what == "evaluation":
             _check_count(ask.concurrency, limits.eval_concurrency, "eval_concurrency", "calls at once")
-        kind = "calls_per_run" if ask.what == "comparison" else "eval_calls"
-        _check_count(ask.calls, getattr(limits, kind), kind, f"calls in this {ask.what}")
+        if ask.what != "embedding":
+            # An embedding's calls are batches of texts: a file's are bounded by the document size limit,
+            # a comparison's by the collection, and their money by the budget below.
+            kind = "calls_per_run" if ask.what == "comparison" else "eval_calls"
+            _check_count(ask.calls, getattr(limits, kind), kind, f"calls in {ask.subject}")
         going = self._going(user)
         if len(going) >= limits.concurrent_runs:
             setting = LIMIT_SETTINGS["concurrent_runs"]
@@ -170,7 +179,7 @@ def _check_budget(cap: Decimal, spent: Decimal, going: Sequence[Ticket], ask: As
     parts = [f"You have spent {_usd(spent)} USD today"]
     if reserved:
         parts.append(f"runs going may still spend up to {_usd(reserved)} USD")
-    parts.append(f"this {ask.what} may cost up to {_usd(ask.max_cost_usd)} USD")
+    parts.append(f"{ask.subject} may cost up to {_usd(ask.max_cost_usd)} USD")
     raise LimitExceededError(
         "; ".join(parts)
         + f". Your daily limit is {_usd(cap)} USD ({DAILY_USD_ENV}); it resets {_reset_text(next_reset())}."

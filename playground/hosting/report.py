@@ -1,7 +1,7 @@
 """The admin's usage report: spend per user, per model and per day, and calls and errors per model.
 
 Read from the usage ledger, where every call's cost is recorded as it is saved (runs, evaluation
-answers and judge calls alike)."""
+answers, judge calls and embedding calls alike)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ class UsageReport:
             {
                 **({"user": self.names.get(key[fields.index("owner")], "")} if "owner" in fields else {}),
                 **dict(zip(fields, key, strict=True)),
-                "runs": len({(r.kind == "run", r.ref_id) for r in records}),  # comparisons and evaluations
+                # Comparisons and evaluations (an embedding's calls are for a collection, not a run).
+                "runs": len({(r.kind == "run", r.ref_id) for r in records if r.kind != "embed"}),
                 "calls": len(records),
                 "errors": sum(1 for r in records if r.error_kind),
                 "spend (USD)": sum((r.cost_usd for r in records if r.cost_usd is not None), Decimal(0)),

@@ -25,6 +25,8 @@ __all__, __getattr__ = lazy_exports(
         "citations": "prompting",
         "FileOutcome": "library",
         "Library": "library",
+        "Found": "library",
+        "Collection": "library",
         "DEFAULT_CHUNK_TOKENS": "library",
         "DEFAULT_OVERLAP_TOKENS": "library",
         "default_embedder": "library",

@@ -7,23 +7,93 @@ tiktoken (labelled, as the chat figures are).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from types import TracebackType
 from typing import cast
 
 import numpy as np
 
 from playground.core.errors import UsageError
+from playground.core.policy import LOCAL_USER, User
+from playground.core.results import CallError, RunResult
 from playground.core.specs import ModelSpec
+from playground.engine.preflight import estimate_embedding
 from playground.engine.pricing import cost_of
 from playground.engine.registry import Keys, build_provider
 from playground.engine.tokens import estimator_for
+from playground.hosting.gate import Ask, Gate, Ticket, default_gate
+from playground.storage.runs import SAVE_WAIT_S, Store
 from providers.base import EmbeddingModel
 from providers.errors import ProviderError
 
 BATCH = 64  # texts per call: OpenAI takes up to 2048 inputs, but one failure then costs less to redo
+EMBED_CALL = "embed"  # the usage ledger's kind for an embedding call
+
+
+@dataclass(frozen=True)
+class Payer:
+    """Who pays for embedding calls, and for what: every call is charged to `user` in `store`'s usage
+    ledger (kind "embed", `ref_id`: the collection's or the evaluation's id), and a hosted model's calls are
+    first admitted by `gate` (default: the process's one) under the user's limits and daily budget."""
+
+    user: User = LOCAL_USER
+    store: Store | None = None
+    gate: Gate | None = None
+    ref_id: str = ""
+
+    def admit(self, spec: ModelSpec, texts: Sequence[str]) -> Bill:
+        """A bill for embedding `texts` with `spec`. A hosted model's maximum cost is checked against the
+        user's limits and held until the bill is closed: LimitExceededError, naming the limit, before
+        anything is sent. A local model costs nothing and needs no admission."""
+        gate = self.gate or default_gate()
+        if spec.is_local or not gate.policy.enabled:
+            return Bill(self, None)  # a local model, or a local app: nothing to check or hold
+        found = estimate_embedding(spec, texts)
+        ask = Ask(
+            what="embedding",
+            calls=math.ceil(len(texts) / BATCH),
+            max_tokens=0,
+            max_cost_usd=found.max_cost_usd or Decimal(0),
+            unpriced=(spec.key,) if found.max_cost_usd is None else (),
+            detail=f"{len(texts)} text{'' if len(texts) == 1 else 's'} with {spec.key}",
+        )
+        return Bill(self, gate.admit(self.user, ask, self.store))
+
+
+@dataclass
+class Bill:
+    """An admitted embedding: each of its calls is charged as it ends; closing it (leaving its `with`)
+    frees the place and the cost it held."""
+
+    payer: Payer
+    ticket: Ticket | None
+
+    def charge(self, call: RunResult) -> None:
+        """Put one call in the usage ledger as the payer's (a failed one too: it may have been billed)."""
+        if self.ticket is not None:
+            self.ticket.touch()
+        if self.payer.store is not None:
+            self.payer.store.record_call(self.payer.user.id, EMBED_CALL, self.payer.ref_id, call)
+
+    def close(self) -> None:
+        """The embedding has ended: its calls' spend is in the ledger before its reserved cost is freed, so
+        the next admission sees one or the other."""
+        if self.ticket is not None:
+            if self.payer.store is not None:
+                self.payer.store.writer.flush(SAVE_WAIT_S)
+            self.ticket.release()
+
+    def __enter__(self) -> Bill:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)
@@ -60,28 +130,70 @@ def embedding_model(spec: ModelSpec, keys: Keys | None = None) -> EmbeddingModel
     return model
 
 
-def embed_texts(spec: ModelSpec, model: EmbeddingModel, texts: Sequence[str], batch: int = BATCH) -> EmbedRun:
-    """Embed `texts` in batches, timing only the calls; EmbeddingError names the model and the failure."""
+def embed_texts(
+    spec: ModelSpec, model: EmbeddingModel, texts: Sequence[str], bill: Bill, batch: int = BATCH
+) -> EmbedRun:
+    """Embed `texts` in batches under `bill` (from `Payer.admit`), timing only the calls and charging
+    each; EmbeddingError names the model and the failure."""
     batches: list[np.ndarray] = []
-    seconds, reported = 0.0, 0
-    all_reported = True
+    calls: list[RunResult] = []
     for start in range(0, len(texts), batch):
         part = list(texts[start : start + batch])
         began = time.perf_counter()
         try:
             out = model.embed(part)
         except ProviderError as exc:
+            bill.charge(
+                _call(spec, part, time.perf_counter() - began, None, CallError(exc.kind, exc.message))
+            )
             raise EmbeddingError(f"{spec.key}: {exc.message}") from exc
-        seconds += time.perf_counter() - began
+        calls.append(_call(spec, part, time.perf_counter() - began, out.input_tokens))
+        bill.charge(calls[-1])
         batches.append(np.asarray(out.vectors, dtype=np.float32).reshape(len(part), -1))
-        if out.input_tokens is None:
-            all_reported = False
-        else:
-            reported += out.input_tokens
-    tokens, source = _tokens(spec, texts, reported if all_reported and texts else None)
-    cost, cost_source = cost_of(spec, tokens, 0)
     vectors = np.vstack(batches) if batches else np.zeros((0, 0), dtype=np.float32)
-    return EmbedRun(spec.key, _normalised(vectors), seconds, tokens, source, cost, cost_source)
+    return _run(spec, _normalised(vectors), calls)
+
+
+def _call(
+    spec: ModelSpec,
+    texts: Sequence[str],
+    seconds: float,
+    reported: int | None,
+    error: CallError | None = None,
+) -> RunResult:
+    """One embedding call as the ledger and the totals read it: its seconds, tokens and cost."""
+    tokens, source = _tokens(spec, texts, reported) if error is None else (None, None)
+    cost, cost_source = cost_of(spec, tokens, 0)
+    return RunResult(
+        spec.key,
+        total_s=seconds,
+        input_tokens=tokens,
+        output_tokens=0,
+        usage_source=source,
+        cost_usd=cost,
+        cost_source=cost_source,
+        attempts=1,
+        error=error,
+    )
+
+
+def _run(spec: ModelSpec, vectors: np.ndarray, calls: Sequence[RunResult]) -> EmbedRun:
+    """The calls' totals: seconds, tokens and cost summed exactly (None when one is unknown)."""
+    if not calls:  # nothing to embed: no call, nothing spent
+        tokens, source = _tokens(spec, [], None)
+        return EmbedRun(spec.key, vectors, 0.0, tokens, source, *cost_of(spec, tokens, 0))
+    counts = [c.input_tokens for c in calls]
+    costs = [c.cost_usd for c in calls]
+    sources = sorted({c.usage_source or "not counted" for c in calls})
+    return EmbedRun(
+        spec.key,
+        vectors,
+        sum(c.total_s or 0.0 for c in calls),
+        None if None in counts else sum(cast(list[int], counts)),
+        " + ".join(sources),
+        None if None in costs else sum(cast(list[Decimal], costs), Decimal(0)),
+        calls[0].cost_source,
+    )
 
 
 class Ranking:
@@ -99,10 +211,18 @@ class Ranking:
         return [int(i) for i in np.argsort(-similarity, kind="stable")]
 
 
-def similarity_ranker(spec: ModelSpec, keys: Keys | None = None) -> Callable[[Sequence[str]], Ranking]:
-    """A function ranking texts by similarity with `spec` (few-shot prompting's `similar` examples)."""
+def similarity_ranker(
+    spec: ModelSpec, payer: Payer, keys: Keys | None = None
+) -> Callable[[Sequence[str]], Ranking]:
+    """A function ranking texts by similarity with `spec` (few-shot prompting's `similar` examples), its
+    calls admitted and charged as `payer`'s."""
     model = embedding_model(spec, keys)
-    return lambda texts: Ranking(embed_texts(spec, model, list(texts)).vectors)
+
+    def rank(texts: Sequence[str]) -> Ranking:
+        with payer.admit(spec, texts) as bill:
+            return Ranking(embed_texts(spec, model, list(texts), bill).vectors)
+
+    return rank
 
 
 def _tokens(spec: ModelSpec, texts: Sequence[str], reported: int | None) -> tuple[int | None, str]:

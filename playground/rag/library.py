@@ -17,12 +17,13 @@ from typing import Literal
 import numpy as np
 
 from playground.core.errors import UsageError
-from playground.core.policy import LOCAL_OWNER
+from playground.core.policy import LOCAL_USER, User
 from playground.core.specs import ModelSpec
 from playground.engine.registry import Keys
+from playground.hosting.gate import Gate, LimitExceededError
 from playground.rag.chunking import ChunkingError, chunk_text
 from playground.rag.documents import DocumentError, parse_document
-from playground.rag.embedding import EmbeddingError, embed_texts, embedding_model
+from playground.rag.embedding import EmbeddingError, Payer, embed_texts, embedding_model
 from playground.rag.prompting import Passage
 from playground.storage.runs import Store
 from playground.storage.vectors import Collection, CollectionStore, NewChunk, StoredChunk
@@ -50,14 +51,42 @@ class FileOutcome:
         return self.error is None
 
 
+@dataclass(frozen=True)
+class Found:
+    """A search's chunks, best first, and what their scores mean (with the weak-match floor, if any)."""
+
+    passages: tuple[Passage, ...]
+    note: str
+
+    @property
+    def weak(self) -> int:
+        """How many of the chunks are weak matches."""
+        return sum(1 for p in self.passages if p.weak)
+
+
 class Library:
-    """`owner`'s collections in the store, embedded with models from `specs` using `keys`."""
+    """`user`'s collections in the store, embedded with models from `specs` using `keys`; every embedding
+    call is the user's, admitted by `gate` (default: the process's one) and charged in the usage ledger."""
 
     def __init__(
-        self, store: Store, specs: Mapping[str, ModelSpec], keys: Keys | None = None, owner: str = LOCAL_OWNER
+        self,
+        store: Store,
+        specs: Mapping[str, ModelSpec],
+        keys: Keys | None = None,
+        user: User = LOCAL_USER,
+        gate: Gate | None = None,
     ) -> None:
         self.collections = CollectionStore(store)
-        self.specs, self.keys, self.owner = specs, keys, owner
+        self.specs, self.keys, self.user, self.gate = specs, keys, user, gate
+
+    @property
+    def owner(self) -> str:
+        """Whose collections these are (the user's id)."""
+        return self.user.id
+
+    def payer(self, collection: Collection) -> Payer:
+        """Who pays for embedding calls made for `collection`: this library's user."""
+        return Payer(self.user, self.collections.store, self.gate, collection.id)
 
     def vector_problem(self) -> str | None:
         """Why this database cannot search by vector (BM25 still works), or None."""
@@ -93,7 +122,9 @@ class Library:
         self.collections.remove(self.get(name))
 
     def add(self, collection: Collection, files: Sequence[tuple[str, bytes]]) -> list[FileOutcome]:
-        """Parse, chunk, embed and store each file; one outcome per file, in order."""
+        """Parse, chunk, embed and store each file; one outcome per file, in order. Each file's embedding
+        is admitted on its own: one refused by a limit is reported with the limit and nothing of it is
+        sent or stored."""
         spec = self._spec(collection.embedder)
         model = None
         outcomes = []
@@ -103,8 +134,10 @@ class Library:
                 chunks = chunk_text(
                     document.text, collection.chunk_size, collection.overlap, markdown=document.markdown
                 )
+                texts = [c.text for c in chunks]
                 model = model or embedding_model(spec, self.keys)
-                run = embed_texts(spec, model, [c.text for c in chunks])
+                with self.payer(collection).admit(spec, texts) as bill:
+                    run = embed_texts(spec, model, texts, bill)
                 replaced = self.collections.add_document(
                     collection,
                     document.name,
@@ -115,6 +148,9 @@ class Library:
                 )
             except (DocumentError, ChunkingError, EmbeddingError) as exc:
                 outcomes.append(FileOutcome(name, error=str(exc)))
+                continue
+            except LimitExceededError as exc:
+                outcomes.append(FileOutcome(name, error=f"{name} was not embedded: {exc}"))
                 continue
             outcomes.append(
                 FileOutcome(name, len(chunks), replaced, None, run.seconds, run.cost_usd, run.cost_source)
@@ -132,16 +168,50 @@ class Library:
         if collection.chunks == 0:
             raise UsageError(f"the collection {collection.name!r} has no chunks yet: add documents first")
         if method == "bm25":
-            return lexical_search(self._chunks(collection), query, k)
+            return lexical_search(self.chunks(collection), query, k)
         spec = self._spec(collection.embedder)
-        run = embed_texts(spec, embedding_model(spec, self.keys), [query])
+        model = embedding_model(spec, self.keys)
+        with self.payer(collection).admit(spec, [query]) as bill:
+            run = embed_texts(spec, model, [query], bill)
         hits = self.collections.search(collection, collection.embedder, run.vectors[0], k)
-        return [_passage(i + 1, h.chunk, h.score) for i, h in enumerate(hits)]
+        floor = spec.relevance_floor
+        return [
+            _passage(i + 1, h.chunk, h.score, "vector", floor is not None and h.score < floor)
+            for i, h in enumerate(hits)
+        ]
 
-    def _chunks(self, collection: Collection) -> tuple[StoredChunk, ...]:
-        """A collection's chunks, read once per content (reading them took 212 of BM25's 222 ms a query
-        over 10,000 chunks)."""
+    def find(self, collection: Collection, query: str, k: int = 5, method: SearchMethod = "vector") -> Found:
+        """`search`, with the note saying what the scores mean (what pages and the CLI show)."""
+        return Found(tuple(self.search(collection, query, k, method)), self.score_note(collection, method))
+
+    def score_note(self, collection: Collection, method: SearchMethod) -> str:
+        """What a search's scores mean, and when a chunk is marked a weak match (pages and CLI say it)."""
+        if method == "bm25":
+            return (
+                "Score: BM25 (bm25s), the question's words found in the chunk, rarer words weighing more; "
+                "it has no fixed scale, only the order counts."
+            )
+        floor = self._spec(collection.embedder).relevance_floor
+        meaning = "Score: cosine similarity of the chunk and the question with " + collection.embedder
+        if floor is None:
+            return (
+                f"{meaning}. No relevance floor is known for this model (relevance_floor in the models "
+                "file), so the scores only order the chunks: read them before trusting them."
+            )
+        return (
+            f"{meaning}. Below {floor:.2f}, the floor measured for it on a labelled set "
+            "(bench/bench_relevance.py), a chunk is marked weak match: it probably does not answer the "
+            "question, whatever its rank."
+        )
+
+    def chunks(self, collection: Collection) -> tuple[StoredChunk, ...]:
+        """A collection's chunks in document and position order, read once per content (reading them
+        took 212 of BM25's 222 ms a query over 10,000 chunks)."""
         return _chunks_of(self.collections, collection)
+
+    def spec(self, key: str) -> ModelSpec:
+        """The embedding model `key`; UsageError naming the known ones when it is not one."""
+        return self._spec(key)
 
     def _spec(self, key: str) -> ModelSpec:
         spec = self.specs.get(key)
@@ -163,15 +233,19 @@ def default_embedder(specs: Mapping[str, ModelSpec]) -> str:
 
 def lexical_search(chunks: Sequence[StoredChunk], query: str, k: int) -> list[Passage]:
     """BM25 over the chunks' texts (bm25s), the k best with a score above 0, best first."""
-    index = _bm25(tuple(c.text for c in chunks))
+    ranked = bm25_ranking(_bm25(tuple(c.text for c in chunks)), query, min(k, len(chunks)))
+    return [_passage(n + 1, chunks[i], s, "bm25") for n, (i, s) in enumerate(ranked)]
+
+
+def bm25_ranking(index: object, query: str, k: int) -> list[tuple[int, float]]:
+    """The k best (text index, BM25 score) of `index` for `query` with a score above 0, best first."""
     import bm25s
 
     tokens = bm25s.tokenize([query], stopwords="en", show_progress=False)
     if not tokens.vocab:
         return []  # only stopwords: nothing to match
-    found, scores = index.retrieve(tokens, k=min(k, len(chunks)), show_progress=False)
-    ranked = [(int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0]
-    return [_passage(n + 1, chunks[i], s) for n, (i, s) in enumerate(ranked)]
+    found, scores = index.retrieve(tokens, k=k, show_progress=False)  # type: ignore[attr-defined]
+    return [(int(i), float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0]
 
 
 _CHUNK_CACHE: dict[tuple[int, str, int, int], tuple[StoredChunk, ...]] = {}
@@ -191,6 +265,11 @@ def _chunks_of(store: CollectionStore, collection: Collection) -> tuple[StoredCh
 @lru_cache(maxsize=8)
 def _bm25(texts: tuple[str, ...]) -> object:
     """A BM25 index of a collection's texts, kept for the next query on the same texts."""
+    return bm25_index(texts)
+
+
+def bm25_index(texts: Sequence[str]) -> object:
+    """A new BM25 index (bm25s) of `texts`, English stopwords left out."""
     import logging
 
     import bm25s
@@ -201,5 +280,8 @@ def _bm25(texts: tuple[str, ...]) -> object:
     return index
 
 
-def _passage(number: int, chunk: StoredChunk, score: float) -> Passage:
-    return Passage(number, chunk.document, chunk.position, float(np.round(score, 6)), chunk.text, chunk.id)
+def _passage(
+    number: int, chunk: StoredChunk, score: float, method: SearchMethod, weak: bool = False
+) -> Passage:
+    rounded = float(np.round(score, 6))
+    return Passage(number, chunk.document, chunk.position, rounded, chunk.text, chunk.id, method, weak)

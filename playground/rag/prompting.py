@@ -36,6 +36,15 @@ class Passage:
     score: float
     text: str
     chunk_id: int | None = None
+    method: str = "vector"  # how it was found: "vector" (score: cosine similarity) or "bm25" (BM25 score)
+    weak: bool = False  # by meaning, below its embedding model's relevance floor: likely not an answer
+
+    @property
+    def score_label(self) -> str:
+        """The score named by what it measures: 'similarity 0.412', '… · weak match', or 'BM25 7.103'."""
+        if self.method == "bm25":
+            return f"BM25 {self.score:.3f}"
+        return f"similarity {self.score:.3f}" + (" · weak match" if self.weak else "")
 
 
 @dataclass(frozen=True)

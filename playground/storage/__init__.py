@@ -10,6 +10,8 @@ __all__, __getattr__ = lazy_exports(
         "default_db_url": "runs",
         "migrate": "runs",
         "TableBase": "runs",
+        "ArenaStore": "arena",
+        "ArenaError": "arena",
         "StoreUnavailableError": "runs",
         "EvalStore": "evals",
         "StoredEval": "evals",

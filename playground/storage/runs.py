@@ -31,6 +31,9 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import (
+    cast as sa_cast,
+)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
@@ -81,7 +84,7 @@ class TableBase(DeclarativeBase):
 
 def all_tables() -> Any:
     """The metadata of every table the store keeps (their modules imported), as the migrations make them."""
-    from playground.storage import evals, jobs, vectors  # noqa: F401 - their tables join TableBase.metadata
+    from playground.storage import arena, evals, jobs, vectors  # noqa: F401 - their tables join TableBase.metadata
 
     return TableBase.metadata
 
@@ -101,6 +104,10 @@ class RunRow(TableBase):
     # Set when every model of the run has ended; heartbeat_at is refreshed while it runs (see StoredRun.state).
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The run this one follows up (its conversation's previous turn); None: it starts a conversation.
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), nullable=True, index=True
+    )
     results: Mapped[list[ResultRow]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="ResultRow.id"
     )
@@ -143,8 +150,8 @@ class UsageRow(TableBase):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     owner: Mapped[str] = mapped_column(String(512))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # run | eval | judge
-    ref_id: Mapped[str] = mapped_column(String(32))  # the run's or evaluation's id
+    kind: Mapped[str] = mapped_column(String(16))  # run | eval | judge | embed
+    ref_id: Mapped[str] = mapped_column(String(32))  # the run's, evaluation's or collection's id
     model: Mapped[str] = mapped_column(String(200))
     cost_usd: Mapped[str | None] = mapped_column(String(40), nullable=True)
     cost_source: Mapped[str] = mapped_column(String(64))
@@ -205,6 +212,7 @@ class StoredRun:
     owner: str = LOCAL_OWNER
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None
+    parent_id: str | None = None  # the run this one follows up, in one conversation
 
     @property
     def state(self) -> str:
@@ -216,6 +224,25 @@ class StoredRun:
         if datetime.now(UTC) - as_utc(beat) < timedelta(seconds=INTERRUPTED_AFTER_S):
             return "running"
         return "interrupted"
+
+    @property
+    def unanswered(self) -> list[str]:
+        """The models asked that saved nothing at all (not even streamed text), in the order asked."""
+        answered = {r.model for r in self.results}
+        return [key for key in self.models if key not in answered]
+
+    def state_note(self) -> str | None:
+        """What a person opening this run must know about its state; None for a finished run."""
+        if self.state == "finished":
+            return None
+        missing = f" No answer was saved for {', '.join(self.unanswered)}." if self.unanswered else ""
+        if self.state == "running":
+            return "Still running: answers appear here as they are saved." + missing
+        last = as_utc(self.heartbeat_at or self.created_at)
+        return (
+            "Interrupted: the app stopped, or was killed, before every model ended (last sign of life "
+            f"{last:%Y-%m-%d %H:%M:%S} UTC). What it saved is below, partial answers marked so.{missing}"
+        )
 
 
 # RunResult fields stored in a column of the same name and type, read off the dataclass so a new field
@@ -264,6 +291,7 @@ def _to_run(row: RunRow) -> StoredRun:
         owner=row.owner,
         finished_at=row.finished_at,
         heartbeat_at=row.heartbeat_at,
+        parent_id=row.parent_id,
     )
     run.results = [_to_result(r, run.state) for r in row.results]
     return run
@@ -337,8 +365,10 @@ class Store:
         system: str | None = None,
         kind: str = "compare",
         owner: str = LOCAL_OWNER,
+        parent_id: str | None = None,
     ) -> str:
-        """Record a new run (before any model is called) for `owner` and return its id.
+        """Record a new run (before any model is called) for `owner` and return its id; `parent_id`
+        names the run it follows up in a conversation.
 
         If the database is away, the id is returned anyway and the run is saved when it comes back."""
         run_id = uuid.uuid4().hex
@@ -353,6 +383,7 @@ class Store:
             params=json.loads(json.dumps(params, default=str)),
             models=list(models),
             owner=owner,
+            parent_id=parent_id,
         )
         self.writer.save(f"run {run_id}", lambda session: session.add(row), SAVE_WAIT_S)
         return run_id
@@ -430,18 +461,23 @@ class Store:
         owner: str | None = None,
         limit: int = 200,
     ) -> list[StoredRun]:
-        """Newest first, filtered by owner (None: everyone's), model key, prompt/answer text and date range."""
+        """Newest first, filtered by owner (None: everyone's), part of a model key (any case; a run that
+        saved no answer matches on the models it was asked of), prompt/answer text and date range."""
         query = select(RunRow).order_by(RunRow.created_at.desc()).limit(limit)
         if owner is not None:
             query = query.where(RunRow.owner == owner)
         if model:
-            query = query.where(RunRow.id.in_(select(ResultRow.run_id).where(ResultRow.model == model)))
+            # The models column is a JSON list of keys: its text holds every key, on SQLite and PostgreSQL.
+            # Quotes, brackets and commas are the list's own punctuation, never part of a key.
+            key_part = model.translate(str.maketrans("", "", '"[],')).strip()
+            query = query.where(sa_cast(RunRow.models, String).icontains(key_part, autoescape=True))
         if text:
-            pattern = f"%{text}%"
             query = query.where(
                 or_(
-                    RunRow.prompt.ilike(pattern),
-                    RunRow.id.in_(select(ResultRow.run_id).where(ResultRow.text.ilike(pattern))),
+                    RunRow.prompt.icontains(text, autoescape=True),
+                    RunRow.id.in_(
+                        select(ResultRow.run_id).where(ResultRow.text.icontains(text, autoescape=True))
+                    ),
                 )
             )
         if since:
@@ -450,6 +486,46 @@ class Store:
             query = query.where(RunRow.created_at <= until)
         with self.reading() as session:
             return [_to_run(row) for row in session.scalars(query)]
+
+    def conversation(self, run_id: str, max_turns: int = 200) -> list[StoredRun]:
+        """The runs of `run_id`'s conversation up to it, first turn first ([] if it does not exist)."""
+        turns: list[StoredRun] = []
+        with self.reading() as session:
+            row = session.get(RunRow, run_id)
+            while row is not None and len(turns) < max_turns:
+                turns.append(_to_run(row))
+                row = session.get(RunRow, row.parent_id) if row.parent_id else None
+        return turns[::-1]
+
+    def follow_ups(self, run_id: str) -> list[StoredRun]:
+        """The runs that continue `run_id`'s conversation after it (deleting it deletes them too)."""
+        found: list[StoredRun] = []
+        frontier = [run_id]
+        with self.reading() as session:
+            while frontier:
+                rows = list(session.scalars(select(RunRow).where(RunRow.parent_id.in_(frontier))))
+                found += [_to_run(row) for row in rows]
+                frontier = [row.id for row in rows]
+        return found
+
+    def recent_answers(self, model: str, limit: int = 30) -> list[RunResult]:
+        """The newest finished, error-free calls of `model` that have timings and token counts (newest
+        first): what this installation measured of its speed."""
+        query = (
+            select(ResultRow)
+            .where(
+                ResultRow.model == model,
+                ResultRow.status == DONE,
+                ResultRow.error_kind.is_(None),
+                ResultRow.ttft_s.is_not(None),
+                ResultRow.input_tokens.is_not(None),
+                ResultRow.output_tokens_per_s.is_not(None),
+            )
+            .order_by(ResultRow.id.desc())
+            .limit(limit)
+        )
+        with self.reading() as session:
+            return [_to_result(row) for row in session.scalars(query)]
 
     def delete_run(self, run_id: str, *, owner: str | None = None) -> bool:
         """Delete a run and its results (only if `owner` owns it, when given); True if it was deleted.

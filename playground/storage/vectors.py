@@ -383,6 +383,18 @@ class CollectionStore:
                 for i, v in vectors.items()
             )
 
+    def drop_vectors(self, collection: Collection, embedder: str) -> None:
+        """Delete `embedder`'s vectors of the collection (a comparison's own, when it ends); refused for
+        the collection's own model, whose vectors its search uses."""
+        if embedder == collection.embedder:
+            raise ValueError(f"{embedder} is {collection.name!r}'s own embedding model: its vectors stay")
+        with self.store.reading(write=True) as session:
+            session.execute(
+                delete(ChunkVectorRow).where(
+                    ChunkVectorRow.collection_id == collection.id, ChunkVectorRow.embedder == embedder
+                )
+            )
+
 
 def _collection(row: CollectionRow, documents: int = 0, chunks: int = 0, last: int = 0) -> Collection:
     return Collection(
