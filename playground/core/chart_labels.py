@@ -27,7 +27,8 @@ _LINE_EM = 1.3  # line height of a label in ems
 _PAD_PX = 3  # plotly's padding around an annotation's text, and a pixel of air
 _DIRECTIONS = ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (-1, 1), (1, -1), (-1, -1))  # above first
 _REACHES_PX = (0, 14, 28, 44, 62)
-_SAME_SPOT_PX = 6  # points nearer than this share one label  # how far from its point a label may go; beyond the first, with a line
+_SAME_SPOT_PX = 6  # points nearer than this share one label
+_NEAR_PX = 24  # a label this close to another point looks like that point's  # how far from its point a label may go; beyond the first, with a line
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class _Placer:
         self.markers = [
             (x - _MARKER_PX, y - _MARKER_PX, x + _MARKER_PX, y + _MARKER_PX) for x, y in self.pixels
         ]
+        self.near = [(x - _NEAR_PX, y - _NEAR_PX, x + _NEAR_PX, y + _NEAR_PX) for x, y in self.pixels]
         self.obstacles = [
             (a * width_px, b * height_px, c * width_px, d * height_px) for a, b, c, d in obstacles
         ]
@@ -118,6 +120,8 @@ class _Placer:
         box, (width, height) = self.box(index, place), self.sizes[index]
         # Covering a point hides it: far worse than a label standing apart with a line to its point.
         cost = 10 * sum(_overlap(box, marker) for marker in self.markers)
+        # A label right beside another point reads as that point's: keep a margin around the others.
+        cost += 3 * sum(_overlap(box, near) for i, near in enumerate(self.near) if i != index)
         cost += 5 * sum(_overlap(box, other) for other in others)
         cost += 2 * sum(_overlap(box, line) for line in self.obstacles)  # text across a thin line still reads
         cost += 3 * (width * height - _overlap(box, self.frame))
