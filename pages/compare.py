@@ -25,6 +25,7 @@ from playground.compare import (
     CompareForm,
     Comparison,
     Conversation,
+    ExpectedTime,
     LiveSnapshot,
     Plan,
     UsageError,
@@ -123,7 +124,9 @@ def widget_start(key: str, **initial: object) -> dict[str, object]:
     return {} if key in st.session_state else initial
 
 
-def run_blocker(prompt: str, chosen: list[str], plan_ready: bool, running: bool) -> str | None:
+def run_blocker(
+    prompt: str, chosen: list[str], plan_ready: bool, running: bool, too_slow: list[ExpectedTime]
+) -> str | None:
     """Why Run cannot be pressed now (None: it can)."""
     if running:
         return "A run is going: wait for it to end, or press Stop."
@@ -133,11 +136,14 @@ def run_blocker(prompt: str, chosen: list[str], plan_ready: bool, running: bool)
         return "Type a prompt to run."
     if not plan_ready:
         return "Fix what is said above to run."
+    if too_slow:  # it would hold the model (a local one: for everyone) until its deadline, then fail
+        return "Shorten the prompt or the max tokens, or raise the deadline, to run."
     return None
 
 
-def show_plan(plan: Plan) -> None:
-    """What the run will send and cost, and how long each model should take here, before running."""
+def show_plan(plan: Plan) -> list[ExpectedTime]:
+    """What the run will send and cost, and how long each model should take here, before running;
+    the models that would pass their deadline."""
     times = {t.model: t for t in plan.expected_times(shared_store())}
     rows = [
         {
@@ -155,15 +161,17 @@ def show_plan(plan: Plan) -> None:
         for m in plan.models
         if m.estimate is not None
     ]
-    with st.expander(f"Before running: {plan.summary()}"):
+    with st.expander(plain(f"Before running: {plan.summary()}")):
         st.dataframe(rows, hide_index=True)  # a list of rows: pandas loads only when this shows
-    for slow in (t for t in times.values() if t.too_slow):
+    too_slow = [t for t in times.values() if t.too_slow]
+    for slow in too_slow:
         st.warning(
             plain(
                 f"{slow.model} should take {slow.text()} ({slow.source}), past its {slow.deadline_s:g} s "
                 "deadline: shorten the prompt or the max tokens, or raise the deadline."
             )
         )
+    return too_slow
 
 
 @st.fragment(run_every=LIVE_REDRAW_S)
@@ -353,8 +361,7 @@ elif prompt.strip() and chosen:
         )
     except UsageError as exc:
         st.error(plain(str(exc)))
-if plan is not None:
-    show_plan(plan)
+too_slow = show_plan(plan) if plan is not None else []
 
 user = current_user()
 current = state.current_run_id()
@@ -362,7 +369,9 @@ if current is not None and not is_run_id(current):  # the address is the user's 
     state.set_current_run(None)
     current = None
 going = live_runs().get(current, user.id) if current else None
-blocker = run_blocker(prompt, chosen, plan is not None, going is not None and not going.snapshot().finished)
+blocker = run_blocker(
+    prompt, chosen, plan is not None, going is not None and not going.snapshot().finished, too_slow
+)
 # A second click of a double-click arrives while the first one's run is going: the blocker drops it, so
 # one click makes one run.
 if st.button("Run", type="primary", disabled=blocker is not None, key="run", help=blocker) and not blocker:

@@ -261,7 +261,7 @@ def choose_collection(lib: Library, collections: list[Collection]) -> Collection
     chosen = left.selectbox("Collection", names, key="doc-collection")
     with right.popover("Delete", icon=":material/delete:", use_container_width=True):
         st.caption(plain(f"Deletes {chosen!r} with its documents, chunks and vectors."))
-        if st.button(f"Delete {chosen}", type="primary", key="doc-delete"):
+        if st.button(plain(f"Delete {chosen}"), type="primary", key="doc-delete"):
             with database_answers():
                 lib.remove(chosen or "")
             st.session_state.pop("doc-collection", None)

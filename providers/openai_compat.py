@@ -250,11 +250,10 @@ class AzureOpenAIProvider(OpenAIProvider):
             f"    api_key=os.environ[{key_env!r}],\n    azure_endpoint=os.environ[{endpoint_env!r}],\n"
             f"    api_version={version!r},\n)\n"
         )
-        url = f"${endpoint_env}/openai/deployments/{target.model}/chat/completions?api-version={version}"
+        path = f"/openai/deployments/{target.model}/chat/completions?api-version={version}"
         payload = {"messages": request.openai_messages(), **request.sampling()}
-        return Snippet(
-            head + _openai_call(target, request), curl_text(url, f'-H "api-key: ${key_env}"', payload)
-        )
+        curl = curl_text(path, f'-H "api-key: ${key_env}"', payload, base_env=endpoint_env)
+        return Snippet(head + _openai_call(target, request), curl)
 
     def __init__(
         self,

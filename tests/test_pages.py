@@ -310,6 +310,11 @@ def test_expected_time_from_measured_speed_and_a_warning_past_the_deadline():
     assert row["expected time"] == f"up to {expected:,.0f} s" and row["deadline (s)"] == "5"
     assert "median of 3 earlier answers here" in row["time measured from"]
     assert any("past its 5 s deadline" in w.value for w in at.warning)
+    # It would hold the model until its deadline and then fail: Run waits for a shorter ask.
+    assert at.button(key="run").disabled
+    assert any("raise the deadline, to run" in c.value for c in at.caption)
+    at.number_input(key="deadline").set_value(600.0).run()
+    assert not at.button(key="run").disabled
 
 
 def test_history_rerun_restores_prompt_models_and_parameters():

@@ -130,3 +130,14 @@ def test_hosted_snippets_carry_the_key_from_the_environment_and_never_in_their_t
             {k.lower(): v for k, v in r["headers"].items()}[header.lower()] == f"Bearer {secret}"
             for r in sent
         )
+
+
+def test_a_typed_base_url_is_pasted_as_text_by_the_curl_snippet_never_run(tmp_path):
+    marker = tmp_path / "pwned"
+    spec = remote_spec(f"http://127.0.0.1:9/v1$(touch {marker})`touch {marker}`", key="evil")
+    curl = curl_snippet(spec, build_request(spec, "hi", None, GREEDY))
+    assert curl
+    subprocess.run(
+        ["bash", "-c", curl.replace("curl ", "curl -sS -m 2 ", 1)], capture_output=True, timeout=30
+    )
+    assert not marker.exists()  # the shell got the URL as one quoted word

@@ -31,7 +31,10 @@ _URL = re.compile(
     r"((?:[A-Za-z][A-Za-z0-9+.-]*://|www\.)[^\s<>`\"']*[^\s<>`\"'.,;:!?)\]]|[\w.+-]+@[\w-]+\.[\w-]+(?:\.[\w-]+)*)"
 )
 # A colon starts a shortcode only when a letter or digit follows it (":smile:", ":material/home:").
+# Streamlit finds shortcodes in the text after markdown has been read, so a backslash before the colon
+# does not stop them (seen in a browser): an invisible word joiner after the colon does.
 _SHORTCODE = re.compile(r":(?=[A-Za-z0-9])")
+_SHORTCODE_BREAK = ":\u2060"
 
 
 def plain(text: str) -> str:
@@ -54,7 +57,7 @@ def _plain_line(line: str) -> str:
             parts.append(_code_span(piece))
             continue
         escaped = "".join("\\" + ch if ch in _INLINE else ch for ch in piece)
-        parts.append(_SHORTCODE.sub(r"\\:", escaped))
+        parts.append(_SHORTCODE.sub(_SHORTCODE_BREAK, escaped))
     escaped = "".join(parts)
     escaped = _LIST_NUMBER.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
     return _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
