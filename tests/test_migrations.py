@@ -33,21 +33,27 @@ def revision(store: Store) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def schema_differences(store: Store) -> list:
+    """What the migrated database and the models disagree on (what SQLAlchemy cannot read left out)."""
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), all_tables())
+    if store.engine.dialect.name == "sqlite":
+        # SQLAlchemy reads a column's own REFERENCES clause in SQLite without its name and ON DELETE (0010
+        # adds runs.parent_id so; the cascade itself is checked in test_conversations).
+        differences = [d for d in differences if not _runs_parent_reference(d)]
+    return differences
+
+
 def test_a_fresh_database_gets_the_models_schema_by_migrations(db_url: str):
     store = Store(db_url)
     assert revision(store) == head()
-    with store.engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), all_tables())
+    differences = schema_differences(store)
     if CollectionStore(store).problem():  # a PostgreSQL without pgvector keeps vectors as bytea, by design
         differences = [
             d
             for d in differences
             if not (d[0][0] == "modify_type" and d[0][2:4] == ("chunk_vectors", "embedding"))
         ]
-    if store.engine.dialect.name == "sqlite":
-        # SQLAlchemy reads a column's own REFERENCES clause in SQLite without its name and ON DELETE (0010
-        # adds runs.parent_id so; the cascade itself is checked in test_conversations).
-        differences = [d for d in differences if not _runs_parent_reference(d)]
     assert differences == []  # the migrations and the models say the same thing
 
 

@@ -6,14 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 
 from playground.core.errors import UsageError
 from playground.storage import Store
-from playground.storage.runs import all_tables
 from playground.storage.vectors import CollectionStore, NewChunk, VectorSearchUnavailableError
 from tests import postgres
+from tests.test_migrations import schema_differences
 
 
 @pytest.fixture(params=["sqlite", "pgvector"])
@@ -29,9 +27,7 @@ def _unit(rows: np.ndarray) -> np.ndarray:
 
 
 def test_migrations_and_models_agree_on_a_vector_database(vector_db: str):
-    store = Store(vector_db)
-    with store.engine.connect() as connection:
-        assert compare_metadata(MigrationContext.configure(connection), all_tables()) == []
+    assert schema_differences(Store(vector_db)) == []
 
 
 def test_the_database_finds_the_nearest_chunks_by_cosine_similarity(vector_db: str):
