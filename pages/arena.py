@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common.arena_view import arena_service, page_url, render_join, render_standings
+from pages.common.arena_view import (
+    OWNER_KEY_STATE,
+    arena_owner,
+    arena_service,
+    device,
+    page_url,
+    render_join,
+    render_standings,
+)
 from pages.common.ui import current_user, database_answers, hosted_policy, page_shell
 from playground.arena import (
     DEFAULT_VOTES_PER_MINUTE,
@@ -17,7 +25,6 @@ from playground.arena import (
     BattleView,
     SideDone,
     SideText,
-    SideWaiting,
     UsageError,
     join_link,
 )
@@ -51,7 +58,7 @@ def join_form(arenas: Arenas, arena_id: str) -> None:
         name = st.text_input("Your display name", max_chars=100, key="arena-name")
     if st.button("Join", type="primary", key="arena-join"):
         try:
-            participant = arenas.join(arena_id, name, current_user())
+            participant = arenas.join(arena_id, name, current_user(), device())
         except UsageError as exc:
             st.error(plain(str(exc)))
             return
@@ -69,7 +76,8 @@ def prompt_input(prompts: tuple[str, ...], key: str) -> str:
 
 
 def stream_turn(turn: BattleTurn, prompt: str) -> None:
-    """Both sides answering live, side by side, as Model A and Model B."""
+    """Both sides answering live, side by side, as Model A and Model B (each side says the same while it
+    waits, whether its model is queued, cooling down or just slow: a difference would tell them apart)."""
     st.markdown(f"**You:** {plain(prompt.strip())}")
     columns = dict(zip(("a", "b"), st.columns(2), strict=True))
     holders = {side: column.empty() for side, column in columns.items()}
@@ -77,9 +85,7 @@ def stream_turn(turn: BattleTurn, prompt: str) -> None:
     for holder in holders.values():
         holder.caption("waiting for the first token…")
     for event in turn.events(every_s=LIVE_REDRAW_S):
-        if isinstance(event, SideWaiting) and event.ahead and not texts[event.side]:
-            holders[event.side].caption(f"queued ({event.ahead} ahead)")
-        elif isinstance(event, SideText):
+        if isinstance(event, SideText):
             texts[event.side] += event.text
             holders[event.side].markdown(safe_markdown(texts[event.side]) + " ▌")
         elif isinstance(event, SideDone):
@@ -94,14 +100,18 @@ def show_turns(view: BattleView) -> None:
         head.subheader(SIDE_NAMES[side])
     for turn in view.turns:
         st.markdown(f"**You:** {plain(turn.prompt)}")
-        for answer, column in zip((turn.a, turn.b), st.columns(2), strict=True):
+        for side, answer, column in zip(("a", "b"), (turn.a, turn.b), st.columns(2), strict=True):
             with column:
                 if answer.text:
                     st.markdown(safe_markdown(answer.text))
                 if answer.answering:
                     st.caption("still answering…")
                 elif answer.failed:
-                    st.error(plain(f"This answer failed ({answer.failed}): this battle cannot be voted on."))
+                    st.error(
+                        plain(
+                            f"{SIDE_NAMES[side]} could not answer ({answer.failed}): this battle cannot be voted on."
+                        )
+                    )
 
 
 @st.fragment(run_every=1.0)
@@ -232,17 +242,18 @@ def create_form(arenas: Arenas) -> None:
     if created:
         setup = ArenaSetup(name, tuple(models), tuple(prompts.splitlines()), int(per_minute), int(max_tokens))
         try:
-            arena = arenas.create(setup, current_user())
+            arena = arenas.create(setup, arena_owner())
         except UsageError as exc:
             st.error(plain(str(exc)))
             return
         st.session_state["arena-open"] = arena.id
+        st.session_state["arena-pick"] = arena.id  # "Your arenas" below shows the new one
         st.success(plain(f"Arena {arena.name!r} created: share its join link."))
 
 
 def owner_controls(arenas: Arenas, arena_id: str, is_open: bool) -> None:
     """Close or reopen, reset (confirmed), and export the votes."""
-    user = current_user()
+    user = arena_owner()
     c1, c2, c3, c4 = st.columns(4)
     try:
         if is_open and c1.button("Close arena", key="arena-close"):
@@ -280,7 +291,7 @@ def address_form(arenas: Arenas, arena_id: str, saved: str) -> None:
         )
         if st.form_submit_button("Save address"):
             try:
-                arenas.set_address(arena_id, current_user(), address)
+                arenas.set_address(arena_id, arena_owner(), address)
             except UsageError as exc:
                 st.error(plain(str(exc)))
             else:
@@ -289,17 +300,19 @@ def address_form(arenas: Arenas, arena_id: str, saved: str) -> None:
 
 def owned_arena(arenas: Arenas) -> None:
     """One of the user's arenas: join link and QR, counts, controls, leaderboard."""
+    owner = arena_owner()
     with database_answers():
-        owned = arenas.owned(current_user())
+        owned = arenas.owned(owner)
     if not owned:
         st.caption("No arena yet: create one above.")
         return
     ids = [a.id for a in owned]
-    start = ids.index(st.session_state["arena-open"]) if st.session_state.get("arena-open") in ids else 0
+    if st.session_state.get("arena-pick") not in ids:  # none picked yet, or it was deleted
+        st.session_state["arena-pick"] = ids[0]
     names = {
         a.id: f"{a.name} · {'open' if a.is_open else 'closed'} · {a.created_at:%Y-%m-%d %H:%M}" for a in owned
     }
-    arena_id = st.selectbox("Your arenas", ids, index=start, format_func=names.get, key="arena-pick")
+    arena_id = st.selectbox("Your arenas", ids, format_func=names.get, key="arena-pick")
     arena = next(a for a in owned if a.id == arena_id)
     address_form(arenas, arena.id, arena.address or "")
     link = join_link(arena.id, page_url(), arena.address)
@@ -313,13 +326,36 @@ def owned_arena(arenas: Arenas) -> None:
         )
         owner_controls(arenas, arena.id, arena.is_open)
     with database_answers():
-        standings = arenas.standings(arena.id)
+        standings = arenas.standings(arena.id, viewer=owner)
     st.metric(
         "Votes",
         standings.activity.votes,
         help=f"{standings.activity.participants} joined, {standings.activity.battles} battles",
     )
     render_standings(standings)
+
+
+def owner_key_section(arenas: Arenas) -> None:
+    """A local app: this session's owner key, to keep, and a key from another session to use here."""
+    with st.expander("Owner key: manage your arenas after a reload or from another tab"):
+        st.caption(
+            "In a local app anyone who opens this page can make arenas, so an arena is managed only from "
+            "the browser tab that made it, which holds this key. Keep it to manage your arenas after a "
+            "reload or in another tab. Anyone who has it can close, reset and export them: do not show it "
+            "on a projector."
+        )
+        st.code(st.session_state[OWNER_KEY_STATE], language=None)
+        with st.form("arena-owner-key-form"):
+            typed = st.text_input("Use an owner key", type="password", key="arena-owner-key-typed")
+            if st.form_submit_button("Use this key"):
+                try:
+                    arenas.owner_for_key(typed)
+                except UsageError as exc:
+                    st.error(plain(str(exc)))
+                else:
+                    st.session_state[OWNER_KEY_STATE] = typed.strip()
+                    st.session_state.pop("arena-pick", None)
+                    st.rerun()
 
 
 arena_param = st.query_params.get(JOIN_PARAM)
@@ -337,3 +373,5 @@ st.caption(
 with st.expander("Create an arena", expanded=not st.session_state.get("arena-open")):
     create_form(service)
 owned_arena(service)
+if not hosted_policy().enabled:
+    owner_key_section(service)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common.arena_view import arena_service, page_url, render_join, render_standings
-from pages.common.ui import current_user, database_answers, page_shell
+from pages.common.arena_view import arena_owner, arena_service, page_url, render_join, render_standings
+from pages.common.ui import database_answers, page_shell
 from playground.arena import JOIN_PARAM, Arenas, UsageError, join_link
 from playground.core import plain
 
@@ -32,7 +32,7 @@ h1 { font-size: 3.2rem !important; }
 def pick_arena(arenas: Arenas) -> None:
     """Without ?arena=: choose one of the user's arenas (it then goes in the address, to share)."""
     with database_answers():
-        owned = arenas.owned(current_user())
+        owned = arenas.owned(arena_owner())
     if not owned:
         st.info("Create an arena on the Arena page first.")
         return
@@ -45,7 +45,8 @@ def pick_arena(arenas: Arenas) -> None:
 
 @st.fragment(run_every=REFRESH_S)
 def live_board(arenas: Arenas, arena_id: str) -> None:
-    """Votes and leaderboard, redrawn every REFRESH_S seconds (votes unchanged: the board is not refitted)."""
+    """Votes and leaderboard, redrawn every REFRESH_S seconds (votes unchanged: the board is not refitted).
+    A projected screen is public: latency and cost per answer show only once the arena is closed."""
     with database_answers(stop=False):
         activity = arenas.activity(arena_id)  # one cheap query: the count shows before the board is refitted
         left, right = st.columns(2)

@@ -63,17 +63,19 @@ def browser() -> Iterator[Browser]:
             instance.close()
 
 
-def create_arena(page: Page, url: str) -> str:
+def create_arena(page: Page, url: str, name: str = "Team demo", per_minute: int | None = None) -> str:
     """The owner creates an arena of the three models on the Arena page; returns its join link."""
     from playwright.sync_api import expect
 
     page.goto(f"{url}/arena")
     expect(page.get_by_role("heading", name="Arena", exact=True)).to_be_visible(timeout=60_000)
-    page.get_by_label("Name", exact=True).fill("Team demo")
+    page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label(re.compile("^Pool of models")).click()
     for key in MODELS:
         page.get_by_role("option", name=key).click()
     page.keyboard.press("Escape")
+    if per_minute is not None:
+        page.get_by_label("Votes per minute per participant").fill(str(per_minute))
     page.get_by_role("button", name="Create arena").click()
     expect(page.get_by_text("Scan to join")).to_be_visible(timeout=30_000)
     expect(page.locator("[data-testid='stImage'] img")).to_be_visible()
@@ -126,11 +128,52 @@ def test_three_participants_vote_and_the_presenter_view_follows_without_a_reload
     expect(presenter.locator("[data-testid='stTable']")).to_be_visible(timeout=15_000)
     board = presenter.locator("[data-testid='stTable']").inner_text()
     assert sum(key in board for key in MODELS) >= 2
+    assert "median latency" not in board and "cost per answer" not in board  # a public screen, arena open
     expect(presenter.locator(".js-plotly-plot")).to_have_count(2, timeout=15_000)
     assert presenter.evaluate("window.__notReloaded === true")
     presenter.screenshot(path=str(ARTIFACTS / "arena-presenter.png"))
     people[0].screenshot(path=str(ARTIFACTS / "arena-participant.png"), full_page=True)
     assert Arenas(Store()).activity(arena_id).votes == 3
+
+
+def test_only_the_creating_tab_owns_a_local_arena_and_a_reload_keeps_the_devices_vote_limit(
+    arena_app: str, browser: Browser
+):
+    # Everyone on a local app is the same local user: the arena is the creating tab's (its owner key), and a
+    # participant who reloads and joins under a new name is still the same device for the votes-per-minute.
+    from playwright.sync_api import expect
+
+    owner = browser.new_context(viewport={"width": 1400, "height": 1800}).new_page()
+    link = create_arena(owner, arena_app, "Limited demo", per_minute=1)
+    owner.get_by_text("Owner key: manage your arenas").click()
+    key = owner.locator("[data-testid='stExpander'] [data-testid='stCode'] code").inner_text().strip()
+    assert len(key) >= 40
+
+    stranger = browser.new_context().new_page()  # another visitor opening the Arena page itself
+    stranger.goto(f"{arena_app}/arena")
+    expect(stranger.get_by_text("No arena yet")).to_be_visible(timeout=60_000)
+    assert stranger.get_by_role("button", name="Close arena").count() == 0
+    assert "Limited demo" not in stranger.inner_text("body")
+
+    person = browser.new_context().new_page()
+    battle(person, link, "Ann", "Hello")
+    person.get_by_role("button", name="Tie").click()
+    expect(person.get_by_text("Model A was")).to_be_visible(timeout=30_000)
+    person.reload()  # a new session: joins anew under another name, from the same device
+    battle(person, link, "Not Ann", "Hello again")
+    person.get_by_role("button", name="Tie").click()
+    expect(person.get_by_text("This device has voted 1 times")).to_be_visible(timeout=30_000)
+    assert person.get_by_text("Model A was").count() == 0
+
+    owner.reload()  # the owner's own reload is a new session too: the key brings the arena back
+    expect(owner.get_by_text("No arena yet")).to_be_visible(timeout=60_000)
+    owner.get_by_text("Owner key: manage your arenas").click()
+    owner.get_by_label("Use an owner key").fill(key)
+    owner.get_by_role("button", name="Use this key").click()
+    owner.get_by_role("button", name="Close arena").click()
+    expect(owner.get_by_role("button", name="Reopen arena")).to_be_visible(timeout=30_000)
+    arena = Arenas(Store()).get(link.rsplit("=", 1)[1])
+    assert not arena.is_open and Arenas(Store()).activity(arena.id).votes == 1
 
 
 def test_hosted_participants_are_their_signed_in_users_on_the_local_models(

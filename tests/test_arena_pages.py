@@ -12,7 +12,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from playground.arena import Arenas, ArenaSetup
-from playground.core import LOCAL_USER
+from playground.arena.owners import local_owner
+from playground.core import LOCAL_USER, User
 from playground.storage import Store
 from tests.conftest import closed_port_url
 from tests.scripted_server import ScriptedServer
@@ -48,8 +49,27 @@ def arena_page(**query: str) -> AppTest:
     return at
 
 
-def make_arena(*models: str, name: str = "demo") -> str:
-    return Arenas(Store()).create(ArenaSetup(name, models), LOCAL_USER).id
+# The owner key of the pages' browser session in tests that open the page as an arena's owner.
+OWNER_KEY = "test-owner-key"
+OWNER = local_owner(OWNER_KEY)
+
+
+def make_arena(*models: str, name: str = "demo", owner: User = LOCAL_USER, per_minute: int = 10) -> str:
+    return Arenas(Store()).create(ArenaSetup(name, models, votes_per_minute=per_minute), owner).id
+
+
+def owners_page() -> AppTest:
+    """The Arena page in the browser session that holds OWNER_KEY."""
+    at = arena_page()
+    at.session_state["arena-owner-key"] = OWNER_KEY
+    return at
+
+
+def create_in_form(at: AppTest, name: str, *models: str) -> None:
+    at.text_input(key="arena-new-name").input(name)
+    at.multiselect(key="arena-new-models").set_value(list(models))
+    at.button(key="FormSubmitter:arena-create-Create arena").click().run()
+    assert not at.exception, at.exception
 
 
 def test_the_owner_creates_an_arena_and_gets_its_join_link_and_qr_code(models_file: Path):
@@ -117,12 +137,12 @@ def test_bad_join_links_get_one_plain_message(models_file: Path):
 
 def test_a_closed_arena_takes_no_battle_and_the_owner_reopens_resets_and_exports(models_file: Path):
     arenas = Arenas(Store())
-    arena_id = make_arena("alpha", "gamma")
+    arena_id = make_arena("alpha", "gamma", owner=OWNER)
     me = arenas.join(arena_id, "Ann", LOCAL_USER)
     turn = arenas.start_battle(arena_id, me.id, "=cmd|' /C calc'!A0", LOCAL_USER)
     list(turn.events())
     arenas.vote(turn.battle_id, me.id, "tie", LOCAL_USER)
-    at = arena_page().run()
+    at = owners_page().run()
     assert not at.exception, at.exception
     assert any(m.label == "Votes" and m.value == "1" for m in at.metric)
     exported = at.get("download_button")
@@ -131,7 +151,7 @@ def test_a_closed_arena_takes_no_battle_and_the_owner_reopens_resets_and_exports
     assert not arenas.get(arena_id).is_open
     participant = arena_page(arena=arena_id).run()
     assert any("closed" in w.value for w in participant.warning) and not participant.button
-    rows = list(csv.DictReader(io.StringIO(arenas.export(arena_id, LOCAL_USER, "csv"))))
+    rows = list(csv.DictReader(io.StringIO(arenas.export(arena_id, OWNER, "csv"))))
     assert rows[0]["prompt"].startswith("'=")  # spreadsheet-safe
     at.button(key="arena-reopen").click().run()
     assert arenas.get(arena_id).is_open
@@ -154,7 +174,7 @@ def test_a_battle_with_a_failed_answer_is_marked_and_has_no_vote_buttons(models_
     at.text_area(key="arena-prompt").input("hello")
     at.button(key="arena-start").click().run()
     assert not at.exception, at.exception
-    assert any("failed (connection)" in e.value for e in at.error)
+    assert any("could not answer (connection)" in e.value for e in at.error)
     assert not any(b.key and b.key.startswith("vote-") for b in at.button)
     assert any("cannot be voted on" in w.value for w in at.warning)
 
@@ -176,3 +196,63 @@ def test_the_presenter_view_shows_the_join_link_the_votes_and_the_leaderboard(mo
     assert any(f"/arena?arena={arena_id}" in c.value for c in at.code)
     assert len(at.table) == 1 and len(at.get("plotly_chart")) == 2
     assert any("Too few votes to separate" in i.value for i in at.info)
+    # A public screen while the arena is open: no latency or cost per answer (they tell models apart).
+    assert "median latency" not in at.table[0].value.columns
+    assert any("show to the arena's owner" in c.value for c in at.caption)
+    arenas.close(arena_id, LOCAL_USER)
+    at.run()
+    assert {"median latency", "cost per answer (median)"} <= set(at.table[0].value.columns)
+
+
+def test_other_sessions_of_a_local_app_are_participants_only(models_file: Path):
+    creator = arena_page().run()
+    create_in_form(creator, "Mine", "alpha", "beta")
+    assert creator.button(key="arena-close") and len(creator.get("download_button")) == 2
+    key = creator.session_state["arena-owner-key"]
+    (arena,) = Arenas(Store()).store.list()
+    assert key not in arena.owner  # the arena row holds the key's digest only
+
+    other = arena_page().run()  # another browser, or a reload: a session of its own
+    assert not other.exception, other.exception
+    assert any("No arena yet" in c.value for c in other.caption)
+    assert not any(b.key in ("arena-close", "arena-reopen", "arena-reset") for b in other.button)
+    assert not other.get("download_button") and not any(arena.id in c.value for c in other.code)
+    other.text_input(key="arena-owner-key-typed").input("a guess")
+    other.button(key="FormSubmitter:arena-owner-key-form-Use this key").click().run()
+    assert any("No arena is owned with this owner key" in e.value for e in other.error)
+    assert not any(b.key == "arena-close" for b in other.button)
+    other.text_input(key="arena-owner-key-typed").input(key)  # the creator gave it: the arena is theirs too
+    other.button(key="FormSubmitter:arena-owner-key-form-Use this key").click().run()
+    assert not other.exception, other.exception
+    other.button(key="arena-close").click().run()
+    assert not Arenas(Store()).get(arena.id).is_open
+
+
+def test_the_arena_just_created_is_the_one_shown(models_file: Path):
+    at = arena_page().run()
+    create_in_form(at, "First", "alpha", "beta")
+    first = at.selectbox(key="arena-pick").value
+    create_in_form(at, "Second", "beta", "gamma")
+    second = next(a for a in Arenas(Store()).store.list() if a.name == "Second")
+    assert first != second.id and at.selectbox(key="arena-pick").value == second.id
+    assert any(c.value.endswith(f"?arena={second.id}") for c in at.code)
+    assert any("beta, gamma" in m.value for m in at.markdown)  # its pool, not the first's
+
+
+def test_joining_again_after_a_reload_keeps_the_devices_votes_per_minute(models_file: Path):
+    arena_id = make_arena("alpha", "gamma", per_minute=1)
+    for attempt, name in enumerate(("Ann", "Ann again")):  # each AppTest is a new session, as a reload is
+        at = arena_page(arena=arena_id).run()
+        at.text_input(key="arena-name").input(name)
+        at.button(key="arena-join").click().run()
+        at.text_area(key="arena-prompt").input("hello")
+        at.button(key="arena-start").click().run()
+        at.button(key="vote-tie").click().run()
+        assert not at.exception, at.exception
+        if attempt == 0:
+            assert any("Your vote: Tie" in s.value for s in at.success)
+    assert any("This device has voted 1 times" in e.value for e in at.error), [e.value for e in at.error] + [
+        s.value for s in at.success
+    ]
+    activity = Arenas(Store()).activity(arena_id)
+    assert (activity.participants, activity.votes) == (2, 1)

@@ -4,6 +4,10 @@ Each model keeps its own conversation: a follow-up turn sends it every earlier p
 answers, then the new prompt (as `core.build_request` sends few-shot examples: earlier turns for a chat
 model, text before the prompt for a base model). Every finished answer is saved in its turn and put in the
 usage ledger before the page hears of it.
+
+Nothing a participant sees before the vote may tell the models apart beyond their answers: refusals name
+no model, window, token count or counting method, a failure gives only its kind, and the live events say
+nothing of queues or cooldowns (only a local model queues; only a hosted one is rate-limited).
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ from playground.core.params import Params, build_request
 from playground.core.policy import User
 from playground.core.results import RunResult
 from playground.core.specs import ModelSpec
-from playground.engine.fanout import Delta, Done, FanOut, Job, Waiting
+from playground.engine.fanout import Delta, Done, FanOut, Job
 from playground.engine.preflight import Estimate, PreflightError, check_fits, estimate
 from playground.engine.registry import Keys, build_provider
 from playground.hosting.gate import Ask, Ticket
 from playground.storage.arena import ArenaStore, Side, Turn
-from providers.errors import ProviderError
+from providers.errors import ContextOverflowError, ProviderError
 
 
 @dataclass(frozen=True)
@@ -35,14 +39,6 @@ class SideText:
 
 
 @dataclass(frozen=True)
-class SideWaiting:
-    """One side waits its turn on its model (`ahead` calls first)."""
-
-    side: Side
-    ahead: int
-
-
-@dataclass(frozen=True)
 class SideDone:
     """One side has finished: `failed` is its error's kind (the message may name the model), else None."""
 
@@ -51,7 +47,11 @@ class SideDone:
     failed: str | None
 
 
-SideEvent = SideText | SideWaiting | SideDone
+SideEvent = SideText | SideDone
+
+# What a turn that no longer fits a context window says: which side, which window or how many tokens would
+# tell a model apart (a window size, a tokenizer's name), so it says none of them.
+TOO_LONG = "This conversation is too long for one of the two models: start a new battle."
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,8 @@ def side_calls(
     max_tokens: int,
     keys: Keys | None,
 ) -> list[SideCall]:
-    """Both sides' calls for a turn (each with its own conversation so far); UsageError when a model
-    cannot be called or the conversation no longer fits a context window (with the numbers)."""
+    """Both sides' calls for a turn (each with its own conversation so far); UsageError, blind, when a
+    model cannot be called or the conversation no longer fits a context window (TOO_LONG)."""
     calls = []
     for side, key in zip(("a", "b"), models, strict=True):
         spec = specs.get(key)
@@ -84,24 +84,17 @@ def side_calls(
         try:
             provider = build_provider(spec, keys)
             guess = estimate(spec, provider, request)
+        except ContextOverflowError as exc:  # a local model refuses a prompt far past its window
+            raise UsageError(TOO_LONG) from exc
         except ProviderError as exc:
-            raise UsageError(f"Model {side.upper()} cannot be called: {exc.kind}") from exc
+            raise UsageError(f"Model {side.upper()} cannot be called now ({exc.kind}).") from exc
         job = Job(spec, provider, request, timeout_s=spec.timeout_s)
         calls.append(SideCall(side, spec, job, guess))  # type: ignore[arg-type] - side is "a" or "b"
     try:
         check_fits([c.estimate for c in calls])
     except PreflightError as exc:
-        raise UsageError(
-            f"This conversation has grown too long to go on: {blinded(str(exc), calls)}"
-        ) from exc
+        raise UsageError(TOO_LONG) from exc
     return calls
-
-
-def blinded(message: str, calls: Sequence[SideCall]) -> str:
-    """A message with the models' keys replaced by "Model A" / "Model B" (names stay hidden until the vote)."""
-    for call in calls:
-        message = message.replace(call.spec.key, f"Model {call.side.upper()}")
-    return message
 
 
 def battle_ask(calls: Sequence[SideCall]) -> Ask:
@@ -152,13 +145,13 @@ class BattleTurn:
         self._fanout.cancel()
 
     def events(self, every_s: float = 0.0) -> Iterator[SideEvent]:
-        """Start both models and yield live events by side, never by model, until both have ended."""
+        """Start both models and yield live events by side, never by model, until both have ended. A
+        call's place in a queue or a server's cooldown is not passed on: it would tell a local model
+        (queued) from a hosted one (rate-limited)."""
         for event in self._fanout.events(every_s):
             side = self._sides[event.model]
             if isinstance(event, Delta):
                 yield SideText(side, event.text)
-            elif isinstance(event, Waiting):
-                yield SideWaiting(side, event.ahead)
             elif isinstance(event, Done):
                 error = event.result.error
                 yield SideDone(side, event.result.text, error.kind if error else None)

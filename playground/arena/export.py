@@ -29,9 +29,10 @@ def _row(arena: StoredArena, vote: StoredVote) -> dict[str, object]:
 
 
 def votes_to_csv(arena: StoredArena, votes: Sequence[StoredVote]) -> str:
-    """One CSV row per vote; a text cell that a spreadsheet would take for a formula starts with '."""
+    """One CSV row per vote; a text cell that a spreadsheet would take for a formula starts with ', and
+    every cell is quoted, so a spreadsheet that splits on tabs or semicolons keeps a prompt in one cell."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS)
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, quoting=csv.QUOTE_ALL)
     writer.writeheader()
     for vote in votes:
         writer.writerow(spreadsheet_safe(_row(arena, vote)))

@@ -1,9 +1,14 @@
 """Arenas from start to end, for the pages and the CLI: create, join, battle blind, vote, rate, close, export.
 
 Who may do what: anyone with an arena's join link joins it and battles; a participant votes only on their
-own battles; only the arena's owner (its creator; in a local app, the one local user) closes, reopens,
-resets or exports it. Battles use the server's models and keys only (never a visitor's own), since one
-participant's session key must not pay for another's battles.
+own battles; only the arena's owner (its signed-in creator; in a local app, the browser session holding
+the owner key it was created with: see owners.py) closes, reopens, resets or exports it. Battles use the
+server's models and keys only (never a visitor's own), since one participant's session key must not pay
+for another's battles.
+
+Blind means blind: until a participant votes, nothing they see tells the two models apart beyond their
+answers (see battle.py), and the leaderboard's latency and cost per answer, which would, show only to the
+owner or once the arena is closed.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
-from playground.arena.battle import BattleTurn, SideCall, battle_ask, blinded, side_calls
+from playground.arena.battle import BattleTurn, SideCall, battle_ask, side_calls
 from playground.arena.export import votes_to_csv, votes_to_jsonl
 from playground.arena.links import checked_address, is_arena_id
+from playground.arena.owners import device_digest, local_owner
 from playground.arena.pairing import next_pair
 from playground.arena.ratings import DEFAULT_BOOTSTRAP, Leaderboard, leaderboard
 from playground.core.errors import UsageError  # noqa: F401 - the pages catch it from here
@@ -30,7 +36,7 @@ from playground.core.results import RunResult
 from playground.core.specs import ModelSpec, load_specs
 from playground.core.votes import Vote, Winner
 from playground.engine.registry import Keys, usability
-from playground.hosting.gate import Gate, LimitExceededError, default_gate
+from playground.hosting.gate import Ask, Gate, LimitExceededError, default_gate
 from playground.storage.arena import (
     ArenaActivity,
     ArenaError,
@@ -47,6 +53,18 @@ if TYPE_CHECKING:
 DEFAULT_VOTES_PER_MINUTE = 10
 MAX_NAME = 100
 ExportFormat = Literal["csv", "jsonl"]
+# The leaderboard's note when latency and cost per answer are held back.
+FIGURES_HIDDEN = (
+    "Latency and cost per answer show to the arena's owner, and to everyone once the arena is closed: "
+    "while it is open they could tell participants which model is which."
+)
+# A battle turn refused by the user's limits for its models' prices: which models, or how much they may
+# cost, would tell them apart.
+PRICE_REFUSED = (
+    "Your limits on this server refuse this turn: the two models' maximum cost does not fit what is left of "
+    "your daily budget, or one of them has no known price to check against it. Start a new battle (other "
+    "models may fit), or try again once your daily limit resets."
+)
 
 
 @dataclass(frozen=True)
@@ -132,30 +150,33 @@ class AnswerFigures:
 
 @dataclass(frozen=True)
 class Standings:
-    """An arena's leaderboard with each model's answer figures, and its counts."""
+    """An arena's leaderboard with each model's answer figures (of voted battles only), and its counts.
+    `figures_shown` is False while the arena is open and its viewer is not the owner: `figures` is then
+    empty and the table has no latency or cost column."""
 
     arena: StoredArena
     activity: ArenaActivity
     board: Leaderboard
     figures: Mapping[str, AnswerFigures] = field(default_factory=dict)
+    figures_shown: bool = True
 
     def table_rows(self) -> list[dict[str, object]]:
         """One row per rated model, best first, for a table."""
         rows = []
         for r in self.board.ratings:
-            fig = self.figures.get(r.model)
-            rows.append(
-                {
-                    "rank": r.rank,
-                    "model": r.model,
-                    "rating": round(r.rating),
-                    "95% interval": f"{r.lower:.0f} – {r.upper:.0f}",
-                    "votes": r.votes,
-                    "wins / ties / losses": f"{r.wins} / {r.ties} / {r.losses}",
-                    "median latency": _seconds(fig.median_total_s if fig else None),
-                    "cost per answer (median)": fig.cost_per_answer if fig else "unknown",
-                }
-            )
+            row: dict[str, object] = {
+                "rank": r.rank,
+                "model": r.model,
+                "rating": round(r.rating),
+                "95% interval": f"{r.lower:.0f} – {r.upper:.0f}",
+                "votes": r.votes,
+                "wins / ties / losses": f"{r.wins} / {r.ties} / {r.losses}",
+            }
+            if self.figures_shown:
+                fig = self.figures.get(r.model)
+                row["median latency"] = _seconds(fig.median_total_s if fig else None)
+                row["cost per answer (median)"] = fig.cost_per_answer if fig else "unknown"
+            rows.append(row)
         return rows
 
 
@@ -234,6 +255,16 @@ class Arenas:
         """The arenas `user` owns, newest first."""
         return self.store.list(owner=user.id)
 
+    def owner_for_key(self, key: str) -> User:
+        """The owner a local app's session becomes by typing an owner key given by the session that
+        created arenas with it; ArenaError (nothing changes) when no arena is owned with that key."""
+        if not key.strip():
+            raise ArenaError("Type the owner key shown on the Arena page of the tab that made the arenas.")
+        owner = local_owner(key)
+        if not self.owned(owner):
+            raise ArenaError("No arena is owned with this owner key: check it (copy it whole).")
+        return owner
+
     def find(self, name_or_id: str, owner: str | None = None) -> StoredArena:
         """One arena by name (or id): ArenaError if none, or several owners have one of that name."""
         found = self.store.list(owner=owner, name=name_or_id)
@@ -286,9 +317,10 @@ class Arenas:
         return votes_to_csv(arena, votes) if fmt == "csv" else votes_to_jsonl(arena, votes)
 
     # --- participants and battles -------------------------------------------------------------------
-    def join(self, arena_id: str, display_name: str, user: User) -> Participant:
+    def join(self, arena_id: str, display_name: str, user: User, device: str | None = None) -> Participant:
         """Join an arena: with a display name in a local app; as the signed-in user in hosted mode (once:
-        joining again is the same participant)."""
+        joining again is the same participant). `device` (a local app's participant: the address they
+        connect from) bounds the votes per minute per device too, since a reload joins anew."""
         self.get(arena_id)
         if self.gate.policy.enabled:
             return self.store.join(arena_id, user.name[:MAX_NAME], user.id)
@@ -297,7 +329,8 @@ class Arenas:
             raise ArenaError("Type a display name to join.")
         if len(name) > MAX_NAME:
             raise ArenaError(f"A display name has at most {MAX_NAME} characters.")
-        return self.store.join(arena_id, name, None)
+        digest = device_digest(arena_id, device) if device else None
+        return self.store.join(arena_id, name, None, digest)
 
     def _participant(self, participant_id: str, user: User) -> Participant:
         participant = self.store.participant(participant_id)
@@ -348,17 +381,31 @@ class Arenas:
         """Admit a turn under the user's limits, reserve it in the store (battle id, turn index), then
         hand it out to run."""
         finished = threading.Event()
+        ask = battle_ask(calls)
         try:
-            ticket = self.gate.admit(user, battle_ask(calls), self.store.store, done=finished)
+            ticket = self.gate.admit(user, ask, self.store.store, done=finished)
         except LimitExceededError as exc:
-            # The refusal may name a model ("no price is known for …"): never before the vote.
-            raise LimitExceededError(blinded(str(exc), calls)) from exc
+            blind = self._blind_refusal(user, ask)
+            if blind is None:
+                raise
+            raise blind from exc
         try:
             battle_id, index = reserve()
         except BaseException:
             ticket.release()  # nothing runs: its place and reserved cost are free again
             raise
         return BattleTurn(self.store, battle_id, index, calls, user, ticket, finished)
+
+    def _blind_refusal(self, user: User, ask: Ask) -> LimitExceededError | None:
+        """The refusal to show when the gate refused a turn for its models' prices (their maximum cost,
+        or a model with no price), else None: the gate's own message then names no model (a count, runs
+        at once, sign-in) and stands. Checked by asking again with the prices left out."""
+        priceless = Ask(what=ask.what, calls=ask.calls, max_tokens=ask.max_tokens, max_cost_usd=Decimal(0))
+        try:
+            self.gate.check(user, priceless, self.store.store)
+        except LimitExceededError:
+            return None
+        return LimitExceededError(PRICE_REFUSED)
 
     def vote(self, battle_id: str, participant_id: str, winner: Winner, user: User) -> BattleView:
         """Record a vote (A, B, tie or both bad) and reveal the models; ArenaError (nothing saved) for a
@@ -381,14 +428,22 @@ class Arenas:
         """Participants, battles and votes so far (cheap: the presenter view reads it every few seconds)."""
         return self.store.activity(arena_id)
 
-    def standings(self, arena_id: str, bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> Standings:
-        """The arena's leaderboard (Bradley–Terry, bootstrap intervals) with answer figures per model."""
+    def standings(
+        self,
+        arena_id: str,
+        bootstrap: int = DEFAULT_BOOTSTRAP,
+        seed: int = 0,
+        viewer: User | None = None,
+    ) -> Standings:
+        """The arena's leaderboard (Bradley–Terry, bootstrap intervals) with answer figures per model:
+        those only for its owner (`viewer`; None: a public screen such as the presenter view) or once the
+        arena is closed, as they could tell participants which model is which."""
         arena = self.get(arena_id)
         votes = tuple(v.as_vote() for v in self.store.votes(arena_id))
         board = _board(votes, bootstrap, seed, arena.models)
-        return Standings(
-            arena, self.store.activity(arena_id), board, answer_figures(self.store.answers(arena_id))
-        )
+        shown = not arena.is_open or (viewer is not None and viewer.id == arena.owner)
+        figures = answer_figures(self.store.answers(arena_id)) if shown else {}
+        return Standings(arena, self.store.activity(arena_id), board, figures, shown)
 
 
 @lru_cache(maxsize=32)
@@ -438,7 +493,8 @@ def _figures(battle: StoredBattle, side: Side) -> tuple[str, ...]:
         if result is None:
             lines.append("still answering")
         elif result.error is not None:
-            lines.append(f"failed: {result.error}")
+            # Its kind only: a provider's message may name its server's address or the context window.
+            lines.append(f"failed ({result.error.kind})")
         else:
             lines.append(metrics_line(result))
     return tuple(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from playground.core.results import RunResult
@@ -51,10 +52,20 @@ def metrics_line(result: RunResult) -> str:
 
 # A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A formula character right after a tab, semicolon or comma inside a value (spaces between allowed): a
+# spreadsheet that splits cells on that character, or a user who splits the cell, starts a cell with it.
+_FORMULA_AFTER_SEPARATOR = re.compile(r"([\t;,][ ]*)([=+\-@])")
 
 
 def spreadsheet_safe(row: dict[str, object]) -> dict[str, object]:
     """A CSV row that opens as text in a spreadsheet: a text cell that would start a formula
-    (=HYPERLINK(...), +cmd|..., @SUM(...)) gets a leading apostrophe, as OWASP's CSV-injection advice says.
-    Numbers are left as they are (a negative number is not a formula)."""
-    return {k: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v for k, v in row.items()}
+    (=HYPERLINK(...), +cmd|..., @SUM(...)) gets a leading apostrophe, as OWASP's CSV-injection advice says,
+    and so does a formula character after a tab, ';' or ',' inside it ("hello\t=1+1" becomes
+    "hello\t'=1+1"), which would start a cell once split there. Numbers are left as they are (a negative
+    number is not a formula)."""
+    return {k: _safe_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+
+
+def _safe_cell(text: str) -> str:
+    text = _FORMULA_AFTER_SEPARATOR.sub(r"\1'\2", text)
+    return "'" + text if text.startswith(_FORMULA_START) else text

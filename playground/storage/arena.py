@@ -67,13 +67,19 @@ class ArenaRow(TableBase):
 
 class ParticipantRow(TableBase):
     __tablename__ = "arena_participants"
-    __table_args__ = (UniqueConstraint("arena_id", "user_id", name="uq_arena_participants_user"),)
+    __table_args__ = (
+        UniqueConstraint("arena_id", "user_id", name="uq_arena_participants_user"),
+        Index("ix_arena_participants_arena_device", "arena_id", "device"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     arena_id: Mapped[str] = mapped_column(ForeignKey("arenas.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     user_id: Mapped[str | None] = mapped_column(String(512), nullable=True)  # hosted mode's signed-in user
     joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # A local app's participant: the digest of the address they joined from (their votes per minute are
+    # also counted per device, since anyone may join again under a new name).
+    device: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class BattleRow(TableBase):
@@ -139,13 +145,15 @@ class StoredArena:
 
 @dataclass(frozen=True)
 class Participant:
-    """Someone who joined an arena: a display name, and the signed-in user's id in hosted mode."""
+    """Someone who joined an arena: a display name, and the signed-in user's id in hosted mode (in a local
+    app, `device`: the digest of the address they joined from)."""
 
     id: str
     arena_id: str
     name: str
     user_id: str | None
     joined_at: datetime
+    device: str | None = None
 
 
 @dataclass(frozen=True)
@@ -312,8 +320,9 @@ class ArenaStore:
             return votes
 
     # --- participants -------------------------------------------------------------------------------
-    def join(self, arena_id: str, name: str, user_id: str | None) -> Participant:
-        """A new participant, or (hosted mode) the one this user already is in this arena."""
+    def join(self, arena_id: str, name: str, user_id: str | None, device: str | None = None) -> Participant:
+        """A new participant, or (hosted mode) the one this user already is in this arena; `device`: the
+        digest of the address a local app's participant joins from."""
         with self.store.reading(write=True) as session:
             _open_arena(session, arena_id, "join")
             if user_id is not None:
@@ -330,6 +339,7 @@ class ArenaStore:
                 name=name,
                 user_id=user_id,
                 joined_at=datetime.now(UTC),
+                device=device,
             )
             session.add(row)
             session.flush()
@@ -406,10 +416,13 @@ class ArenaStore:
             return _battle(session, row) if row is not None else None
 
     def answers(self, arena_id: str) -> list[RunResult]:
-        """Every finished answer in an arena's battles (its latency and cost figures)."""
+        """Every finished answer of an arena's voted battles (its latency and cost figures). A battle not
+        voted on yet is left out: its answers moving a median while it is blind would tell its
+        participant something about which model is answering."""
         query = (
             select(TurnRow.result)
             .join(BattleRow, BattleRow.id == TurnRow.battle_id)
+            .join(VoteRow, VoteRow.battle_id == BattleRow.id)
             .where(BattleRow.arena_id == arena_id, TurnRow.result.is_not(None))
         )
         with self.store.reading() as session:
@@ -426,12 +439,13 @@ class ArenaStore:
             raise ArenaError(f"A vote is one of {', '.join(WINNERS)}, not {winner!r}.")
         now = now or datetime.now(UTC)
         with self.store.reading(write=True) as session:
+            voters = _lock_voters(session, participant_id)
             battle = _battle_of(session, battle_id, participant_id)
             arena = _open_arena(session, battle.arena_id, "vote in")
             reason = battle.not_votable_reason()
             if reason is not None:
                 raise ArenaError(reason)
-            _check_rate(session, participant_id, arena.votes_per_minute, now)
+            _check_rate(session, participant_id, voters, arena.votes_per_minute, now)
             row = VoteRow(
                 arena_id=battle.arena_id,
                 battle_id=battle_id,
@@ -519,19 +533,40 @@ def _battle_of(session: Session, battle_id: str, participant_id: str) -> StoredB
     return _battle(session, row)
 
 
-def _check_rate(session: Session, participant_id: str, per_minute: int, now: datetime) -> None:
+def _lock_voters(session: Session, participant_id: str) -> list[str]:
+    """Lock the participant's row, and those of the other participants who joined from its device, until
+    the vote is saved; returns their ids. On PostgreSQL (READ COMMITTED) two votes at the same moment would
+    otherwise both count the votes before either and both pass the limit; the second now waits for the
+    first and counts it. SQLite's write transaction (BEGIN IMMEDIATE) serialises them already."""
+    device = session.scalar(select(ParticipantRow.device).where(ParticipantRow.id == participant_id))
+    same = ParticipantRow.id == participant_id
+    if device is not None:
+        arena_id = select(ParticipantRow.arena_id).where(same).scalar_subquery()
+        same = same | ((ParticipantRow.arena_id == arena_id) & (ParticipantRow.device == device))
+    # One statement, in id order: two devices' votes never lock the same rows in opposite orders.
+    query = select(ParticipantRow.id).where(same).order_by(ParticipantRow.id).with_for_update()
+    return list(session.scalars(query))
+
+
+def _check_rate(
+    session: Session, participant_id: str, voters: Sequence[str], per_minute: int, now: datetime
+) -> None:
+    """ArenaError when the participant, or its device (all of `voters`), voted `per_minute` times in the
+    last minute."""
     since = now - timedelta(minutes=1)
-    recent = session.scalars(
-        select(VoteRow.voted_at)
-        .where(VoteRow.participant_id == participant_id, VoteRow.voted_at > since)
+    recent = session.execute(
+        select(VoteRow.participant_id, VoteRow.voted_at)
+        .where(VoteRow.participant_id.in_(voters or [participant_id]), VoteRow.voted_at > since)
         .order_by(VoteRow.voted_at)
     ).all()
-    if len(recent) >= per_minute:
-        wait = (as_utc(recent[0]) + timedelta(minutes=1) - now).total_seconds()
-        raise ArenaError(
-            f"You have voted {len(recent)} times in the last minute; this arena takes at most {per_minute} "
-            f"votes a minute from each participant. Try again in {max(wait, 1):.0f} s."
-        )
+    own = [at for who, at in recent if who == participant_id]
+    for votes, who in ((own, "You have"), ([at for _, at in recent], "This device has")):
+        if len(votes) >= per_minute:
+            wait = (as_utc(votes[0]) + timedelta(minutes=1) - now).total_seconds()
+            raise ArenaError(
+                f"{who} voted {len(votes)} times in the last minute; this arena takes at most {per_minute} "
+                f"votes a minute from each participant and each device. Try again in {max(wait, 1):.0f} s."
+            )
 
 
 def _arena(row: ArenaRow) -> StoredArena:
@@ -550,7 +585,7 @@ def _arena(row: ArenaRow) -> StoredArena:
 
 
 def _participant(row: ParticipantRow) -> Participant:
-    return Participant(row.id, row.arena_id, row.name, row.user_id, as_utc(row.joined_at))
+    return Participant(row.id, row.arena_id, row.name, row.user_id, as_utc(row.joined_at), row.device)
 
 
 def _battle(session: Session, row: BattleRow) -> StoredBattle:
