@@ -99,13 +99,16 @@ def search(page: Page) -> None:
     from playwright.sync_api import expect
 
     box = page.get_by_label("Search the collection")
+    # While Streamlit redraws, the old tab panel and the new one can both hold the box for a moment.
+    expect(box).to_have_count(1, timeout=30_000)
     box.fill("revenue growth in the quarter")
     box.press("Enter")
     first = page.locator("[data-testid='stExpander'] summary").filter(has_text="[1] report.pdf")
     expect(first).to_be_visible(timeout=30_000)
     assert re.search(r"\[1\] report\.pdf · chunk \d+ · similarity 0\.\d{3}", first.inner_text())
     expect(page.get_by_text("Score: cosine similarity", exact=False)).to_be_visible()
-    page.get_by_label("Search the collection").scroll_into_view_if_needed()
+    expect(box).to_have_count(1, timeout=30_000)
+    box.scroll_into_view_if_needed()
     shot(page, "3-search")
 
 
