@@ -47,12 +47,13 @@ def test_each_model_continues_its_own_conversation(scripted, db_url):
     store = Store(db_url)
     specs = scripted_specs(scripted, a="echo", b="ok~tokens=2")
     first = plan_comparison(
-        "my name is Ada", ["a", "b"], specs, system="Be brief.", params=Params(max_tokens=20)
+        "my name is Ada", ["a", "b"], specs, system="Be brief.", params=Params(max_tokens=20), timeout_s=30
     )
     run_turn(first, store)
     run_id = store.list_runs()[0].id
     follow = plan_follow_up(Conversation(store.conversation(run_id)), "what is my name?", specs)
     assert follow.parent_id == run_id and follow.system == "Be brief." and follow.params.max_tokens == 20
+    assert all(m.spec.deadline_s == 30 for m in follow.models)  # the conversation's deadline goes on
     run_turn(follow, store)
     # a was sent its own answer (the echo), b its own ("word0 word1 "), each after the first prompt.
     assert sent_messages(scripted, "echo")[-1] == [

@@ -285,8 +285,16 @@ def test_the_page_deadline_ends_a_slow_call(scripted):
     at.number_input(key="deadline").set_value(1.0).run()
     run_id = started(at)
     follow_to_end(at)
-    (result,) = Store().get_run(run_id).results
+    stored = Store().get_run(run_id)
+    (result,) = stored.results
     assert result.error and result.error.kind == "timeout"
+    # The deadline is kept with the run: History's line says it, and a re-run brings it back.
+    from playground.compare import CompareForm, describe_stored_params
+
+    assert stored.params["timeout_s"] == 1.0 and "deadline 1 s per call" in describe_stored_params(
+        stored.params
+    )
+    assert CompareForm.from_run(stored, ["slow"]).deadline_s == 1.0
     assert any("1 s deadline" in e.value for e in at.error)
 
 

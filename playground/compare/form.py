@@ -47,4 +47,5 @@ class CompareForm:
             seed=params.seed if params.seed is not None else -1,
             repeat=int(run.params.get("repeat", 1)),
             per_model=per_model,
+            deadline_s=run.params.get("timeout_s"),
         )

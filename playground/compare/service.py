@@ -52,6 +52,7 @@ class Plan:
     per_model: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     parent_id: str | None = None  # the run this plan follows up (its conversation's last turn)
     left_out: Mapping[str, str] = field(default_factory=dict)  # models of that run not continued, and why
+    timeout_s: float | None = None  # the caller's deadline per call (None: each model's own)
 
     def summary(self) -> str:
         """One line: total input tokens and the most the run can cost, saying which models are free."""
@@ -166,7 +167,7 @@ def plan_comparison(
         except PreflightError as exc:
             raise UsageError(str(exc)) from exc
     parent = conversation.last.id if conversation is not None else None
-    return Plan(prompt, system, params, planned, per_model, parent)
+    return Plan(prompt, system, params, planned, per_model, parent, timeout_s=timeout_s)
 
 
 def plan_follow_up(
@@ -193,7 +194,7 @@ def plan_follow_up(
         params=params,
         per_model=per_model,
         keys=keys,
-        timeout_s=timeout_s,
+        timeout_s=timeout_s or conversation.last.params.get("timeout_s"),  # else the conversation's
         conversation=conversation,
     )
     return replace(plan, left_out=left_out)
@@ -249,6 +250,7 @@ class Comparison:
                     "per_model": self.plan.per_model,
                     "repeat": self.repeat,
                     "warmup": self.warmup,
+                    "timeout_s": self.plan.timeout_s,
                 },
                 system=self.plan.system,
                 owner=self.user.id,
@@ -349,6 +351,8 @@ def describe_stored_params(params: Mapping[str, Any]) -> str:
     """A stored run's parameters as one readable line, per-model overrides and repeats included."""
     shared, per_model = stored_params(params)
     parts = [shared.describe()]
+    if params.get("timeout_s"):
+        parts.append(f"deadline {params['timeout_s']:g} s per call")
     if (params.get("repeat") or 1) > 1:
         parts.append(
             f"repeated {params['repeat']}×" + (" after a warm-up call" if params.get("warmup") else "")
