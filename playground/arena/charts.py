@@ -29,10 +29,11 @@ def win_rate_figure(board: Leaderboard, font_size: int = 12) -> go.Figure:
         )
     )
     figure.update_layout(
-        title="Win rate of row against column (%; ties count half)",
+        title="Win rate, row vs column (%)",  # short for the projector; the caption says ties count half
         xaxis_title="against",
         yaxis_title="model",
         yaxis_autorange="reversed",
+        yaxis_automargin=True,
         font={"size": font_size},
     )
     return figure
@@ -57,9 +58,10 @@ def ratings_figure(board: Leaderboard, font_size: int = 12) -> go.Figure:
         )
     )
     figure.update_layout(
-        title=f"Bradley–Terry rating with 95% interval ({board.bootstrap} bootstrap rounds)",
+        title="Rating, 95% interval",  # short for the projector; the caption names the fit and rounds
         xaxis_title="rating (Elo scale, 1000 = the mean model)",
         yaxis_autorange="reversed",
+        yaxis_automargin=True,
         font={"size": font_size},
     )
     return figure
