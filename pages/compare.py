@@ -13,6 +13,7 @@ from pages.common.ui import (
     open_conversation,
     page_shell,
     render_answer,
+    render_answer_columns,
     render_charts,
     render_code,
     render_conversation_totals,
@@ -97,10 +98,7 @@ def show_results(results: list[RunResult], order: list[str]) -> None:
     """Answers side by side with figures, then charts and the answer diff."""
     first = {r.model: r for r in results if r.repeat_index == 0}
     keys = [k for k in order if k in first]
-    for column, key in zip(st.columns(max(len(keys), 1)), keys, strict=False):
-        with column:
-            st.markdown(f"#### {plain(key)}")
-            render_answer(first[key])
+    render_answer_columns(keys, results)
     render_charts(results, order)
     answered = [k for k in keys if first[k].text]
     if len(answered) >= 2:

@@ -9,6 +9,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,3 +148,18 @@ def db_url(request: pytest.FixtureRequest, clean_env: Path, monkeypatch: pytest.
     url = postgres.fresh_database(request.getfixturevalue("postgres_cluster"))
     monkeypatch.setenv("PLAYGROUND_DB", url)
     return url
+
+
+@pytest.fixture()
+def browser() -> Iterator[Any]:
+    """Headless Debian chromium (a playwright Browser), for tests that open several contexts."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()

@@ -17,7 +17,7 @@ from playground.storage import Store
 from tests.conftest import free_port
 from tests.processes import serving, streamlit_command
 from tests.scripted_server import ScriptedServer
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, pytestmark  # noqa: F401 - same skip and marks
+from tests.test_browser import ARTIFACTS, CHROMIUM, pytestmark  # noqa: F401 - same skip and marks
 from tests.test_hosted_browser import ALICE, BOB, HostedApp, hosted_app, oidc_provider, sign_in  # noqa: F401 - fixtures
 
 if TYPE_CHECKING:
@@ -49,18 +49,6 @@ def arena_app(clean_env: Path, scripted: ScriptedServer, monkeypatch: pytest.Mon
         streamlit_command(port), f"{url}/_stcore/health", clean_env.parent / "streamlit.log", timeout_s=60
     ):
         yield url
-
-
-@pytest.fixture()
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 def create_arena(page: Page, url: str, name: str = "Team demo", per_minute: int | None = None) -> str:

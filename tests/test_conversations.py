@@ -34,6 +34,17 @@ def scripted_specs(scripted, **scenarios: str) -> dict:
     return {key: remote_spec(scripted.url(scenario), key=key) for key, scenario in scenarios.items()}
 
 
+def compared_on_the_page(scripted, prompt: str, **scenarios: str) -> AppTest:
+    """The Compare page after one run of `prompt` on scripted session models (key=scenario)."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["custom_specs"] = scripted_specs(scripted, **scenarios)
+    at.run()
+    at.text_area(key="prompt").input(prompt)
+    at.multiselect(key="models").set_value(list(scenarios))
+    at.run()
+    return click_run(at)
+
+
 def run_turn(plan, store: Store) -> list[RunResult]:
     comparison = Comparison(plan, store)
     return [e.result for e in comparison.events() if isinstance(e, Done)]
@@ -158,13 +169,7 @@ def test_cli_continue_sends_the_next_turn_and_prints_the_totals(scripted, tmp_pa
 
 
 def test_the_compare_page_follows_up_and_history_shows_the_whole_conversation(scripted, clean_env):
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["custom_specs"] = scripted_specs(scripted, echo="echo", two="ok~tokens=2")
-    at.run()
-    at.text_area(key="prompt").input("first question")
-    at.multiselect(key="models").set_value(["echo", "two"])
-    at.run()
-    click_run(at)
+    at = compared_on_the_page(scripted, "first question", echo="echo", two="ok~tokens=2")
     first_id = Store().list_runs()[0].id
     box = next(t for t in at.text_area if t.label == "Follow up")
     box.input("second question").run()
@@ -229,13 +234,7 @@ def replace_models(plan, spec):
 
 
 def test_a_model_gone_from_the_page_is_named_as_left_out(scripted, clean_env):
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["custom_specs"] = scripted_specs(scripted, one="ok~tokens=2", gone="ok~tokens=2")
-    at.run()
-    at.text_area(key="prompt").input("hello")
-    at.multiselect(key="models").set_value(["one", "gone"])
-    at.run()
-    click_run(at)
+    at = compared_on_the_page(scripted, "hello", one="ok~tokens=2", gone="ok~tokens=2")
     del at.session_state["custom_specs"]["gone"]  # a session model that is no longer there
     at.run()
     assert any(

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.processes import serving, streamlit_command
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, pytestmark  # noqa: F401 - same skip and marks
+from tests.test_browser import CHROMIUM, pytestmark  # noqa: F401 - same skip and marks
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -79,18 +79,6 @@ def start_hosted(
 @pytest.fixture()
 def hosted_app(tmp_path: Path, oidc_provider: str) -> Iterator[HostedApp]:
     yield from start_hosted(tmp_path, oidc_provider)
-
-
-@pytest.fixture()
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 def sign_in(browser: Browser, app: HostedApp, subject: str) -> Page:

@@ -160,6 +160,24 @@ def render_answer(result: RunResult) -> None:
     st.caption(plain(metrics_line(result)))
 
 
+def render_answer_columns(
+    models: Sequence[str],
+    results: Sequence[RunResult],
+    *,
+    heading: str = "####",
+    missing: str | None = "no answer saved",
+) -> None:
+    """Each model's answer (its first repeat) side by side under its key; a model with none says `missing`."""
+    first = {r.model: r for r in results if r.repeat_index == 0}
+    for column, key in zip(st.columns(max(len(models), 1)), models, strict=False):
+        with column:
+            st.markdown(f"{heading} {plain(key)}")
+            if key in first:
+                render_answer(first[key])
+            elif missing:
+                st.caption(missing)
+
+
 def render_charts(results: Sequence[RunResult], order: Sequence[str] = ()) -> None:
     """The comparison charts for a set of results (models in `order`, the answers' columns), and the spread
     table of repeated runs."""
@@ -208,14 +226,8 @@ def render_stored_run(run: StoredRun) -> None:
             st.markdown(f"**System:** {plain(run.system)}")
         st.markdown(f"**Prompt:** {plain(run.prompt)}")
     st.caption(plain(f"Parameters: {describe_stored_params(run.params)} · share link: ?run={run.id}"))
-    first = {r.model: r for r in run.results if r.repeat_index == 0}
-    for column, key in zip(st.columns(max(len(run.models), 1)), run.models, strict=False):
-        with column:
-            st.markdown(f"#### {plain(key)}")
-            if key in first:
-                render_answer(first[key])
-            else:
-                st.caption("no answer saved" + (" yet" if run.state == "running" else ""))
+    missing = "no answer saved" + (" yet" if run.state == "running" else "")
+    render_answer_columns(run.models, run.results, missing=missing)
     render_charts(run.results, run.models)
     if conversation is not None:
         render_conversation_totals(conversation)
@@ -239,14 +251,7 @@ def render_earlier_turns(earlier: Conversation, next_prompt: str) -> None:
         st.markdown(f"**System:** {plain(earlier.system)}")
     for number, run in enumerate(earlier.turns, start=1):
         st.markdown(f"**Turn {number}:** {plain(run.prompt)}")
-        for column, key in zip(st.columns(max(len(run.models), 1)), run.models, strict=False):
-            with column:
-                st.markdown(f"###### {plain(key)}")
-                answer = earlier.answer(run, key)
-                if answer is not None:
-                    render_answer(answer)
-                else:
-                    st.caption("no answer saved")
+        render_answer_columns(run.models, run.results, heading="######")
     st.markdown(f"**Turn {len(earlier.turns) + 1}:** {plain(next_prompt)}")
 
 
