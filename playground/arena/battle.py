@@ -136,7 +136,9 @@ class BattleTurn:
 
     def _save(self, result: RunResult) -> None:
         self._ticket.touch()
-        self._store.store.record_call(self._user.id, "arena", self.battle_id, result)
+        self._store.store.record_call(
+            self._user.id, "arena", self.battle_id, result, self._ticket.admission_id
+        )
         self._store.finish_answer(self.battle_id, self.turn_index, self._sides[result.model], result)
 
     def cancel(self) -> None:

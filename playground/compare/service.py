@@ -278,7 +278,7 @@ class Comparison:
         self.results.append(result)
         self._ticket.touch()
         if self.store is not None and self.run_id is not None:
-            self.store.record_call(self.user.id, "run", self.run_id, result)
+            self.store.record_call(self.user.id, "run", self.run_id, result, self._ticket.admission_id)
             with self._texts_lock:
                 self._texts.pop((result.model, result.repeat_index), None)
             pending = self.store.add_result(self.run_id, result)

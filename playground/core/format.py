@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from playground.core.results import RunResult
+from playground.core.results import LENGTH_ENFORCED, RunResult
 
 
 def seconds(value: float | None) -> str:
@@ -45,7 +45,12 @@ def metrics_line(result: RunResult) -> str:
         parts.append(f"queued {seconds(result.queue_wait_s)} (not in TTFT)")
     if result.attempts > 1:
         parts.append(f"{result.attempts} attempts")
-    if result.finish_reason:
+    if result.finish_reason == LENGTH_ENFORCED:
+        parts.append(
+            f"cut at {result.output_tokens} max tokens by the playground: the server sent more than asked, "
+            "and the call is charged at most its admitted maximum"
+        )
+    elif result.finish_reason:
         parts.append(f"finish: {result.finish_reason}")
     return " · ".join(parts)
 

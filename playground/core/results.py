@@ -11,6 +11,11 @@ from typing import Any
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
+# finish_reason of a hosted answer the playground cut at its max tokens: the server sent more than asked
+# (it ignored max_tokens), and the call is charged at most what was admitted.
+LENGTH_ENFORCED = "length_enforced"
+
+
 def is_run_id(value: str) -> bool:
     """True for a run id's own format (a uuid4 in hex): a share link's `?run=` value is checked first."""
     return bool(_RUN_ID.fullmatch(value))
@@ -79,6 +84,9 @@ class RunResult:
     started_at: str = field(default_factory=utc_now_iso)
     repeat_index: int = 0
     queue_wait_s: float | None = None  # local models: time waiting for calls ahead (not latency)
+    # The most this call was admitted to cost: its pre-run estimate at the request's max tokens (None: no
+    # price). A reported cost above it is kept as reported; the admin sees the difference.
+    max_cost_usd: Decimal | None = None
 
     @staticmethod
     def label(field_name: str) -> FieldLabel:
@@ -93,7 +101,8 @@ class RunResult:
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-ready dict; cost as a string so no precision is lost."""
         data = asdict(self)
-        data["cost_usd"] = None if self.cost_usd is None else str(self.cost_usd)
+        for name in _MONEY_FIELDS:
+            data[name] = None if data[name] is None else str(data[name])
         data["error"] = None if self.error is None else self.error.to_json()
         return data
 
@@ -101,11 +110,15 @@ class RunResult:
     def from_json(cls, data: dict[str, Any]) -> RunResult:
         """Inverse of to_json."""
         values = dict(data)
-        if values.get("cost_usd") is not None:
-            values["cost_usd"] = Decimal(values["cost_usd"])
+        for name in _MONEY_FIELDS:
+            if values.get(name) is not None:
+                values[name] = Decimal(values[name])
         values["error"] = CallError.from_json(values.get("error"))
         return cls(**values)
 
+
+# RunResult's Decimal fields: strings in JSON and in the database, so no precision is lost.
+_MONEY_FIELDS = ("cost_usd", "max_cost_usd")
 
 # The one table of how RunResult's measured fields are shown (charts, tables, exports): beside the fields,
 # so a new figure gets its label where it is defined.

@@ -7,11 +7,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
-from playground.core.results import CallError, RunResult, utc_now_iso
+from playground.core.params import DEFAULT_MAX_TOKENS
+from playground.core.results import LENGTH_ENFORCED, CallError, RunResult, utc_now_iso
 from playground.core.specs import ModelSpec
-from playground.engine.pricing import cost_of
-from playground.engine.tokens import estimator_for
+from playground.engine.preflight import estimate
+from playground.engine.pricing import cost_of, price_for
+from playground.engine.tokens import Estimator, estimator_for
 from providers import errors
 from providers.base import (
     CancelToken,
@@ -76,6 +79,33 @@ _POLL_S = 0.05
 
 
 @dataclass
+class _OutputCap:
+    """A hosted call's output held to the request's max tokens, counted the project's own way (tiktoken):
+    a server that ignores max_tokens is cut there, so it cannot be paid for more than was admitted.
+
+    Each piece is counted alone (cheap); only when those counts pass the cap is the whole text counted,
+    and cut at exactly `limit` tokens if it really is over."""
+
+    limit: int
+    estimator: Estimator
+    counted: int = 0  # tokens so far: exact after a recount, then plus each piece's own count
+
+    def take(self, before: list[str], piece: str) -> tuple[str, bool]:
+        """The part of `piece` within the cap, and whether the stream must be cut after it."""
+        self.counted += self.estimator.count_text(piece)
+        if self.counted <= self.limit:
+            return piece, False
+        prefix = "".join(before)
+        tokens = self.estimator.encoding.encode(prefix + piece, disallowed_special=())
+        self.counted = len(tokens)
+        if self.counted <= self.limit:
+            return piece, False
+        kept = self.estimator.encoding.decode_bytes(tokens[: self.limit]).decode("utf-8", errors="ignore")
+        self.counted = self.limit
+        return (kept[len(prefix) :] if kept.startswith(prefix) else ""), True
+
+
+@dataclass
 class _Attempt:
     text: list[str]
     started: float = 0.0  # when this attempt began, or its turn came: TTFT and total count from here
@@ -84,6 +114,7 @@ class _Attempt:
     usage: Usage | None = None
     finish: str | None = None
     cancelled: bool = False
+    cap: _OutputCap | None = None  # None: no cap (a local model's own worker stops at max tokens)
 
 
 @dataclass
@@ -140,6 +171,8 @@ def _run_attempt(
                 _raise_failure(item, attempt, cancel, deadline)
                 return
             _take(item, attempt, deadline, on_delta, on_queue)
+            if attempt.finish == LENGTH_ENFORCED:
+                return  # the stream is stopped below: nothing past the cap is read or paid for
     finally:
         token.cancel()  # stop the stream if we leave early (deadline, cancel, error)
 
@@ -167,9 +200,13 @@ def _take(
     if isinstance(item, TextDelta) and item.text:
         if attempt.ttft_s is None:
             attempt.ttft_s = time.perf_counter() - attempt.started
-        attempt.text.append(item.text)
-        if on_delta is not None:
-            on_delta(item.text)
+        text, cut = attempt.cap.take(attempt.text, item.text) if attempt.cap else (item.text, False)
+        if cut:
+            attempt.finish = LENGTH_ENFORCED
+        if text:
+            attempt.text.append(text)
+            if on_delta is not None:
+                on_delta(text)
     elif isinstance(item, Queued):
         if item.waiting:
             deadline.held = True  # waiting for a turn is not generation time: the provider bounds it
@@ -215,7 +252,7 @@ def run_model(
     deadline = _Deadline(timeout_s, time.perf_counter() + timeout_s)
     while True:
         result.attempts += 1
-        attempt = _Attempt(text=[], started=time.perf_counter())
+        attempt = _Attempt(text=[], started=time.perf_counter(), cap=_cap_for(spec, request))
         try:
             _run_attempt(provider, request, deadline, cancel, on_delta, on_queue, attempt)
             failure = None
@@ -230,6 +267,13 @@ def run_model(
     _record(result, attempt, failure, time.perf_counter(), left_queued=deadline.held)
     _account_tokens(spec, provider, request, attempt, result)
     return result
+
+
+def _cap_for(spec: ModelSpec, request: ChatRequest) -> _OutputCap | None:
+    """The output cap of a hosted call: the max tokens it was admitted (and estimated) for."""
+    if spec.is_local:
+        return None
+    return _OutputCap(request.max_tokens or DEFAULT_MAX_TOKENS, estimator_for(spec.model))
 
 
 def _should_retry(
@@ -295,6 +339,21 @@ def _account_tokens(
     ):
         result.output_tokens_per_s = result.output_tokens / (result.total_s - result.ttft_s)
     result.cost_usd, result.cost_source = cost_of(spec, result.input_tokens, result.output_tokens)
+    result.max_cost_usd = _admitted_max(spec, provider, request)
+    if attempt.usage is None and result.cost_usd is not None and result.max_cost_usd is not None:
+        # Counted here, never more than admitted (the cap cut the text at max tokens); a cost the API
+        # reported stays as reported, and any excess shows to the admin as over-admission.
+        result.cost_usd = min(result.cost_usd, result.max_cost_usd)
+
+
+def _admitted_max(spec: ModelSpec, provider: Provider, request: ChatRequest) -> Decimal | None:
+    """The most the call was admitted to cost: the pre-run estimate's (None without a price)."""
+    if price_for(spec) is None:
+        return None
+    try:
+        return estimate(spec, provider, request).max_cost_usd
+    except Exception:  # noqa: BLE001 - counting is best effort; without it, no maximum is claimed
+        return None
 
 
 def _safe_count(provider: Provider, request: ChatRequest) -> int | None:

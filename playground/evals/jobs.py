@@ -177,6 +177,8 @@ class EvalWorker:
     ) -> None:
         self.store, self.specs = store, specs
         self.gate = gate or default_gate()
+        # The reservations of a worker killed mid-job stop counting when its job's lease would run out.
+        self.gate.lease_s = lease_s
         policy = self.gate.policy
         # The server's own keys only: a worker runs the admin's models (worker_refusal keeps the rest out).
         server = (keys or keyring_of(None)).server

@@ -559,7 +559,7 @@ class Evaluation:
     def _paid(self, kind: str, result: RunResult) -> None:
         """Every call that reached a model goes in the usage ledger, finished, failed or stopped."""
         self._ticket.touch()
-        self.store.record_call(self.user.id, kind, self.eval_id, result)
+        self.store.record_call(self.user.id, kind, self.eval_id, result, self._ticket.admission_id)
 
     def _judge(
         self, prompt: str, answer: str, expected: str | None, slots: Mapping[str, threading.BoundedSemaphore]

@@ -1,8 +1,10 @@
 """Admission: every run is checked against its user's limits and daily budget before any upstream call.
 
-One Gate per server process is shared by every session. It keeps the runs going now (their tickets), so
-two runs started at the same moment cannot both pass a budget only one of them fits, and it reads the
-spend so far from the usage ledger. Replicas each have their own Gate; they share the ledger.
+The decision is taken in the shared database (`storage.admissions`), in one transaction under a lock on
+the user, so the limits hold across every replica: the runs going and the cost they reserved are read
+there, whichever process started them, with the spend so far from the usage ledger. One Gate per process
+keeps that process's tickets: it frees a ticket's reservation when its run ends and renews the process's
+lease while any is going, so a process that dies frees its reservations when its lease runs out.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -24,18 +27,22 @@ from playground.core.policy import (
     LIMIT_SETTINGS,
     LOCAL_OWNER,
     HostedPolicy,
+    Limits,
     User,
     day_start,
     next_reset,
 )
 
 if TYPE_CHECKING:
+    from playground.storage.admissions import AdmissionStore, Standing
     from playground.storage.runs import Store
 
 # A ticket whose run has shown no sign of life for this long stops counting (a run touches its ticket at
 # least every few seconds while it goes; a session that vanished without ending its run cannot hold a
 # user's place for ever).
 TICKET_IDLE_S = 900.0
+# How often the keeper frees the reservations of runs that ended (a `done` set, an idle ticket).
+SWEEP_EVERY_S = 1.0
 
 What = Literal["comparison", "evaluation", "embedding"]
 
@@ -69,13 +76,16 @@ class Ask:
 @dataclass
 class Ticket:
     """An admitted run; it counts against its user until it is released, its run's `done` is set, or it
-    has been idle for TICKET_IDLE_S."""
+    has been idle for TICKET_IDLE_S. Its `id` is the admission's: the run's calls are charged under it."""
 
     owner: str
     reserved_usd: Decimal
     done: _Done | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # Frees the reservation in the shared database (None: a local app, nothing was reserved).
+    on_release: Callable[[], object] | None = None
     _released: threading.Event = field(default_factory=threading.Event)
+    _freed: threading.Lock = field(default_factory=threading.Lock)
     _touched: float = field(default_factory=time.monotonic)
 
     @property
@@ -87,50 +97,86 @@ class Ticket:
             or time.monotonic() - self._touched > TICKET_IDLE_S
         )
 
+    @property
+    def admission_id(self) -> str | None:
+        """The admission the run's calls are charged under in the ledger (None in a local app)."""
+        return self.id if self.on_release is not None else None
+
     def touch(self) -> None:
         """Say the run is still going."""
         self._touched = time.monotonic()
 
     def release(self) -> None:
-        """Say the run has ended."""
+        """Say the run has ended: its place and whatever it did not spend of its reservation are free
+        (once; after the ledger writes its calls handed over before)."""
         self._released.set()
+        if self.on_release is not None and self._freed.acquire(blocking=False):
+            self.on_release()
 
 
 class Gate:
-    """Admits runs under the hosted policy; in local mode it admits everything and keeps nothing."""
+    """Admits runs under the hosted policy; in local mode it admits everything and keeps nothing.
 
-    def __init__(self, policy: HostedPolicy) -> None:
+    `lease_s`: how long this process's reservations outlive it if it dies (an evaluation worker sets its
+    job lease)."""
+
+    def __init__(self, policy: HostedPolicy, lease_s: float | None = None) -> None:
+        from playground.storage.admissions import LEASE_S
+
         self.policy = policy
-        self._tickets: dict[str, list[Ticket]] = {}
+        self.lease_s = lease_s or LEASE_S
+        self._tickets: list[tuple[Ticket, AdmissionStore]] = []
+        self._admissions: weakref.WeakKeyDictionary[Store, AdmissionStore] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
+        self._keeper: threading.Thread | None = None
 
     def check(self, user: User, ask: Ask, store: Store | None) -> None:
         """Raise LimitExceededError if `user` may not start this run now (nothing is reserved)."""
-        with self._lock:
-            self._refusal(user, ask, store)
+        if not self._static_refusal(user, ask, store):
+            return
+        assert store is not None
+        self._sweep()
+        self._refuse(self.policy.limits, self._admissions_of(store).standing(user.id, day_start()), ask)
 
     def admit(self, user: User, ask: Ask, store: Store | None, done: _Done | None = None) -> Ticket:
-        """Check, then hold the run's place and maximum cost until it ends; raise LimitExceededError."""
-        ticket = Ticket(user.id, ask.max_cost_usd, done)
+        """Check, then hold the run's place and maximum cost until it ends; raise LimitExceededError.
+
+        In hosted mode the check and the reservation are one transaction in the shared database."""
+        if not self._static_refusal(user, ask, store):
+            return Ticket(user.id, ask.max_cost_usd, done)
+        assert store is not None
+        self._sweep()  # this process's runs that just ended are freed before they are counted
+        admissions = self._admissions_of(store)
+        admission_id = admissions.admit(
+            user.id,
+            ask.what,
+            ask.max_cost_usd,
+            day_start(),
+            lambda standing: self._refuse(self.policy.limits, standing, ask),
+        )
+        ticket = Ticket(
+            user.id,
+            ask.max_cost_usd,
+            done,
+            id=admission_id,
+            on_release=lambda: admissions.release(admission_id),
+        )
         with self._lock:
-            self._refusal(user, ask, store)
-            if self.policy.enabled:
-                self._tickets.setdefault(user.id, []).append(ticket)
+            self._tickets.append((ticket, admissions))
+            self._start_keeper()
         return ticket
 
     def going(self, user: User) -> list[Ticket]:
-        """The user's runs still going."""
+        """The user's runs still going in this process (the shared count is `storage.admissions`')."""
+        self._sweep()
         with self._lock:
-            return self._going(user)
+            return [ticket for ticket, _ in self._tickets if ticket.owner == user.id]
 
-    def _going(self, user: User) -> list[Ticket]:
-        live = [t for t in self._tickets.get(user.id, []) if not t.ended]
-        self._tickets[user.id] = live
-        return live
-
-    def _refusal(self, user: User, ask: Ask, store: Store | None) -> None:
+    def _static_refusal(self, user: User, ask: Ask, store: Store | None) -> bool:
+        """Refuse (raise) what needs no database: no user, counts over their caps, a model with no price.
+        False in a local app (nothing to check); True: the shared standing must be checked next."""
         if not self.policy.enabled:
-            return
+            return False
         if user.id == LOCAL_OWNER or store is None:
             raise LimitExceededError("On a shared instance a run needs a signed-in user and the history.")
         limits = self.policy.limits
@@ -142,21 +188,63 @@ class Gate:
             # a comparison's by the collection, and their money by the budget below.
             kind = "calls_per_run" if ask.what == "comparison" else "eval_calls"
             _check_count(ask.calls, getattr(limits, kind), kind, f"calls in {ask.subject}")
-        going = self._going(user)
-        if len(going) >= limits.concurrent_runs:
-            setting = LIMIT_SETTINGS["concurrent_runs"]
-            raise LimitExceededError(
-                f"You have {len(going)} runs going; the limit is {limits.concurrent_runs} at once "
-                f"({setting.env}). Wait for one to finish or stop it."
-            )
         refused = [key for key in ask.unpriced if not limits.allows_unpriced(key)]
         if refused:
             raise LimitExceededError(
                 f"No price is known for {', '.join(refused)}, so its cost cannot be checked against your "
                 f"budget. An admin can set its price in the models file or allow it ({ALLOW_UNPRICED_ENV})."
             )
+        return True
+
+    @staticmethod
+    def _refuse(limits: Limits, standing: Standing, ask: Ask) -> None:
+        """Raise LimitExceededError if the user's runs going, on every replica, leave no room for `ask`."""
+        if standing.going >= limits.concurrent_runs:
+            setting = LIMIT_SETTINGS["concurrent_runs"]
+            raise LimitExceededError(
+                f"You have {standing.going} runs going; the limit is {limits.concurrent_runs} at once "
+                f"({setting.env}). Wait for one to finish or stop it."
+            )
         if limits.daily_usd is not None:
-            _check_budget(limits.daily_usd, store.spent_since(user.id, day_start()), going, ask)
+            _check_budget(limits.daily_usd, standing, ask)
+
+    def _admissions_of(self, store: Store) -> AdmissionStore:
+        from playground.storage.admissions import AdmissionStore
+
+        with self._lock:
+            if store not in self._admissions:
+                self._admissions[store] = AdmissionStore(store, self.lease_s)
+            return self._admissions[store]
+
+    def _sweep(self) -> None:
+        """Free the reservations of this process's runs that ended without a release (their `done` was
+        set, or they went idle)."""
+        with self._lock:
+            ended = [ticket for ticket, _ in self._tickets if ticket.ended]
+            self._tickets = [(t, a) for t, a in self._tickets if not t.ended]
+        for ticket in ended:
+            ticket.release()
+
+    def _start_keeper(self) -> None:
+        if self._keeper is None or not self._keeper.is_alive():
+            self._keeper = threading.Thread(target=self._keep, daemon=True, name="admission-keeper")
+            self._keeper.start()
+
+    def _keep(self) -> None:
+        """While this process has runs going: free the ended ones, renew the lease of the others."""
+        while True:
+            time.sleep(SWEEP_EVERY_S)
+            self._sweep()
+            with self._lock:
+                holding = {id(a): a for _, a in self._tickets}
+                if not holding:
+                    self._keeper = None
+                    return
+            for admissions in holding.values():
+                try:
+                    admissions.renew(if_older_than_s=admissions.lease_s / 3)
+                except UsageError:
+                    continue  # the database is away: renewed at the next turn, or the lease runs out
 
 
 @cache
@@ -172,8 +260,8 @@ def _check_count(asked: int, limit: int, name: str, what: str) -> None:
         )
 
 
-def _check_budget(cap: Decimal, spent: Decimal, going: Sequence[Ticket], ask: Ask) -> None:
-    reserved = sum((t.reserved_usd for t in going), Decimal(0))
+def _check_budget(cap: Decimal, standing: Standing, ask: Ask) -> None:
+    spent, reserved = standing.spent_usd, standing.reserved_usd
     if spent + reserved + ask.max_cost_usd <= cap:
         return
     parts = [f"You have spent {_usd(spent)} USD today"]

@@ -74,10 +74,12 @@ class Bill:
 
     def charge(self, call: RunResult) -> None:
         """Put one call in the usage ledger as the payer's (a failed one too: it may have been billed)."""
+        admission = None
         if self.ticket is not None:
             self.ticket.touch()
+            admission = self.ticket.admission_id
         if self.payer.store is not None:
-            self.payer.store.record_call(self.payer.user.id, EMBED_CALL, self.payer.ref_id, call)
+            self.payer.store.record_call(self.payer.user.id, EMBED_CALL, self.payer.ref_id, call, admission)
 
     def close(self) -> None:
         """The embedding has ended: its calls' spend is in the ledger before its reserved cost is freed, so

@@ -223,9 +223,12 @@ class EvalStore:
             )
         return eval_id
 
-    def record_call(self, owner: str, kind: str, eval_id: str, result: RunResult) -> None:
-        """Put one finished call of an evaluation (an answer or the judge's) in the usage ledger."""
-        self.store.record_call(owner, kind, eval_id, result)
+    def record_call(
+        self, owner: str, kind: str, eval_id: str, result: RunResult, admission_id: str | None = None
+    ) -> None:
+        """Put one finished call of an evaluation (an answer or the judge's) in the usage ledger, charged
+        under `admission_id`."""
+        self.store.record_call(owner, kind, eval_id, result, admission_id)
 
     def add_cell(self, eval_id: str, cell: Cell, wait_s: float | None = CELL_WAIT_S) -> Pending:
         """Save one finished cell (as it finishes), waiting up to `wait_s` for the database; the writer

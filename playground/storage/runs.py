@@ -84,7 +84,7 @@ class TableBase(DeclarativeBase):
 
 def all_tables() -> Any:
     """The metadata of every table the store keeps (their modules imported), as the migrations make them."""
-    from playground.storage import arena, evals, jobs, vectors  # noqa: F401 - their tables join TableBase.metadata
+    from playground.storage import admissions, arena, evals, jobs, vectors  # noqa: F401 - their tables join TableBase.metadata
 
     return TableBase.metadata
 
@@ -138,6 +138,7 @@ class ResultRow(TableBase):
     queue_wait_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     # "done", or "streaming": the text so far of a call still going, saved about once a second.
     status: Mapped[str] = mapped_column(String(16), default=DONE, server_default=DONE)
+    max_cost_usd: Mapped[str | None] = mapped_column(String(40), nullable=True)  # RunResult's, as a string
     run: Mapped[RunRow] = relationship(back_populates="results")
 
 
@@ -156,6 +157,10 @@ class UsageRow(TableBase):
     cost_usd: Mapped[str | None] = mapped_column(String(40), nullable=True)
     cost_source: Mapped[str] = mapped_column(String(64))
     error_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The admission the call was charged under (NULL: a local app, or before admissions were shared) and
+    # the most it was admitted to cost (NULL: no price); cost_usd above it is over-admission.
+    admission_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    max_cost_usd: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class UserRow(TableBase):
@@ -181,20 +186,42 @@ class UsageRecord:
     cost_usd: Decimal | None
     cost_source: str
     error_kind: str | None
+    max_cost_usd: Decimal | None = None  # the most the call was admitted to cost (None: no price known)
+
+    @property
+    def over_admission_usd(self) -> Decimal:
+        """What the call cost beyond its admitted maximum (a usage report larger than the estimate)."""
+        if self.cost_usd is None or self.max_cost_usd is None:
+            return Decimal(0)
+        return max(self.cost_usd - self.max_cost_usd, Decimal(0))
 
 
-def usage_row(owner: str, kind: str, ref_id: str, result: RunResult) -> UsageRow:
-    """The ledger row for one finished call: who paid (`owner`), for what (`kind`, `ref_id`), how much."""
+def usage_row(
+    owner: str, kind: str, ref_id: str, result: RunResult, admission_id: str | None = None
+) -> UsageRow:
+    """The ledger row for one finished call: who paid (`owner`), for what (`kind`, `ref_id`), how much, and
+    the admission it was charged under."""
     return UsageRow(
         owner=owner,
         at=datetime.now(UTC),
         kind=kind,
         ref_id=ref_id,
         model=result.model,
-        cost_usd=str(result.cost_usd) if result.cost_usd is not None else None,
+        cost_usd=_money(result.cost_usd),
         cost_source=result.cost_source,
         error_kind=result.error.kind if result.error else None,
+        admission_id=admission_id,
+        max_cost_usd=_money(result.max_cost_usd),
     )
+
+
+def _money(value: Decimal | None) -> str | None:
+    # Money as a decimal string: floats would round it, and SQLite has no exact decimal type.
+    return None if value is None else str(value)
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
 
 
 @dataclass
@@ -248,7 +275,8 @@ class StoredRun:
 # RunResult fields stored in a column of the same name and type, read off the dataclass so a new field
 # cannot be forgotten here; cost_usd (a decimal string), error (two columns) and run_id (the foreign key)
 # are mapped by hand.
-_PLAIN_FIELDS = tuple(f.name for f in fields(RunResult) if f.name not in ("cost_usd", "error", "run_id"))
+_MONEY = ("cost_usd", "max_cost_usd")
+_PLAIN_FIELDS = tuple(f.name for f in fields(RunResult) if f.name not in (*_MONEY, "error", "run_id"))
 
 
 def _to_result(row: ResultRow, run_state: str = "finished") -> RunResult:
@@ -262,7 +290,7 @@ def _to_result(row: ResultRow, run_state: str = "finished") -> RunResult:
         )
     return RunResult(
         **{name: getattr(row, name) for name in _PLAIN_FIELDS},
-        cost_usd=Decimal(row.cost_usd) if row.cost_usd is not None else None,
+        **{name: _decimal(getattr(row, name)) for name in _MONEY},
         error=error,
         run_id=row.run_id,
     )
@@ -273,7 +301,7 @@ def _to_row(run_id: str, result: RunResult) -> ResultRow:
     return ResultRow(
         **{name: getattr(result, name) for name in _PLAIN_FIELDS},
         run_id=run_id,
-        cost_usd=str(result.cost_usd) if result.cost_usd is not None else None,
+        **{name: _money(getattr(result, name)) for name in _MONEY},
         error_kind=error.kind if error else None,
         error_message=error.message if error else None,
     )
@@ -399,12 +427,16 @@ class Store:
 
         return self.writer.save(f"{result.model}'s answer in run {run_id}", write, SAVE_WAIT_S)
 
-    def record_call(self, owner: str, kind: str, ref_id: str, result: RunResult) -> None:
+    def record_call(
+        self, owner: str, kind: str, ref_id: str, result: RunResult, admission_id: str | None = None
+    ) -> None:
         """Put one finished call in the usage ledger: every call that reached a model, cancelled ones
         included, whatever becomes of its run (the owner may delete it meanwhile: money spent stays spent).
+        `admission_id` names the admission it was charged under (its reservation shrinks by the charge).
 
-        A write of its own, with the owner given by the caller, so nothing about the run can undo it."""
-        row = usage_row(owner, kind, ref_id, result)
+        A write of its own, with the owner given by the caller, so nothing about the run can undo it. It is
+        handed to the writer before the admission's release, so it is committed first."""
+        row = usage_row(owner, kind, ref_id, result, admission_id)
         self.writer.submit(f"usage of {result.model} in {kind} {ref_id}", lambda session: session.add(row))
 
     def save_partial(self, run_id: str, model: str, repeat_index: int, text: str) -> None:
@@ -582,9 +614,10 @@ class Store:
                     row.kind,
                     row.ref_id,
                     row.model,
-                    Decimal(row.cost_usd) if row.cost_usd is not None else None,
+                    _decimal(row.cost_usd),
                     row.cost_source,
                     row.error_kind,
+                    _decimal(row.max_cost_usd),
                 )
                 for row in session.scalars(query)
             ]
