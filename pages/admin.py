@@ -6,7 +6,7 @@ import streamlit as st
 
 from pages.common.ui import current_user, database_answers, hosted_policy, page_shell, shared_store
 from playground.core import plain
-from playground.hosting import effective_limits, usage_report
+from playground.hosting import MONEY_COLUMNS, effective_limits, usage_report
 
 page_shell("pages/admin.py")
 
@@ -19,7 +19,7 @@ if not policy.enabled or not policy.is_admin(current_user()):
 
 def table(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     """Rows for st.dataframe: money as its exact decimal text (Arrow would round or refuse mixed scales)."""
-    return [{k: str(v) if k == "spend (USD)" else v for k, v in row.items()} for row in rows]
+    return [{k: str(v) if k in MONEY_COLUMNS else v for k, v in row.items()} for row in rows]
 
 
 st.title("Admin")
@@ -33,6 +33,15 @@ st.caption(
         "as 0 and are listed."
     )
 )
+if report.over_admission_usd:
+    st.warning(
+        plain(
+            f"Over-admission: calls cost {report.over_admission_usd} USD more than they were admitted for "
+            "(their usage reports exceeded the maximum reserved before the call; see the "
+            "'over-admission (USD)' columns). That money was spent past the daily limits' reservations: "
+            "check those models' prices and servers."
+        )
+    )
 
 if report.records:
     from playground.hosting import charts as admin_charts  # plotly only once there is something to chart

@@ -2,7 +2,8 @@
 
 The scenario is the first path segment: `http://127.0.0.1:PORT/<scenario>/v1/chat/completions`, where
 <scenario> is `name` or `name~key=value~key=value`. Names:
-  ok         stream `tokens` words, first after `ttft` s, then one every `gap` s; `usage=1` adds usage
+  ok         stream `tokens` words (whatever max_tokens says), first after `ttft` s, then one every `gap`
+             s; `usage=1` adds usage (`report_in`, `report_out`: counts it claims instead of the real ones)
   ratelimit  the first `fail` requests to this scenario get 429 with Retry-After `after`, then ok (embed
              for /v1/embeddings)
   status     always answer HTTP `code` with a JSON error (message echoes the bearer key if `echo=1`)
@@ -148,7 +149,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._event(self._chunk(f"word{i} "))
         self._event(self._chunk(None, "stop"))
         if args.get("usage") == "1":
-            usage = {"prompt_tokens": 7, "completion_tokens": tokens, "total_tokens": 7 + tokens}
+            # `report_in`/`report_out` make the usage report say other counts than were sent (a server
+            # that bills more than its stream showed).
+            given, taken = int(args.get("report_in", 7)), int(args.get("report_out", tokens))
+            usage = {"prompt_tokens": given, "completion_tokens": taken, "total_tokens": given + taken}
             self._event({**self._chunk(None), "choices": [], "usage": usage})
         self._event("[DONE]")
 

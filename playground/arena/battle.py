@@ -132,7 +132,9 @@ class BattleTurn:
         self._user = user
         self._ticket = ticket
         self._sides = {c.spec.key: c.side for c in calls}
-        self._fanout = FanOut([c.job for c in calls], on_result=self._save, finished=finished)
+        self._fanout = FanOut(
+            [c.job for c in calls], on_result=self._save, finished=finished, on_finished=ticket.release
+        )
 
     def _save(self, result: RunResult) -> None:
         self._ticket.touch()

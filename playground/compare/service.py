@@ -268,7 +268,12 @@ class Comparison:
             for m in self.plan.models
         ]
         self._fanout = FanOut(
-            jobs, run_id=self.run_id, on_result=self._save, on_text=self._stream, finished=finished
+            jobs,
+            run_id=self.run_id,
+            on_result=self._save,
+            on_text=self._stream,
+            finished=finished,
+            on_finished=self._ticket.release,  # every call is in the ledger: its reservation is freed
         )
         self._texts: dict[tuple[str, int], str] = {}
         self._texts_lock = threading.Lock()

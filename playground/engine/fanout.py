@@ -71,8 +71,10 @@ class FanOut:
     # saves the text so far about once a second, whether or not anyone reads the events.
     on_text: Callable[[str, int, str], None] | None = None
     cancel_token: CancelToken = field(default_factory=CancelToken)
-    # Set once every job has ended (whether or not anyone read the events).
+    # Set once every job has ended (whether or not anyone read the events); then `on_finished` is called
+    # once, on the thread that ended last (a run frees its admission there).
     finished: threading.Event = field(default_factory=threading.Event)
+    on_finished: Callable[[], None] | None = None
     _events: queue.Queue[Event | None] = field(default_factory=queue.Queue)
     _running: int = 0
     _started: bool = False
@@ -82,7 +84,15 @@ class FanOut:
         """Stop every call still going; partial text is kept and marked cancelled."""
         self.cancel_token.cancel()
         if not self._started:
-            self.finished.set()  # nothing ran and nothing will: this fan-out has ended
+            self._end()  # nothing ran and nothing will: this fan-out has ended
+
+    def _end(self) -> None:
+        with self._running_lock:
+            if self.finished.is_set():
+                return
+            self.finished.set()
+        if self.on_finished is not None:
+            self.on_finished()
 
     def _work(self, job: Job) -> None:
         try:
@@ -102,9 +112,12 @@ class FanOut:
         finally:
             with self._running_lock:
                 self._running -= 1
-                if self._running == 0:
-                    self.finished.set()
-            self._events.put(None)
+                last = self._running == 0
+            try:
+                if last:
+                    self._end()
+            finally:
+                self._events.put(None)  # after `on_finished`: a reader sees the end once the run is freed
 
     def _run_once(self, job: Job, index: int) -> None:
         key = job.spec.key
@@ -153,7 +166,7 @@ class FanOut:
         Done are never held back.
         """
         if self.cancel_token.cancelled:
-            self.finished.set()
+            self._end()
             return
         self._started = True
         threads = [
@@ -162,7 +175,7 @@ class FanOut:
         ]
         self._running = len(threads)
         if not threads:
-            self.finished.set()
+            self._end()
         for thread in threads:
             thread.start()
         running = len(threads)

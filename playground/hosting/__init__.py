@@ -16,5 +16,6 @@ __all__, __getattr__ = lazy_exports(
         "REQUIRED_OPTIONS": "hardening",
         "CHECKED_OPTIONS": "hardening",
         "effective_limits": "report",
+        "MONEY_COLUMNS": "report",
     },
 )

@@ -85,7 +85,8 @@ class Ticket:
     # Frees the reservation in the shared database (None: a local app, nothing was reserved).
     on_release: Callable[[], object] | None = None
     _released: threading.Event = field(default_factory=threading.Event)
-    _freed: threading.Lock = field(default_factory=threading.Lock)
+    _freeing: threading.Lock = field(default_factory=threading.Lock)
+    _freed: bool = False
     _touched: float = field(default_factory=time.monotonic)
 
     @property
@@ -110,8 +111,12 @@ class Ticket:
         """Say the run has ended: its place and whatever it did not spend of its reservation are free
         (once; after the ledger writes its calls handed over before)."""
         self._released.set()
-        if self.on_release is not None and self._freed.acquire(blocking=False):
-            self.on_release()
+        if self.on_release is None:
+            return
+        with self._freeing:  # a second caller returns once the first caller's release is written
+            if not self._freed:
+                self._freed = True
+                self.on_release()
 
 
 class Gate:

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from playground.storage.runs import Store, UsageRecord
 
 
+# The report's column for what calls cost beyond their admitted maximum.
+OVER_ADMISSION = "over-admission (USD)"
+MONEY_COLUMNS = ("spend (USD)", OVER_ADMISSION)
+
+
 @dataclass(frozen=True)
 class UsageReport:
     """Usage over the last `days` days (UTC), aggregated from the ledger."""
@@ -49,6 +54,7 @@ class UsageReport:
                 "calls of unknown price": sum(
                     1 for r in records if r.cost_usd is None and r.cost_source != "local"
                 ),
+                OVER_ADMISSION: sum((r.over_admission_usd for r in records), Decimal(0)),
             }
             for key, records in groups.items()
         ]
@@ -58,6 +64,12 @@ class UsageReport:
     def total_usd(self) -> Decimal:
         """Known spend over the whole period."""
         return sum((r.cost_usd for r in self.records if r.cost_usd is not None), Decimal(0))
+
+    @property
+    def over_admission_usd(self) -> Decimal:
+        """What calls cost beyond their admitted maximum over the period (usage reports larger than the
+        estimate the budget check reserved): money the daily limits could not hold back."""
+        return sum((r.over_admission_usd for r in self.records), Decimal(0))
 
 
 def _field(record: UsageRecord, name: str) -> str:
