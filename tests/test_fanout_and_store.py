@@ -15,7 +15,7 @@ from playground.storage.runs import Store
 from providers.base import ChatRequest, Message
 from tests.conftest import closed_port_url, remote_spec
 
-REQUEST = ChatRequest(messages=(Message("user", "hi"),), max_tokens=8)
+REQUEST = ChatRequest(messages=(Message("user", "hi"),), max_tokens=200)
 
 
 def job(url: str, key: str, repeat: int = 1) -> Job:
