@@ -58,9 +58,11 @@ class _Handler(BaseHTTPRequestHandler):
         if handler is None:
             self._json(404, {"error": {"message": f"unknown scenario {name}"}})
             return
+        counted = {name, scenario}  # by name, and by the whole scenario (an `id=` keeps a test's own)
         with self.server.lock:
-            self.server.in_flight[name] += 1
-            self.server.peak[name] = max(self.server.peak[name], self.server.in_flight[name])
+            for key in counted:
+                self.server.in_flight[key] += 1
+                self.server.peak[key] = max(self.server.peak[key], self.server.in_flight[key])
         # A completion asked without `stream` gets one JSON answer, as from OpenAI ("View code" snippets).
         self._whole: dict[str, Any] | None = (
             {"text": "", "usage": None} if "completions" in self.path and not body.get("stream") else None
@@ -71,7 +73,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_whole()
         finally:
             with self.server.lock:
-                self.server.in_flight[name] -= 1
+                for key in counted:
+                    self.server.in_flight[key] -= 1
 
     # --- helpers ---------------------------------------------------------------------------------
     def _json(self, code: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
@@ -276,7 +279,10 @@ class _Server(ThreadingHTTPServer):
         self.counts: dict[str, int] = defaultdict(int)
         self.requests: list[dict[str, Any]] = []
         self.in_flight: dict[str, int] = defaultdict(int)
-        self.peak: dict[str, int] = defaultdict(int)  # most requests of one scenario name at once
+        # Most requests of one scenario name, or one whole scenario, at once. A client that stops reading
+        # (an answer cut at max tokens) leaves its request in flight until the server's next write fails:
+        # a test counting its own requests gives its scenario an `id=`.
+        self.peak: dict[str, int] = defaultdict(int)
         self.stopping = threading.Event()
 
 
@@ -293,7 +299,8 @@ class ScriptedServer:
         return self._server.server_address[1]
 
     def peak(self, name: str) -> int:
-        """The most requests for scenario `name` answered at the same time since the last reset."""
+        """The most requests for scenario `name` (a name, or a whole scenario) answered at the same time
+        since the last reset."""
         return self._server.peak[name]
 
     def reset_peak(self, name: str) -> None:

@@ -60,7 +60,8 @@ def test_six_runs_started_at_once_on_two_replicas_hold_the_run_limit_and_the_dai
     db_url: str, scripted: ScriptedServer
 ):
     # A server that ignores max_tokens: 60 words for max 16 tokens, each run going about a second.
-    spec = priced_spec(scripted.url("ok~tokens=60~gap=0.05"), "10000")
+    scenario = "ok~tokens=60~gap=0.05~id=race"
+    spec = priced_spec(scripted.url(scenario), "10000")
     ceiling = race_plan(spec, MAX_TOKENS).ask().max_cost_usd  # what one run is admitted to cost at most
     daily = ceiling * Decimal("3.5")  # room for three runs, not four
     settings = {
@@ -72,12 +73,12 @@ def test_six_runs_started_at_once_on_two_replicas_hold_the_run_limit_and_the_dai
         "daily_usd": str(daily),
     }
     Store(db_url)  # migrated once, before the replicas race to open it
-    scripted.reset_peak("ok")
+    scripted.reset_peak(scenario)
 
     first = race(settings)
     admitted = [o for o in first if o["admitted"]]
     assert len(admitted) == 2, first  # six tabs, two replicas, a limit of two at once
-    assert scripted.peak("ok") <= 2
+    assert scripted.peak(scenario) <= 2
     assert all("2 runs going; the limit is 2" in o["refusal"] for o in first if not o["admitted"])
 
     second = race(settings)  # two runs' spend is in the ledger: one more fits the budget

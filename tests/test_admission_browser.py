@@ -68,12 +68,17 @@ def _outcome(page: Page) -> str:
 
 
 def test_six_tabs_on_two_replicas_clicking_run_at_once_hold_the_limits(
-    postgres_cluster: str, scripted: ScriptedServer, oidc_provider: str, browser: Browser, tmp_path: Path  # noqa: F811
+    postgres_cluster: str,
+    scripted: ScriptedServer,
+    oidc_provider: str,
+    browser: Browser,
+    tmp_path: Path,  # noqa: F811
 ):
     from playwright.sync_api import expect
 
     url = postgres.fresh_database(postgres_cluster)
-    base_url = scripted.url("ok~tokens=60~gap=0.6")  # ignores max tokens; a run lasts a few seconds
+    scenario = "ok~tokens=60~gap=0.6~id=tabs"  # ignores max tokens; a run lasts a few seconds
+    base_url = scripted.url(scenario)
     ceiling = race_plan(priced_spec(base_url, "10000"), 16).ask().max_cost_usd
     daily = ceiling * Decimal("3.5")  # three runs fit, not four
     env = {
@@ -93,12 +98,12 @@ def test_six_tabs_on_two_replicas_clicking_run_at_once_hold_the_limits(
         pages = [sign_in(browser, replica, DAVE) for replica in replicas for _ in range(3)]
         for page in pages:
             _ready(page)
-        scripted.reset_peak("ok")
+        scripted.reset_peak(scenario)
 
         _click_all(pages)
         first = [_outcome(page) for page in pages]
         assert first.count("saved") == 2, first
-        assert scripted.peak("ok") <= 2
+        assert scripted.peak(scenario) <= 2
         for page in pages:  # each admitted answer says it was cut where max tokens asked
             if page.get_by_text("Run saved").count():
                 expect(page.get_by_text("cut at 16 max tokens by the playground").first).to_be_visible()

@@ -92,8 +92,9 @@ def test_each_model_continues_its_own_conversation(scripted, db_url):
 
 def test_a_later_turn_past_the_context_window_is_refused_before_sending(scripted, clean_env):
     store = Store()
-    specs = {"small": remote_spec(scripted.url("echo"), key="small", context_window=120)}
-    long_prompt = " ".join(f"word{i}" for i in range(25))  # fits once, not twice with its echo
+    specs = {"small": remote_spec(scripted.url("echo"), key="small", context_window=90)}
+    # 57 tokens with its framing: it fits once (+ 16 max output), not twice with its echo (cut at 16 tokens)
+    long_prompt = " ".join(f"word{i}" for i in range(25))
     run_turn(plan_comparison(long_prompt, ["small"], specs, params=Params(max_tokens=16)), store)
     sent = len(scripted.requests)
     conversation = Conversation(store.conversation(store.list_runs()[0].id))
@@ -103,7 +104,7 @@ def test_a_later_turn_past_the_context_window_is_refused_before_sending(scripted
     assert (
         "small: prompt is" in message
         and "16 max output tokens" in message
-        and "120-token context window" in message
+        and "90-token context window" in message
     )
     assert len(scripted.requests) == sent  # nothing was sent
 

@@ -14,7 +14,7 @@ from tests.scripted_server import ScriptedServer
 
 
 def call(spec, results: list, prompt: str = "hi") -> None:  # noqa: ANN001 - a ModelSpec
-    request = build_request(spec, prompt, None, Params(max_tokens=8))
+    request = build_request(spec, prompt, None, Params(max_tokens=32))  # the whole answer: never cut
     results.append(run_model(spec, build_provider(spec, {}), request, timeout_s=20))
 
 
@@ -29,11 +29,12 @@ def in_threads(*calls) -> None:  # noqa: ANN002 - (spec, results) pairs, started
 
 
 def test_max_concurrency_from_the_models_file_holds_across_calls(scripted: ScriptedServer):
-    spec = remote_spec(scripted.url("ok~tokens=4~gap=0.1~id=limited"), key="limited", max_concurrency=1)
+    scenario = "ok~tokens=4~gap=0.1~id=limited"
+    spec = remote_spec(scripted.url(scenario), key="limited", max_concurrency=1)
     results: list = []
-    scripted.reset_peak("ok")
+    scripted.reset_peak(scenario)
     in_threads(*[(spec, results)] * 3)
-    assert scripted.peak("ok") == 1  # one call at a time reached the server
+    assert scripted.peak(scenario) == 1  # one call at a time reached the server
     assert all(r.ok for r in results)
     waits = sorted(r.queue_wait_s or 0 for r in results)
     assert waits[0] < 0.1 and waits[1] > 0.2 and waits[2] > waits[1]  # each waited for the ones before

@@ -26,6 +26,9 @@ DAILY_USD_ENV = "PLAYGROUND_USER_DAILY_USD"
 ALLOW_UNPRICED_ENV = "PLAYGROUND_ALLOW_UNPRICED"
 # Owner of everything made in local mode, and of every row saved before hosted mode existed.
 LOCAL_OWNER = "local"
+# How long a process's admissions (runs going, their reserved cost) outlive its last renewal: a replica
+# that dies stops holding its users' places this long after (an evaluation worker uses its job lease).
+ADMISSION_LEASE_S = 30.0
 
 
 class HostingConfigError(ValueError):

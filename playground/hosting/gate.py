@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from playground.core.errors import UsageError
 from playground.core.policy import (
+    ADMISSION_LEASE_S,
     ALLOW_UNPRICED_ENV,
     DAILY_USD_ENV,
     LIMIT_SETTINGS,
@@ -126,10 +127,8 @@ class Gate:
     job lease)."""
 
     def __init__(self, policy: HostedPolicy, lease_s: float | None = None) -> None:
-        from playground.storage.admissions import LEASE_S
-
         self.policy = policy
-        self.lease_s = lease_s or LEASE_S
+        self.lease_s = lease_s or ADMISSION_LEASE_S
         self._tickets: list[tuple[Ticket, AdmissionStore]] = []
         self._admissions: weakref.WeakKeyDictionary[Store, AdmissionStore] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()

@@ -27,14 +27,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import DateTime, String, delete, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from playground.core.policy import ADMISSION_LEASE_S
 from playground.storage.runs import SAVE_WAIT_S, TableBase, UsageRow
 
 if TYPE_CHECKING:
     from playground.storage.runs import Store
 
-# How long a holder's reservations outlive its last renewal. Renewed every third of it while the process
-# has runs going; an evaluation worker holds for its own job lease (`playground worker --lease`).
-LEASE_S = 30.0
 # Rows of holders whose lease ran out this long ago are deleted (they have not counted since then).
 FORGET_AFTER = timedelta(hours=1)
 
@@ -77,7 +75,9 @@ Decide = Callable[[Standing], None]
 class AdmissionStore:
     """This process's admissions in one store: admit, release, and the holder's lease."""
 
-    def __init__(self, store: Store, lease_s: float = LEASE_S) -> None:
+    def __init__(self, store: Store, lease_s: float = ADMISSION_LEASE_S) -> None:
+        """Admissions of this process in `store`; they stop counting `lease_s` after its last renewal (it
+        renews every third of that while it has runs going)."""
         self.store = store
         self.lease_s = lease_s
         self.holder = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
