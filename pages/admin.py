@@ -36,10 +36,11 @@ st.caption(
 if report.over_admission_usd:
     st.warning(
         plain(
-            f"Over-admission: calls cost {report.over_admission_usd} USD more than they were admitted for "
-            "(their usage reports exceeded the maximum reserved before the call; see the "
-            "'over-admission (USD)' columns). That money was spent past the daily limits' reservations: "
-            "check those models' prices and servers."
+            f"Over-admission: calls cost {report.over_admission_usd} USD more than their pre-run estimate, "
+            "the maximum the daily limits reserved for them (see the 'over-admission (USD)' columns). Their "
+            "servers reported more tokens than estimated: more input than counted here (a chat template, a "
+            "system prompt the server adds), or output past max tokens. That money was spent past what the "
+            "budgets held back."
         )
     )
 

@@ -35,7 +35,7 @@ def priced_spec(base_url: str, price_per_mtok: str) -> ModelSpec:
     return ModelSpec(
         key="paid",
         provider="openai",
-        model="gpt-4o-mini",
+        model="gpt-4",  # cl100k_base, bundled: the project counts its tokens exactly
         base_url=base_url,
         api_key_env="ADMIN_KEY",
         price_input_per_mtok=price,

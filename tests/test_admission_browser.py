@@ -29,7 +29,7 @@ REFUSED = re.compile(r"runs going; the limit is 2 at once|Your daily limit is")
 def _models_file(folder: Path, base_url: str, price: str) -> Path:
     path = folder / "models.toml"
     path.write_text(
-        f'[models.paid]\nprovider = "openai"\nmodel = "gpt-4o-mini"\nbase_url = "{base_url}"\n'
+        f'[models.paid]\nprovider = "openai"\nmodel = "gpt-4"\nbase_url = "{base_url}"\n'
         f'api_key_env = "ADMIN_KEY"\ncontext_window = 4096\nprice_input_per_mtok = {price}\n'
         f"price_output_per_mtok = {price}\n"
     )
@@ -70,9 +70,9 @@ def _outcome(page: Page) -> str:
 def test_six_tabs_on_two_replicas_clicking_run_at_once_hold_the_limits(
     postgres_cluster: str,
     scripted: ScriptedServer,
-    oidc_provider: str,
+    oidc_provider: str,  # noqa: F811 - the fixture imported above
     browser: Browser,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ):
     from playwright.sync_api import expect
 
@@ -106,7 +106,7 @@ def test_six_tabs_on_two_replicas_clicking_run_at_once_hold_the_limits(
         assert scripted.peak(scenario) <= 2
         for page in pages:  # each admitted answer says it was cut where max tokens asked
             if page.get_by_text("Run saved").count():
-                expect(page.get_by_text("cut at 16 max tokens by the playground").first).to_be_visible()
+                expect(page.get_by_text("cut by the playground").first).to_be_visible()
             page.goto(page.url.split("?")[0])  # a fresh form for the next wave (without ?current=)
             _ready(page)
 

@@ -47,8 +47,8 @@ def metrics_line(result: RunResult) -> str:
         parts.append(f"{result.attempts} attempts")
     if result.finish_reason == LENGTH_ENFORCED:
         parts.append(
-            f"cut at {result.output_tokens} max tokens by the playground: the server sent more than asked, "
-            "and the call is charged at most its admitted maximum"
+            "cut by the playground: the server went past max tokens, and the call is charged at most its "
+            "admitted maximum"
         )
     elif result.finish_reason:
         parts.append(f"finish: {result.finish_reason}")

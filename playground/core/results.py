@@ -101,7 +101,7 @@ class RunResult:
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-ready dict; cost as a string so no precision is lost."""
         data = asdict(self)
-        for name in _MONEY_FIELDS:
+        for name in MONEY_FIELDS:
             data[name] = None if data[name] is None else str(data[name])
         data["error"] = None if self.error is None else self.error.to_json()
         return data
@@ -110,7 +110,7 @@ class RunResult:
     def from_json(cls, data: dict[str, Any]) -> RunResult:
         """Inverse of to_json."""
         values = dict(data)
-        for name in _MONEY_FIELDS:
+        for name in MONEY_FIELDS:
             if values.get(name) is not None:
                 values[name] = Decimal(values[name])
         values["error"] = CallError.from_json(values.get("error"))
@@ -118,7 +118,7 @@ class RunResult:
 
 
 # RunResult's Decimal fields: strings in JSON and in the database, so no precision is lost.
-_MONEY_FIELDS = ("cost_usd", "max_cost_usd")
+MONEY_FIELDS = ("cost_usd", "max_cost_usd")
 
 # The one table of how RunResult's measured fields are shown (charts, tables, exports): beside the fields,
 # so a new figure gets its label where it is defined.

@@ -78,6 +78,12 @@ class _Pump:
 _POLL_S = 0.05
 
 
+# Where a hosted answer is cut when its tokens are only estimated (another model's tokenizer): twice its
+# max tokens, plus 16. A server that ignores max_tokens is still cut near it, and never charged past
+# what was admitted.
+ESTIMATE_SLACK = (2, 16)
+
+
 @dataclass
 class _OutputCap:
     """A hosted call's output held to the request's max tokens, counted the project's own way (tiktoken):
@@ -270,10 +276,17 @@ def run_model(
 
 
 def _cap_for(spec: ModelSpec, request: ChatRequest) -> _OutputCap | None:
-    """The output cap of a hosted call: the max tokens it was admitted (and estimated) for."""
+    """The output cap of a hosted call: the max tokens it was admitted (and estimated) for, counted with
+    the model's own tokenizer; with another one, the count is an estimate and the cap leaves room
+    (ESTIMATE_SLACK) so an honest answer that the estimate's vocabulary splits finer (Hindi in cl100k
+    takes about three times the tokens) is not cut. The charge stays at most the admitted maximum."""
     if spec.is_local:
         return None
-    return _OutputCap(request.max_tokens or DEFAULT_MAX_TOKENS, estimator_for(spec.model))
+    limit = request.max_tokens or DEFAULT_MAX_TOKENS
+    estimator = estimator_for(spec.model)
+    if not estimator.counts_exactly(spec.model):
+        limit = limit * ESTIMATE_SLACK[0] + ESTIMATE_SLACK[1]
+    return _OutputCap(limit, estimator)
 
 
 def _should_retry(

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 # Models whose tokenizer is o200k_base (GPT-4o family and later); everything else uses cl100k_base.
 _O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o")
+# OpenAI's chat models: tiktoken is their own tokenizer (for any other model it is an estimate).
+_OPENAI_PREFIXES = ("gpt-3.5", "gpt-4", "gpt-5", "o1", "o3", "o4", "chatgpt")
 
 # The OpenAI cookbook's rule for chat models: every message costs 3 tokens of framing, a name 1 more,
 # and every reply is primed with 3 tokens (<|start|>assistant<|message|>). It matches the API's own
@@ -31,6 +33,12 @@ class Estimator:
 
     encoding: tiktoken.Encoding
     name: str
+
+    def counts_exactly(self, model_id: str) -> bool:
+        """True when this is the model's own tokenizer (an OpenAI model with its encoding at hand): its
+        counts are the API's, not an estimate made with another vocabulary."""
+        name = model_id.lower().rsplit("/", 1)[-1]
+        return name.startswith(_OPENAI_PREFIXES) and self.name == preferred_encoding(model_id)
 
     def count_text(self, text: str) -> int:
         """Tokens in plain text."""

@@ -24,7 +24,7 @@ from playground.core.policy import User
 from playground.core.specs import ModelSpec
 from playground.engine.registry import Keyring, keyring_of
 from playground.evals.runner import EvalSetup, Evaluation
-from playground.hosting.gate import Gate, default_gate
+from playground.hosting.gate import Gate, RunsGoingError, default_gate
 from playground.storage.evals import EvalStore
 from playground.storage.jobs import DONE, FAILED, QUEUED, STOPPED, Job, JobState, JobStore, WorkerSeen
 from playground.storage.runs import Store, StoreUnavailableError
@@ -176,9 +176,9 @@ class EvalWorker:
         report: Report = lambda line: None,
     ) -> None:
         self.store, self.specs = store, specs
-        self.gate = gate or default_gate()
-        # The reservations of a worker killed mid-job stop counting when its job's lease would run out.
-        self.gate.lease_s = lease_s
+        # A gate of its own, whose reservations stop counting when its job lease would run out if the
+        # worker is killed mid-job.
+        self.gate = gate or Gate(default_gate().policy, lease_s=lease_s)
         policy = self.gate.policy
         # The server's own keys only: a worker runs the admin's models (worker_refusal keeps the rest out).
         server = (keys or keyring_of(None)).server
@@ -273,6 +273,8 @@ class EvalWorker:
         except StoreUnavailableError as exc:
             self.report(f"evaluation {job.eval_id}: database not answering ({exc}); its lease will run out")
             return None
+        except RunsGoingError as exc:
+            return self._hand_back_unrun(job, exc)
         except UsageError as exc:  # an unknown model, one that cannot load, a limit: the page shows why
             return self._end(job, FAILED, str(exc))
         self.report(
@@ -294,6 +296,8 @@ class EvalWorker:
         except StoreUnavailableError as exc:
             self.report(f"evaluation {job.eval_id}: {exc}")
             return None  # its lease runs out; the next worker resumes it once the database is back
+        except RunsGoingError as exc:
+            return self._hand_back_unrun(job, exc)
         except UsageError as exc:  # refused by the owner's limits when it came to run
             failure = str(exc)
         finally:
@@ -317,6 +321,12 @@ class EvalWorker:
         self.jobs.release(job.eval_id, self.id)
         self.report(f"evaluation {job.eval_id}: handed back to the queue with answers left")
         return None
+
+    def _hand_back_unrun(self, job: Job, refusal: RunsGoingError) -> None:
+        """The owner had no place free (runs going in the app): the job waits in the queue, unharmed."""
+        self.jobs.release(job.eval_id, self.id, ran=False)
+        self.report(f"evaluation {job.eval_id}: handed back, its owner has no place free ({refusal})")
+        self._stopping.wait(self.poll_s)  # not claimed again at once
 
     def _end(self, job: Job, state: JobState, error: str | None = None) -> JobState | None:
         try:

@@ -434,14 +434,15 @@ class Evaluation:
         ask = (
             self.ask(pending) if self.gate.policy.enabled else Ask("evaluation", len(pending), 0, Decimal(0))
         )
-        self._ticket = self.gate.admit(self.user, ask, self.store.store)
         arms = len(self.setup.models) * len(self.setup.shots) * len(self.setup.rag)  # answers per row
         tally = _Tally.of(saved_cells, len(self.dataset.rows), arms, len(pending))
+        slots = self._provider_slots()
         to_save: queue.Queue[Any] = queue.Queue()
         events: queue.Queue[Cell | BaseException | None] = queue.Queue()
+        # Admitted last, just before what the `finally` below ends: nothing between can leave it held.
+        self._ticket = self.gate.admit(self.user, ask, self.store.store)
         writer = threading.Thread(target=self._write, args=(to_save, events), daemon=True, name="eval-writer")
         writer.start()
-        slots = self._provider_slots()
         # The pool's size is the overall limit; a semaphore per provider is its own limit inside it.
         pool = ThreadPoolExecutor(max_workers=max(1, self.setup.concurrency), thread_name_prefix="eval")
         try:

@@ -10,6 +10,7 @@ __all__, __getattr__ = lazy_exports(
         "default_gate": "gate",
         "Ticket": "gate",
         "LimitExceededError": "gate",
+        "RunsGoingError": "gate",
         "UsageReport": "report",
         "usage_report": "report",
         "hardening_problems": "hardening",

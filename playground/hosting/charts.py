@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 
 from playground.core.charting import ColourMap, style
 from playground.core.safe_text import chart_text
+from playground.hosting.report import SPEND
 
 
 def spend_per_day_figure(rows: list[dict[str, Any]]) -> go.Figure:
@@ -22,7 +23,7 @@ def spend_per_day_figure(rows: list[dict[str, Any]]) -> go.Figure:
         figure.add_bar(
             name=who,
             x=[r["day"] for r in mine],
-            y=[float(r["spend (USD)"]) for r in mine],
+            y=[float(r[SPEND]) for r in mine],
             marker={"color": colours.colour(owner)},
         )
     figure.update_layout(

@@ -9,6 +9,7 @@ lease while any is going, so a process that dies frees its reservations when its
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 # least every few seconds while it goes; a session that vanished without ending its run cannot hold a
 # user's place for ever).
 TICKET_IDLE_S = 900.0
+_log = logging.getLogger(__name__)
 # How often the keeper frees the reservations of runs that ended (a `done` set, an idle ticket).
 SWEEP_EVERY_S = 1.0
 
@@ -50,6 +52,11 @@ What = Literal["comparison", "evaluation", "embedding"]
 
 class LimitExceededError(UsageError):
     """A run refused before any call: the message names the limit, the figures and when it resets."""
+
+
+class RunsGoingError(LimitExceededError):
+    """Refused because the user has as many runs going as allowed: unlike a budget or a cap, waiting helps
+    (a queued evaluation goes back to the queue instead of failing)."""
 
 
 class _Done(Protocol):
@@ -83,8 +90,9 @@ class Ticket:
     reserved_usd: Decimal
     done: _Done | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    # Frees the reservation in the shared database (None: a local app, nothing was reserved).
-    on_release: Callable[[], object] | None = None
+    # Frees the reservation in the shared database, waiting up to the seconds given (None: the store's own
+    # save wait) for it to be written. None: a local app, nothing was reserved.
+    on_release: Callable[[float | None], object] | None = None
     _released: threading.Event = field(default_factory=threading.Event)
     _freeing: threading.Lock = field(default_factory=threading.Lock)
     _freed: bool = False
@@ -108,16 +116,17 @@ class Ticket:
         """Say the run is still going."""
         self._touched = time.monotonic()
 
-    def release(self) -> None:
+    def release(self, wait_s: float | None = None) -> None:
         """Say the run has ended: its place and whatever it did not spend of its reservation are free
-        (once; after the ledger writes its calls handed over before)."""
+        (once; written after the ledger rows its calls handed over before; waits up to `wait_s`, by default
+        the store's save wait, for it)."""
         self._released.set()
         if self.on_release is None:
             return
-        with self._freeing:  # a second caller returns once the first caller's release is written
+        with self._freeing:  # a second caller returns once the first caller's release is handed over
             if not self._freed:
                 self._freed = True
-                self.on_release()
+                self.on_release(wait_s)
 
 
 class Gate:
@@ -163,7 +172,7 @@ class Gate:
             ask.max_cost_usd,
             done,
             id=admission_id,
-            on_release=lambda: admissions.release(admission_id),
+            on_release=lambda wait_s: admissions.release(admission_id, wait_s),
         )
         with self._lock:
             self._tickets.append((ticket, admissions))
@@ -205,7 +214,7 @@ class Gate:
         """Raise LimitExceededError if the user's runs going, on every replica, leave no room for `ask`."""
         if standing.going >= limits.concurrent_runs:
             setting = LIMIT_SETTINGS["concurrent_runs"]
-            raise LimitExceededError(
+            raise RunsGoingError(
                 f"You have {standing.going} runs going; the limit is {limits.concurrent_runs} at once "
                 f"({setting.env}). Wait for one to finish or stop it."
             )
@@ -213,6 +222,7 @@ class Gate:
             _check_budget(limits.daily_usd, standing, ask)
 
     def _admissions_of(self, store: Store) -> AdmissionStore:
+        """This process's admissions in `store` (one holder per store, with this gate's lease)."""
         from playground.storage.admissions import AdmissionStore
 
         with self._lock:
@@ -220,25 +230,26 @@ class Gate:
                 self._admissions[store] = AdmissionStore(store, self.lease_s)
             return self._admissions[store]
 
-    def _sweep(self) -> None:
+    def _sweep(self, wait_s: float | None = None) -> None:
         """Free the reservations of this process's runs that ended without a release (their `done` was
-        set, or they went idle)."""
+        set, or they went idle); wait up to `wait_s` for each (an admission that follows must see it)."""
         with self._lock:
             ended = [ticket for ticket, _ in self._tickets if ticket.ended]
             self._tickets = [(t, a) for t, a in self._tickets if not t.ended]
         for ticket in ended:
-            ticket.release()
+            ticket.release(wait_s)
 
     def _start_keeper(self) -> None:
+        """Start the keeper thread unless it runs (called under the lock, with a ticket just added)."""
         if self._keeper is None or not self._keeper.is_alive():
             self._keeper = threading.Thread(target=self._keep, daemon=True, name="admission-keeper")
             self._keeper.start()
 
     def _keep(self) -> None:
-        """While this process has runs going: free the ended ones, renew the lease of the others."""
+        """While this process has runs going: renew their lease, and free the ones that ended. Nothing
+        stops it but having no run left: a run whose lease lapsed would stop counting on other replicas."""
         while True:
             time.sleep(SWEEP_EVERY_S)
-            self._sweep()
             with self._lock:
                 holding = {id(a): a for _, a in self._tickets}
                 if not holding:
@@ -247,8 +258,14 @@ class Gate:
             for admissions in holding.values():
                 try:
                     admissions.renew(if_older_than_s=admissions.lease_s / 3)
-                except UsageError:
-                    continue  # the database is away: renewed at the next turn, or the lease runs out
+                except Exception:  # noqa: BLE001 - a database away or a pool timeout: try again next turn
+                    _log.warning(
+                        "could not renew the admission lease of %s", admissions.holder, exc_info=True
+                    )
+            try:
+                self._sweep(wait_s=0)  # handed to the writer, behind the ledger rows; never waited for here
+            except Exception:  # noqa: BLE001 - the next turn sweeps again
+                _log.warning("could not free ended runs' admissions", exc_info=True)
 
 
 @cache

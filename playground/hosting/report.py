@@ -24,9 +24,9 @@ if TYPE_CHECKING:
     from playground.storage.runs import Store, UsageRecord
 
 
-# The report's column for what calls cost beyond their admitted maximum.
-OVER_ADMISSION = "over-admission (USD)"
-MONEY_COLUMNS = ("spend (USD)", OVER_ADMISSION)
+# The report's money columns: known spend, and what calls cost beyond their admitted maximum.
+SPEND, OVER_ADMISSION = "spend (USD)", "over-admission (USD)"
+MONEY_COLUMNS = (SPEND, OVER_ADMISSION)
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class UsageReport:
                 "runs": len({(r.kind == "run", r.ref_id) for r in records if r.kind != "embed"}),
                 "calls": len(records),
                 "errors": sum(1 for r in records if r.error_kind),
-                "spend (USD)": sum((r.cost_usd for r in records if r.cost_usd is not None), Decimal(0)),
+                SPEND: sum((r.cost_usd for r in records if r.cost_usd is not None), Decimal(0)),
                 "calls of unknown price": sum(
                     1 for r in records if r.cost_usd is None and r.cost_source != "local"
                 ),
@@ -58,7 +58,7 @@ class UsageReport:
             }
             for key, records in groups.items()
         ]
-        return sorted(rows, key=lambda row: (-row["spend (USD)"], *(str(row[f]) for f in fields)))
+        return sorted(rows, key=lambda row: (-row[SPEND], *(str(row[f]) for f in fields)))
 
     @property
     def total_usd(self) -> Decimal:

@@ -26,7 +26,7 @@ from playground.engine.pricing import cost_of
 from playground.engine.registry import Keys, build_provider
 from playground.engine.tokens import estimator_for
 from playground.hosting.gate import Ask, Gate, Ticket, default_gate
-from playground.storage.runs import SAVE_WAIT_S, Store
+from playground.storage.runs import Store
 from providers.base import EmbeddingModel
 from providers.errors import ProviderError
 
@@ -82,11 +82,9 @@ class Bill:
             self.payer.store.record_call(self.payer.user.id, EMBED_CALL, self.payer.ref_id, call, admission)
 
     def close(self) -> None:
-        """The embedding has ended: its calls' spend is in the ledger before its reserved cost is freed, so
-        the next admission sees one or the other."""
+        """The embedding has ended: its reserved cost is freed through the store's writer, after the
+        ledger rows of its calls, so the next admission sees one or the other."""
         if self.ticket is not None:
-            if self.payer.store is not None:
-                self.payer.store.writer.flush(SAVE_WAIT_S)
             self.ticket.release()
 
     def __enter__(self) -> Bill:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DateTime, String, delete, select, text, update
+from sqlalchemy import DateTime, String, delete, func, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from playground.core.policy import ADMISSION_LEASE_S
@@ -89,9 +89,9 @@ class AdmissionStore:
         `reserved_usd` for a new run; returns the admission's id. Nothing is written if `decide` raises."""
         self.renew(if_older_than_s=self.lease_s / 3)  # never reserve under a lease about to run out
         admission_id = uuid.uuid4().hex
-        now = datetime.now(UTC)
         with self.store.reading(write=True) as session:
             _lock_owner(session, owner)
+            now = _clock(session)
             decide(_standing(session, owner, since, now))
             session.add(
                 AdmissionRow(
@@ -108,16 +108,18 @@ class AdmissionStore:
     def standing(self, owner: str, since: datetime) -> Standing:
         """`owner`'s standing now, without a lock (a check that reserves nothing)."""
         with self.store.reading() as session:
-            return _standing(session, owner, since, datetime.now(UTC))
+            return _standing(session, owner, since, _clock(session))
 
-    def release(self, admission_id: str, wait_s: float = SAVE_WAIT_S) -> bool:
+    def release(self, admission_id: str, wait_s: float | None = None) -> bool:
         """Free a reservation. It goes through the store's writer, after every ledger write handed to it
-        before, so another replica never sees the run's spend in neither place; waits up to `wait_s`."""
+        before, so another replica never sees the run's spend in neither place; waits up to `wait_s`
+        (None: SAVE_WAIT_S; 0: not at all) and says whether it was written by then."""
 
         def write(session: Session) -> None:
             session.execute(delete(AdmissionRow).where(AdmissionRow.id == admission_id))
 
-        return self.store.writer.save(f"release of admission {admission_id}", write, wait_s).saved.is_set()
+        wait = SAVE_WAIT_S if wait_s is None else wait_s
+        return self.store.writer.save(f"release of admission {admission_id}", write, wait).saved.is_set()
 
     def renew(self, if_older_than_s: float = 0.0) -> None:
         """Extend this process's lease (create its holder row the first time); forget long-dead holders."""
@@ -125,9 +127,9 @@ class AdmissionStore:
             if time.monotonic() - self._renewed < if_older_than_s:
                 return
             started = time.monotonic()
-            now = datetime.now(UTC)
-            expires = now + timedelta(seconds=self.lease_s)
             with self.store.reading(write=True) as session:
+                now = _clock(session)
+                expires = now + timedelta(seconds=self.lease_s)
                 found = session.execute(
                     update(HolderRow).where(HolderRow.id == self.holder).values(expires_at=expires)
                 ).rowcount
@@ -135,6 +137,14 @@ class AdmissionStore:
                     session.add(HolderRow(id=self.holder, expires_at=expires))
                     _forget_dead(session, now - FORGET_AFTER)
             self._renewed = started
+
+
+def _clock(session: Session) -> datetime:
+    """Now, by the clock every holder's lease is compared on: PostgreSQL's own (replicas on several
+    machines need not agree on the time); SQLite's database is on one machine, whose clock serves."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.scalar(text("SELECT clock_timestamp()"))  # now(), not the transaction's start
+    return datetime.now(UTC)
 
 
 def _lock_owner(session: Session, owner: str) -> None:
@@ -149,6 +159,8 @@ def _lock_owner(session: Session, owner: str) -> None:
 
 
 def _standing(session: Session, owner: str, since: datetime, now: datetime) -> Standing:
+    """`owner`'s live admissions (their holder's lease runs past `now`), each less what was charged under
+    it, and the ledger's spend since `since`."""
     live = session.execute(
         select(AdmissionRow.id, AdmissionRow.reserved_usd)
         .join(HolderRow, HolderRow.id == AdmissionRow.holder)
@@ -170,7 +182,19 @@ def _standing(session: Session, owner: str, since: datetime, now: datetime) -> S
     return Standing(going=len(live), reserved_usd=reserved, spent_usd=spent)
 
 
+def live_admissions(session: Session) -> dict[str, int]:
+    """Owner -> admissions still going (their holder's lease runs past now), on every replica."""
+    query = (
+        select(AdmissionRow.owner, func.count())
+        .join(HolderRow, HolderRow.id == AdmissionRow.holder)
+        .where(HolderRow.expires_at > _clock(session))
+        .group_by(AdmissionRow.owner)
+    )
+    return {owner: count for owner, count in session.execute(query)}
+
+
 def _forget_dead(session: Session, before: datetime) -> None:
+    """Delete the holders whose lease ran out before `before`, and their admissions (long not counted)."""
     dead = select(HolderRow.id).where(HolderRow.expires_at < before)
     session.execute(delete(AdmissionRow).where(AdmissionRow.holder.in_(dead)))
     session.execute(delete(HolderRow).where(HolderRow.expires_at < before))

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from playground.core.errors import UsageError
+from playground.storage.admissions import live_admissions
 from playground.storage.evals import EvalRow  # noqa: F401 - the table a job refers to, known to the ORM
 from playground.storage.runs import Store, TableBase, as_utc
 
@@ -192,10 +193,13 @@ class JobStore:
                 session.execute(update(JobRow).where(*_held(eval_id, worker)).values(**values)).rowcount
             )
 
-    def release(self, eval_id: str, worker: str) -> bool:
+    def release(self, eval_id: str, worker: str, *, ran: bool = True) -> bool:
         """Hand a job back to the queue (its worker is shutting down): the next worker resumes it at once,
-        ahead of jobs queued after it."""
-        values = {"state": QUEUED, "worker": None, "lease_until": None}
+        ahead of jobs queued after it. `ran=False`: nothing of it ran (its owner had no place free), so
+        this claim does not count towards the claims after which a job is failed."""
+        values: dict[str, object] = {"state": QUEUED, "worker": None, "lease_until": None}
+        if not ran:
+            values["claims"] = JobRow.claims - 1
         with self.store.reading(write=True) as session:
             return bool(
                 session.execute(update(JobRow).where(*_held(eval_id, worker)).values(**values)).rowcount
@@ -271,12 +275,13 @@ def _held(eval_id: str, worker: str) -> tuple[object, ...]:
 
 
 def _running_per_owner(session: Session, now: datetime) -> dict[str, int]:
-    query = (
-        select(JobRow.owner, func.count())
-        .where(JobRow.state == RUNNING, JobRow.lease_until >= now)
-        .group_by(JobRow.owner)
-    )
-    return {owner: count for owner, count in session.execute(query)}
+    """What each owner has going: their running jobs, or, if more, their live admissions on any replica
+    (comparisons in the app count against the same limit, so a worker does not claim a job it cannot run)."""
+    jobs = select(JobRow.owner, func.count()).where(JobRow.state == RUNNING, JobRow.lease_until >= now)
+    running: dict[str, int] = {owner: count for owner, count in session.execute(jobs.group_by(JobRow.owner))}
+    for owner, going in live_admissions(session).items():
+        running[owner] = max(running.get(owner, 0), going)
+    return running
 
 
 def _maybe(moment: datetime | None) -> datetime | None:

@@ -40,7 +40,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 
 from playground.core.errors import UsageError
 from playground.core.policy import LOCAL_OWNER
-from playground.core.results import CallError, RunResult, utc_now_iso
+from playground.core.results import MONEY_FIELDS, CallError, RunResult, utc_now_iso
 from playground.storage.writer import Pending, Writer, failure_reason
 
 DB_ENV = "PLAYGROUND_DB"
@@ -275,8 +275,7 @@ class StoredRun:
 # RunResult fields stored in a column of the same name and type, read off the dataclass so a new field
 # cannot be forgotten here; cost_usd (a decimal string), error (two columns) and run_id (the foreign key)
 # are mapped by hand.
-_MONEY = ("cost_usd", "max_cost_usd")
-_PLAIN_FIELDS = tuple(f.name for f in fields(RunResult) if f.name not in (*_MONEY, "error", "run_id"))
+_PLAIN_FIELDS = tuple(f.name for f in fields(RunResult) if f.name not in (*MONEY_FIELDS, "error", "run_id"))
 
 
 def _to_result(row: ResultRow, run_state: str = "finished") -> RunResult:
@@ -290,7 +289,7 @@ def _to_result(row: ResultRow, run_state: str = "finished") -> RunResult:
         )
     return RunResult(
         **{name: getattr(row, name) for name in _PLAIN_FIELDS},
-        **{name: _decimal(getattr(row, name)) for name in _MONEY},
+        **{name: _decimal(getattr(row, name)) for name in MONEY_FIELDS},
         error=error,
         run_id=row.run_id,
     )
@@ -301,7 +300,7 @@ def _to_row(run_id: str, result: RunResult) -> ResultRow:
     return ResultRow(
         **{name: getattr(result, name) for name in _PLAIN_FIELDS},
         run_id=run_id,
-        **{name: _money(getattr(result, name)) for name in _MONEY},
+        **{name: _money(getattr(result, name)) for name in MONEY_FIELDS},
         error_kind=error.kind if error else None,
         error_message=error.message if error else None,
     )
