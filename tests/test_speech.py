@@ -250,3 +250,41 @@ def test_cli_transcribe_and_speak_end_to_end(tmp_path):
 
     result = runner.invoke(app, ["speak", "Hello", "-m", "whisper-tiny-en"])
     assert result.exit_code == 2 and "not a text-to-speech one" in result.stderr
+
+
+def test_hosted_speech_is_admitted_by_the_gate_charged_to_the_user_and_refused_past_the_budget(scripted):
+    from playground.core import HostedPolicy, User
+    from playground.core.policy import Limits, day_start
+    from playground.engine import Keyring
+    from playground.hosting import Gate, LimitExceededError
+
+    alice = User("https://id.example|alice", "Alice", "alice@example.com")
+    keys = Keyring(server={"ADMIN_KEY": "server-secret"}, hosted=True)
+    gate = Gate(HostedPolicy(enabled=True, limits=Limits(daily_usd=Decimal("0.05"))))
+    stt = ModelSpec(
+        key="paid-stt",
+        provider="openai",
+        model="whisper-1",
+        task="speech-to-text",
+        base_url=scripted.url("audio~text=hello~id=paid"),
+        api_key_env="ADMIN_KEY",
+        price_per_audio_minute=Decimal("0.5"),  # a few seconds cost a visible amount
+    )
+    specs = {**load_specs(), stt.key: stt}
+    store = Store()
+    sample = load_samples()[0]
+    audio = read_audio(sample.wav, sample.name)
+    payer = SpeechPayer(alice, store, gate, "speech-hosted")
+    [first] = transcribe_compare(audio, [stt.key], specs=specs, keys=keys, payer=payer)
+    assert first.ok and first.cost_usd == Decimal("0.5") * Decimal(str(audio.seconds)) / 60  # about $0.029
+    assert store.spent_since(alice.id, day_start()) == first.cost_usd  # in the ledger, as Alice's
+    assert gate.going(alice) == []  # the admission was freed when the comparison ended
+
+    sent = len(scripted.requests)
+    with pytest.raises(LimitExceededError, match="PLAYGROUND_USER_DAILY_USD"):
+        transcribe_compare(audio, [stt.key], specs=specs, keys=keys, payer=payer)
+    assert len(scripted.requests) == sent  # refused before anything was sent
+
+    # Local models need no admission: the bundled voice still reads aloud for Alice past her budget.
+    [voice] = speak_compare("Still here.", ["piper-joe"], specs=specs, keys=keys, payer=payer, listener=None)
+    assert voice.ok and voice.cost_source == "local" and voice.heard is None
