@@ -93,6 +93,11 @@ class ModelSpec:
         return self.task in ("speech-to-text", "text-to-speech")
 
     @property
+    def instead_of_prompts(self) -> str:
+        """What a model that answers no prompt does instead, and where to use it (for refusals)."""
+        return _INSTEAD_OF_PROMPTS.get(self.task, f"a {self.task} model answers no prompt here")
+
+    @property
     def generates_text(self) -> bool:
         """True for models that answer prompts (chat or completion): the ones Compare and Evaluate run."""
         return self.task in ("chat", "completion")
@@ -107,6 +112,12 @@ class ModelSpec:
         """True when the spec sets both prices itself."""
         return self.price_input_per_mtok is not None and self.price_output_per_mtok is not None
 
+
+_INSTEAD_OF_PROMPTS = {
+    "embeddings": "an embedding model turns text into vectors; use it for documents (playground docs)",
+    "speech-to-text": "a speech-to-text model transcribes audio; compare it with playground transcribe",
+    "text-to-speech": "a text-to-speech model reads text aloud; compare it with playground speak",
+}
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "provider": (str,),
