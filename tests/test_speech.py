@@ -288,3 +288,27 @@ def test_hosted_speech_is_admitted_by_the_gate_charged_to_the_user_and_refused_p
     # Local models need no admission: the bundled voice still reads aloud for Alice past her budget.
     [voice] = speak_compare("Still here.", ["piper-joe"], specs=specs, keys=keys, payer=payer, listener=None)
     assert voice.ok and voice.cost_source == "local" and voice.heard is None
+
+
+def test_azure_deployments_transcribe_and_speak_through_the_same_adapters(scripted, monkeypatch):
+    endpoint = scripted.url("audio~text=hello_azure~id=azure").removesuffix("/v1")
+    monkeypatch.setenv("AZ_SPEECH_KEY", "az-secret-0000")
+    monkeypatch.setenv("AZ_SPEECH_ENDPOINT", endpoint)
+    azure = {"provider": "azure", "api_key_env": "AZ_SPEECH_KEY", "endpoint_env": "AZ_SPEECH_ENDPOINT"}
+    specs = {
+        "az-stt": ModelSpec(key="az-stt", model="my-whisper", task="speech-to-text", **azure),  # type: ignore[arg-type]
+        "az-tts": ModelSpec(key="az-tts", model="my-tts", task="text-to-speech", **azure),  # type: ignore[arg-type]
+        "whisper-tiny-en": load_specs()["whisper-tiny-en"],
+    }
+    sample = load_samples()[0]
+    [heard] = transcribe_compare(read_audio(sample.wav, sample.name), ["az-stt"], specs=specs)
+    assert (
+        heard.ok and heard.text == "hello azure" and heard.cost_source == "unknown" and heard.cost_usd is None
+    )
+    [spoken] = speak_compare("Hello.", ["az-tts"], specs=specs, listener=None)
+    assert spoken.ok and spoken.speech is not None and spoken.speech.sample_rate == 24_000
+    paths = [r["path"] for r in scripted.requests if "/openai/deployments/" in r["path"]]
+    assert any("/openai/deployments/my-whisper/audio/transcriptions?api-version=" in p for p in paths)
+    assert any("/openai/deployments/my-tts/audio/speech?api-version=" in p for p in paths)
+    azure_calls = [r for r in scripted.requests if "/openai/deployments/" in r["path"]]
+    assert {r["headers"].get("api-key") for r in azure_calls} == {"az-secret-0000"}

@@ -4,11 +4,13 @@ service (the same one a page will use)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from playground.cli.common import EXIT_FAILED, EXIT_OK, AsJson, ModelKeys, ModelsFile, fail_usage
 from playground.cli.tables import print_table
@@ -86,7 +88,7 @@ def _print_transcripts(results: list[TranscriptResult], audio_seconds: float) ->
         print_table(out, headers, rows, keys=["model"], rank=["WER", "RTF", "seconds", "cost"])
     for r in results:
         if r.ok:
-            out.rule(r.model)
+            out.rule(Text(r.model))
             out.print(r.text, markup=False, highlight=False)
         else:
             err.print(f"{r.model} failed: {r.error}", soft_wrap=True, markup=False)
@@ -118,6 +120,11 @@ def speak_command(
     raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
 
 
+def _file_stem(key: str) -> str:
+    """A model key as a file name inside the folder: a models file's key may hold any character."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", key).lstrip(".") or "model"
+
+
 def _write(folder: Path, results: list[SpeechResult]) -> dict[str, str]:
     """Each reading as <folder>/<model>.wav; the paths written, by model."""
     written = {}
@@ -125,7 +132,7 @@ def _write(folder: Path, results: list[SpeechResult]) -> dict[str, str]:
         folder.mkdir(parents=True, exist_ok=True)
         for result in results:
             if result.speech is not None:
-                path = folder / f"{result.model}.wav"
+                path = folder / f"{_file_stem(result.model)}.wav"
                 path.write_bytes(result.speech.wav)
                 written[result.model] = str(path)
     except OSError as exc:
