@@ -67,6 +67,8 @@ def show_card(entry: CatalogEntry) -> None:
         try_it(entry)
     elif entry.task == "embeddings":
         st.caption("An embedding model answers no prompt: try it in Documents, as a collection's model.")
+    elif entry.task in ("speech-to-text", "text-to-speech"):
+        st.caption(plain(f"A speech model answers no prompt: {entry.used_for}."))
 
 
 def _identity_lines(entry: CatalogEntry) -> list[str]:
@@ -94,6 +96,8 @@ def _listed_in(source: str) -> str:
 def _use_lines(entry: CatalogEntry) -> list[str]:
     if entry.price_source == "local":
         price = "local: runs on this machine, no per-token price"
+    elif entry.unit_price is not None:
+        price = plain(f"{entry.unit_price} ({entry.price_source})")
     elif entry.price_input_per_mtok is None:
         price = "unknown (no price in genai-prices and no override)"
     else:

@@ -126,6 +126,56 @@ class EmbeddingModel(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Transcript:
+    """What a speech-to-text model heard: its text, and the audio's length as the model measured it or
+    its server reported it (None: it did not say)."""
+
+    text: str
+    audio_seconds: float | None = None
+    language: str | None = None
+
+
+class Transcriber(Protocol):
+    """An adapter that serves the "speech-to-text" task: an audio file in, its text out. It never times or
+    prices: the speech service does (playground/speech/), as the runner does for chat."""
+
+    runs_locally: ClassVar[bool]
+
+    def prepare(self) -> None:
+        """Import the SDK, build the client or load the model, so none of it is timed."""
+        ...
+
+    def transcribe(self, audio: bytes, filename: str) -> Transcript:
+        """The words spoken in `audio` (a whole file, any common format, named `filename` for the server
+        and for errors); ProviderError subclasses on failure (BadAudioError for a file it cannot read)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Spoken audio: a whole WAV file, its sample rate and its length in seconds."""
+
+    wav: bytes
+    sample_rate: int
+    seconds: float
+
+
+class Speaker(Protocol):
+    """An adapter that serves the "text-to-speech" task: text in, a WAV file out. It never times or
+    prices: the speech service does."""
+
+    runs_locally: ClassVar[bool]
+
+    def prepare(self) -> None:
+        """Import the SDK, build the client or load the voice, so none of it is timed."""
+        ...
+
+    def speak(self, text: str) -> Speech:
+        """`text` read aloud; ProviderError subclasses on failure."""
+        ...
+
+
 @dataclass
 class CancelToken:
     """Lets the runner abort a call from another thread; adapters register how to abort theirs."""
@@ -169,9 +219,9 @@ def _quietly(callback: Callable[[], None]) -> None:
 # The sampling parameters of ChatRequest; every adapter here passes all of them on.
 SAMPLING_PARAMS = ("temperature", "top_p", "max_tokens", "seed", "stop")
 
-# What a model does. Only chat and completion (text in, text out) are served today; the others name the
-# protocols to come (an embedding, image or speech adapter declares them in its `tasks`).
-Task = Literal["chat", "completion", "embeddings", "image", "speech"]
+# What a model does: chat and completion (text in, text out, `Provider`), embeddings (`EmbeddingModel`),
+# speech-to-text (`Transcriber`) and text-to-speech (`Speaker`); image names the protocol to come.
+Task = Literal["chat", "completion", "embeddings", "image", "speech-to-text", "text-to-speech"]
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,12 @@ class BadRequestError(ProviderError):
     kind = "bad_request"
 
 
+class BadAudioError(BadRequestError):
+    """An audio file that cannot be used: empty, not audio, corrupt, or too long; the message names it."""
+
+    kind = "bad_audio"
+
+
 class ContextOverflowError(BadRequestError):
     """The prompt plus max tokens do not fit the model's context window."""
 

@@ -12,15 +12,30 @@ from providers.errors import ProviderError
 from providers.huggingface import HuggingFaceProvider
 from providers.llamacpp import LlamaCppProvider
 from providers.openai_compat import AzureOpenAIProvider, OpenAIProvider
+from providers.openai_speech import AzureSpeaker, AzureTranscriber, OpenAISpeaker, OpenAITranscriber
+from providers.speech_local import PiperSpeaker, WhisperTranscriber
 from providers.wordllama import WordLlamaEmbedder
 
-ADAPTERS: dict[str, type[Provider]] = {
-    cls.name: cls
-    for cls in (OpenAIProvider, AzureOpenAIProvider, HuggingFaceProvider, LlamaCppProvider, WordLlamaEmbedder)
-}
-TABLE: dict[str, dict[str, type[Provider]]] = {
-    name: {task: cls for task in cls.tasks} for name, cls in ADAPTERS.items()
-}
+# Every adapter class. A provider's first class here is the one that states its facts (local or not,
+# price id, accepted parameters); a provider may have one more class per further task (speech on OpenAI).
+_CLASSES: tuple[type[Provider], ...] = (
+    OpenAIProvider,
+    AzureOpenAIProvider,
+    HuggingFaceProvider,
+    LlamaCppProvider,
+    WordLlamaEmbedder,
+    WhisperTranscriber,  # type: ignore[misc]
+    PiperSpeaker,  # type: ignore[misc]
+    OpenAITranscriber,
+    OpenAISpeaker,
+    AzureTranscriber,
+    AzureSpeaker,
+)
+ADAPTERS: dict[str, type[Provider]] = {}
+TABLE: dict[str, dict[str, type[Provider]]] = {}
+for _cls in _CLASSES:
+    ADAPTERS.setdefault(_cls.name, _cls)
+    TABLE.setdefault(_cls.name, {}).update({task: _cls for task in _cls.tasks})
 
 
 class UnsupportedTaskError(ProviderError):

@@ -14,6 +14,10 @@ The scenario is the first path segment: `http://127.0.0.1:PORT/<scenario>/v1/cha
   malformed  a data line that is not JSON
   echo       stream the last user message back word by word, first after `ttft` s
   judge      answer a judge's verdict: {"reasoning": ..., "score": `score`}; `score=bad` sends prose
+  audio      /v1/audio/transcriptions (multipart in, as OpenAI takes it): `{"text": `text` (underscores
+             read as spaces), "usage": {"type": "duration", "seconds": `seconds`}}`; /v1/audio/speech:
+             a WAV (24 kHz mono 16-bit, as OpenAI's) of a `seconds`-long tone. Requests' form fields are
+             kept with each file's name, size and first bytes
   embed      /v1/embeddings: a `dims`-sized bag-of-words vector per input (words hashed to positions,
              so texts sharing words are close), with usage = words counted, after `delay` s
 Every request's headers are kept in `ScriptedServer.requests` for assertions.
@@ -47,7 +51,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         length = int(self.headers.get("content-length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}")
+        raw = self.rfile.read(length)
+        if self.headers.get("content-type", "").startswith("multipart/form-data"):
+            body = _form(self.headers["content-type"], raw)
+        else:
+            body = json.loads(raw or b"{}")
         scenario = self.path.strip("/").split("/")[0]
         name, args = _parse(scenario)
         with self.server.lock:
@@ -203,6 +211,19 @@ class _Handler(BaseHTTPRequestHandler):
         usage = {"prompt_tokens": words_seen, "total_tokens": words_seen}
         self._json(200, {"object": "list", "data": data, "model": "scripted", "usage": usage})
 
+    def _scenario_audio(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        seconds = float(args.get("seconds", 1.0))
+        if "audio/transcriptions" in self.path:
+            text = args.get("text", "scripted_transcript").replace("_", " ")
+            self._json(200, {"text": text, "usage": {"type": "duration", "seconds": seconds}})
+            return
+        wav = _tone_wav(seconds)
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/wav")
+        self.send_header("Content-Length", str(len(wav)))
+        self.end_headers()
+        self.wfile.write(wav)
+
     def _scenario_ratelimit(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
         if count <= int(args.get("fail", 1)):
             self._json(429, {"error": {"message": "slow down"}}, {"Retry-After": args.get("after", "0.3")})
@@ -256,6 +277,50 @@ class _Handler(BaseHTTPRequestHandler):
         self._event(self._chunk("fine "))
         self.wfile.write(b"data: {this is not json\n\n")
         self.wfile.flush()
+
+
+def _form(content_type: str, raw: bytes) -> dict[str, Any]:
+    """A multipart/form-data body (as the OpenAI SDK uploads a file): its text fields, and for each file
+    its filename, content type, size and first 16 bytes."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is None:
+            fields[str(name)] = data.decode()
+        else:
+            fields[str(name)] = {
+                "filename": filename,
+                "content_type": part.get_content_type(),
+                "size": len(data),
+                "head": data[:16].hex(),
+            }
+    return fields
+
+
+def _tone_wav(seconds: float, rate: int = 24_000) -> bytes:
+    """A 440 Hz tone as a whole WAV file."""
+    import io
+    import math
+    import struct
+    import wave
+
+    frames = b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / rate)))
+        for n in range(int(seconds * rate))
+    )
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
+    return buffer.getvalue()
 
 
 def _bag_of_words(text: str, dims: int) -> list[float]:

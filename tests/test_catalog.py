@@ -114,7 +114,13 @@ def test_filters_open_instruct_chat_and_unknown_never_passes():
     by_arch = filter_and_sort(entries(), CatalogFilter(architectures=["decoder-only"]))
     assert "gpt-4o-mini" not in [e.key for e in by_arch]  # unknown architecture does not pass a filter on it
     cheap = filter_and_sort(entries(), CatalogFilter(max_input_price=Decimal("0.12")))
-    local = {"smollm2-135m", "gemma3-270m", "wordllama-256"}  # local: no price, so never above a cap
+    local = {
+        "smollm2-135m",
+        "gemma3-270m",
+        "wordllama-256",
+        "whisper-tiny-en",
+        "piper-joe",
+    }  # local: no price
     assert {e.key for e in cheap} == {"gpt-4.1-nano", "text-embedding-3-small", *local}
     usable = filter_and_sort(entries(), CatalogFilter(usable_only=True))
     assert {e.key for e in usable} == local  # no keys in the test env
@@ -219,7 +225,7 @@ def test_page_filter_sort_card_try_and_send_to_compare(caplog):
     at.radio(key="cat-stage").set_value("instruct")
     at.multiselect(key="cat-tasks").set_value(["chat"])
     at.run()
-    assert at.caption[0].value.startswith("3 of 10 models")
+    assert at.caption[0].value.startswith("3 of 15 models")
     assert at.selectbox(key="cat-card").options == ["hf-llama-3.1-8b", "hf-qwen2.5-7b", "smollm2-135m"]
     assert len(at.get("plotly_chart")) == 1  # context windows; none of the three has a price:
     assert any(i.value.startswith("No price chart: no model in view has a price") for i in at.info)
@@ -259,7 +265,7 @@ def test_page_hub_offline_leaves_the_catalog_working(monkeypatch):
     hub_submit(at).click().run()
     assert not at.exception, at.exception
     assert any("rest of the catalog still works" in w.value for w in at.warning)
-    assert at.caption[0].value.startswith("10 of 10 models")
+    assert at.caption[0].value.startswith("15 of 15 models")
 
 
 def test_page_hub_hit_added_to_session_models(fake_hub, monkeypatch):

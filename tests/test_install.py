@@ -68,6 +68,11 @@ def test_the_wheel_installs_and_lists_models_outside_the_repository(tmp_path: Pa
         [str(python), "-c", data_check], cwd=elsewhere, env=env, check=True, capture_output=True, text=True
     )
     assert int(rows.stdout) > 0
+    samples_check = "from playground.speech import load_samples; print(len(load_samples()))"
+    samples = subprocess.run(
+        [str(python), "-c", samples_check], cwd=elsewhere, env=env, check=True, capture_output=True, text=True
+    )
+    assert int(samples.stdout) == 6  # the labelled speech samples ship in the wheel
     where = subprocess.run(
         [str(python), "-c", "import playground; print(playground.__file__)"],
         cwd=elsewhere, env=env, check=True, capture_output=True, text=True,

@@ -16,7 +16,15 @@ def test_builtin_specs_have_both_local_models_and_hosted_entries():
     specs = load_specs()
     assert specs["smollm2-135m"].provider == "llamacpp" and specs["smollm2-135m"].stage == "instruct"
     assert specs["gemma3-270m"].is_completion and specs["gemma3-270m"].stage == "base"
-    assert {s.provider for s in specs.values()} == {"llamacpp", "openai", "azure", "huggingface", "wordllama"}
+    assert {s.provider for s in specs.values()} == {
+        "llamacpp",
+        "openai",
+        "azure",
+        "huggingface",
+        "wordllama",
+        "faster-whisper",
+        "piper",
+    }
 
 
 def test_user_file_adds_and_overrides_by_key(tmp_path, monkeypatch):
@@ -117,7 +125,16 @@ def test_every_adapter_declares_what_it_is_once():
             snippet = cls.snippet(CallTarget(model="l2_supercat-256"), request)
             assert "embed(['hi']" in snippet.python and snippet.curl is None
             continue
+        if set(cls.tasks) & {"speech-to-text", "text-to-speech"}:  # no prompt: it hears or reads aloud
+            snippet = cls.snippet(CallTarget(model="m"), request)
+            assert "speech.wav" in snippet.python and snippet.curl is None
+            continue
         snippet = cls.snippet(CallTarget(model="m", key_env="SOME_KEY"), request)
         assert "temperature=0.5" in snippet.python and "'content': 'hi'" in snippet.python
         assert (snippet.curl is None) == cls.runs_locally  # local models have no HTTP API to curl
-    assert [n for n, c in ADAPTERS.items() if c.runs_locally] == ["llamacpp", "wordllama"]
+    assert [n for n, c in ADAPTERS.items() if c.runs_locally] == [
+        "llamacpp",
+        "wordllama",
+        "faster-whisper",
+        "piper",
+    ]

@@ -8,11 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from playground.core.specs import ModelSpec
-from playground.engine.pricing import price_for
+from playground.engine.pricing import cost_source, price_for, speech_price_for
 from playground.engine.registry import Keys, usability
 from playground.engine.tokens import estimator_for, preferred_encoding
 from providers.local_models import BUNDLED, bundled_size_bytes
-from providers.table import adapter_class
+from providers.table import UnsupportedTaskError, adapter_class, adapter_for
 
 ARCHITECTURES = ("decoder-only", "encoder-only", "encoder-decoder")
 
@@ -34,6 +34,7 @@ class CatalogEntry:
     price_input_per_mtok: Decimal | None
     price_output_per_mtok: Decimal | None
     price_source: str  # override | genai-prices:<date> | local | unknown
+    unit_price: str | None  # a speech model's price per audio minute or per 1,000 characters, in words
     token_counting: str
     accepted_params: tuple[str, ...]
     usable: bool
@@ -66,6 +67,8 @@ USES = {
     "chat": "Compare, Evaluate, and Ask in Documents",
     "completion": "Compare and Evaluate, as raw text completion",
     "embeddings": "Documents (collections, search by meaning) and few-shot 'similar' examples in Evaluate",
+    "speech-to-text": "playground transcribe: transcripts compared (seconds, real-time factor, WER, cost)",
+    "text-to-speech": "playground speak: voices compared (seconds, real-time factor, intelligibility, cost)",
 }
 
 
@@ -73,6 +76,8 @@ def token_counting(spec: ModelSpec) -> str:
     """How the app counts this model's tokens: before the call, and after it."""
     if spec.is_local and spec.task == "embeddings":
         return "not counted: a local embedding model has no price"
+    if spec.task in ("speech-to-text", "text-to-speech"):
+        return "no tokens: priced per audio minute (speech-to-text) or per 1,000 characters (text-to-speech)"
     if spec.is_local:
         return "counted with the model's own tokenizer (llama.cpp), before and after the call"
     wanted, used = preferred_encoding(spec.model), estimator_for(spec.model).name
@@ -83,9 +88,18 @@ def token_counting(spec: ModelSpec) -> str:
     )
 
 
+def _accepted(spec: ModelSpec) -> tuple[str, ...]:
+    """The sampling parameters the class serving this spec's task takes (a speech model: none)."""
+    try:
+        return adapter_for(spec.provider, spec.task).accepts
+    except UnsupportedTaskError:
+        return adapter_class(spec.provider).accepts
+
+
 def entry_for(spec: ModelSpec, keys: Keys | None = None) -> CatalogEntry:
     """The catalog row for one spec."""
     price = price_for(spec)
+    unit_price = speech_price_for(spec) if spec.is_speech else None
     usable, why = usability(spec, keys)
     bundled = BUNDLED.get(spec.gguf or "") if spec.is_local else None
     return CatalogEntry(
@@ -101,9 +115,10 @@ def entry_for(spec: ModelSpec, keys: Keys | None = None) -> CatalogEntry:
         context_window=spec.context_window,
         price_input_per_mtok=price.input_per_mtok if price else None,
         price_output_per_mtok=price.output_per_mtok if price else None,
-        price_source=price.source if price else ("local" if spec.is_local else "unknown"),
+        price_source=cost_source(spec),
+        unit_price=None if unit_price is None else str(unit_price),
         token_counting=token_counting(spec),
-        accepted_params=adapter_class(spec.provider).accepts,
+        accepted_params=_accepted(spec),
         usable=usable,
         usable_reason=why,
         source=spec.source,
@@ -178,6 +193,18 @@ def yes_no_unknown(value: bool | None) -> str:
     return {True: "yes", False: "no", None: "unknown"}[value]
 
 
+def _price_cell(entry: CatalogEntry, per_mtok: Decimal | None, speech: str | None) -> str:
+    """A price column's cell: local, the price per million tokens, or a speech model's price per unit of
+    work (it has no tokens); unknown spelled out."""
+    if entry.price_source == "local":
+        return "local"
+    value = speech if entry.task in SPEECH_TASKS else _money(per_mtok)
+    return "unknown" if value is None else str(value)
+
+
+SPEECH_TASKS = ("speech-to-text", "text-to-speech")
+
+
 def table_rows(entries: Sequence[CatalogEntry]) -> list[dict[str, Any]]:
     """Rows for the catalog table: short columns, unknown spelled out."""
 
@@ -194,8 +221,8 @@ def table_rows(entries: Sequence[CatalogEntry]) -> list[dict[str, Any]]:
             "license": shown(e.license),
             "open weights": yes_no_unknown(e.open_weights),
             "context": "unknown" if e.context_window is None else f"{e.context_window:,}",
-            "input $/Mtok": "local" if e.price_source == "local" else shown(_money(e.price_input_per_mtok)),
-            "output $/Mtok": "local" if e.price_source == "local" else shown(_money(e.price_output_per_mtok)),
+            "input $/Mtok": _price_cell(e, e.price_input_per_mtok, e.unit_price),
+            "output $/Mtok": _price_cell(e, e.price_output_per_mtok, "n/a"),
             "price source": e.price_source,
             "usable now": "yes" if e.usable else f"no: {e.usable_reason}",
         }

@@ -16,13 +16,15 @@ PIPELINE_TAGS: dict[str, str] = {
     "completion": "text-generation",
     "embeddings": "feature-extraction",
     "image": "text-to-image",
-    "speech": "automatic-speech-recognition",
+    "speech-to-text": "automatic-speech-recognition",
+    "text-to-speech": "text-to-speech",
 }
 _TASK_OF_TAG = {
     "feature-extraction": "embeddings",
     "sentence-similarity": "embeddings",
     "text-to-image": "image",
-    "automatic-speech-recognition": "speech",
+    "automatic-speech-recognition": "speech-to-text",
+    "text-to-speech": "text-to-speech",
 }
 SORTS = ("downloads", "likes", "trending_score", "last_modified")
 # What each hit carries; asked for explicitly so one request returns the card facts we show.

@@ -141,8 +141,8 @@ def plan_comparison(
         raise UsageError(f"unknown model {', '.join(map(repr, unknown))}; known: {', '.join(sorted(specs))}")
     if vectors := [k for k in model_keys if not specs[k].generates_text]:
         raise UsageError(
-            f"{', '.join(vectors)} does not answer prompts (task {specs[vectors[0]].task}): an embedding model "
-            "turns text into vectors; use it for documents (playground docs)"
+            f"{', '.join(vectors)} does not answer prompts (task {specs[vectors[0]].task}): "
+            f"{specs[vectors[0]].instead_of_prompts}"
         )
     duplicates = sorted({k for k in model_keys if list(model_keys).count(k) > 1})
     if duplicates:

@@ -50,6 +50,9 @@ class ModelSpec:
     context_window: int | None = None
     price_input_per_mtok: Decimal | None = None
     price_output_per_mtok: Decimal | None = None
+    # Speech models are priced per unit of work, not per token (USD; override genai-prices).
+    price_per_audio_minute: Decimal | None = None  # speech-to-text: per minute of audio heard
+    price_per_1k_chars: Decimal | None = None  # text-to-speech: per 1,000 characters read aloud
     timeout_s: float | None = None
     # Calls at once from this process to this model's server, shared by every session (models file);
     # the smallest limit of the models on one server holds.
@@ -84,6 +87,17 @@ class ModelSpec:
         return self.source in VISITOR_SOURCES
 
     @property
+    def is_speech(self) -> bool:
+        """True for speech models (speech-to-text, text-to-speech): priced per audio minute or per 1,000
+        characters, compared by the speech service, never sent a prompt."""
+        return self.task in ("speech-to-text", "text-to-speech")
+
+    @property
+    def instead_of_prompts(self) -> str:
+        """What a model that answers no prompt does instead, and where to use it (for refusals)."""
+        return _INSTEAD_OF_PROMPTS.get(self.task, f"a {self.task} model answers no prompt here")
+
+    @property
     def generates_text(self) -> bool:
         """True for models that answer prompts (chat or completion): the ones Compare and Evaluate run."""
         return self.task in ("chat", "completion")
@@ -99,6 +113,12 @@ class ModelSpec:
         return self.price_input_per_mtok is not None and self.price_output_per_mtok is not None
 
 
+_INSTEAD_OF_PROMPTS = {
+    "embeddings": "an embedding model turns text into vectors; use it for documents (playground docs)",
+    "speech-to-text": "a speech-to-text model transcribes audio; compare it with playground transcribe",
+    "text-to-speech": "a text-to-speech model reads text aloud; compare it with playground speak",
+}
+
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "provider": (str,),
     "model": (str,),
@@ -111,6 +131,8 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "context_window": (int,),
     "price_input_per_mtok": (int, float, str),
     "price_output_per_mtok": (int, float, str),
+    "price_per_audio_minute": (int, float, str),
+    "price_per_1k_chars": (int, float, str),
     "timeout_s": (int, float),
     "max_concurrency": (int,),
     "task": (str,),
@@ -165,9 +187,20 @@ def _spec_from_table(key: str, table: Any, where: str, source: str) -> ModelSpec
     if stage is not None and stage not in STAGES:
         raise SpecError(f"{where}: unknown stage {stage!r} (known: {', '.join(STAGES)})")
     values = dict(table)
-    for price in ("price_input_per_mtok", "price_output_per_mtok"):
+    for price in (
+        "price_input_per_mtok",
+        "price_output_per_mtok",
+        "price_per_audio_minute",
+        "price_per_1k_chars",
+    ):
         if price in values:
             values[price] = _decimal(values[price], where)
+    for price, its_task in (
+        ("price_per_audio_minute", "speech-to-text"),
+        ("price_per_1k_chars", "text-to-speech"),
+    ):
+        if price in values and task != its_task:
+            raise SpecError(f"{where}: {price} prices a {its_task} model, not a {task} one")
     if "timeout_s" in values:
         values["timeout_s"] = float(values["timeout_s"])
         if values["timeout_s"] <= 0:

@@ -76,7 +76,10 @@ def _genai_price_of(provider: str, model: str, base_url: str | None) -> Price | 
 
 
 def price_for(spec: ModelSpec) -> Price | None:
-    """The price that applies to a spec, or None for local models and unknown prices."""
+    """The per-token price that applies to a spec, or None for local models, unknown prices and speech
+    models (priced per unit of work: `speech_price_for`)."""
+    if spec.is_speech:
+        return None
     if spec.has_price_override:
         assert spec.price_input_per_mtok is not None and spec.price_output_per_mtok is not None
         return Price(spec.price_input_per_mtok, spec.price_output_per_mtok, "override")
@@ -90,7 +93,7 @@ def price_for(spec: ModelSpec) -> Price | None:
 
 def cost_source(spec: ModelSpec) -> str:
     """Where a spec's cost figure comes from: override, genai-prices:<date>, local or unknown."""
-    price = price_for(spec)
+    price: Price | SpeechPrice | None = speech_price_for(spec) if spec.is_speech else price_for(spec)
     if price is not None:
         return price.source
     return "local" if spec.is_local else "unknown"
@@ -106,3 +109,73 @@ def cost_of(
     if input_tokens is None or output_tokens is None:
         return None, price.source
     return price.cost(input_tokens, output_tokens), price.source
+
+
+SECONDS_PER_MINUTE = Decimal(60)
+CHARS_PER_UNIT = Decimal(1_000)
+
+
+@dataclass(frozen=True)
+class SpeechPrice:
+    """What a speech model costs per unit of its work, and where the figure comes from: USD per minute of
+    audio heard (speech-to-text) or per 1,000 characters read aloud (text-to-speech)."""
+
+    usd: Decimal
+    unit: str  # "audio minute" | "1,000 characters"
+    source: str
+
+    def cost(self, *, audio_seconds: float | None = None, characters: int | None = None) -> Decimal:
+        """Dollars for this much audio heard, or this many characters read aloud (whichever the unit is)."""
+        if self.unit == "audio minute":
+            assert audio_seconds is not None
+            return self.usd * Decimal(str(audio_seconds)) / SECONDS_PER_MINUTE
+        assert characters is not None
+        return self.usd * characters / CHARS_PER_UNIT
+
+    def __str__(self) -> str:
+        return f"${self.usd.normalize():f} / {self.unit}"
+
+
+def speech_price_for(spec: ModelSpec) -> SpeechPrice | None:
+    """The price of a speech model's work: the spec's own figure, else genai-prices' (audio hours for
+    speech-to-text, million characters for text-to-speech); None for local models and unknown prices
+    (a model genai-prices prices per audio token, such as gpt-4o-mini-transcribe, is unknown here)."""
+    unit = "audio minute" if spec.task == "speech-to-text" else "1,000 characters"
+    own = spec.price_per_audio_minute if spec.task == "speech-to-text" else spec.price_per_1k_chars
+    if own is not None:
+        return SpeechPrice(own, unit, "override")
+    if spec.is_local or not spec.is_speech:
+        return None
+    found = _genai_unit_price(spec.provider, spec.model, spec.base_url, spec.task)
+    return None if found is None else SpeechPrice(found, unit, f"genai-prices:{genai_prices_data_date()}")
+
+
+@cache
+def _genai_unit_price(provider: str, model: str, base_url: str | None, task: str) -> Decimal | None:
+    import genai_prices
+
+    provider_id = adapter_class(provider).price_id
+    try:
+        if base_url and provider == "openai":
+            calc = genai_prices.calc_price(genai_prices.Usage(), model, provider_api_url=base_url)
+        else:
+            calc = genai_prices.calc_price(genai_prices.Usage(), model, provider_id=provider_id)
+    except LookupError:
+        return None
+    prices = calc.model_price
+    if task == "speech-to-text":
+        per_hour = getattr(prices, "input_audio_hours", None) or getattr(prices, "audio_hours", None)
+        return None if per_hour is None else per_hour / SECONDS_PER_MINUTE
+    per_million = getattr(prices, "input_mchars", None)
+    return None if per_million is None else per_million / CHARS_PER_UNIT
+
+
+def speech_cost_of(
+    spec: ModelSpec, *, audio_seconds: float | None = None, characters: int | None = None
+) -> tuple[Decimal | None, str]:
+    """(cost in USD or None, cost_source) of one speech call: `audio_seconds` heard (speech-to-text) or
+    `characters` read aloud (text-to-speech). Local models are `local`, never $0."""
+    price = speech_price_for(spec)
+    if price is None:
+        return None, "local" if spec.is_local else "unknown"
+    return price.cost(audio_seconds=audio_seconds, characters=characters), price.source

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from playground.core.specs import ModelSpec
 from playground.engine.upstream import Limited, upstream_for
@@ -160,12 +160,88 @@ def _wordllama(spec: ModelSpec, keys: Keys) -> Provider:
     return WordLlamaEmbedder(dims=dims_of(spec.model))  # type: ignore[return-value]
 
 
+def _whisper(spec: ModelSpec, keys: Keys) -> Provider:
+    from providers.speech_local import WhisperTranscriber
+
+    return WhisperTranscriber(model=spec.model)  # type: ignore[return-value]
+
+
+def _piper(spec: ModelSpec, keys: Keys) -> Provider:
+    from providers.speech_local import PiperSpeaker
+
+    return PiperSpeaker(voice=spec.model)  # type: ignore[return-value]
+
+
+def _openai_options(spec: ModelSpec, keys: Keys) -> dict[str, Any]:
+    """What the OpenAI speech adapters are built with: the chat adapter's own key and URL handling."""
+    return {
+        "model": spec.model,
+        "api_key": api_key(spec, keys),
+        "base_url": spec.base_url,
+        "timeout_s": _timeout(spec),
+        "visitor_url": visitor_target(spec, keys),
+        "egress": _guard(spec, keys),
+    }
+
+
+def _azure_options(spec: ModelSpec, keys: Keys) -> dict[str, Any]:
+    """What the Azure speech adapters are built with: the chat adapter's own key and endpoint handling."""
+    from providers.openai_compat import DEFAULT_AZURE_API_VERSION
+
+    return {
+        "deployment": spec.model,
+        "api_key": api_key(spec, keys),
+        "endpoint": _endpoint(spec, keys),
+        "api_version": spec.api_version or DEFAULT_AZURE_API_VERSION,
+        "timeout_s": _timeout(spec),
+        "visitor_url": visitor_target(spec, keys),
+        "egress": _guard(spec, keys),
+    }
+
+
+def _voice(spec: ModelSpec) -> dict[str, Any]:
+    return {"voice": str(spec.params["voice"])} if "voice" in spec.params else {}
+
+
+def _openai_transcriber(spec: ModelSpec, keys: Keys) -> Provider:
+    from providers.openai_speech import OpenAITranscriber
+
+    return OpenAITranscriber(**_openai_options(spec, keys))
+
+
+def _openai_speaker(spec: ModelSpec, keys: Keys) -> Provider:
+    from providers.openai_speech import OpenAISpeaker
+
+    return OpenAISpeaker(**_voice(spec), **_openai_options(spec, keys))
+
+
+def _azure_transcriber(spec: ModelSpec, keys: Keys) -> Provider:
+    from providers.openai_speech import AzureTranscriber
+
+    return AzureTranscriber(**_azure_options(spec, keys))
+
+
+def _azure_speaker(spec: ModelSpec, keys: Keys) -> Provider:
+    from providers.openai_speech import AzureSpeaker
+
+    return AzureSpeaker(**_voice(spec), **_azure_options(spec, keys))
+
+
 _BUILDERS: dict[str, Callable[[ModelSpec, Keys], Provider]] = {
     "openai": _openai,
     "azure": _azure,
     "huggingface": _huggingface,
     "llamacpp": _llamacpp,
     "wordllama": _wordllama,
+    "faster-whisper": _whisper,
+    "piper": _piper,
+}
+# A provider whose task has a class of its own (providers/table.py) is built by (provider, task).
+_TASK_BUILDERS: dict[tuple[str, str], Callable[[ModelSpec, Keys], Provider]] = {
+    ("openai", "speech-to-text"): _openai_transcriber,
+    ("openai", "text-to-speech"): _openai_speaker,
+    ("azure", "speech-to-text"): _azure_transcriber,
+    ("azure", "text-to-speech"): _azure_speaker,
 }
 
 
@@ -175,7 +251,8 @@ def build_provider(spec: ModelSpec, keys: Keys | None = None) -> Provider:
     on its server with every other call to it (engine/upstream.py)."""
     adapter_for(spec.provider, spec.task)
     ring = keyring_of(keys)
-    provider = _BUILDERS[spec.provider](spec, ring)
+    builder = _TASK_BUILDERS.get((spec.provider, spec.task)) or _BUILDERS[spec.provider]
+    provider = builder(spec, ring)
     if spec.is_local:
         return provider  # a local model has its own queue (providers/local_workers.py)
     server = spec.base_url or (_endpoint(spec, ring) if spec.provider == "azure" else spec.provider)

@@ -12,11 +12,25 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar, cast
 
 from providers import errors
-from providers.base import CancelToken, ChatRequest, Chunk, Embedded, EmbeddingModel, Provider, Queued
+from providers.base import (
+    CancelToken,
+    ChatRequest,
+    Chunk,
+    Embedded,
+    EmbeddingModel,
+    Provider,
+    Queued,
+    Speaker,
+    Speech,
+    Transcriber,
+    Transcript,
+)
+
+T = TypeVar("T")
 
 # After a 429 without Retry-After, calls to that upstream wait this long.
 DEFAULT_COOLDOWN_S = 2.0
@@ -133,10 +147,22 @@ class Limited:
 
     def embed(self, texts: Sequence[str]) -> Embedded:
         """Wait for a turn on the upstream (with its chat calls), then embed; a 429 makes it cool down."""
+        return self._in_turn(lambda: cast(EmbeddingModel, self.provider).embed(texts))
+
+    def transcribe(self, audio: bytes, filename: str) -> Transcript:
+        """Wait for a turn on the upstream, then transcribe; a 429 makes it cool down."""
+        return self._in_turn(lambda: cast(Transcriber, self.provider).transcribe(audio, filename))
+
+    def speak(self, text: str) -> Speech:
+        """Wait for a turn on the upstream, then read aloud; a 429 makes it cool down."""
+        return self._in_turn(lambda: cast(Speaker, self.provider).speak(text))
+
+    def _in_turn(self, call: Callable[[], T]) -> T:
+        """One call that is not streamed, in its turn on the upstream (with its chat calls)."""
         for _ in self.upstream.turns(None, CancelToken()):
-            pass  # nobody to tell while it waits: an embedding is not streamed
+            pass  # nobody to tell while it waits: the call is not streamed
         try:
-            return cast(EmbeddingModel, self.provider).embed(texts)
+            return call()
         except errors.RateLimitedError as exc:
             self.upstream.cool_down(exc.retry_after or DEFAULT_COOLDOWN_S, None)
             raise

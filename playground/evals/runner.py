@@ -644,7 +644,9 @@ def _check(
     if vectors := [
         k for k in (*setup.models, *([setup.judge] if setup.judge else [])) if not specs[k].generates_text
     ]:
-        raise UsageError(f"{', '.join(vectors)} does not answer prompts: it is an embedding model")
+        raise UsageError(
+            f"{', '.join(vectors)} does not answer prompts: {specs[vectors[0]].instead_of_prompts}"
+        )
     if len(set(setup.models)) != len(setup.models):
         raise UsageError("a model is chosen twice")
     if any(c.name == JUDGE for c in metrics) and not setup.judge:

@@ -47,7 +47,7 @@ _log = logging.getLogger(__name__)
 # How often the keeper frees the reservations of runs that ended (a `done` set, an idle ticket).
 SWEEP_EVERY_S = 1.0
 
-What = Literal["comparison", "evaluation", "embedding"]
+What = Literal["comparison", "evaluation", "embedding", "speech"]
 
 
 class LimitExceededError(UsageError):
@@ -199,7 +199,7 @@ class Gate:
         if ask.what != "embedding":
             # An embedding's calls are batches of texts: a file's are bounded by the document size limit,
             # a comparison's by the collection, and their money by the budget below.
-            kind = "calls_per_run" if ask.what == "comparison" else "eval_calls"
+            kind = "eval_calls" if ask.what == "evaluation" else "calls_per_run"  # speech: a comparison
             _check_count(ask.calls, getattr(limits, kind), kind, f"calls in {ask.subject}")
         refused = [key for key in ask.unpriced if not limits.allows_unpriced(key)]
         if refused:

@@ -1,0 +1,167 @@
+"""`playground transcribe` and `playground speak`: speech models compared in the terminal, on the speech
+service (the same one a page will use)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from playground.cli.common import EXIT_FAILED, EXIT_OK, AsJson, ModelKeys, ModelsFile, fail_usage
+from playground.cli.tables import print_table
+from playground.core.errors import UsageError
+from playground.core.specs import SpecError, load_specs
+from playground.speech.audio_input import read_audio
+from playground.speech.billing import SpeechPayer
+from playground.speech.service import SpeechResult, TranscriptResult, speak_compare, transcribe_compare
+from playground.storage.runs import Store
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _figure(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _money(value: object, source: str) -> str:
+    """A cost cell: local models cost nothing to call (never shown as $0), unknown ones are a dash."""
+    if source == "local":
+        return "local"
+    return "–" if value is None else f"${value}"
+
+
+def transcribe_command(
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="An audio file: wav, flac, mp3, ogg, webm, m4a.")
+    ],
+    model: ModelKeys,
+    reference: Annotated[
+        str | None,
+        typer.Option("--reference", metavar="TEXT", help="What was said: each transcript's WER and CER."),
+    ] = None,
+    models_file: ModelsFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """Transcribe FILE with each -m speech-to-text model: its transcript, seconds, real-time factor, cost
+    and, with --reference, WER and CER (lower-cased, punctuation removed)."""
+    try:
+        specs = load_specs(models_file)
+        data = file.read_bytes()
+        audio = read_audio(data, file.name)
+        results = transcribe_compare(audio, model, reference, specs=specs, payer=SpeechPayer(store=Store()))
+    except OSError as exc:
+        raise fail_usage(f"cannot read {file}: {exc.strerror}") from exc
+    except (SpecError, UsageError) as exc:
+        raise fail_usage(str(exc)) from exc
+    if as_json:
+        for result in results:
+            print(json.dumps(result.to_json()))
+    else:
+        _print_transcripts(results, audio.seconds)
+    raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
+
+
+def _print_transcripts(results: list[TranscriptResult], audio_seconds: float) -> None:
+    """The figures table, then each transcript as plain text (never read as markup)."""
+    out.print(f"{audio_seconds:.1f} s of audio", markup=False)
+    headers = ["model", "seconds", "RTF", "WER", "CER", "cost", "price source"]
+    rows = [
+        [
+            r.model,
+            _figure(r.seconds),
+            _figure(r.rtf, 3),
+            _figure(r.accuracy.wer if r.accuracy else None, 3),
+            _figure(r.accuracy.cer if r.accuracy else None, 3),
+            _money(r.cost_usd, r.cost_source),
+            r.cost_source,
+        ]
+        for r in results
+        if r.ok
+    ]
+    if rows:
+        print_table(out, headers, rows, keys=["model"], rank=["WER", "RTF", "seconds", "cost"])
+    for r in results:
+        if r.ok:
+            out.rule(Text(r.model))
+            out.print(r.text, markup=False, highlight=False)
+        else:
+            err.print(f"{r.model} failed: {r.error}", soft_wrap=True, markup=False)
+
+
+def speak_command(
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="The text every model reads aloud.")],
+    model: ModelKeys,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", metavar="DIR", help="Write each model's speech to DIR/<model>.wav."),
+    ] = None,
+    models_file: ModelsFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """Read TEXT aloud with each -m text-to-speech model: seconds, audio length, real-time factor, cost per
+    1,000 characters, and how well the bundled Whisper understood it (round-trip WER)."""
+    try:
+        specs = load_specs(models_file)
+        results = speak_compare(text, model, specs=specs, payer=SpeechPayer(store=Store()))
+    except (SpecError, UsageError) as exc:
+        raise fail_usage(str(exc)) from exc
+    written = _write(out_dir, results) if out_dir is not None else {}
+    if as_json:
+        for result in results:
+            print(json.dumps({**result.to_json(), "file": written.get(result.model)}))
+    else:
+        _print_speech(results, written)
+    raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
+
+
+def _file_stem(key: str) -> str:
+    """A model key as a file name inside the folder: a models file's key may hold any character."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", key).lstrip(".") or "model"
+
+
+def _write(folder: Path, results: list[SpeechResult]) -> dict[str, str]:
+    """Each reading as <folder>/<model>.wav; the paths written, by model."""
+    written = {}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for result in results:
+            if result.speech is not None:
+                path = folder / f"{_file_stem(result.model)}.wav"
+                path.write_bytes(result.speech.wav)
+                written[result.model] = str(path)
+    except OSError as exc:
+        err.print(f"could not write to {folder}: {exc.strerror}", soft_wrap=True, markup=False)
+    return written
+
+
+def _print_speech(results: list[SpeechResult], written: dict[str, str]) -> None:
+    """The figures table, then what the listener heard in each voice, as plain text."""
+    headers = ["model", "seconds", "audio s", "RTF", "round-trip WER", "cost / 1k chars", "price source"]
+    rows = [
+        [
+            r.model,
+            _figure(r.seconds),
+            _figure(r.audio_seconds),
+            _figure(r.rtf, 3),
+            _figure(r.intelligibility.wer if r.intelligibility else None, 3),
+            _money(r.cost_per_1k_chars, r.cost_source),
+            r.cost_source,
+        ]
+        for r in results
+        if r.ok
+    ]
+    if rows:
+        print_table(out, headers, rows, keys=["model"], rank=["RTF", "round-trip WER", "audio s", "seconds"])
+    for r in results:
+        if not r.ok:
+            err.print(f"{r.model} failed: {r.error}", soft_wrap=True, markup=False)
+            continue
+        out.print(f"{r.model} heard as: {r.heard if r.heard is not None else '(not heard)'}", markup=False)
+        if r.model in written:
+            out.print(f"  written to {written[r.model]}", markup=False)
