@@ -331,10 +331,11 @@ def vector_db(request: pytest.FixtureRequest, clean_env: Path) -> str:
 def test_the_database_ranks_each_candidate_as_exact_cosine_does(vector_db: str):
     import numpy as np
 
-    from playground.rag.embedding import Bill, Payer, embed_texts, embedding_model
+    from playground.hosting.billing import Bill
+    from playground.rag.embedding import EMBED_CALL, embed_texts, embedding_model
 
     specs = load_specs()
-    free = Bill(Payer(), None)  # a local model: no admission, and no ledger for the oracle's calls
+    free = Bill(EMBED_CALL)  # a local model: no admission, and no ledger for the oracle's calls
     lib = Library(Store(vector_db), specs)
     lib.add(lib.create("bio", "wordllama-256", 64, 8), [(n, t.encode()) for n, t in FILES.items()])
     before = stored_vectors(lib)

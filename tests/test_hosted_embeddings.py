@@ -19,8 +19,9 @@ from playground.engine import Keyring
 from playground.engine.pricing import price_for
 from playground.evals import UploadedQuestions, compare_embedders
 from playground.hosting import Gate, LimitExceededError, usage_report
+from playground.hosting.billing import Bill
 from playground.rag import Library
-from playground.rag.embedding import EMBED_CALL, Bill, Payer, embed_texts, embedding_model
+from playground.rag.embedding import EMBED_CALL, Payer, embed_texts, embedding_model
 from playground.storage import Store
 from tests.scripted_server import ScriptedServer
 
@@ -213,7 +214,7 @@ def test_embedding_calls_take_turns_on_their_server(scripted: ScriptedServer):
 
     def embed() -> None:
         try:
-            embed_texts(spec, model, ["one two three"], Bill(Payer(), None))
+            embed_texts(spec, model, ["one two three"], Bill(EMBED_CALL))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -234,9 +235,9 @@ def test_a_429_on_an_embedding_makes_its_server_cool_down(scripted: ScriptedServ
     spec = paid_embedder(scripted, "ratelimit~fail=1~after=1~id=embedcool")
     model = embedding_model(spec, KEYS)
     with pytest.raises(EmbeddingError, match="rate limited"):
-        embed_texts(spec, model, ["one"], Bill(Payer(), None))
+        embed_texts(spec, model, ["one"], Bill(EMBED_CALL))
     began = time.monotonic()
-    run = embed_texts(spec, model, ["one two"], Bill(Payer(), None))
+    run = embed_texts(spec, model, ["one two"], Bill(EMBED_CALL))
     assert time.monotonic() - began >= 0.8 and run.input_tokens == 2  # it waited out the Retry-After
 
 

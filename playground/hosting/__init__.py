@@ -9,6 +9,7 @@ __all__, __getattr__ = lazy_exports(
         "Gate": "gate",
         "default_gate": "gate",
         "Ticket": "gate",
+        "Bill": "billing",
         "LimitExceededError": "gate",
         "RunsGoingError": "gate",
         "UsageReport": "report",

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from types import TracebackType
 from typing import cast
 
 import numpy as np
@@ -25,7 +24,8 @@ from playground.engine.preflight import estimate_embedding
 from playground.engine.pricing import cost_of
 from playground.engine.registry import Keys, build_provider
 from playground.engine.tokens import estimator_for
-from playground.hosting.gate import Ask, Gate, Ticket, default_gate
+from playground.hosting.billing import Bill
+from playground.hosting.gate import Ask, Gate, default_gate
 from playground.storage.runs import Store
 from providers.base import EmbeddingModel
 from providers.errors import ProviderError
@@ -50,10 +50,13 @@ class Payer:
         user's limits and held until the bill is closed: LimitExceededError, naming the limit, before
         anything is sent. A local model costs nothing and needs no admission."""
         gate = self.gate or default_gate()
-        if spec.is_local or not gate.policy.enabled:
-            return Bill(self, None)  # a local model, or a local app: nothing to check or hold
+        ask = None if spec.is_local or not gate.policy.enabled else self._ask(spec, texts)
+        return Bill.open(gate, ask, EMBED_CALL, self.user, self.store, self.ref_id)
+
+    @staticmethod
+    def _ask(spec: ModelSpec, texts: Sequence[str]) -> Ask:
         found = estimate_embedding(spec, texts)
-        ask = Ask(
+        return Ask(
             what="embedding",
             calls=math.ceil(len(texts) / BATCH),
             max_tokens=0,
@@ -61,39 +64,6 @@ class Payer:
             unpriced=(spec.key,) if found.max_cost_usd is None else (),
             detail=f"{len(texts)} text{'' if len(texts) == 1 else 's'} with {spec.key}",
         )
-        return Bill(self, gate.admit(self.user, ask, self.store))
-
-
-@dataclass
-class Bill:
-    """An admitted embedding: each of its calls is charged as it ends; closing it (leaving its `with`)
-    frees the place and the cost it held."""
-
-    payer: Payer
-    ticket: Ticket | None
-
-    def charge(self, call: RunResult) -> None:
-        """Put one call in the usage ledger as the payer's (a failed one too: it may have been billed)."""
-        admission = None
-        if self.ticket is not None:
-            self.ticket.touch()
-            admission = self.ticket.admission_id
-        if self.payer.store is not None:
-            self.payer.store.record_call(self.payer.user.id, EMBED_CALL, self.payer.ref_id, call, admission)
-
-    def close(self) -> None:
-        """The embedding has ended: its reserved cost is freed through the store's writer, after the
-        ledger rows of its calls, so the next admission sees one or the other."""
-        if self.ticket is not None:
-            self.ticket.release()
-
-    def __enter__(self) -> Bill:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 @dataclass(frozen=True)

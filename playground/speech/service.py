@@ -21,8 +21,9 @@ from playground.core.results import CallError, RunResult
 from playground.core.specs import ModelSpec, load_specs
 from playground.engine.pricing import cost_source, speech_cost_of
 from playground.engine.registry import Keys, build_provider
+from playground.hosting.billing import Bill
 from playground.speech.audio_input import AudioFile
-from playground.speech.billing import Priced, SpeechBill, SpeechPayer
+from playground.speech.billing import Priced, SpeechPayer
 from playground.speech.scoring import Accuracy, accuracy
 from providers.base import Speaker, Speech, Transcriber
 from providers.errors import ProviderError
@@ -198,7 +199,7 @@ def _ready(spec: ModelSpec, keys: Keys | None) -> Any:
 
 
 def _transcribe_one(
-    call: Priced, audio: AudioFile, reference: str | None, keys: Keys | None, bill: SpeechBill
+    call: Priced, audio: AudioFile, reference: str | None, keys: Keys | None, bill: Bill
 ) -> TranscriptResult:
     """One model's transcript: prepared, timed, charged (it reached the model), scored."""
     spec = call.spec
@@ -283,9 +284,7 @@ def _listener(specs: Mapping[str, ModelSpec], key: str | None) -> ModelSpec | No
     return spec
 
 
-def _speak_one(
-    call: Priced, text: str, keys: Keys | None, bill: SpeechBill, ear: ModelSpec | None
-) -> SpeechResult:
+def _speak_one(call: Priced, text: str, keys: Keys | None, bill: Bill, ear: ModelSpec | None) -> SpeechResult:
     """One model's reading: prepared, timed, charged (it reached the model), then heard by the listener."""
     spec = call.spec
     try:
@@ -308,7 +307,7 @@ def _speak_one(
     return SpeechResult(spec.key, speech, seconds, len(text), cost, source, heard, scored)
 
 
-def _hear(ear: ModelSpec, speech: Speech, voice: str, bill: SpeechBill) -> str | None:
+def _hear(ear: ModelSpec, speech: Speech, voice: str, bill: Bill) -> str | None:
     """What the listener hears in a voice's speech (None: it could not listen; the voice's result stands)."""
     began = time.perf_counter()
     try:
