@@ -56,23 +56,24 @@ def test_pages_reach_providers_and_storage_only_through_services():
     assert offenders("pages", ("providers", "playground.storage")) == []
 
 
+# The packages whose __init__ names a public API.
+API_PACKAGES = (
+    "core",
+    "engine",
+    "storage",
+    "hosting",
+    "rag",
+    "compare",
+    "evals",
+    "catalog",
+    "arena",
+    "speech",
+)
+
+
 def test_pages_import_package_apis_not_modules():
     # Pages import what a package's __init__ names, or a package's chart module (plotly loads late).
-    packages = {
-        f"playground.{name}"
-        for name in (
-            "core",
-            "engine",
-            "storage",
-            "hosting",
-            "rag",
-            "compare",
-            "evals",
-            "catalog",
-            "arena",
-            "speech",
-        )
-    }
+    packages = {f"playground.{name}" for name in API_PACKAGES}
     deep = []
     for path in files("pages") + [ROOT / "app.py"]:
         for node in ast.walk(ast.parse(path.read_text())):
@@ -97,18 +98,7 @@ def test_every_package_api_name_is_the_thing_it_names():
     import importlib
     import types
 
-    for package in (
-        "core",
-        "engine",
-        "storage",
-        "hosting",
-        "rag",
-        "compare",
-        "evals",
-        "catalog",
-        "arena",
-        "speech",
-    ):
+    for package in API_PACKAGES:
         module = importlib.import_module(f"playground.{package}")
         for name in module.__all__:
             value = getattr(module, name)
