@@ -19,6 +19,21 @@ class Message:
 
 
 @dataclass(frozen=True)
+class ImageInput:
+    """One image a request shows the model: its bytes as read (already checked by providers/pictures.py)
+    and their type (image/png, image/jpeg, ...)."""
+
+    data: bytes
+    mime: str
+
+    def data_url(self) -> str:
+        """The image inline, as OpenAI's chat API takes an `image_url` part: data:<mime>;base64,..."""
+        import base64
+
+        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+
+@dataclass(frozen=True)
 class ChatRequest:
     """What to send: chat messages, or raw text for base models, plus sampling parameters."""
 
@@ -33,6 +48,9 @@ class ChatRequest:
     max_tokens: int | None = None
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    # Images shown with the last user message (vision chat); only adapters whose class says
+    # `sees_images` send them, and the images service picks only such models.
+    images: tuple[ImageInput, ...] = ()
 
     @property
     def is_completion(self) -> bool:
@@ -42,6 +60,18 @@ class ChatRequest:
     def openai_messages(self) -> list[dict[str, str]]:
         """The messages in the OpenAI chat format that every chat API and chat template here takes."""
         return [{"role": m.role, "content": m.content} for m in self.messages]
+
+    def wire_messages(self) -> list[dict[str, Any]]:
+        """`openai_messages`, with the images as `image_url` parts of the last user message (as OpenAI's
+        vision chat takes them); without images, the same list."""
+        messages: list[dict[str, Any]] = list(self.openai_messages())
+        if not self.images:
+            return messages
+        last_user = max(i for i, m in enumerate(self.messages) if m.role == "user")
+        parts: list[dict[str, Any]] = [{"type": "text", "text": self.messages[last_user].content}]
+        parts += [{"type": "image_url", "image_url": {"url": image.data_url()}} for image in self.images]
+        messages[last_user] = {"role": "user", "content": parts}
+        return messages
 
     def prompt_json(self) -> dict[str, Any]:
         """The prompt as sent, JSON-ready: `{"messages": [...]}` for chat, `{"text": ...}` for completion."""
@@ -161,6 +191,32 @@ class Speech:
     seconds: float
 
 
+@dataclass(frozen=True)
+class Picture:
+    """A generated image: a whole PNG (or other) file, its type and its size in pixels."""
+
+    data: bytes
+    mime: str
+    width: int
+    height: int
+
+
+class Painter(Protocol):
+    """An adapter that serves the "text-to-image" task: a prompt in, one picture out. It never times or
+    prices: the images service does (playground/images/)."""
+
+    runs_locally: ClassVar[bool]
+
+    def prepare(self) -> None:
+        """Import the SDK and build the client, so none of it is timed."""
+        ...
+
+    def paint(self, prompt: str, size: str) -> Picture:
+        """One picture of `prompt`, `size` as "WIDTHxHEIGHT"; ProviderError subclasses on failure
+        (BadImageError for an answer that is not an image)."""
+        ...
+
+
 class Speaker(Protocol):
     """An adapter that serves the "text-to-speech" task: text in, a WAV file out. It never times or
     prices: the speech service does."""
@@ -220,8 +276,11 @@ def _quietly(callback: Callable[[], None]) -> None:
 SAMPLING_PARAMS = ("temperature", "top_p", "max_tokens", "seed", "stop")
 
 # What a model does: chat and completion (text in, text out, `Provider`), embeddings (`EmbeddingModel`),
-# speech-to-text (`Transcriber`) and text-to-speech (`Speaker`); image names the protocol to come.
-Task = Literal["chat", "completion", "embeddings", "image", "speech-to-text", "text-to-speech"]
+# speech-to-text (`Transcriber`), text-to-speech (`Speaker`), image-to-text (a chat `Provider` whose
+# requests carry images) and text-to-image (`Painter`).
+Task = Literal[
+    "chat", "completion", "embeddings", "image-to-text", "text-to-image", "speech-to-text", "text-to-speech"
+]
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,12 @@ class BadAudioError(BadRequestError):
     kind = "bad_audio"
 
 
+class BadImageError(BadRequestError):
+    """An image that cannot be used: empty, not an image, corrupt, or too large; the message names it."""
+
+    kind = "bad_image"
+
+
 class ContextOverflowError(BadRequestError):
     """The prompt plus max tokens do not fit the model's context window."""
 

@@ -34,8 +34,9 @@ class OpenAIProvider:
     """Streams chat (or text) completions through the official `openai` SDK."""
 
     name: ClassVar[str] = "openai"
-    tasks: ClassVar[tuple[Task, ...]] = ("chat", "completion", "embeddings")
+    tasks: ClassVar[tuple[Task, ...]] = ("chat", "completion", "embeddings", "image-to-text")
     accepts: ClassVar[tuple[str, ...]] = SAMPLING_PARAMS
+    sees_images: ClassVar[bool] = True  # a request's images go as image_url parts (vision chat)
     runs_locally: ClassVar[bool] = False
     price_id: ClassVar[str | None] = "openai"  # a base_url elsewhere is matched by URL instead
 
@@ -158,7 +159,7 @@ class OpenAIProvider:
         params = self._params(request)
         if request.is_completion:
             return self.client.completions.create(prompt=request.raw_text, **params)
-        return self.client.chat.completions.create(messages=request.openai_messages(), **params)
+        return self.client.chat.completions.create(messages=request.wire_messages(), **params)
 
     def embed(self, texts: Sequence[str]) -> Embedded:
         """Vectors from the embeddings endpoint (`/v1/embeddings`), in the order of `texts`."""

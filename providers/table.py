@@ -12,6 +12,7 @@ from providers.errors import ProviderError
 from providers.huggingface import HuggingFaceProvider
 from providers.llamacpp import LlamaCppProvider
 from providers.openai_compat import AzureOpenAIProvider, OpenAIProvider
+from providers.openai_images import AzurePainter, OpenAIPainter
 from providers.openai_speech import AzureSpeaker, AzureTranscriber, OpenAISpeaker, OpenAITranscriber
 from providers.speech_local import PiperSpeaker, WhisperTranscriber
 from providers.wordllama import WordLlamaEmbedder
@@ -30,6 +31,8 @@ _CLASSES: tuple[type[Provider], ...] = (
     OpenAISpeaker,
     AzureTranscriber,
     AzureSpeaker,
+    OpenAIPainter,
+    AzurePainter,
 )
 ADAPTERS: dict[str, type[Provider]] = {}
 TABLE: dict[str, dict[str, type[Provider]]] = {}

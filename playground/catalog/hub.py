@@ -15,14 +15,15 @@ PIPELINE_TAGS: dict[str, str] = {
     "chat": "text-generation",
     "completion": "text-generation",
     "embeddings": "feature-extraction",
-    "image": "text-to-image",
+    "image-to-text": "image-text-to-text",
+    "text-to-image": "text-to-image",
     "speech-to-text": "automatic-speech-recognition",
     "text-to-speech": "text-to-speech",
 }
 _TASK_OF_TAG = {
     "feature-extraction": "embeddings",
     "sentence-similarity": "embeddings",
-    "text-to-image": "image",
+    "text-to-image": "text-to-image",
     "automatic-speech-recognition": "speech-to-text",
     "text-to-speech": "text-to-speech",
 }

@@ -53,6 +53,9 @@ class ModelSpec:
     # Speech models are priced per unit of work, not per token (USD; override genai-prices).
     price_per_audio_minute: Decimal | None = None  # speech-to-text: per minute of audio heard
     price_per_1k_chars: Decimal | None = None  # text-to-speech: per 1,000 characters read aloud
+    price_per_image: Decimal | None = None  # text-to-image: per picture (USD; overrides genai-prices)
+    # A chat model that also sees images (vision chat): `playground describe` may choose it.
+    accepts_images: bool = False
     timeout_s: float | None = None
     # Calls at once from this process to this model's server, shared by every session (models file);
     # the smallest limit of the models on one server holds.
@@ -98,6 +101,12 @@ class ModelSpec:
         return _INSTEAD_OF_PROMPTS.get(self.task, f"a {self.task} model answers no prompt here")
 
     @property
+    def sees_images(self) -> bool:
+        """True for models that answer about an image: image-to-text ones, and chat ones that accept
+        images; the images service's `describe_compare` runs them."""
+        return self.task == "image-to-text" or (self.task == "chat" and self.accepts_images)
+
+    @property
     def generates_text(self) -> bool:
         """True for models that answer prompts (chat or completion): the ones Compare and Evaluate run."""
         return self.task in ("chat", "completion")
@@ -117,6 +126,8 @@ _INSTEAD_OF_PROMPTS = {
     "embeddings": "an embedding model turns text into vectors; use it for documents (playground docs)",
     "speech-to-text": "a speech-to-text model transcribes audio; compare it with playground transcribe",
     "text-to-speech": "a text-to-speech model reads text aloud; compare it with playground speak",
+    "text-to-image": "a text-to-image model paints a prompt; compare it with playground paint",
+    "image-to-text": "an image-to-text model answers about an image; compare it with playground describe",
 }
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
@@ -133,6 +144,8 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "price_output_per_mtok": (int, float, str),
     "price_per_audio_minute": (int, float, str),
     "price_per_1k_chars": (int, float, str),
+    "price_per_image": (int, float, str),
+    "accepts_images": (bool,),
     "timeout_s": (int, float),
     "max_concurrency": (int,),
     "task": (str,),
@@ -192,15 +205,23 @@ def _spec_from_table(key: str, table: Any, where: str, source: str) -> ModelSpec
         "price_output_per_mtok",
         "price_per_audio_minute",
         "price_per_1k_chars",
+        "price_per_image",
     ):
         if price in values:
             values[price] = _decimal(values[price], where)
     for price, its_task in (
         ("price_per_audio_minute", "speech-to-text"),
         ("price_per_1k_chars", "text-to-speech"),
+        ("price_per_image", "text-to-image"),
     ):
         if price in values and task != its_task:
             raise SpecError(f"{where}: {price} prices a {its_task} model, not a {task} one")
+    if values.get("price_per_image") == 0:
+        raise SpecError(f"{where}: price_per_image cannot be 0 (leave it out: the price is then unknown)")
+    if values.get("accepts_images") and (
+        task != "chat" or not getattr(adapter_class(table["provider"]), "sees_images", False)
+    ):
+        raise SpecError(f"{where}: accepts_images is for chat models of a provider that sends images")
     if "timeout_s" in values:
         values["timeout_s"] = float(values["timeout_s"])
         if values["timeout_s"] <= 0:

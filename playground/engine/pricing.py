@@ -78,7 +78,7 @@ def _genai_price_of(provider: str, model: str, base_url: str | None) -> Price | 
 def price_for(spec: ModelSpec) -> Price | None:
     """The per-token price that applies to a spec, or None for local models, unknown prices and speech
     models (priced per unit of work: `speech_price_for`)."""
-    if spec.is_speech:
+    if spec.is_speech or spec.task == "text-to-image":
         return None
     if spec.has_price_override:
         assert spec.price_input_per_mtok is not None and spec.price_output_per_mtok is not None
@@ -93,7 +93,13 @@ def price_for(spec: ModelSpec) -> Price | None:
 
 def cost_source(spec: ModelSpec) -> str:
     """Where a spec's cost figure comes from: override, genai-prices:<date>, local or unknown."""
-    price: Price | SpeechPrice | None = speech_price_for(spec) if spec.is_speech else price_for(spec)
+    price: Price | SpeechPrice | ImagePrice | None = (
+        speech_price_for(spec)
+        if spec.is_speech
+        else image_price_for(spec)
+        if spec.task == "text-to-image"
+        else price_for(spec)
+    )
     if price is not None:
         return price.source
     return "local" if spec.is_local else "unknown"
@@ -179,3 +185,42 @@ def speech_cost_of(
     if price is None:
         return None, "local" if spec.is_local else "unknown"
     return price.cost(audio_seconds=audio_seconds, characters=characters), price.source
+
+
+# The size a picture's price is stated for: OpenAI prices each size (and quality) apart.
+PRICED_SIZE = "1024x1024"
+
+
+@dataclass(frozen=True)
+class ImagePrice:
+    """What one picture of a text-to-image model costs at `size`, and where the figure comes from."""
+
+    usd: Decimal
+    size: str
+    source: str
+
+    def cost(self, size: str) -> Decimal | None:
+        """Dollars for one picture of `size`; None for another size (its price is not known here)."""
+        return self.usd if size == self.size else None
+
+    def __str__(self) -> str:
+        return f"${self.usd.normalize():f} / image ({self.size})"
+
+
+def image_price_for(spec: ModelSpec) -> ImagePrice | None:
+    """The price of one picture: the spec's own `price_per_image` (at 1024x1024); None otherwise.
+    genai-prices (checked) has no per-image figure: dall-e-3 is absent and gpt-image-1 is priced per
+    image token, which only the answer tells, so a model without the spec's figure is unknown, never $0."""
+    if spec.task != "text-to-image" or spec.price_per_image is None:
+        return None
+    return ImagePrice(spec.price_per_image, PRICED_SIZE, "override")
+
+
+def image_cost_of(spec: ModelSpec, size: str) -> tuple[Decimal | None, str]:
+    """(cost in USD or None, cost_source) of one picture of `size`; another size than the priced one is
+    unknown (say so, with the size) rather than guessed."""
+    price = image_price_for(spec)
+    if price is None:
+        return None, "local" if spec.is_local else "unknown"
+    cost = price.cost(size)
+    return cost, price.source if cost is not None else f"unknown at {size}"

@@ -173,7 +173,7 @@ def _piper(spec: ModelSpec, keys: Keys) -> Provider:
 
 
 def _openai_options(spec: ModelSpec, keys: Keys) -> dict[str, Any]:
-    """What the OpenAI speech adapters are built with: the chat adapter's own key and URL handling."""
+    """What the OpenAI speech and image adapters are built with: the chat adapter's own key and URL handling."""
     return {
         "model": spec.model,
         "api_key": api_key(spec, keys),
@@ -185,7 +185,7 @@ def _openai_options(spec: ModelSpec, keys: Keys) -> dict[str, Any]:
 
 
 def _azure_options(spec: ModelSpec, keys: Keys) -> dict[str, Any]:
-    """What the Azure speech adapters are built with: the chat adapter's own key and endpoint handling."""
+    """What the Azure speech and image adapters are built with: the chat adapter's own key and endpoint handling."""
     from providers.openai_compat import DEFAULT_AZURE_API_VERSION
 
     return {
@@ -227,6 +227,22 @@ def _azure_speaker(spec: ModelSpec, keys: Keys) -> Provider:
     return AzureSpeaker(**_voice(spec), **_azure_options(spec, keys))
 
 
+def _quality(spec: ModelSpec) -> dict[str, Any]:
+    return {"quality": str(spec.params["quality"])} if "quality" in spec.params else {}
+
+
+def _openai_painter(spec: ModelSpec, keys: Keys) -> Provider:
+    from providers.openai_images import OpenAIPainter
+
+    return OpenAIPainter(**_quality(spec), **_openai_options(spec, keys))
+
+
+def _azure_painter(spec: ModelSpec, keys: Keys) -> Provider:
+    from providers.openai_images import AzurePainter
+
+    return AzurePainter(**_quality(spec), **_azure_options(spec, keys))
+
+
 _BUILDERS: dict[str, Callable[[ModelSpec, Keys], Provider]] = {
     "openai": _openai,
     "azure": _azure,
@@ -242,6 +258,8 @@ _TASK_BUILDERS: dict[tuple[str, str], Callable[[ModelSpec, Keys], Provider]] = {
     ("openai", "text-to-speech"): _openai_speaker,
     ("azure", "speech-to-text"): _azure_transcriber,
     ("azure", "text-to-speech"): _azure_speaker,
+    ("openai", "text-to-image"): _openai_painter,
+    ("azure", "text-to-image"): _azure_painter,
 }
 
 

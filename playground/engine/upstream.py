@@ -22,6 +22,8 @@ from providers.base import (
     Chunk,
     Embedded,
     EmbeddingModel,
+    Painter,
+    Picture,
     Provider,
     Queued,
     Speaker,
@@ -156,6 +158,10 @@ class Limited:
     def speak(self, text: str) -> Speech:
         """Wait for a turn on the upstream, then read aloud; a 429 makes it cool down."""
         return self._in_turn(lambda: cast(Speaker, self.provider).speak(text))
+
+    def paint(self, prompt: str, size: str) -> Picture:
+        """Wait for a turn on the upstream, then paint; a 429 makes it cool down."""
+        return self._in_turn(lambda: cast(Painter, self.provider).paint(prompt, size))
 
     def _in_turn(self, call: Callable[[], T]) -> T:
         """One call that is not streamed, in its turn on the upstream (with its chat calls)."""
