@@ -29,7 +29,9 @@ def inspect(data: bytes, name: str) -> ImageFacts:
     if not data:
         raise BadImageError(f"{name} is empty (0 bytes)")
     if len(data) > MAX_IMAGE_BYTES:
-        raise BadImageError(f"{name} is {len(data) / 1e6:,.1f} MB, over the {MAX_IMAGE_BYTES // 2**20} MB limit")
+        raise BadImageError(
+            f"{name} is {len(data) / 1e6:,.1f} MB, over the {MAX_IMAGE_BYTES // 2**20} MB limit"
+        )
     from PIL import Image, UnidentifiedImageError
 
     try:

@@ -68,6 +68,7 @@ API_PACKAGES = (
     "catalog",
     "arena",
     "speech",
+    "images",
 )
 
 
@@ -117,7 +118,20 @@ LAYERS = {
     "catalog": {"core", "engine", "storage", "hosting", "rag", "compare"},
     "arena": {"core", "engine", "storage", "hosting"},
     "speech": {"core", "engine", "storage", "hosting"},  # every hosted speech call is admitted by the Gate
-    "cli": {"core", "engine", "storage", "hosting", "rag", "compare", "evals", "catalog", "arena", "speech"},
+    "images": {"core", "engine", "storage", "hosting"},  # every hosted image call is admitted by the Gate
+    "cli": {
+        "core",
+        "engine",
+        "storage",
+        "hosting",
+        "rag",
+        "compare",
+        "evals",
+        "catalog",
+        "arena",
+        "speech",
+        "images",
+    },
 }
 
 

@@ -1,0 +1,236 @@
+"""Image models compared: one image asked about by several vision models, or one prompt painted by several
+text-to-image models. Every model runs in its own thread, and one failing never stops the others.
+
+An answer about an image goes through the engine's runner (`run_model`), as any chat call does, so its
+TTFT, tokens and cost come from the one timer and the one pricing; a picture is timed here (the call
+alone: `prepare` first, untimed) and priced per image (`engine.pricing.image_cost_of`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar, cast
+
+from playground.core.errors import UsageError
+from playground.core.results import CallError, RunResult
+from playground.core.specs import ModelSpec, load_specs
+from playground.engine.preflight import estimate
+from playground.engine.pricing import image_cost_of, price_for
+from playground.engine.registry import Keys, build_provider
+from playground.engine.runner import run_model
+from playground.hosting.billing import Bill
+from playground.images.billing import ImagePayer, Priced
+from playground.images.image_input import ImageFile
+from providers.base import ChatRequest, Message, Painter, Picture, Provider
+from providers.errors import ProviderError
+
+DEFAULT_SIZE = "1024x1024"  # the size every built-in image model is priced at
+MAX_PROMPT_CHARS = 4_000  # dall-e-3's limit for one prompt (gpt-image-1 takes more)
+# Input tokens allowed per image when admitting a vision call: OpenAI's count for gpt-4o-mini's worst
+# high-detail image (2,833 + 6 tiles x 5,667); other vision models count far fewer. The estimate counts
+# the prompt's text only; the server's reported usage (with the image's tokens) is what is charged.
+IMAGE_TOKENS_ALLOWANCE = 36_835
+_SIZE = re.compile(r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")
+
+R = TypeVar("R")
+
+
+class ImagesError(UsageError):
+    """An image comparison that cannot start (no model, an unknown one, one of another kind, an empty or
+    too long prompt, a malformed size); one line, nothing sent."""
+
+
+@dataclass(frozen=True)
+class PaintResult:
+    """One text-to-image model's picture of the prompt, what it took and cost; `error` says why there is
+    none."""
+
+    model: str
+    picture: Picture | None
+    seconds: float | None
+    size: str
+    cost_usd: Decimal | None
+    cost_source: str  # override | local | unknown | unknown at <size>
+    error: CallError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the model answered with a picture."""
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready facts (money as a decimal string; the picture as its facts, not its bytes)."""
+        picture = self.picture
+        return {
+            "model": self.model,
+            "seconds": self.seconds,
+            "size": self.size,
+            "width": None if picture is None else picture.width,
+            "height": None if picture is None else picture.height,
+            "mime": None if picture is None else picture.mime,
+            "bytes": None if picture is None else len(picture.data),
+            "cost_usd": None if self.cost_usd is None else str(self.cost_usd),
+            "cost_source": self.cost_source,
+            "error": None if self.error is None else self.error.to_json(),
+        }
+
+
+# An answer about an image is a chat call's result: text, TTFT, total seconds, tokens, cost, error.
+DescribeResult = RunResult
+
+
+def chosen_specs(
+    specs: Mapping[str, ModelSpec], models: Sequence[str], fits: Callable[[ModelSpec], bool], kind: str
+) -> list[ModelSpec]:
+    """The specs of `models`, checked: at least one, all known, none twice, every one `fits`."""
+    if not models:
+        raise ImagesError(f"choose at least one {kind} model")
+    unknown = [key for key in models if key not in specs]
+    if unknown:
+        known = ", ".join(sorted(k for k, s in specs.items() if fits(s)))
+        raise ImagesError(f"unknown model {', '.join(map(repr, unknown))}; {kind} models: {known}")
+    if wrong := [key for key in models if not fits(specs[key])]:
+        raise ImagesError(f"{', '.join(wrong)} is a {specs[wrong[0]].task} model, not a {kind} one")
+    if twice := sorted({key for key in models if list(models).count(key) > 1}):
+        raise ImagesError(f"model chosen twice: {', '.join(twice)}")
+    return [specs[key] for key in models]
+
+
+def in_threads(calls: Sequence[Priced], work: Callable[[Priced], R]) -> list[R]:
+    """`work` on every call at once, one thread each; the results in the calls' order."""
+    with ThreadPoolExecutor(max_workers=max(1, len(calls)), thread_name_prefix="images") as pool:
+        return list(pool.map(work, calls))
+
+
+def _call_error(exc: Exception) -> CallError:
+    """Any failure as a typed CallError: a ProviderError's kind, else the exception's name."""
+    if isinstance(exc, ProviderError):
+        return CallError(exc.kind, exc.message)
+    return CallError("error", f"{type(exc).__name__}: {exc}")
+
+
+def _checked_prompt(prompt: str, what: str) -> str:
+    prompt = prompt.strip()
+    if not prompt:
+        raise ImagesError(f"the prompt is empty: {what}")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise ImagesError(f"the prompt is {len(prompt):,} characters; at most {MAX_PROMPT_CHARS:,}")
+    return prompt
+
+
+def describe_compare(
+    image: ImageFile,
+    prompt: str,
+    models: Sequence[str],
+    *,
+    max_tokens: int = ChatRequest.DEFAULT_MAX_TOKENS,
+    specs: Mapping[str, ModelSpec] | None = None,
+    keys: Keys | None = None,
+    payer: ImagePayer | None = None,
+) -> list[RunResult]:
+    """Every model's answer to `prompt` about `image` (from `read_image`), in the order asked, each one
+    run by the engine's runner. LimitExceededError before anything is sent when the user's limits refuse
+    the hosted calls."""
+    prompt = _checked_prompt(prompt, "ask something about the image")
+    chosen = chosen_specs(specs or load_specs(), models, lambda s: s.sees_images, "image-to-text")
+    request = ChatRequest(
+        messages=(Message("user", prompt),), max_tokens=max_tokens, images=(image.as_input(),)
+    )
+    built = {spec.key: _built(spec, keys) for spec in chosen}
+    calls = [Priced(spec, _describe_max_cost(spec, built[spec.key], request)) for spec in chosen]
+    payer = payer or ImagePayer()
+    detail = f"{image.name} with {len(calls)} model{'s' * (len(calls) > 1)}"
+    with payer.admit(calls, max_tokens, detail) as bill:
+        return in_threads(calls, lambda call: _describe_one(call.spec, built[call.spec.key], request, bill))
+
+
+def _built(spec: ModelSpec, keys: Keys | None) -> Provider | CallError:
+    """The spec's adapter, or why it cannot be built (no key, say): that model's error, not everyone's."""
+    try:
+        return build_provider(spec, keys)
+    except Exception as exc:  # noqa: BLE001 - one model that cannot start never stops the others
+        return _call_error(exc)
+
+
+def _describe_max_cost(
+    spec: ModelSpec, provider: Provider | CallError, request: ChatRequest
+) -> Decimal | None:
+    """The most one answer may cost: the text's estimate at max tokens, plus the images' allowance."""
+    price = price_for(spec)
+    if price is None or isinstance(provider, CallError):
+        return None
+    text_max = estimate(spec, provider, request).max_cost_usd or Decimal(0)
+    return text_max + price.cost(IMAGE_TOKENS_ALLOWANCE * len(request.images), 0)
+
+
+def _describe_one(
+    spec: ModelSpec, provider: Provider | CallError, request: ChatRequest, bill: Bill
+) -> RunResult:
+    """One model's answer, run and measured by the runner, then charged (it reached the model)."""
+    if isinstance(provider, CallError):
+        return RunResult(spec.key, error=provider)
+    try:
+        provider.prepare()
+    except Exception as exc:  # noqa: BLE001 - one model that cannot start never stops the others
+        return RunResult(spec.key, error=_call_error(exc))
+    result = run_model(spec, provider, request)
+    bill.charge(result)
+    return result
+
+
+def paint_compare(
+    prompt: str,
+    models: Sequence[str],
+    size: str = DEFAULT_SIZE,
+    *,
+    specs: Mapping[str, ModelSpec] | None = None,
+    keys: Keys | None = None,
+    payer: ImagePayer | None = None,
+) -> list[PaintResult]:
+    """Every model's picture of `prompt` at `size` ("WIDTHxHEIGHT"), in the order asked: the picture,
+    seconds and cost per image. LimitExceededError before anything is sent when the user's limits refuse
+    the hosted calls."""
+    prompt = _checked_prompt(prompt, "describe the picture to paint")
+    if not _SIZE.match(size):
+        raise ImagesError(f"size must be WIDTHxHEIGHT, such as {DEFAULT_SIZE}, not {size!r}")
+    chosen = chosen_specs(specs or load_specs(), models, lambda s: s.task == "text-to-image", "text-to-image")
+    calls = [Priced(spec, image_cost_of(spec, size)[0]) for spec in chosen]
+    payer = payer or ImagePayer()
+    detail = f"one {size} picture with {len(calls)} model{'s' * (len(calls) > 1)}"
+    with payer.admit(calls, 0, detail) as bill:
+        return in_threads(calls, lambda call: _paint_one(call, prompt, size, keys, bill))
+
+
+def _paint_one(call: Priced, prompt: str, size: str, keys: Keys | None, bill: Bill) -> PaintResult:
+    """One model's picture: prepared, timed, charged (it reached the model)."""
+    spec = call.spec
+    try:
+        model = cast(Painter, build_provider(spec, keys))
+        model.prepare()
+    except Exception as exc:  # noqa: BLE001 - one model that cannot start never stops the others
+        return PaintResult(spec.key, None, None, size, None, image_cost_of(spec, size)[1], _call_error(exc))
+    began = time.perf_counter()
+    try:
+        picture, error = model.paint(prompt, size), None
+    except Exception as exc:  # noqa: BLE001 - the call's failure is this model's result
+        picture, error = None, _call_error(exc)
+    seconds = time.perf_counter() - began
+    cost, source = image_cost_of(spec, size)
+    cost = cost if error is None else None  # a failed call's charge is unknown (the ledger says so)
+    bill.charge(
+        RunResult(
+            spec.key,
+            total_s=seconds,
+            cost_usd=cost,
+            cost_source=source,
+            attempts=1,
+            error=error,
+            max_cost_usd=call.max_cost_usd,
+        )
+    )
+    return PaintResult(spec.key, picture, seconds, size, cost, source, error)
