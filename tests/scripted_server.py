@@ -18,6 +18,12 @@ The scenario is the first path segment: `http://127.0.0.1:PORT/<scenario>/v1/cha
              read as spaces), "usage": {"type": "duration", "seconds": `seconds`}}`; /v1/audio/speech:
              a WAV (24 kHz mono 16-bit, as OpenAI's) of a `seconds`-long tone. Requests' form fields are
              kept with each file's name, size and first bytes
+  images     /v1/images/generations: OpenAI's answer shape, `{"created": ..., "data": [{"b64_json": a
+             `w`x`h` PNG (default 64x48), "revised_prompt": the prompt}]}`; `url=1` sends a `url` instead
+             of `b64_json`; `corrupt=1` sends base64 bytes that are no image
+  vision     chat completions whose last user message has image_url parts: answers "image WxH" per
+             image (read from its data URL with Pillow, so the image is proved to have arrived) and
+             reports usage (`report_in` prompt tokens, default 1000)
   embed      /v1/embeddings: a `dims`-sized bag-of-words vector per input (words hashed to positions,
              so texts sharing words are close), with usage = words counted, after `delay` s
 Every request's headers are kept in `ScriptedServer.requests` for assertions.
@@ -25,6 +31,8 @@ Every request's headers are kept in `ScriptedServer.requests` for assertions.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import threading
 import time
@@ -224,6 +232,29 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(wav)
 
+    def _scenario_images(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        item: dict[str, Any]
+        if args.get("url") == "1":
+            item = {"url": "https://images.example.invalid/picture.png"}
+        else:
+            data = b"not a picture at all" if args.get("corrupt") == "1" else _png(args)
+            item = {"b64_json": base64.b64encode(data).decode(), "revised_prompt": body.get("prompt", "")}
+        self._json(200, {"created": int(time.time()), "data": [item]})
+
+    def _scenario_vision(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        users = [m["content"] for m in body.get("messages", []) if m.get("role") == "user"]
+        parts = users[-1] if users and isinstance(users[-1], list) else []
+        sizes = [_data_url_size(p["image_url"]["url"]) for p in parts if p.get("type") == "image_url"]
+        reply = " ".join(f"image {w}x{h}" for w, h in sizes) or "no image"
+        self._start_sse()
+        for word in reply.split(" "):
+            self._event(self._chunk(word + " "))
+        self._event(self._chunk(None, "stop"))
+        given, taken = int(args.get("report_in", 1000)), len(reply.split(" "))
+        usage = {"prompt_tokens": given, "completion_tokens": taken, "total_tokens": given + taken}
+        self._event({**self._chunk(None), "choices": [], "usage": usage})
+        self._event("[DONE]")
+
     def _scenario_ratelimit(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
         if count <= int(args.get("fail", 1)):
             self._json(429, {"error": {"message": "slow down"}}, {"Retry-After": args.get("after", "0.3")})
@@ -301,6 +332,27 @@ def _form(content_type: str, raw: bytes) -> dict[str, Any]:
                 "head": data[:16].hex(),
             }
     return fields
+
+
+def _png(args: dict[str, str]) -> bytes:
+    """A `w`x`h` PNG made by Pillow (a gradient, so it is not all one colour)."""
+    from PIL import Image
+
+    width, height = int(args.get("w", 64)), int(args.get("h", 48))
+    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _data_url_size(url: str) -> tuple[int, int]:
+    """The width and height of the image inside a data: URL."""
+    from PIL import Image
+
+    head, _, b64 = url.partition(",")
+    assert head.startswith("data:image/") and head.endswith(";base64"), head
+    with Image.open(io.BytesIO(base64.b64decode(b64))) as image:
+        return image.width, image.height
 
 
 def _tone_wav(seconds: float, rate: int = 24_000) -> bytes:

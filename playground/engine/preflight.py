@@ -12,6 +12,11 @@ from playground.engine.pricing import price_for
 from playground.engine.tokens import estimator_for
 from providers.base import ChatRequest, Provider
 
+# Input tokens counted per image a request shows (the tokenizers here count text only): OpenAI's count for
+# gpt-4o-mini's worst high-detail image (2,833 + 6 tiles x 5,667); other vision models count far fewer.
+# The server's reported usage, with the image's real tokens, is what is charged.
+IMAGE_TOKENS_ALLOWANCE = 36_835
+
 
 class PreflightError(ValueError):
     """A request that must not be sent (e.g. longer than the context window)."""
@@ -52,6 +57,7 @@ def estimate(spec: ModelSpec, provider: Provider, request: ChatRequest) -> Estim
     else:
         estimator = estimator_for(spec.model)
         input_tokens, counted_by = estimator.count_request(request), f"estimated:{estimator.name}"
+    input_tokens += IMAGE_TOKENS_ALLOWANCE * len(request.images)
     max_output = request.max_tokens or DEFAULT_MAX_TOKENS
     price = price_for(spec)
     return Estimate(

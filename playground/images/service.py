@@ -20,7 +20,7 @@ from playground.core.errors import UsageError
 from playground.core.results import CallError, RunResult
 from playground.core.specs import ModelSpec, load_specs
 from playground.engine.preflight import estimate
-from playground.engine.pricing import image_cost_of, price_for
+from playground.engine.pricing import image_cost_of
 from playground.engine.registry import Keys, build_provider
 from playground.engine.runner import run_model
 from playground.hosting.billing import Bill
@@ -31,10 +31,6 @@ from providers.errors import ProviderError
 
 DEFAULT_SIZE = "1024x1024"  # the size every built-in image model is priced at
 MAX_PROMPT_CHARS = 4_000  # dall-e-3's limit for one prompt (gpt-image-1 takes more)
-# Input tokens allowed per image when admitting a vision call: OpenAI's count for gpt-4o-mini's worst
-# high-detail image (2,833 + 6 tiles x 5,667); other vision models count far fewer. The estimate counts
-# the prompt's text only; the server's reported usage (with the image's tokens) is what is charged.
-IMAGE_TOKENS_ALLOWANCE = 36_835
 _SIZE = re.compile(r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")
 
 R = TypeVar("R")
@@ -160,12 +156,10 @@ def _built(spec: ModelSpec, keys: Keys | None) -> Provider | CallError:
 def _describe_max_cost(
     spec: ModelSpec, provider: Provider | CallError, request: ChatRequest
 ) -> Decimal | None:
-    """The most one answer may cost: the text's estimate at max tokens, plus the images' allowance."""
-    price = price_for(spec)
-    if price is None or isinstance(provider, CallError):
+    """The most one answer may cost: the engine's estimate, which allows for the images' tokens too."""
+    if isinstance(provider, CallError):
         return None
-    text_max = estimate(spec, provider, request).max_cost_usd or Decimal(0)
-    return text_max + price.cost(IMAGE_TOKENS_ALLOWANCE * len(request.images), 0)
+    return estimate(spec, provider, request).max_cost_usd
 
 
 def _describe_one(

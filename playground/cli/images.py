@@ -1,0 +1,149 @@
+"""`playground describe` and `playground paint`: image models compared in the terminal, on the images
+service (the same one a page will use)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from playground.cli.common import EXIT_FAILED, EXIT_OK, AsJson, ModelKeys, ModelsFile, fail_usage
+from playground.cli.speech import _figure, _file_stem, _money
+from playground.cli.tables import print_table
+from playground.core.errors import UsageError
+from playground.core.results import RunResult
+from playground.core.specs import SpecError, load_specs
+from playground.images.billing import ImagePayer
+from playground.images.image_input import read_image
+from playground.images.service import DEFAULT_SIZE, PaintResult, describe_compare, paint_compare
+from playground.storage.runs import Store
+
+out = Console()
+err = Console(stderr=True)
+
+
+def describe_command(
+    image: Annotated[Path, typer.Argument(metavar="IMAGE", help="An image file: png, jpeg, webp, gif.")],
+    prompt: Annotated[str, typer.Argument(metavar="PROMPT", help="What to ask about the image.")],
+    model: ModelKeys,
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", min=1, help="The longest answer asked for.")
+    ] = 256,
+    models_file: ModelsFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """Ask each -m vision model PROMPT about IMAGE: its answer, TTFT, seconds, tokens and cost."""
+    try:
+        specs = load_specs(models_file)
+        picture = read_image(image.read_bytes(), image.name)
+        results = describe_compare(
+            picture, prompt, model, max_tokens=max_tokens, specs=specs, payer=ImagePayer(store=Store())
+        )
+    except OSError as exc:
+        raise fail_usage(f"cannot read {image}: {exc.strerror}") from exc
+    except (SpecError, UsageError) as exc:
+        raise fail_usage(str(exc)) from exc
+    if as_json:
+        for result in results:
+            print(json.dumps(result.to_json()))
+    else:
+        _print_answers(results, f"{picture.name}: {picture.width}x{picture.height} {picture.mime}")
+    raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
+
+
+def _print_answers(results: list[RunResult], heading: str) -> None:
+    """The figures table, then each answer as plain text (never read as markup)."""
+    out.print(heading, markup=False)
+    headers = ["model", "TTFT s", "seconds", "in tokens", "out tokens", "cost", "price source"]
+    rows = [
+        [
+            r.model,
+            _figure(r.ttft_s),
+            _figure(r.total_s),
+            "–" if r.input_tokens is None else str(r.input_tokens),
+            "–" if r.output_tokens is None else str(r.output_tokens),
+            _money(r.cost_usd, r.cost_source),
+            r.cost_source,
+        ]
+        for r in results
+        if r.ok
+    ]
+    if rows:
+        print_table(out, headers, rows, keys=["model"], rank=["seconds", "cost", "TTFT s"])
+    for r in results:
+        if r.ok:
+            out.rule(Text(r.model))
+            out.print(r.text, markup=False, highlight=False)
+        else:
+            err.print(f"{r.model} failed: {r.error}", soft_wrap=True, markup=False)
+
+
+def paint_command(
+    prompt: Annotated[str, typer.Argument(metavar="PROMPT", help="The picture every model paints.")],
+    model: ModelKeys,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", metavar="DIR", help="Write each model's picture to DIR/<model>.png."),
+    ] = None,
+    size: Annotated[str, typer.Option("--size", metavar="WxH", help="The picture's size.")] = DEFAULT_SIZE,
+    models_file: ModelsFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """Paint PROMPT with each -m text-to-image model: its picture, seconds and cost per image."""
+    try:
+        specs = load_specs(models_file)
+        results = paint_compare(prompt, model, size, specs=specs, payer=ImagePayer(store=Store()))
+    except (SpecError, UsageError) as exc:
+        raise fail_usage(str(exc)) from exc
+    written = _write(out_dir, results) if out_dir is not None else {}
+    if as_json:
+        for result in results:
+            print(json.dumps({**result.to_json(), "file": written.get(result.model)}))
+    else:
+        _print_pictures(results, written)
+    raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
+
+
+_SUFFIX = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
+
+
+def _write(folder: Path, results: list[PaintResult]) -> dict[str, str]:
+    """Each picture as <folder>/<model>.<its type>; the paths written, by model."""
+    written = {}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for result in results:
+            if result.picture is not None:
+                path = folder / f"{_file_stem(result.model)}.{_SUFFIX.get(result.picture.mime, 'img')}"
+                path.write_bytes(result.picture.data)
+                written[result.model] = str(path)
+    except OSError as exc:
+        err.print(f"could not write to {folder}: {exc.strerror}", soft_wrap=True, markup=False)
+    return written
+
+
+def _print_pictures(results: list[PaintResult], written: dict[str, str]) -> None:
+    """The figures table, then where each picture went (or why there is none)."""
+    headers = ["model", "seconds", "size", "cost / image", "price source"]
+    rows = [
+        [
+            r.model,
+            _figure(r.seconds),
+            f"{r.picture.width}x{r.picture.height}" if r.picture else "–",
+            _money(r.cost_usd, r.cost_source),
+            r.cost_source,
+        ]
+        for r in results
+        if r.ok
+    ]
+    if rows:
+        print_table(out, headers, rows, keys=["model"], rank=["seconds", "cost / image"])
+    for r in results:
+        if not r.ok:
+            err.print(f"{r.model} failed: {r.error}", soft_wrap=True, markup=False)
+        elif r.model in written:
+            out.print(f"{r.model}: written to {written[r.model]}", markup=False)
