@@ -69,6 +69,8 @@ def show_card(entry: CatalogEntry) -> None:
         st.caption("An embedding model answers no prompt: try it in Documents, as a collection's model.")
     elif entry.task in ("speech-to-text", "text-to-speech"):
         st.caption(plain(f"A speech model answers no prompt: {entry.used_for}."))
+    elif entry.task in ("image-to-text", "text-to-image"):
+        st.caption(plain(f"An image model: {entry.used_for}."))
 
 
 def _identity_lines(entry: CatalogEntry) -> list[str]:

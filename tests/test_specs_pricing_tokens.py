@@ -104,7 +104,11 @@ def test_a_provider_and_task_no_adapter_serves_is_one_clear_error():
     from playground.engine.registry import build_provider, usability
     from providers.table import UnsupportedTaskError
 
-    for provider, task in (("openai", "speech"), ("huggingface", "completion"), ("llamacpp", "text-to-image")):
+    for provider, task in (
+        ("openai", "speech"),
+        ("huggingface", "completion"),
+        ("llamacpp", "text-to-image"),
+    ):
         spec = ModelSpec(key="x", provider=provider, model="m", task=task, api_key_env=None)
         with pytest.raises(
             UnsupportedTaskError, match=f"the {provider} adapter does not serve {task} models"

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from playground.core.specs import ModelSpec
-from playground.engine.pricing import cost_source, price_for, speech_price_for
+from playground.engine.pricing import cost_source, image_price_for, price_for, speech_price_for
 from playground.engine.registry import Keys, usability
 from playground.engine.tokens import estimator_for, preferred_encoding
 from providers.local_models import BUNDLED, bundled_size_bytes
@@ -34,7 +34,9 @@ class CatalogEntry:
     price_input_per_mtok: Decimal | None
     price_output_per_mtok: Decimal | None
     price_source: str  # override | genai-prices:<date> | local | unknown
-    unit_price: str | None  # a speech model's price per audio minute or per 1,000 characters, in words
+    unit_price: (
+        str | None
+    )  # a speech or image model's price per unit of work (audio minute, 1,000 characters, image)
     token_counting: str
     accepted_params: tuple[str, ...]
     usable: bool
@@ -69,6 +71,8 @@ USES = {
     "embeddings": "Documents (collections, search by meaning) and few-shot 'similar' examples in Evaluate",
     "speech-to-text": "playground transcribe: transcripts compared (seconds, real-time factor, WER, cost)",
     "text-to-speech": "playground speak: voices compared (seconds, real-time factor, intelligibility, cost)",
+    "image-to-text": "playground describe: answers about one image compared (TTFT, seconds, tokens, cost)",
+    "text-to-image": "playground paint: pictures of one prompt compared (seconds, cost per image)",
 }
 
 
@@ -99,7 +103,13 @@ def _accepted(spec: ModelSpec) -> tuple[str, ...]:
 def entry_for(spec: ModelSpec, keys: Keys | None = None) -> CatalogEntry:
     """The catalog row for one spec."""
     price = price_for(spec)
-    unit_price = speech_price_for(spec) if spec.is_speech else None
+    unit_price = (
+        speech_price_for(spec)
+        if spec.is_speech
+        else image_price_for(spec)
+        if spec.task == "text-to-image"
+        else None
+    )
     usable, why = usability(spec, keys)
     bundled = BUNDLED.get(spec.gguf or "") if spec.is_local else None
     return CatalogEntry(
