@@ -14,12 +14,17 @@ from playground.core import UsageError, plain
 from playground.engine import usability
 from playground.speech import (
     DEFAULT_LISTENER,
+    LabelledAudio,
+    SpeechError,
     SpeechPayer,
     SpeechResult,
     TranscriptResult,
+    evaluate_transcribers,
     load_samples,
     normalised,
+    parse_set,
     read_audio,
+    shipped_set,
     speak_compare,
     transcribe_compare,
 )
@@ -28,6 +33,7 @@ page_shell("pages/speech.py")
 
 AUDIO_TYPES = ["wav", "mp3", "flac", "ogg", "webm", "m4a"]
 SOURCES = ("A shipped sample", "Upload a file", "Record in the browser")
+SET_SOURCES = ("The shipped samples", "Upload files and a CSV")
 SAMPLE_TEXT = "The quick brown fox jumps over the lazy dog, then naps in the afternoon sun."
 
 all_specs = specs()
@@ -99,6 +105,27 @@ def transcript_figures(result: TranscriptResult) -> str:
     return " · ".join(parts)
 
 
+def labelled_set() -> list[LabelledAudio] | None:
+    """The set to evaluate on: the shipped samples, or uploaded files with a CSV naming what each says
+    (None until both are given). SpeechError names a line or file that cannot be used."""
+    shipped = st.radio("Set", SET_SOURCES, horizontal=True, key="set-source") == SET_SOURCES[0]
+    if shipped:
+        st.caption("Six sentences read by the bundled voice: synthetic speech flatters speech-to-text.")
+        return shipped_set()
+    files = st.file_uploader("Audio files", type=AUDIO_TYPES, accept_multiple_files=True, key="set-files")
+    table = st.file_uploader("CSV with columns file and reference", type=["csv"], key="set-csv")
+    if not files or table is None:
+        return None
+    uploads = {f.name: f.getvalue() for f in files}
+
+    def uploaded(name: str) -> bytes:
+        if name not in uploads:
+            raise SpeechError(f"{name} is named in the CSV but was not uploaded")
+        return uploads[name]
+
+    return parse_set(table.getvalue().decode("utf-8", errors="replace"), uploaded, table.name)
+
+
 def show_voices(results: Sequence[SpeechResult]) -> None:
     """Each voice with a player, its figures, and what the bundled listener heard."""
     for column, result in zip(st.columns(len(results)), results, strict=True):
@@ -158,6 +185,20 @@ with listen:
             st.error(plain(str(exc)))
     if "stt-results" in st.session_state:
         show_transcripts(*st.session_state["stt-results"])
+    with st.expander("Evaluate on a labelled set: WER and CER with 95% intervals"):
+        set_models = choose_models("speech-to-text", "Models to evaluate", "set-models")
+        try:
+            items = labelled_set()
+            if st.button("Evaluate", disabled=not (items and set_models), key="set-run") and items:
+                with st.spinner(f"Transcribing {len(items)} files with {len(set_models)} models…"):
+                    st.session_state["set-results"] = evaluate_transcribers(
+                        items, set_models, specs=all_specs, keys=keys, payer=payer()
+                    )
+        except UsageError as exc:  # a bad line or file, a limit: one line, the page goes on
+            st.error(plain(str(exc)))
+        if "set-results" in st.session_state:
+            st.dataframe(st.session_state["set-results"].table_rows(), hide_index=True, key="set-table")
+            st.caption("Means over the files each model answered, with 95% intervals (Student's t); jiwer.")
 
 with speak:
     text = st.text_area("Text to read aloud", value=SAMPLE_TEXT, key="tts-text")

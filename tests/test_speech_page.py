@@ -56,3 +56,14 @@ def test_a_text_is_read_aloud_with_a_player_and_heard_back_and_a_failing_voice_b
     assert "round-trip WER" in " ".join(c.value for c in at.caption)
     # Only the unreachable voice failed, in its own column, with its reason.
     assert [e.value.split(":")[0] for e in at.error] == ["connection"]
+
+
+def test_the_shipped_set_is_evaluated_into_a_table_with_intervals():
+    at = speech_page()
+    assert at.multiselect(key="set-models").value == ["whisper-tiny-en"]
+    at.button(key="set-run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    [table] = at.dataframe
+    row = table.value.iloc[0]
+    assert row["model"] == "whisper-tiny-en" and row["cost (USD)"] == "local" and row["failed"] == "none"
+    assert row["WER"].endswith("%)") or row["WER"].endswith("%")  # a mean, with its interval when n > 1

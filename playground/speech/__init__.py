@@ -24,5 +24,12 @@ __all__, __getattr__ = lazy_exports(
         "DEFAULT_LISTENER": "service",
         "Sample": "samples",
         "load_samples": "samples",
+        "LabelledAudio": "evaluation",
+        "SpeechEvaluation": "evaluation",
+        "TranscriberSummary": "evaluation",
+        "evaluate_transcribers": "evaluation",
+        "read_set": "evaluation",
+        "parse_set": "evaluation",
+        "shipped_set": "evaluation",
     },
 )

@@ -175,7 +175,7 @@ def transcribe_compare(
     payer = payer or SpeechPayer()
     detail = f"{audio.name}, {audio.seconds:,.0f} s, with {len(calls)} model{'s' * (len(calls) > 1)}"
     with payer.admit(calls, detail) as bill:
-        return in_threads(calls, lambda call: _transcribe_one(call, audio, reference, keys, bill))
+        return in_threads(calls, lambda call: transcribe_one(call, audio, reference, keys, bill))
 
 
 def in_threads(calls: Sequence[Priced], work: Callable[[Priced], R]) -> list[R]:
@@ -198,7 +198,7 @@ def _ready(spec: ModelSpec, keys: Keys | None) -> Any:
     return adapter
 
 
-def _transcribe_one(
+def transcribe_one(
     call: Priced, audio: AudioFile, reference: str | None, keys: Keys | None, bill: Bill
 ) -> TranscriptResult:
     """One model's transcript: prepared, timed, charged (it reached the model), scored."""
