@@ -19,6 +19,7 @@ from playground.speech import (
     SpeechPayer,
     SpeechResult,
     TranscriptResult,
+    code_for,
     evaluate_transcribers,
     load_samples,
     normalised,
@@ -76,6 +77,15 @@ def audio_input() -> tuple[bytes, str, str] | None:
         return (upload.getvalue(), upload.name, "") if upload is not None else None
     recording = st.audio_input("Record", key="stt-record")
     return (recording.getvalue(), "recording.wav", "") if recording is not None else None
+
+
+def show_code(models: Sequence[str], given: str) -> None:
+    """ "View code": per model, Python repeating its call (keys from environment variables)."""
+    with st.expander("View code"):
+        st.caption("Keys are read from environment variables; set them before running a snippet.")
+        for key in models:
+            st.markdown(f"**{plain(key)}**")
+            st.code(code_for(all_specs[key], given), language="python")
 
 
 def show_transcripts(results: Sequence[TranscriptResult], reference: str) -> None:
@@ -181,10 +191,12 @@ with listen:
                     audio, chosen, reference or None, specs=all_specs, keys=keys, payer=payer()
                 )
             st.session_state["stt-results"] = (results, reference)
+            st.session_state["stt-code"] = (chosen, given[1])
         except UsageError as exc:  # a bad file, an unknown model, a limit: one line, nothing lost
             st.error(plain(str(exc)))
     if "stt-results" in st.session_state:
         show_transcripts(*st.session_state["stt-results"])
+        show_code(*st.session_state["stt-code"])
     with st.expander("Evaluate on a labelled set: WER and CER with 95% intervals"):
         set_models = choose_models("speech-to-text", "Models to evaluate", "set-models")
         try:
@@ -221,3 +233,4 @@ with speak:
             st.error(plain(str(exc)))
     if "tts-results" in st.session_state:
         show_voices(st.session_state["tts-results"])
+        show_code([r.model for r in st.session_state["tts-results"]], text)

@@ -349,3 +349,27 @@ def test_a_labelled_set_is_evaluated_with_intervals_and_a_failing_model_names_it
     assert cli.exit_code == 0, cli.output
     [line] = [json.loads(x) for x in cli.stdout.splitlines()]
     assert line["wer"]["n"] == len(items) and line["failed"] == []
+
+
+def test_view_code_for_speech_runs_as_shown_local_and_hosted(scripted, tmp_path):
+    from playground.speech import code_for
+    from tests.test_snippets import run_python
+
+    specs = load_specs()
+    sample = load_samples()[3]
+    (tmp_path / "my recording.wav").write_bytes(sample.wav)
+    heard = run_python(code_for(specs["whisper-tiny-en"], "my recording.wav"), tmp_path)
+    assert sample.sentence.split()[1].lower() in heard.lower()  # the bundled model, offline, as in the app
+    run_python(code_for(specs["piper-joe"], "A short line."), tmp_path)
+    assert (tmp_path / "speech.wav").read_bytes()[:4] == b"RIFF"
+
+    env = {KEY_ENV: "sk-snippet-speech-0000"}
+    stt = hosted(scripted, "hosted-stt", "speech-to-text", "audio~text=as_the_server_heard_it")
+    code = code_for(stt, "my recording.wav")
+    assert "sk-snippet" not in code and KEY_ENV in code
+    assert run_python(code, tmp_path, env).strip() == "as the server heard it"
+    (tmp_path / "speech.wav").unlink()
+    run_python(code_for(hosted(scripted, "hosted-tts", "text-to-speech", "audio"), "Hello."), tmp_path, env)
+    assert (tmp_path / "speech.wav").read_bytes()[:4] == b"RIFF"
+    sent = [r for r in scripted.requests if "/audio/" in r["path"]][-2:]
+    assert all(r["headers"].get("authorization") == "Bearer sk-snippet-speech-0000" for r in sent)

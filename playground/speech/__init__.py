@@ -21,6 +21,7 @@ __all__, __getattr__ = lazy_exports(
         "TranscriptResult": "service",
         "speak_compare": "service",
         "transcribe_compare": "service",
+        "code_for": "service",
         "DEFAULT_LISTENER": "service",
         "Sample": "samples",
         "load_samples": "samples",

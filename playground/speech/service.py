@@ -20,13 +20,14 @@ from playground.core.errors import UsageError
 from playground.core.results import CallError, RunResult
 from playground.core.specs import ModelSpec, load_specs
 from playground.engine.pricing import cost_source, speech_cost_of
-from playground.engine.registry import Keys, build_provider
+from playground.engine.registry import Keys, build_provider, call_target
 from playground.hosting.billing import Bill
 from playground.speech.audio_input import AudioFile
 from playground.speech.billing import Priced, SpeechPayer
 from playground.speech.scoring import Accuracy, accuracy
-from providers.base import Speaker, Speech, Transcriber
+from providers.base import ChatRequest, Speaker, Speech, Transcriber
 from providers.errors import ProviderError
+from providers.table import adapter_for
 
 DEFAULT_LISTENER = "whisper-tiny-en"  # the bundled model that hears each voice (round-trip intelligibility)
 MAX_SPEECH_CHARS = 4_096  # OpenAI's limit for one speech call; Piper would take more, slowly
@@ -317,3 +318,11 @@ def _hear(ear: ModelSpec, speech: Speech, voice: str, bill: Bill) -> str | None:
     cost, source = speech_cost_of(ear, audio_seconds=speech.seconds)
     bill.charge(_ledger_call(ear, heard or "", time.perf_counter() - began, cost, source, error, None))
     return heard
+
+
+def code_for(spec: ModelSpec, given: str) -> str:
+    """Ready-to-run Python repeating one speech call ("View code"): `given` is the file transcribed (its
+    name) or the text read aloud. Keys are environment variable references, never keys."""
+    return (
+        adapter_for(spec.provider, spec.task).snippet(call_target(spec), ChatRequest(raw_text=given)).python
+    )
