@@ -43,13 +43,19 @@ class OpenAIProvider:
     @classmethod
     def snippet(cls, target: CallTarget, request: ChatRequest) -> Snippet:
         """The `openai` SDK (any OpenAI-compatible base URL) and curl."""
-        key = f"os.environ[{target.key_env!r}]" if target.key_env else '"none"'
-        base = f", base_url={target.base_url!r}" if target.base_url else ""
-        head = f"import os\nfrom openai import OpenAI\n\nclient = OpenAI(api_key={key}{base})\n"
+        head = cls.snippet_client(target)
         url = (target.base_url or "https://api.openai.com/v1").rstrip("/")
         url += "/completions" if request.is_completion else "/chat/completions"
         auth = f'-H "Authorization: Bearer ${target.key_env}"' if target.key_env else ""
         return Snippet(head + _openai_call(target, request), curl_text(url, auth, _payload(target, request)))
+
+    @classmethod
+    def snippet_client(cls, target: CallTarget) -> str:
+        """Python that builds the SDK client for `target` (its key from the environment): the head of
+        every snippet of this provider, chat or speech."""
+        key = f"os.environ[{target.key_env!r}]" if target.key_env else '"none"'
+        base = f", base_url={target.base_url!r}" if target.base_url else ""
+        return f"import os\nfrom openai import OpenAI\n\nclient = OpenAI(api_key={key}{base})\n"
 
     def __init__(
         self,
@@ -242,19 +248,23 @@ class AzureOpenAIProvider(OpenAIProvider):
     def snippet(cls, target: CallTarget, request: ChatRequest) -> Snippet:
         """The `openai` SDK's AzureOpenAI client and curl; endpoint and key from the environment."""
         version = target.api_version or DEFAULT_AZURE_API_VERSION
-        key_env, endpoint_env = (
-            target.key_env or "AZURE_OPENAI_API_KEY",
-            target.endpoint_env or "AZURE_OPENAI_ENDPOINT",
-        )
-        head = (
-            "import os\nfrom openai import AzureOpenAI\n\nclient = AzureOpenAI(\n"
-            f"    api_key=os.environ[{key_env!r}],\n    azure_endpoint=os.environ[{endpoint_env!r}],\n"
-            f"    api_version={version!r},\n)\n"
-        )
+        key_env, endpoint_env = _azure_envs(target)
+        head = cls.snippet_client(target)
         path = f"/openai/deployments/{target.model}/chat/completions?api-version={version}"
         payload = {"messages": request.openai_messages(), **request.sampling()}
         curl = curl_text(path, f'-H "api-key: ${key_env}"', payload, base_env=endpoint_env)
         return Snippet(head + _openai_call(target, request), curl)
+
+    @classmethod
+    def snippet_client(cls, target: CallTarget) -> str:
+        """Python that builds the AzureOpenAI client for `target`: endpoint and key from the environment."""
+        version = target.api_version or DEFAULT_AZURE_API_VERSION
+        key_env, endpoint_env = _azure_envs(target)
+        return (
+            "import os\nfrom openai import AzureOpenAI\n\nclient = AzureOpenAI(\n"
+            f"    api_key=os.environ[{key_env!r}],\n    azure_endpoint=os.environ[{endpoint_env!r}],\n"
+            f"    api_version={version!r},\n)\n"
+        )
 
     def __init__(
         self,
@@ -319,3 +329,8 @@ def _payload(target: CallTarget, request: ChatRequest) -> dict[str, Any]:
     else:
         body["messages"] = request.openai_messages()
     return body
+
+
+def _azure_envs(target: CallTarget) -> tuple[str, str]:
+    """The variables holding an Azure model's key and endpoint."""
+    return target.key_env or "AZURE_OPENAI_API_KEY", target.endpoint_env or "AZURE_OPENAI_ENDPOINT"

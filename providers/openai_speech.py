@@ -46,11 +46,9 @@ class _Transcribing:
 
     @classmethod
     def snippet(cls, target: CallTarget, request: ChatRequest) -> Snippet:
-        """The SDK call transcribing a file."""
-        python = (
-            "import os\nfrom openai import OpenAI\n\n"
-            f"client = OpenAI(api_key=os.environ[{(target.key_env or 'OPENAI_API_KEY')!r}])\n"
-            "with open('speech.wav', 'rb') as audio:\n"
+        """The SDK call transcribing a file (`request.raw_text`: the file's name; else speech.wav)."""
+        python = cls.snippet_client(target) + (  # type: ignore[attr-defined]
+            f"with open({(request.raw_text or 'speech.wav')!r}, 'rb') as audio:\n"
             f"    print(client.audio.transcriptions.create(model={target.model!r}, file=audio).text)\n"
         )
         return Snippet(python, None)
@@ -91,9 +89,7 @@ class _Speaking:
     def snippet(cls, target: CallTarget, request: ChatRequest) -> Snippet:
         """The SDK call writing the speech to a file."""
         text = request.raw_text or (request.messages[-1].content if request.messages else "")
-        python = (
-            "import os\nfrom openai import OpenAI\n\n"
-            f"client = OpenAI(api_key=os.environ[{(target.key_env or 'OPENAI_API_KEY')!r}])\n"
+        python = cls.snippet_client(target) + (  # type: ignore[attr-defined]
             f"speech = client.audio.speech.create(model={target.model!r}, voice={DEFAULT_VOICE!r}, "
             f"input={text!r}, response_format='wav')\n"
             "speech.write_to_file('speech.wav')\n"

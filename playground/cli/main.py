@@ -31,7 +31,7 @@ from playground.cli.embeddings import embeddings_app
 from playground.cli.evaluate import eval_command
 from playground.cli.images import describe_command, paint_command
 from playground.cli.serve import serve_command
-from playground.cli.speech import speak_command, transcribe_command
+from playground.cli.speech import speak_command, transcribe_command, transcribe_eval_command
 from playground.cli.tables import print_table
 from playground.cli.worker import worker_command
 from playground.compare.conversation import Conversation
@@ -56,6 +56,7 @@ app.add_typer(arena_app, name="arena")
 app.command("ask", cls=Command)(ask_command)
 app.command("transcribe", cls=Command)(transcribe_command)
 app.command("speak", cls=Command)(speak_command)
+app.command("transcribe-eval", cls=Command)(transcribe_eval_command)
 app.command("describe", cls=Command)(describe_command)
 app.command("paint", cls=Command)(paint_command)
 app.command(

@@ -18,6 +18,14 @@ from playground.core.errors import UsageError
 from playground.core.specs import SpecError, load_specs
 from playground.speech.audio_input import read_audio
 from playground.speech.billing import SpeechPayer
+from playground.speech.evaluation import (
+    Estimate,
+    SpeechEvaluation,
+    TranscriberSummary,
+    evaluate_transcribers,
+    read_set,
+    shipped_set,
+)
 from playground.speech.service import SpeechResult, TranscriptResult, speak_compare, transcribe_compare
 from playground.storage.runs import Store
 
@@ -165,3 +173,65 @@ def _print_speech(results: list[SpeechResult], written: dict[str, str]) -> None:
         out.print(f"{r.model} heard as: {r.heard if r.heard is not None else '(not heard)'}", markup=False)
         if r.model in written:
             out.print(f"  written to {written[r.model]}", markup=False)
+
+
+def transcribe_eval_command(
+    labelled: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[CSV]",
+            help="A CSV with columns file and reference, its audio files beside it (default: the shipped "
+            "samples, synthetic speech).",
+        ),
+    ] = None,
+    model: ModelKeys = (),
+    models_file: ModelsFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """Evaluate each -m speech-to-text model on a labelled set: mean WER and CER with 95% intervals,
+    median real-time factor, the set's cost, and the files a model failed."""
+    try:
+        specs = load_specs(models_file)
+        items = read_set(labelled) if labelled is not None else shipped_set()
+        result = evaluate_transcribers(items, model, specs=specs, payer=SpeechPayer(store=Store()))
+    except OSError as exc:
+        raise fail_usage(f"cannot read {labelled}: {exc.strerror}") from exc
+    except (SpecError, UsageError) as exc:
+        raise fail_usage(str(exc)) from exc
+    if as_json:
+        for summary in result.summaries:
+            print(json.dumps(_summary_json(summary)))
+    else:
+        _print_evaluation(result, len(items))
+    raise typer.Exit(EXIT_OK if not any(s.failed for s in result.summaries) else EXIT_FAILED)
+
+
+def _summary_json(summary: TranscriberSummary) -> dict[str, object]:
+    """One model's figures over the set, JSON-ready (money as a decimal string)."""
+
+    def estimate(value: Estimate | None) -> dict[str, object] | None:
+        return (
+            None
+            if value is None
+            else {"mean": value.mean, "low": value.low, "high": value.high, "n": value.n}
+        )
+
+    return {
+        "model": summary.model,
+        "wer": estimate(summary.wer),
+        "cer": estimate(summary.cer),
+        "rtf_p50": summary.rtf_p50,
+        "cost_usd": None if summary.cost_usd is None else str(summary.cost_usd),
+        "cost_source": summary.cost_source,
+        "failed": list(summary.failed),
+    }
+
+
+def _print_evaluation(result: SpeechEvaluation, files: int) -> None:
+    """One row per model: WER and CER with their intervals, speed, cost, failures."""
+    out.print(f"{files} files; WER and CER: means with 95% intervals (Student's t)", markup=False)
+    rows = result.table_rows()
+    headers = list(rows[0]) if rows else []
+    print_table(
+        out, headers, [list(r.values()) for r in rows], keys=["model"], rank=["WER", "CER", "RTF p50"]
+    )

@@ -1,9 +1,11 @@
-"""Order statistics of measured figures (shared by comparisons and evaluations)."""
+"""Order statistics of measured figures, and means with 95% intervals (shared by comparisons, evaluations
+and speech evaluations)."""
 
 from __future__ import annotations
 
+import math
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -28,3 +30,27 @@ def spread(values: Iterable[float]) -> Spread | None:
         return Spread(1, only, only, only, only)
     p90 = statistics.quantiles(data, n=10, method="inclusive")[8]
     return Spread(len(data), data[0], statistics.median(data), p90, data[-1])
+
+
+def mean_ci95(
+    values: Sequence[float], *, graded: bool = False
+) -> tuple[float | None, float | None, float | None]:
+    """Mean and its 95% confidence interval (scipy); no interval from one value.
+
+    Pass/fail scores (every value 0 or 1) get the Wilson score interval for a proportion, which stays
+    honest for small n and for all-pass or all-fail runs (a t-interval would collapse to a point);
+    graded scores get Student's t. `graded`: the values are rates, never pass/fail, even when every one
+    is 0 or 1 (a word error rate of 0 on every file).
+    """
+    if not values:
+        return None, None, None
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return mean, None, None
+    from scipy import stats
+
+    if not graded and all(v in (0.0, 1.0) for v in values):
+        interval = stats.binomtest(int(sum(values)), len(values)).proportion_ci(0.95, method="wilson")
+        return mean, float(interval.low), float(interval.high)
+    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return mean, max(0.0, mean - float(half)), min(1.0, mean + float(half))

@@ -6,7 +6,7 @@ A candidate embeds every chunk of the collection (that is its latency and cost f
 under a name of this comparison's own beside the collection's, searched by the database on the one vector
 path (`CollectionStore.search`: sqlite-vec or pgvector), and deleted when it ends: the collection's own
 vectors are never read or written. Metrics come from ir-measures (pytrec_eval); intervals from
-`evals.summary.mean_ci95` (Wilson for pass/fail values, Student's t otherwise), as Evaluate's.
+`core.stats.mean_ci95` (Wilson for pass/fail values, Student's t otherwise), as Evaluate's.
 
 Relevance is judged at the level the gold is given: a gold file is found by any of its chunks, a gold chunk
 only by itself. A chunk's file counts once, at its best rank (the file's later chunks are not found again),
@@ -27,6 +27,7 @@ import numpy as np
 
 from playground.core.errors import UsageError
 from playground.core.specs import ModelSpec
+from playground.core.stats import mean_ci95
 from playground.evals.questions import (
     GeneratedQuestions,
     GoldQuestion,
@@ -36,7 +37,6 @@ from playground.evals.questions import (
     generate_questions,
     parse_questions,
 )
-from playground.evals.summary import mean_ci95
 from playground.rag.embedding import EmbedRun, embed_texts, embedding_model
 from playground.rag.library import Library, bm25_index, bm25_ranking
 from playground.storage.vectors import Collection, CollectionStore, StoredChunk

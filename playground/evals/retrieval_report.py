@@ -8,7 +8,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from playground.evals.summary import mean_ci95
+from playground.core.stats import mean_ci95
 from playground.storage.evals import Cell, StoredEval
 
 GOLD_SEPARATOR = "|"

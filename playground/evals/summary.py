@@ -3,14 +3,12 @@ errors, latency and spend; plus a one-line reading of which model is ahead and b
 
 from __future__ import annotations
 
-import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from playground.core.stats import spread
+from playground.core.stats import mean_ci95, spread
 from playground.storage.evals import Arm, Cell
 
 
@@ -62,27 +60,6 @@ class ModelSummary:
             "model_key": self.model_key or self.model,
             "shots": self.shots,
         }
-
-
-def mean_ci95(values: Sequence[float]) -> tuple[float | None, float | None, float | None]:
-    """Mean and its 95% confidence interval (scipy); no interval from one value.
-
-    Pass/fail scores (every value 0 or 1) get the Wilson score interval for a proportion, which stays
-    honest for small n and for all-pass or all-fail runs (a t-interval would collapse to a point);
-    graded scores get Student's t.
-    """
-    if not values:
-        return None, None, None
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return mean, None, None
-    from scipy import stats
-
-    if all(v in (0.0, 1.0) for v in values):
-        interval = stats.binomtest(int(sum(values)), len(values)).proportion_ci(0.95, method="wilson")
-        return mean, float(interval.low), float(interval.high)
-    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
-    return mean, max(0.0, mean - float(half)), min(1.0, mean + float(half))
 
 
 def _sum_money(values: Sequence[Decimal | None]) -> Decimal | None:

@@ -20,13 +20,14 @@ from playground.core.errors import UsageError
 from playground.core.results import CallError, RunResult
 from playground.core.specs import ModelSpec, load_specs
 from playground.engine.pricing import cost_source, speech_cost_of
-from playground.engine.registry import Keys, build_provider
+from playground.engine.registry import Keys, build_provider, call_target
 from playground.hosting.billing import Bill
 from playground.speech.audio_input import AudioFile
 from playground.speech.billing import Priced, SpeechPayer
 from playground.speech.scoring import Accuracy, accuracy
-from providers.base import Speaker, Speech, Transcriber
+from providers.base import ChatRequest, Speaker, Speech, Transcriber
 from providers.errors import ProviderError
+from providers.table import adapter_for
 
 DEFAULT_LISTENER = "whisper-tiny-en"  # the bundled model that hears each voice (round-trip intelligibility)
 MAX_SPEECH_CHARS = 4_096  # OpenAI's limit for one speech call; Piper would take more, slowly
@@ -175,7 +176,7 @@ def transcribe_compare(
     payer = payer or SpeechPayer()
     detail = f"{audio.name}, {audio.seconds:,.0f} s, with {len(calls)} model{'s' * (len(calls) > 1)}"
     with payer.admit(calls, detail) as bill:
-        return in_threads(calls, lambda call: _transcribe_one(call, audio, reference, keys, bill))
+        return in_threads(calls, lambda call: transcribe_one(call, audio, reference, keys, bill))
 
 
 def in_threads(calls: Sequence[Priced], work: Callable[[Priced], R]) -> list[R]:
@@ -198,7 +199,7 @@ def _ready(spec: ModelSpec, keys: Keys | None) -> Any:
     return adapter
 
 
-def _transcribe_one(
+def transcribe_one(
     call: Priced, audio: AudioFile, reference: str | None, keys: Keys | None, bill: Bill
 ) -> TranscriptResult:
     """One model's transcript: prepared, timed, charged (it reached the model), scored."""
@@ -317,3 +318,11 @@ def _hear(ear: ModelSpec, speech: Speech, voice: str, bill: Bill) -> str | None:
     cost, source = speech_cost_of(ear, audio_seconds=speech.seconds)
     bill.charge(_ledger_call(ear, heard or "", time.perf_counter() - began, cost, source, error, None))
     return heard
+
+
+def code_for(spec: ModelSpec, given: str) -> str:
+    """Ready-to-run Python repeating one speech call ("View code"): `given` is the file transcribed (its
+    name) or the text read aloud. Keys are environment variable references, never keys."""
+    return (
+        adapter_for(spec.provider, spec.task).snippet(call_target(spec), ChatRequest(raw_text=given)).python
+    )

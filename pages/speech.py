@@ -1,0 +1,236 @@
+"""Speech: one recording transcribed by several speech-to-text models, or one text read aloud by several
+voices, side by side with their figures (seconds, real-time factor, WER/CER or round-trip intelligibility,
+cost), on the bundled offline models and hosted ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+
+from pages.common.ui import current_user, gate, keyring, page_shell, shared_store, specs
+from playground.compare import word_diff_markdown
+from playground.core import UsageError, plain
+from playground.engine import usability
+from playground.speech import (
+    DEFAULT_LISTENER,
+    LabelledAudio,
+    SpeechError,
+    SpeechPayer,
+    SpeechResult,
+    TranscriptResult,
+    code_for,
+    evaluate_transcribers,
+    load_samples,
+    normalised,
+    parse_set,
+    read_audio,
+    shipped_set,
+    speak_compare,
+    transcribe_compare,
+)
+
+page_shell("pages/speech.py")
+
+AUDIO_TYPES = ["wav", "mp3", "flac", "ogg", "webm", "m4a"]
+SOURCES = ("A shipped sample", "Upload a file", "Record in the browser")
+SET_SOURCES = ("The shipped samples", "Upload files and a CSV")
+SAMPLE_TEXT = "The quick brown fox jumps over the lazy dog, then naps in the afternoon sun."
+
+all_specs = specs()
+keys = keyring()
+
+
+def choose_models(task: str, label: str, key: str) -> list[str]:
+    """A multiselect of the models of `task`; the usable local ones start chosen."""
+    options = sorted(k for k, s in all_specs.items() if s.task == task)
+    usable = {k: usability(all_specs[k], keys) for k in options}
+
+    def name(k: str) -> str:
+        ok, why = usable[k]
+        return f"{all_specs[k].provider} · {k}" + ("" if ok else f" — unusable: {why}")
+
+    start = [k for k in options if all_specs[k].is_local and usable[k][0]]
+    return st.multiselect(label, options, default=start, format_func=name, key=key)
+
+
+def payer() -> SpeechPayer:
+    """This session's user pays, admitted by the server's gate, in the shared ledger."""
+    return SpeechPayer(current_user(), shared_store(), gate())
+
+
+def audio_input() -> tuple[bytes, str, str] | None:
+    """The recording to transcribe (bytes, its name) and what is said in it, if known."""
+    source = st.radio("Audio", SOURCES, horizontal=True, key="stt-source")
+    if source == SOURCES[0]:
+        samples = {s.name: s for s in load_samples()}
+        name = st.selectbox(
+            "Sample (read by the bundled Piper voice)",
+            list(samples),
+            format_func=lambda n: f"{n}: {samples[n].sentence}",
+            key="stt-sample",
+        )
+        st.caption("Synthetic speech is clean and evenly paced: it flatters speech-to-text models.")
+        return samples[name].wav, name, samples[name].sentence
+    if source == SOURCES[1]:
+        upload = st.file_uploader("Audio file", type=AUDIO_TYPES, key="stt-upload")
+        return (upload.getvalue(), upload.name, "") if upload is not None else None
+    recording = st.audio_input("Record", key="stt-record")
+    return (recording.getvalue(), "recording.wav", "") if recording is not None else None
+
+
+def show_code(models: Sequence[str], given: str) -> None:
+    """ "View code": per model, Python repeating its call (keys from environment variables)."""
+    with st.expander("View code"):
+        st.caption("Keys are read from environment variables; set them before running a snippet.")
+        for key in models:
+            st.markdown(f"**{plain(key)}**")
+            st.code(code_for(all_specs[key], given), language="python")
+
+
+def show_transcripts(results: Sequence[TranscriptResult], reference: str) -> None:
+    """Each model's transcript with its figures, and its word diff against the reference."""
+    for column, result in zip(st.columns(len(results)), results, strict=True):
+        with column:
+            st.markdown(f"**{plain(result.model)}**")
+            if not result.ok:
+                st.error(plain(str(result.error)))
+                continue
+            st.text(result.text or "(nothing heard)")
+            st.caption(plain(transcript_figures(result)))
+            if reference and result.accuracy is not None:
+                st.markdown(word_diff_markdown(normalised(reference), normalised(result.text)))
+    if reference:
+        st.caption("Diff against the reference, both normalised: ~~missed~~, **added** words.")
+
+
+def transcript_figures(result: TranscriptResult) -> str:
+    """One line of a transcript's figures, each with where it comes from."""
+    parts = [f"{result.seconds:.2f} s" if result.seconds is not None else "time n/a"]
+    if result.rtf is not None:
+        parts.append(f"RTF {result.rtf:.3f} (seconds of work per second of audio)")
+    if result.accuracy is not None:
+        parts.append(f"WER {result.accuracy.wer:.1%} · CER {result.accuracy.cer:.1%} (jiwer)")
+    parts.append(money(result.cost_usd, result.cost_source))
+    return " · ".join(parts)
+
+
+def labelled_set() -> list[LabelledAudio] | None:
+    """The set to evaluate on: the shipped samples, or uploaded files with a CSV naming what each says
+    (None until both are given). SpeechError names a line or file that cannot be used."""
+    shipped = st.radio("Set", SET_SOURCES, horizontal=True, key="set-source") == SET_SOURCES[0]
+    if shipped:
+        st.caption("Six sentences read by the bundled voice: synthetic speech flatters speech-to-text.")
+        return shipped_set()
+    files = st.file_uploader("Audio files", type=AUDIO_TYPES, accept_multiple_files=True, key="set-files")
+    table = st.file_uploader("CSV with columns file and reference", type=["csv"], key="set-csv")
+    if not files or table is None:
+        return None
+    uploads = {f.name: f.getvalue() for f in files}
+
+    def uploaded(name: str) -> bytes:
+        if name not in uploads:
+            raise SpeechError(f"{name} is named in the CSV but was not uploaded")
+        return uploads[name]
+
+    return parse_set(table.getvalue().decode("utf-8", errors="replace"), uploaded, table.name)
+
+
+def show_voices(results: Sequence[SpeechResult]) -> None:
+    """Each voice with a player, its figures, and what the bundled listener heard."""
+    for column, result in zip(st.columns(len(results)), results, strict=True):
+        with column:
+            st.markdown(f"**{plain(result.model)}**")
+            if not result.ok or result.speech is None:
+                st.error(plain(str(result.error)))
+                continue
+            st.audio(result.speech.wav, format="audio/wav")  # bytes the server holds: no URL is fetched
+            st.caption(plain(voice_figures(result)))
+            if result.heard is not None:
+                st.text(f"Heard as: {result.heard}")
+
+
+def voice_figures(result: SpeechResult) -> str:
+    """One line of a voice's figures, each with where it comes from."""
+    parts = [f"{result.seconds:.2f} s for {result.audio_seconds:.1f} s of audio"]
+    if result.rtf is not None:
+        parts.append(f"RTF {result.rtf:.3f}")
+    if result.intelligibility is not None:
+        parts.append(f"round-trip WER {result.intelligibility.wer:.1%} ({DEFAULT_LISTENER}, jiwer)")
+    parts.append(money(result.cost_per_1k_chars, result.cost_source, "per 1,000 characters"))
+    return " · ".join(parts)
+
+
+def money(value: object, source: str, per: str = "") -> str:
+    """A cost with its source: never $0 for a model without a price."""
+    if value is None:
+        return "local (no price)" if source == "local" else f"cost unknown ({source})"
+    return f"${value:.6f}{' ' + per if per else ''} ({source})"
+
+
+st.title("Speech")
+st.caption(
+    "Compare speech models on one input. The bundled Whisper tiny.en and Piper voice run offline with no "
+    "key; hosted ones need their key (Settings)."
+)
+listen, speak = st.tabs(["Speech to text", "Text to speech"])
+
+with listen:
+    given = audio_input()
+    reference = st.text_area(
+        "Reference (what is said, optional: gives WER and CER)",
+        value=given[2] if given else "",
+        key=f"stt-reference-{given[1] if given else ''}",
+    )
+    chosen = choose_models("speech-to-text", "Speech-to-text models", "stt-models")
+    if st.button("Transcribe", type="primary", disabled=not (given and chosen), key="stt-run"):
+        try:
+            audio = read_audio(given[0], given[1])
+            with st.spinner("Transcribing…"):
+                results = transcribe_compare(
+                    audio, chosen, reference or None, specs=all_specs, keys=keys, payer=payer()
+                )
+            st.session_state["stt-results"] = (results, reference)
+            st.session_state["stt-code"] = (chosen, given[1])
+        except UsageError as exc:  # a bad file, an unknown model, a limit: one line, nothing lost
+            st.error(plain(str(exc)))
+    if "stt-results" in st.session_state:
+        show_transcripts(*st.session_state["stt-results"])
+        show_code(*st.session_state["stt-code"])
+    with st.expander("Evaluate on a labelled set: WER and CER with 95% intervals"):
+        set_models = choose_models("speech-to-text", "Models to evaluate", "set-models")
+        try:
+            items = labelled_set()
+            if st.button("Evaluate", disabled=not (items and set_models), key="set-run") and items:
+                with st.spinner(f"Transcribing {len(items)} files with {len(set_models)} models…"):
+                    st.session_state["set-results"] = evaluate_transcribers(
+                        items, set_models, specs=all_specs, keys=keys, payer=payer()
+                    )
+        except UsageError as exc:  # a bad line or file, a limit: one line, the page goes on
+            st.error(plain(str(exc)))
+        if "set-results" in st.session_state:
+            st.dataframe(st.session_state["set-results"].table_rows(), hide_index=True, key="set-table")
+            st.caption("Means over the files each model answered, with 95% intervals (Student's t); jiwer.")
+
+with speak:
+    text = st.text_area("Text to read aloud", value=SAMPLE_TEXT, key="tts-text")
+    voices = choose_models("text-to-speech", "Text-to-speech models", "tts-models")
+    round_trip = st.checkbox(
+        f"Round trip: {DEFAULT_LISTENER} transcribes each voice (WER against the text)", True, key="tts-rt"
+    )
+    if st.button("Read aloud", type="primary", disabled=not (text.strip() and voices), key="tts-run"):
+        try:
+            with st.spinner("Reading aloud…"):
+                st.session_state["tts-results"] = speak_compare(
+                    text,
+                    voices,
+                    specs=all_specs,
+                    keys=keys,
+                    payer=payer(),
+                    listener=DEFAULT_LISTENER if round_trip else None,
+                )
+        except UsageError as exc:
+            st.error(plain(str(exc)))
+    if "tts-results" in st.session_state:
+        show_voices(st.session_state["tts-results"])
+        show_code([r.model for r in st.session_state["tts-results"]], text)
