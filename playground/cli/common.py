@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Annotated
 
@@ -91,3 +92,20 @@ MaxTokens = Annotated[
     int, typer.Option("--max-tokens", min=1, metavar="N", help="Most tokens one answer may have.")
 ]
 AsJson = Annotated[bool, typer.Option("--json", metavar="", help="JSON lines instead of tables.")]
+
+
+def figure_cell(value: float | None, digits: int = 2) -> str:
+    """A measured figure as a table cell ("–" when there is none)."""
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def money_cell(value: object, source: str) -> str:
+    """A cost cell: local models cost nothing to call (never shown as $0), unknown ones are a dash."""
+    if source == "local":
+        return "local"
+    return "–" if value is None else f"${value}"
+
+
+def file_stem(key: str) -> str:
+    """A model key as a file name inside the folder: a models file's key may hold any character."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", key).lstrip(".") or "model"

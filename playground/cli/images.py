@@ -11,8 +11,17 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from playground.cli.common import EXIT_FAILED, EXIT_OK, AsJson, ModelKeys, ModelsFile, fail_usage
-from playground.cli.speech import _figure, _file_stem, _money
+from playground.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    AsJson,
+    ModelKeys,
+    ModelsFile,
+    fail_usage,
+    figure_cell,
+    file_stem,
+    money_cell,
+)
 from playground.cli.tables import print_table
 from playground.core.errors import UsageError
 from playground.core.results import RunResult
@@ -62,11 +71,11 @@ def _print_answers(results: list[RunResult], heading: str) -> None:
     rows = [
         [
             r.model,
-            _figure(r.ttft_s),
-            _figure(r.total_s),
+            figure_cell(r.ttft_s),
+            figure_cell(r.total_s),
             "–" if r.input_tokens is None else str(r.input_tokens),
             "–" if r.output_tokens is None else str(r.output_tokens),
-            _money(r.cost_usd, r.cost_source),
+            money_cell(r.cost_usd, r.cost_source),
             r.cost_source,
         ]
         for r in results
@@ -118,7 +127,7 @@ def _write(folder: Path, results: list[PaintResult]) -> dict[str, str]:
         folder.mkdir(parents=True, exist_ok=True)
         for result in results:
             if result.picture is not None:
-                path = folder / f"{_file_stem(result.model)}.{_SUFFIX.get(result.picture.mime, 'img')}"
+                path = folder / f"{file_stem(result.model)}.{_SUFFIX.get(result.picture.mime, 'img')}"
                 path.write_bytes(result.picture.data)
                 written[result.model] = str(path)
     except OSError as exc:
@@ -132,9 +141,9 @@ def _print_pictures(results: list[PaintResult], written: dict[str, str]) -> None
     rows = [
         [
             r.model,
-            _figure(r.seconds),
+            figure_cell(r.seconds),
             f"{r.picture.width}x{r.picture.height}" if r.picture else "–",
-            _money(r.cost_usd, r.cost_source),
+            money_cell(r.cost_usd, r.cost_source),
             r.cost_source,
         ]
         for r in results

@@ -4,7 +4,6 @@ service (the same one a page will use)."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +11,17 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from playground.cli.common import EXIT_FAILED, EXIT_OK, AsJson, ModelKeys, ModelsFile, fail_usage
+from playground.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    AsJson,
+    ModelKeys,
+    ModelsFile,
+    fail_usage,
+    figure_cell,
+    file_stem,
+    money_cell,
+)
 from playground.cli.tables import print_table
 from playground.core.errors import UsageError
 from playground.core.specs import SpecError, load_specs
@@ -31,17 +40,6 @@ from playground.storage.runs import Store
 
 out = Console()
 err = Console(stderr=True)
-
-
-def _figure(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _money(value: object, source: str) -> str:
-    """A cost cell: local models cost nothing to call (never shown as $0), unknown ones are a dash."""
-    if source == "local":
-        return "local"
-    return "–" if value is None else f"${value}"
 
 
 def transcribe_command(
@@ -82,11 +80,11 @@ def _print_transcripts(results: list[TranscriptResult], audio_seconds: float) ->
     rows = [
         [
             r.model,
-            _figure(r.seconds),
-            _figure(r.rtf, 3),
-            _figure(r.accuracy.wer if r.accuracy else None, 3),
-            _figure(r.accuracy.cer if r.accuracy else None, 3),
-            _money(r.cost_usd, r.cost_source),
+            figure_cell(r.seconds),
+            figure_cell(r.rtf, 3),
+            figure_cell(r.accuracy.wer if r.accuracy else None, 3),
+            figure_cell(r.accuracy.cer if r.accuracy else None, 3),
+            money_cell(r.cost_usd, r.cost_source),
             r.cost_source,
         ]
         for r in results
@@ -128,11 +126,6 @@ def speak_command(
     raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
 
 
-def _file_stem(key: str) -> str:
-    """A model key as a file name inside the folder: a models file's key may hold any character."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", key).lstrip(".") or "model"
-
-
 def _write(folder: Path, results: list[SpeechResult]) -> dict[str, str]:
     """Each reading as <folder>/<model>.wav; the paths written, by model."""
     written = {}
@@ -140,7 +133,7 @@ def _write(folder: Path, results: list[SpeechResult]) -> dict[str, str]:
         folder.mkdir(parents=True, exist_ok=True)
         for result in results:
             if result.speech is not None:
-                path = folder / f"{_file_stem(result.model)}.wav"
+                path = folder / f"{file_stem(result.model)}.wav"
                 path.write_bytes(result.speech.wav)
                 written[result.model] = str(path)
     except OSError as exc:
@@ -154,11 +147,11 @@ def _print_speech(results: list[SpeechResult], written: dict[str, str]) -> None:
     rows = [
         [
             r.model,
-            _figure(r.seconds),
-            _figure(r.audio_seconds),
-            _figure(r.rtf, 3),
-            _figure(r.intelligibility.wer if r.intelligibility else None, 3),
-            _money(r.cost_per_1k_chars, r.cost_source),
+            figure_cell(r.seconds),
+            figure_cell(r.audio_seconds),
+            figure_cell(r.rtf, 3),
+            figure_cell(r.intelligibility.wer if r.intelligibility else None, 3),
+            money_cell(r.cost_per_1k_chars, r.cost_source),
             r.cost_source,
         ]
         for r in results

@@ -3,13 +3,17 @@ Gate as one run and each charged to its user in the usage ledger as it ends."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from playground.core.policy import LOCAL_USER, User
 from playground.core.results import RunResult
-from playground.hosting.gate import Ask, Gate, Ticket
+from playground.core.specs import ModelSpec
+from playground.hosting.gate import Ask, Gate, Ticket, What, default_gate
 
 if TYPE_CHECKING:
     from playground.storage.runs import Store
@@ -58,3 +62,44 @@ class Bill:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class Priced:
+    """One model's call as admitted: its spec and the most it may cost (None: no known price)."""
+
+    spec: ModelSpec
+    max_cost_usd: Decimal | None
+
+
+@dataclass(frozen=True)
+class CallPayer:
+    """Who pays for a comparison of single calls (speech, images): `user`, in `store`'s usage ledger as
+    `kind` for `ref_id`; the hosted calls are first admitted by `gate` (default: the process's one) as
+    one run. Each kind of call has its subclass, which sets `kind`."""
+
+    user: User = LOCAL_USER
+    store: Store | None = None
+    gate: Gate | None = None
+    ref_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    kind: What = "comparison"
+
+    def admit(self, calls: Sequence[Priced], detail: str, max_tokens: int = 0) -> Bill:
+        """A bill for these calls. The hosted ones' maximum cost is checked against the user's limits and
+        held until the bill is closed: LimitExceededError, naming the limit, before anything is sent.
+        Local models cost nothing and need no admission."""
+        gate = self.gate or default_gate()
+        hosted = [call for call in calls if not call.spec.is_local]
+        ask = None
+        if hosted and gate.policy.enabled:
+            known = [call.max_cost_usd for call in hosted if call.max_cost_usd is not None]
+            ask = Ask(
+                what=self.kind,
+                calls=len(hosted),
+                max_tokens=max_tokens,
+                max_cost_usd=sum(known, Decimal(0)),
+                unpriced=tuple(call.spec.key for call in hosted if call.max_cost_usd is None),
+                concurrency=len(hosted),
+                detail=detail,
+            )
+        return Bill.open(gate, ask, self.kind, self.user, self.store, self.ref_id)

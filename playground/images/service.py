@@ -141,7 +141,7 @@ def describe_compare(
     calls = [Priced(spec, _describe_max_cost(spec, built[spec.key], request)) for spec in chosen]
     payer = payer or ImagePayer()
     detail = f"{image.name} with {len(calls)} model{'s' * (len(calls) > 1)}"
-    with payer.admit(calls, max_tokens, detail) as bill:
+    with payer.admit(calls, detail, max_tokens) as bill:
         return in_threads(calls, lambda call: _describe_one(call.spec, built[call.spec.key], request, bill))
 
 
@@ -196,7 +196,7 @@ def paint_compare(
     calls = [Priced(spec, image_cost_of(spec, size)[0]) for spec in chosen]
     payer = payer or ImagePayer()
     detail = f"one {size} picture with {len(calls)} model{'s' * (len(calls) > 1)}"
-    with payer.admit(calls, 0, detail) as bill:
+    with payer.admit(calls, detail) as bill:
         return in_threads(calls, lambda call: _paint_one(call, prompt, size, keys, bill))
 
 
