@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar, cast
@@ -19,6 +18,7 @@ from typing import Any, TypeVar, cast
 from playground.core.errors import UsageError
 from playground.core.results import CallError, RunResult
 from playground.core.specs import ModelSpec, load_specs
+from playground.engine.calls import call_error, each_at_once, pick_models
 from playground.engine.preflight import estimate
 from playground.engine.pricing import image_cost_of
 from playground.engine.registry import Keys, build_provider
@@ -27,7 +27,6 @@ from playground.hosting.billing import Bill
 from playground.images.billing import ImagePayer, Priced
 from playground.images.image_input import ImageFile
 from providers.base import ChatRequest, Message, Painter, Picture, Provider
-from providers.errors import ProviderError
 
 DEFAULT_SIZE = "1024x1024"  # the size every built-in image model is priced at
 MAX_PROMPT_CHARS = 4_000  # dall-e-3's limit for one prompt (gpt-image-1 takes more)
@@ -80,36 +79,6 @@ class PaintResult:
 DescribeResult = RunResult
 
 
-def chosen_specs(
-    specs: Mapping[str, ModelSpec], models: Sequence[str], fits: Callable[[ModelSpec], bool], kind: str
-) -> list[ModelSpec]:
-    """The specs of `models`, checked: at least one, all known, none twice, every one `fits`."""
-    if not models:
-        raise ImagesError(f"choose at least one {kind} model")
-    unknown = [key for key in models if key not in specs]
-    if unknown:
-        known = ", ".join(sorted(k for k, s in specs.items() if fits(s)))
-        raise ImagesError(f"unknown model {', '.join(map(repr, unknown))}; {kind} models: {known}")
-    if wrong := [key for key in models if not fits(specs[key])]:
-        raise ImagesError(f"{', '.join(wrong)} is a {specs[wrong[0]].task} model, not a {kind} one")
-    if twice := sorted({key for key in models if list(models).count(key) > 1}):
-        raise ImagesError(f"model chosen twice: {', '.join(twice)}")
-    return [specs[key] for key in models]
-
-
-def in_threads(calls: Sequence[Priced], work: Callable[[Priced], R]) -> list[R]:
-    """`work` on every call at once, one thread each; the results in the calls' order."""
-    with ThreadPoolExecutor(max_workers=max(1, len(calls)), thread_name_prefix="images") as pool:
-        return list(pool.map(work, calls))
-
-
-def _call_error(exc: Exception) -> CallError:
-    """Any failure as a typed CallError: a ProviderError's kind, else the exception's name."""
-    if isinstance(exc, ProviderError):
-        return CallError(exc.kind, exc.message)
-    return CallError("error", f"{type(exc).__name__}: {exc}")
-
-
 def _checked_prompt(prompt: str, what: str) -> str:
     prompt = prompt.strip()
     if not prompt:
@@ -133,7 +102,7 @@ def describe_compare(
     run by the engine's runner. LimitExceededError before anything is sent when the user's limits refuse
     the hosted calls."""
     prompt = _checked_prompt(prompt, "ask something about the image")
-    chosen = chosen_specs(specs or load_specs(), models, lambda s: s.sees_images, "image-to-text")
+    chosen = pick_models(specs or load_specs(), models, "image-to-text", lambda s: s.sees_images, ImagesError)
     request = ChatRequest(
         messages=(Message("user", prompt),), max_tokens=max_tokens, images=(image.as_input(),)
     )
@@ -142,7 +111,7 @@ def describe_compare(
     payer = payer or ImagePayer()
     detail = f"{image.name} with {len(calls)} model{'s' * (len(calls) > 1)}"
     with payer.admit(calls, detail, max_tokens) as bill:
-        return in_threads(calls, lambda call: _describe_one(call.spec, built[call.spec.key], request, bill))
+        return each_at_once(calls, lambda call: _describe_one(call.spec, built[call.spec.key], request, bill))
 
 
 def _built(spec: ModelSpec, keys: Keys | None) -> Provider | CallError:
@@ -150,7 +119,7 @@ def _built(spec: ModelSpec, keys: Keys | None) -> Provider | CallError:
     try:
         return build_provider(spec, keys)
     except Exception as exc:  # noqa: BLE001 - one model that cannot start never stops the others
-        return _call_error(exc)
+        return call_error(exc)
 
 
 def _describe_max_cost(
@@ -171,7 +140,7 @@ def _describe_one(
     try:
         provider.prepare()
     except Exception as exc:  # noqa: BLE001 - one model that cannot start never stops the others
-        return RunResult(spec.key, error=_call_error(exc))
+        return RunResult(spec.key, error=call_error(exc))
     result = run_model(spec, provider, request)
     bill.charge(result)
     return result
@@ -192,12 +161,14 @@ def paint_compare(
     prompt = _checked_prompt(prompt, "describe the picture to paint")
     if not _SIZE.match(size):
         raise ImagesError(f"size must be WIDTHxHEIGHT, such as {DEFAULT_SIZE}, not {size!r}")
-    chosen = chosen_specs(specs or load_specs(), models, lambda s: s.task == "text-to-image", "text-to-image")
+    chosen = pick_models(
+        specs or load_specs(), models, "text-to-image", lambda s: s.task == "text-to-image", ImagesError
+    )
     calls = [Priced(spec, image_cost_of(spec, size)[0]) for spec in chosen]
     payer = payer or ImagePayer()
     detail = f"one {size} picture with {len(calls)} model{'s' * (len(calls) > 1)}"
     with payer.admit(calls, detail) as bill:
-        return in_threads(calls, lambda call: _paint_one(call, prompt, size, keys, bill))
+        return each_at_once(calls, lambda call: _paint_one(call, prompt, size, keys, bill))
 
 
 def _paint_one(call: Priced, prompt: str, size: str, keys: Keys | None, bill: Bill) -> PaintResult:
@@ -207,12 +178,12 @@ def _paint_one(call: Priced, prompt: str, size: str, keys: Keys | None, bill: Bi
         model = cast(Painter, build_provider(spec, keys))
         model.prepare()
     except Exception as exc:  # noqa: BLE001 - one model that cannot start never stops the others
-        return PaintResult(spec.key, None, None, size, None, image_cost_of(spec, size)[1], _call_error(exc))
+        return PaintResult(spec.key, None, None, size, None, image_cost_of(spec, size)[1], call_error(exc))
     began = time.perf_counter()
     try:
         picture, error = model.paint(prompt, size), None
     except Exception as exc:  # noqa: BLE001 - the call's failure is this model's result
-        picture, error = None, _call_error(exc)
+        picture, error = None, call_error(exc)
     seconds = time.perf_counter() - began
     cost, source = image_cost_of(spec, size)
     cost = cost if error is None else None  # a failed call's charge is unknown (the ledger says so)

@@ -18,12 +18,13 @@ from pathlib import Path
 from playground.core.errors import UsageError
 from playground.core.specs import ModelSpec, load_specs
 from playground.core.stats import mean_ci95
+from playground.engine.calls import each_at_once
 from playground.engine.pricing import speech_cost_of
 from playground.engine.registry import Keys
 from playground.speech.audio_input import AudioFile, read_audio
 from playground.speech.billing import Priced, SpeechPayer
 from playground.speech.samples import load_samples
-from playground.speech.service import SpeechError, TranscriptResult, chosen_specs, in_threads, transcribe_one
+from playground.speech.service import SpeechError, TranscriptResult, speech_models, transcribe_one
 
 
 @dataclass(frozen=True)
@@ -136,13 +137,13 @@ def evaluate_transcribers(
     reference; LimitExceededError before anything is sent when the user's limits refuse the set."""
     if not items:
         raise SpeechError("the set holds no files")
-    chosen = chosen_specs(specs or load_specs(), models, "speech-to-text")
+    chosen = speech_models(specs or load_specs(), models, "speech-to-text")
     per_file = [[_priced(spec, item) for spec in chosen] for item in items]
     seconds = sum(item.audio.seconds for item in items)
     detail = f"{len(items)} files, {seconds:,.0f} s, with {len(chosen)} model{'s' * (len(chosen) > 1)}"
     with (payer or SpeechPayer()).admit([c for calls in per_file for c in calls], detail) as bill:
         transcripts = [
-            in_threads(
+            each_at_once(
                 calls, lambda call, item=item: transcribe_one(call, item.audio, item.reference, keys, bill)
             )
             for item, calls in zip(items, per_file, strict=True)

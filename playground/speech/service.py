@@ -10,8 +10,7 @@ faster than the audio lasts).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar, cast
@@ -19,6 +18,7 @@ from typing import Any, TypeVar, cast
 from playground.core.errors import UsageError
 from playground.core.results import CallError, RunResult
 from playground.core.specs import ModelSpec, load_specs
+from playground.engine.calls import call_error, each_at_once, pick_models
 from playground.engine.pricing import cost_source, speech_cost_of
 from playground.engine.registry import Keys, build_provider, call_target
 from playground.hosting.billing import Bill
@@ -26,7 +26,6 @@ from playground.speech.audio_input import AudioFile
 from playground.speech.billing import Priced, SpeechPayer
 from playground.speech.scoring import Accuracy, accuracy
 from providers.base import ChatRequest, Speaker, Speech, Transcriber
-from providers.errors import ProviderError
 from providers.table import adapter_for
 
 DEFAULT_LISTENER = "whisper-tiny-en"  # the bundled model that hears each voice (round-trip intelligibility)
@@ -142,21 +141,9 @@ class SpeechResult:
         }
 
 
-def chosen_specs(specs: Mapping[str, ModelSpec], models: Sequence[str], task: str) -> list[ModelSpec]:
-    """The specs of `models`, checked: at least one, all known, none twice, all of `task`."""
-    if not models:
-        raise SpeechError(f"choose at least one {task} model")
-    unknown = [key for key in models if key not in specs]
-    if unknown:
-        known = ", ".join(sorted(k for k, s in specs.items() if s.task == task))
-        raise SpeechError(f"unknown model {', '.join(map(repr, unknown))}; {task} models: {known}")
-    wrong = [key for key in models if specs[key].task != task]
-    if wrong:
-        raise SpeechError(f"{', '.join(wrong)} is a {specs[wrong[0]].task} model, not a {task} one")
-    twice = sorted({key for key in models if list(models).count(key) > 1})
-    if twice:
-        raise SpeechError(f"model chosen twice: {', '.join(twice)}")
-    return [specs[key] for key in models]
+def speech_models(specs: Mapping[str, ModelSpec], models: Sequence[str], task: str) -> list[ModelSpec]:
+    """The specs of `models`, all of `task` (SpeechError naming what is wrong, before anything runs)."""
+    return pick_models(specs, models, task, lambda spec: spec.task == task, SpeechError)
 
 
 def transcribe_compare(
@@ -171,25 +158,12 @@ def transcribe_compare(
     """Every model's transcript of `audio` (from `read_audio`), in the order asked; with a `reference`
     (what was said), each one's WER and CER (playground.speech.scoring says how text is normalised).
     LimitExceededError before anything is sent when the user's limits refuse the hosted calls."""
-    chosen = chosen_specs(specs or load_specs(), models, "speech-to-text")
+    chosen = speech_models(specs or load_specs(), models, "speech-to-text")
     calls = [Priced(spec, speech_cost_of(spec, audio_seconds=audio.seconds)[0]) for spec in chosen]
     payer = payer or SpeechPayer()
     detail = f"{audio.name}, {audio.seconds:,.0f} s, with {len(calls)} model{'s' * (len(calls) > 1)}"
     with payer.admit(calls, detail) as bill:
-        return in_threads(calls, lambda call: transcribe_one(call, audio, reference, keys, bill))
-
-
-def in_threads(calls: Sequence[Priced], work: Callable[[Priced], R]) -> list[R]:
-    """`work` on every call at once, one thread each; the results in the calls' order."""
-    with ThreadPoolExecutor(max_workers=max(1, len(calls)), thread_name_prefix="speech") as pool:
-        return list(pool.map(work, calls))
-
-
-def _call_error(exc: Exception) -> CallError:
-    """Any failure as a typed CallError: a ProviderError's kind, else the exception's name."""
-    if isinstance(exc, ProviderError):
-        return CallError(exc.kind, exc.message)
-    return CallError("error", f"{type(exc).__name__}: {exc}")
+        return each_at_once(calls, lambda call: transcribe_one(call, audio, reference, keys, bill))
 
 
 def _ready(spec: ModelSpec, keys: Keys | None) -> Any:
@@ -208,13 +182,13 @@ def transcribe_one(
         model = cast(Transcriber, _ready(spec, keys))
     except Exception as exc:  # noqa: BLE001 - one model that cannot start never stops the others
         return TranscriptResult(
-            spec.key, "", None, audio.seconds, None, cost_source(spec), error=_call_error(exc)
+            spec.key, "", None, audio.seconds, None, cost_source(spec), error=call_error(exc)
         )
     began = time.perf_counter()
     try:
         text, error = model.transcribe(audio.data, audio.name).text, None
     except Exception as exc:  # noqa: BLE001 - the call's failure is this model's result
-        text, error = "", _call_error(exc)
+        text, error = "", call_error(exc)
     seconds = time.perf_counter() - began
     cost, source = speech_cost_of(spec, audio_seconds=audio.seconds)
     cost = cost if error is None else None  # a failed call's charge is unknown (the ledger says so)
@@ -266,20 +240,20 @@ def speak_compare(
             f"the text is {len(text):,} characters; one reading takes at most {MAX_SPEECH_CHARS:,}"
         )
     specs = specs or load_specs()
-    chosen = chosen_specs(specs, models, "text-to-speech")
+    chosen = speech_models(specs, models, "text-to-speech")
     ear = _listener(specs, listener)
     calls = [Priced(spec, speech_cost_of(spec, characters=len(text))[0]) for spec in chosen]
     payer = payer or SpeechPayer()
     detail = f"{len(text):,} characters with {len(calls)} model{'s' * (len(calls) > 1)}"
     with payer.admit(calls, detail) as bill:
-        return in_threads(calls, lambda call: _speak_one(call, text, keys, bill, ear))
+        return each_at_once(calls, lambda call: _speak_one(call, text, keys, bill, ear))
 
 
 def _listener(specs: Mapping[str, ModelSpec], key: str | None) -> ModelSpec | None:
     """The round trip's listener: a local speech-to-text model (no admission, no price), or None."""
     if key is None:
         return None
-    spec = chosen_specs(specs, [key], "speech-to-text")[0]
+    spec = speech_models(specs, [key], "speech-to-text")[0]
     if not spec.is_local:
         raise SpeechError(f"the listener {key} must be a local speech-to-text model")
     return spec
@@ -291,12 +265,12 @@ def _speak_one(call: Priced, text: str, keys: Keys | None, bill: Bill, ear: Mode
     try:
         model = cast(Speaker, _ready(spec, keys))
     except Exception as exc:  # noqa: BLE001 - one model that cannot start never stops the others
-        return SpeechResult(spec.key, None, None, len(text), None, cost_source(spec), error=_call_error(exc))
+        return SpeechResult(spec.key, None, None, len(text), None, cost_source(spec), error=call_error(exc))
     began = time.perf_counter()
     try:
         speech, error = model.speak(text), None
     except Exception as exc:  # noqa: BLE001 - the call's failure is this model's result
-        speech, error = None, _call_error(exc)
+        speech, error = None, call_error(exc)
     seconds = time.perf_counter() - began
     cost, source = speech_cost_of(spec, characters=len(text))
     cost = cost if error is None else None
@@ -314,7 +288,7 @@ def _hear(ear: ModelSpec, speech: Speech, voice: str, bill: Bill) -> str | None:
     try:
         heard, error = cast(Transcriber, _ready(ear, None)).transcribe(speech.wav, f"{voice}.wav").text, None
     except Exception as exc:  # noqa: BLE001 - a failed round trip leaves the score unknown, nothing more
-        heard, error = None, _call_error(exc)
+        heard, error = None, call_error(exc)
     cost, source = speech_cost_of(ear, audio_seconds=speech.seconds)
     bill.charge(_ledger_call(ear, heard or "", time.perf_counter() - began, cost, source, error, None))
     return heard
