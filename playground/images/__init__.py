@@ -9,6 +9,7 @@ __all__, __getattr__ = lazy_exports(
         "ImageFile": "image_input",
         "ImageFileError": "image_input",
         "read_image": "image_input",
+        "sample_card": "image_input",
         "ImagePayer": "billing",
         "IMAGE_CALL": "billing",
         "ImagesError": "service",

@@ -37,3 +37,20 @@ def read_image(data: bytes, name: str) -> ImageFile:
     except BadImageError as exc:
         raise ImageFileError(exc.message) from exc
     return ImageFile(name, data, facts.mime, facts.width, facts.height)
+
+
+def sample_card() -> ImageFile:
+    """A picture to ask about with nothing uploaded: a test card drawn here with Pillow (three coloured
+    shapes on a grey ground, 320x200), so the page works offline and its answer can be checked by eye."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    card = Image.new("RGB", (320, 200), (200, 200, 200))
+    draw = ImageDraw.Draw(card)
+    draw.rectangle((20, 40, 110, 160), fill=(220, 40, 40))  # a red square
+    draw.ellipse((130, 50, 210, 130), fill=(40, 160, 60))  # a green circle
+    draw.polygon(((240, 160), (300, 160), (270, 60)), fill=(40, 80, 220))  # a blue triangle
+    buffer = io.BytesIO()
+    card.save(buffer, format="PNG")
+    return read_image(buffer.getvalue(), "test-card.png")

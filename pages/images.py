@@ -1,0 +1,124 @@
+"""Images: one picture asked about by several vision models, or one prompt painted by several
+text-to-image models, side by side with their figures (seconds, tokens, cost per image). No local image
+model is bundled: these are hosted models (their keys in Settings, or the server's)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+
+from pages.common.ui import current_user, gate, keyring, page_shell, render_answer, shared_store, specs
+from playground.core import UsageError, plain
+from playground.engine import usability
+from playground.images import (
+    DEFAULT_SIZE,
+    ImageFile,
+    ImagePayer,
+    PaintResult,
+    describe_compare,
+    paint_compare,
+    read_image,
+    sample_card,
+)
+
+page_shell("pages/images.py")
+
+IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
+SOURCES = ("A test card (drawn here)", "Upload an image")
+
+all_specs = specs()
+keys = keyring()
+
+
+def choose_models(fits: str, label: str, key: str) -> list[str]:
+    """A multiselect of the models that see images ("see") or paint ("paint"); none start chosen (each
+    costs money)."""
+    options = sorted(
+        k for k, s in all_specs.items() if (s.sees_images if fits == "see" else s.task == "text-to-image")
+    )
+    usable = {k: usability(all_specs[k], keys) for k in options}
+
+    def name(k: str) -> str:
+        ok, why = usable[k]
+        return f"{all_specs[k].provider} · {k}" + ("" if ok else f" — unusable: {why}")
+
+    return st.multiselect(label, options, format_func=name, key=key)
+
+
+def payer() -> ImagePayer:
+    """This session's user pays, admitted by the server's gate, in the shared ledger."""
+    return ImagePayer(current_user(), shared_store(), gate())
+
+
+def image_input() -> ImageFile | None:
+    """The picture to ask about: the test card, or an upload (checked: ImageFileError names it)."""
+    if st.radio("Image", SOURCES, horizontal=True, key="see-source") == SOURCES[0]:
+        return sample_card()
+    upload = st.file_uploader("Image file", type=IMAGE_TYPES, key="see-upload")
+    return read_image(upload.getvalue(), upload.name) if upload is not None else None
+
+
+def show_pictures(results: Sequence[PaintResult]) -> None:
+    """Each model's picture (bytes the server holds: no model-given URL is ever fetched) and figures."""
+    for column, result in zip(st.columns(len(results)), results, strict=True):
+        with column:
+            st.markdown(f"**{plain(result.model)}**")
+            if not result.ok or result.picture is None:
+                st.error(plain(str(result.error)))
+                continue
+            st.image(result.picture.data, caption=f"{result.picture.width}x{result.picture.height}")
+            cost = (
+                f"${result.cost_usd:.4f} per image ({result.cost_source})"
+                if result.cost_usd is not None
+                else f"cost {result.cost_source}"
+            )
+            st.caption(plain(f"{result.seconds:.2f} s · {cost}"))
+
+
+st.title("Images")
+st.caption(
+    "Compare image models on one input. No local image model is bundled (none fits the install budget): "
+    "choose hosted ones; their calls are admitted under your limits and charged like any other."
+)
+see, paint = st.tabs(["Image to text", "Text to image"])
+
+with see:
+    try:
+        picture = image_input()
+    except UsageError as exc:  # empty, corrupt, too large: one line naming the file
+        st.error(plain(str(exc)))
+        picture = None
+    if picture is not None:
+        st.image(picture.data, width=320, caption=plain(f"{picture.name}: {picture.width}x{picture.height}"))
+    question = st.text_area("Prompt", value="What shapes and colours are in this picture?", key="see-prompt")
+    seers = choose_models("see", "Models that see images", "see-models")
+    if st.button("Ask", type="primary", disabled=not (picture and question.strip() and seers), key="see-run"):
+        try:
+            with st.spinner("Asking…"):
+                st.session_state["see-results"] = describe_compare(
+                    picture, question, seers, specs=all_specs, keys=keys, payer=payer()
+                )
+        except UsageError as exc:
+            st.error(plain(str(exc)))
+    if "see-results" in st.session_state:
+        results = st.session_state["see-results"]
+        for column, result in zip(st.columns(len(results)), results, strict=True):
+            with column:
+                st.markdown(f"**{plain(result.model)}**")
+                render_answer(result)
+
+with paint:
+    prompt = st.text_area("Prompt", value="A lighthouse on a cliff at dawn, watercolour", key="paint-prompt")
+    size = st.text_input("Size (WIDTHxHEIGHT)", value=DEFAULT_SIZE, key="paint-size")
+    painters = choose_models("paint", "Text-to-image models", "paint-models")
+    if st.button("Paint", type="primary", disabled=not (prompt.strip() and painters), key="paint-run"):
+        try:
+            with st.spinner("Painting…"):
+                st.session_state["paint-results"] = paint_compare(
+                    prompt, painters, size.strip(), specs=all_specs, keys=keys, payer=payer()
+                )
+        except UsageError as exc:
+            st.error(plain(str(exc)))
+    if "paint-results" in st.session_state:
+        show_pictures(st.session_state["paint-results"])

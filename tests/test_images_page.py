@@ -1,0 +1,61 @@
+"""The Images page through AppTest against the scripted server: the drawn test card asked about by a
+vision model beside one that fails, and a prompt painted (the picture from the server's own bytes)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from playground.core.specs import ModelSpec
+from tests.scripted_server import ScriptedServer
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def images_page(scripted: ScriptedServer) -> AppTest:
+    def model(key: str, task: str, scenario: str, **fields: object) -> ModelSpec:
+        return ModelSpec(
+            key=key,
+            provider="openai",
+            model=key,
+            task=task,
+            base_url=scripted.url(scenario),
+            source="session",
+            **fields,
+        )
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["custom_specs"] = {
+        "seer": model("seer", "chat", "vision", accepts_images=True),
+        "blind": model("blind", "image-to-text", "status~code=500"),
+        "painter": model("painter", "text-to-image", "images", price_per_image=Decimal("0.04")),
+    }
+    at.run()
+    at.switch_page("pages/images.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_test_card_is_asked_about_and_a_failing_model_stays_in_its_column(scripted: ScriptedServer):
+    at = images_page(scripted)
+    assert at.multiselect(key="see-models").value == []  # nothing that costs money starts chosen
+    at.multiselect(key="see-models").set_value(["seer", "blind"]).run()
+    at.button(key="see-run").click().run()
+    assert not at.exception, at.exception
+    assert any("image 320x200" in m.value for m in at.markdown)  # the server decoded the card we sent
+    assert [e.value.split(":")[0] for e in at.error] == ["server\\_error"]  # through plain()
+    assert "TTFT" in " ".join(c.value for c in at.caption)
+
+
+def test_a_prompt_is_painted_and_shown_from_the_server_s_bytes(scripted: ScriptedServer):
+    at = images_page(scripted)
+    at.multiselect(key="paint-models").set_value(["painter"]).run()
+    at.button(key="paint-run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(at.get("image")) == 2  # the test card above, and the painted picture in its column
+    assert "per image (override)" in " ".join(c.value for c in at.caption)
+    at.text_input(key="paint-size").input("big").run()
+    at.button(key="paint-run").click().run()
+    assert "size must be WIDTHxHEIGHT" in at.error[0].value
