@@ -119,19 +119,7 @@ LAYERS = {
     "arena": {"core", "engine", "storage", "hosting"},
     "speech": {"core", "engine", "storage", "hosting"},  # every hosted speech call is admitted by the Gate
     "images": {"core", "engine", "storage", "hosting"},  # every hosted image call is admitted by the Gate
-    "cli": {
-        "core",
-        "engine",
-        "storage",
-        "hosting",
-        "rag",
-        "compare",
-        "evals",
-        "catalog",
-        "arena",
-        "speech",
-        "images",
-    },
+    "cli": set(API_PACKAGES),  # the command line may use every package
 }
 
 
