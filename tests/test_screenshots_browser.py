@@ -293,7 +293,7 @@ def test_every_page_with_local_models_only(local_app: str, page: Page):
     check(page, ["Latency", "Decode speed"], "No cost charts: no model in this run has a price")
     open_catalog(page, local_app, usable_only=True)
     shoot(page, "local-catalog")
-    local = "gemma3-270m, smollm2-135m and wordllama-256 are local (run on this machine)"
+    local = "gemma3-270m, piper-joe, smollm2-135m, whisper-tiny-en and wordllama-256 are local (run on this machine)"
     check(page, ["Context window"], f"No price chart: no model in view has a price; {local}")
     run_comparison(page, local_app, LOCAL[:1], repeat=3)
     shoot(page, "local-compare-one-model-3-runs")

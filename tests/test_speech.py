@@ -310,7 +310,12 @@ def test_azure_deployments_transcribe_and_speak_through_the_same_adapters(script
     paths = [r["path"] for r in scripted.requests if "/openai/deployments/" in r["path"]]
     assert any("/openai/deployments/my-whisper/audio/transcriptions?api-version=" in p for p in paths)
     assert any("/openai/deployments/my-tts/audio/speech?api-version=" in p for p in paths)
-    azure_calls = [r for r in scripted.requests if "/openai/deployments/" in r["path"]]
+    mine = ("/openai/deployments/my-whisper/", "/openai/deployments/my-tts/")  # not other tests' calls
+    azure_calls = [
+        r
+        for r in scripted.requests
+        if r["path"].startswith(tuple(f"/audio~text=hello_azure~id=azure{m}" for m in mine))
+    ]
     assert {r["headers"].get("api-key") for r in azure_calls} == {"az-secret-0000"}
 
 

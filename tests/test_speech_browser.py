@@ -36,7 +36,9 @@ def test_speech_page_uploads_a_bad_file_then_a_good_one_and_reads_a_text_aloud(
         assert page.locator("a[href*='http___x']").count() == 0
 
         chooser.set_input_files(str(good))
-        page.get_by_label("Reference (what is said, optional: gives WER and CER)").fill(sample.sentence)
+        reference = page.get_by_label("Reference (what is said, optional: gives WER and CER)")
+        expect(reference).to_have_count(1, timeout=30_000)  # Streamlit swaps the box for the new file's
+        reference.fill(sample.sentence)
         page.get_by_role("button", name="Transcribe").click()
         expect(page.get_by_text("WER").first).to_be_visible(timeout=120_000)
         first_word = sample.sentence.split()[0].strip(",.").lower()

@@ -40,7 +40,7 @@ def describe_command(
     prompt: Annotated[str, typer.Argument(metavar="PROMPT", help="What to ask about the image.")],
     model: ModelKeys,
     max_tokens: Annotated[
-        int, typer.Option("--max-tokens", min=1, help="The longest answer asked for.")
+        int, typer.Option("--max-tokens", min=1, metavar="N", help="The longest answer asked for.")
     ] = 256,
     models_file: ModelsFile = None,
     as_json: AsJson = False,
