@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -109,3 +111,18 @@ def money_cell(value: object, source: str) -> str:
 def file_stem(key: str) -> str:
     """A model key as a file name inside the folder: a models file's key may hold any character."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", key).lstrip(".") or "model"
+
+
+def write_outputs(folder: Path, files: dict[str, tuple[bytes, str]], console: Console) -> dict[str, str]:
+    """Each model's output as <folder>/<model>.<suffix> (`files`: model -> (bytes, suffix)); the paths
+    written, by model. A folder that cannot be written is one line on `console`, nothing raised."""
+    written = {}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for model, (data, suffix) in files.items():
+            path = folder / f"{file_stem(model)}.{suffix}"
+            path.write_bytes(data)
+            written[model] = str(path)
+    except OSError as exc:
+        console.print(f"could not write to {folder}: {exc.strerror}", soft_wrap=True, markup=False)
+    return written

@@ -19,8 +19,8 @@ from playground.cli.common import (
     ModelsFile,
     fail_usage,
     figure_cell,
-    file_stem,
     money_cell,
+    write_outputs,
 )
 from playground.cli.tables import print_table
 from playground.core.errors import UsageError
@@ -122,17 +122,9 @@ _SUFFIX = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image
 
 def _write(folder: Path, results: list[PaintResult]) -> dict[str, str]:
     """Each picture as <folder>/<model>.<its type>; the paths written, by model."""
-    written = {}
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for result in results:
-            if result.picture is not None:
-                path = folder / f"{file_stem(result.model)}.{_SUFFIX.get(result.picture.mime, 'img')}"
-                path.write_bytes(result.picture.data)
-                written[result.model] = str(path)
-    except OSError as exc:
-        err.print(f"could not write to {folder}: {exc.strerror}", soft_wrap=True, markup=False)
-    return written
+    pictures = {r.model: r.picture for r in results if r.picture is not None}
+    files = {m: (p.data, _SUFFIX.get(p.mime, "img")) for m, p in pictures.items()}
+    return write_outputs(folder, files, err)
 
 
 def _print_pictures(results: list[PaintResult], written: dict[str, str]) -> None:

@@ -19,8 +19,8 @@ from playground.cli.common import (
     ModelsFile,
     fail_usage,
     figure_cell,
-    file_stem,
     money_cell,
+    write_outputs,
 )
 from playground.cli.tables import print_table
 from playground.core.errors import UsageError
@@ -128,17 +128,7 @@ def speak_command(
 
 def _write(folder: Path, results: list[SpeechResult]) -> dict[str, str]:
     """Each reading as <folder>/<model>.wav; the paths written, by model."""
-    written = {}
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for result in results:
-            if result.speech is not None:
-                path = folder / f"{file_stem(result.model)}.wav"
-                path.write_bytes(result.speech.wav)
-                written[result.model] = str(path)
-    except OSError as exc:
-        err.print(f"could not write to {folder}: {exc.strerror}", soft_wrap=True, markup=False)
-    return written
+    return write_outputs(folder, {r.model: (r.speech.wav, "wav") for r in results if r.speech}, err)
 
 
 def _print_speech(results: list[SpeechResult], written: dict[str, str]) -> None:
