@@ -370,9 +370,12 @@ going = live_runs().get(current, user.id) if current else None
 blocker = run_blocker(
     prompt, chosen, plan is not None, going is not None and not going.snapshot().finished, too_slow
 )
-# A second click of a double-click arrives while the first one's run is going: the blocker drops it, so
-# one click makes one run.
-if st.button("Run", type="primary", disabled=blocker is not None, key="run", help=blocker) and not blocker:
+# One click makes one run. A click names the button it was made on, and the button's key names the run
+# the page showed: a second click of a double-click, drawn before the first one's run began but handled
+# after that run ended (a short run, a slow page), presses a button that is no longer drawn, so nothing
+# starts. A click while the run goes is dropped by the blocker.
+run_key = f"run-{current}" if current else "run"
+if st.button("Run", type="primary", disabled=blocker is not None, key=run_key, help=blocker) and not blocker:
     try:  # admitted under the user's limits and budget (hosted mode) before anything is sent
         comparison = Comparison(plan, shared_store(), repeat=int(repeat), user=user, gate=gate())
     except UsageError as exc:

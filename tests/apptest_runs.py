@@ -23,7 +23,13 @@ def follow_to_end(at: AppTest, timeout_s: float = 180.0) -> AppTest:
     return at
 
 
+def run_button(at: AppTest):
+    """Compare's Run button (its key names the run the page shows: see pages/compare.py)."""
+    (button,) = [b for b in at.button if b.key == "run" or (b.key or "").startswith("run-")]
+    return button
+
+
 def click_run(at: AppTest, timeout_s: float = 180.0) -> AppTest:
     """Press Run and follow the run to its end."""
-    at.button(key="run").click().run()
+    run_button(at).click().run()
     return follow_to_end(at, timeout_s)

@@ -168,9 +168,13 @@ def test_a_double_click_on_run_makes_one_run_and_a_reload_finds_it_going(streaml
     from playground.compare import open_history
 
     with chromium_page(1800) as page:
-        run = start_run(page, streamlit_url, "Write a story about a lighthouse keeper.", max_tokens=120)
+        run = start_run(page, streamlit_url, "Write a story about a lighthouse keeper.", max_tokens=800)
         run.dblclick()  # the click from start_run and two more, before the page has redrawn
-        expect(run).to_be_disabled(timeout=30_000)
+        # Once the run is going, Run is drawn under a key naming it (st-key-run-<id>), greyed out.
+        # (While Streamlit redraws, the page can hold the old element beside the new one for a moment.)
+        going = page.locator("[class*='st-key-run-']").get_by_role("button", name="Run", exact=True)
+        expect(going).to_have_count(1, timeout=30_000)
+        expect(going).to_be_disabled(timeout=30_000)
         expect(page.get_by_text("▌").first).to_be_visible(timeout=120_000)  # streaming has begun
         assert "current=" in page.url
         page.reload()  # mid-run: the address brings the same run back, still going

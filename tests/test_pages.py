@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from playground.core.results import RunResult
 from playground.core.specs import ModelSpec
 from playground.storage.runs import Store
-from tests.apptest_runs import click_run, follow_to_end, is_going
+from tests.apptest_runs import click_run, follow_to_end, is_going, run_button
 from tests.conftest import closed_port_url
 
 TIMEOUT = 180
@@ -27,7 +27,7 @@ def test_first_load_preselects_local_models_and_loads_nothing():
     assert not at.exception
     assert at.text_area(key="prompt").label == "Prompt"
     assert at.multiselect(key="models").value == ["smollm2-135m", "gemma3-270m"]
-    assert at.button(key="run").disabled  # nothing to send yet
+    assert run_button(at).disabled  # nothing to send yet
 
 
 def test_compare_flow_on_local_models():
@@ -76,7 +76,7 @@ def test_context_overflow_is_refused_before_running():
     at.text_area(key="prompt").input("word " * 9000)
     at.run()
     assert any("context window" in e.value for e in at.error)
-    assert at.button(key="run").disabled
+    assert run_button(at).disabled
 
 
 def test_share_link_opens_a_run_read_only():
@@ -188,7 +188,7 @@ def slow_page(scripted, scenario: str = "ok~tokens=200~gap=0.05", **state) -> Ap
 
 def started(at: AppTest) -> str:
     """Press Run (without following the run to its end); the run's id, from the page's address."""
-    at.button(key="run").click().run()
+    run_button(at).click().run()
     assert not at.exception, at.exception
     current = at.query_params["current"]
     return current if isinstance(current, str) else current[0]
@@ -261,13 +261,29 @@ def test_run_is_greyed_out_with_its_reason_while_a_run_goes(scripted):
     at = slow_page(scripted, "ok~tokens=20~gap=0.05")
     before = len(Store().list_runs(limit=1000))
     first = started(at)
-    assert at.button(key="run").disabled
+    assert run_button(at).disabled
     assert any("A run is going" in c.value for c in at.caption)
     follow_to_end(at)
-    assert not at.button(key="run").disabled
+    assert not run_button(at).disabled
     assert len(Store().list_runs(limit=1000)) == before + 1
     (result,) = Store().get_run(first).results
     assert result.ok and result.finish_reason == "stop"
+
+
+def test_a_click_drawn_before_a_run_starts_nothing_when_handled_after_it_ends(scripted):
+    # The second click of a double-click, made on the page as drawn before the run, reaching the server
+    # only after a short run has ended: it must not start a second run (seen in a browser under load).
+    at = slow_page(scripted, "ok~tokens=3")
+    before = len(Store().list_runs(limit=1000))
+    stale = run_button(at)  # the button as drawn before any run
+    started(at)
+    follow_to_end(at)
+    stale.click().run()  # sent from the old page, handled now
+    assert not at.exception, at.exception
+    assert len(Store().list_runs(limit=1000)) == before + 1
+    run_button(at).click().run()  # a click on the page as it is now does start the next run
+    follow_to_end(at)
+    assert len(Store().list_runs(limit=1000)) == before + 2
 
 
 def test_run_says_why_it_cannot_be_pressed():
@@ -276,7 +292,7 @@ def test_run_says_why_it_cannot_be_pressed():
     at.text_area(key="prompt").input("hi")
     at.multiselect(key="models").set_value([])
     at.run()
-    assert at.button(key="run").disabled
+    assert run_button(at).disabled
     assert any(c.value == "Choose at least one model to run." for c in at.caption)
 
 
@@ -319,10 +335,10 @@ def test_expected_time_from_measured_speed_and_a_warning_past_the_deadline():
     assert "median of 3 earlier answers here" in row["time measured from"]
     assert any("past its 5 s deadline" in w.value for w in at.warning)
     # It would hold the model until its deadline and then fail: Run waits for a shorter ask.
-    assert at.button(key="run").disabled
+    assert run_button(at).disabled
     assert any("raise the deadline, to run" in c.value for c in at.caption)
     at.number_input(key="deadline").set_value(600.0).run()
-    assert not at.button(key="run").disabled
+    assert not run_button(at).disabled
 
 
 def test_history_rerun_restores_prompt_models_and_parameters():
