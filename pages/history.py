@@ -120,7 +120,7 @@ with database_answers():
 if run is not None:
     render_stored_run(run)
     a1, a2 = st.columns(2)
-    if a1.button("Re-run on Compare", key="h-rerun"):
+    if run.kind == "compare" and a1.button("Re-run on Compare", key="h-rerun"):
         state.prefill_compare(CompareForm.from_run(run, specs()))
         st.switch_page("pages/compare.py")
     with database_answers():

@@ -4,18 +4,24 @@ model is bundled: these are hosted models (their keys in Settings, or the server
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import streamlit as st
 
-from pages.common.ui import current_user, gate, keyring, page_shell, render_answer, shared_store, specs
+from pages.common.media import saved_caption, show_pictures
+from pages.common.ui import (
+    current_user,
+    gate,
+    keyring,
+    page_shell,
+    render_answer_columns,
+    shared_store,
+    specs,
+)
 from playground.core import UsageError, plain
 from playground.engine import usability
 from playground.images import (
     DEFAULT_SIZE,
     ImageFile,
     ImagePayer,
-    PaintResult,
     describe_compare,
     paint_compare,
     read_image,
@@ -59,23 +65,6 @@ def image_input() -> ImageFile | None:
     return read_image(upload.getvalue(), upload.name) if upload is not None else None
 
 
-def show_pictures(results: Sequence[PaintResult]) -> None:
-    """Each model's picture (bytes the server holds: no model-given URL is ever fetched) and figures."""
-    for column, result in zip(st.columns(len(results)), results, strict=True):
-        with column:
-            st.markdown(f"**{plain(result.model)}**")
-            if not result.ok or result.picture is None:
-                st.error(plain(str(result.error)))
-                continue
-            st.image(result.picture.data, caption=f"{result.picture.width}x{result.picture.height}")
-            cost = (
-                f"${result.cost_usd:.4f} per image ({result.cost_source})"
-                if result.cost_usd is not None
-                else f"cost {result.cost_source}"
-            )
-            st.caption(plain(f"{result.seconds:.2f} s · {cost}"))
-
-
 st.title("Images")
 st.caption(
     "Compare image models on one input. No local image model is bundled (none fits the install budget): "
@@ -102,11 +91,9 @@ with see:
         except UsageError as exc:
             st.error(plain(str(exc)))
     if "see-results" in st.session_state:
-        results = st.session_state["see-results"]
-        for column, result in zip(st.columns(len(results)), results, strict=True):
-            with column:
-                st.markdown(f"**{plain(result.model)}**")
-                render_answer(result)
+        answers = st.session_state["see-results"]
+        saved_caption(answers[0].run_id)
+        render_answer_columns([r.model for r in answers], answers)
 
 with paint:
     prompt = st.text_area("Prompt", value="A lighthouse on a cliff at dawn, watercolour", key="paint-prompt")
@@ -121,4 +108,6 @@ with paint:
         except UsageError as exc:
             st.error(plain(str(exc)))
     if "paint-results" in st.session_state:
-        show_pictures(st.session_state["paint-results"])
+        painted = st.session_state["paint-results"]
+        saved_caption(painted[0].run_id)
+        show_pictures(painted)

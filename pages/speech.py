@@ -4,12 +4,10 @@ cost), on the bundled offline models and hosted ones."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import streamlit as st
 
+from pages.common.media import saved_caption, show_speech_code, show_transcripts, show_voices
 from pages.common.ui import current_user, gate, keyring, page_shell, shared_store, specs
-from playground.compare import word_diff_markdown
 from playground.core import UsageError, plain
 from playground.engine import usability
 from playground.speech import (
@@ -17,12 +15,8 @@ from playground.speech import (
     LabelledAudio,
     SpeechError,
     SpeechPayer,
-    SpeechResult,
-    TranscriptResult,
-    code_for,
     evaluate_transcribers,
     load_samples,
-    normalised,
     parse_set,
     read_audio,
     shipped_set,
@@ -79,42 +73,6 @@ def audio_input() -> tuple[bytes, str, str] | None:
     return (recording.getvalue(), "recording.wav", "") if recording is not None else None
 
 
-def show_code(models: Sequence[str], given: str) -> None:
-    """ "View code": per model, Python repeating its call (keys from environment variables)."""
-    with st.expander("View code"):
-        st.caption("Keys are read from environment variables; set them before running a snippet.")
-        for key in models:
-            st.markdown(f"**{plain(key)}**")
-            st.code(code_for(all_specs[key], given), language="python")
-
-
-def show_transcripts(results: Sequence[TranscriptResult], reference: str) -> None:
-    """Each model's transcript with its figures, and its word diff against the reference."""
-    for column, result in zip(st.columns(len(results)), results, strict=True):
-        with column:
-            st.markdown(f"**{plain(result.model)}**")
-            if not result.ok:
-                st.error(plain(str(result.error)))
-                continue
-            st.text(result.text or "(nothing heard)")
-            st.caption(plain(transcript_figures(result)))
-            if reference and result.accuracy is not None:
-                st.markdown(word_diff_markdown(normalised(reference), normalised(result.text)))
-    if reference:
-        st.caption("Diff against the reference, both normalised: ~~missed~~, **added** words.")
-
-
-def transcript_figures(result: TranscriptResult) -> str:
-    """One line of a transcript's figures, each with where it comes from."""
-    parts = [f"{result.seconds:.2f} s" if result.seconds is not None else "time n/a"]
-    if result.rtf is not None:
-        parts.append(f"RTF {result.rtf:.3f} (seconds of work per second of audio)")
-    if result.accuracy is not None:
-        parts.append(f"WER {result.accuracy.wer:.1%} · CER {result.accuracy.cer:.1%} (jiwer)")
-    parts.append(money(result.cost_usd, result.cost_source))
-    return " · ".join(parts)
-
-
 def labelled_set() -> list[LabelledAudio] | None:
     """The set to evaluate on: the shipped samples, or uploaded files with a CSV naming what each says
     (None until both are given). SpeechError names a line or file that cannot be used."""
@@ -134,38 +92,6 @@ def labelled_set() -> list[LabelledAudio] | None:
         return uploads[name]
 
     return parse_set(table.getvalue().decode("utf-8", errors="replace"), uploaded, table.name)
-
-
-def show_voices(results: Sequence[SpeechResult]) -> None:
-    """Each voice with a player, its figures, and what the bundled listener heard."""
-    for column, result in zip(st.columns(len(results)), results, strict=True):
-        with column:
-            st.markdown(f"**{plain(result.model)}**")
-            if not result.ok or result.speech is None:
-                st.error(plain(str(result.error)))
-                continue
-            st.audio(result.speech.wav, format="audio/wav")  # bytes the server holds: no URL is fetched
-            st.caption(plain(voice_figures(result)))
-            if result.heard is not None:
-                st.text(f"Heard as: {result.heard}")
-
-
-def voice_figures(result: SpeechResult) -> str:
-    """One line of a voice's figures, each with where it comes from."""
-    parts = [f"{result.seconds:.2f} s for {result.audio_seconds:.1f} s of audio"]
-    if result.rtf is not None:
-        parts.append(f"RTF {result.rtf:.3f}")
-    if result.intelligibility is not None:
-        parts.append(f"round-trip WER {result.intelligibility.wer:.1%} ({DEFAULT_LISTENER}, jiwer)")
-    parts.append(money(result.cost_per_1k_chars, result.cost_source, "per 1,000 characters"))
-    return " · ".join(parts)
-
-
-def money(value: object, source: str, per: str = "") -> str:
-    """A cost with its source: never $0 for a model without a price."""
-    if value is None:
-        return "local (no price)" if source == "local" else f"cost unknown ({source})"
-    return f"${value:.6f}{' ' + per if per else ''} ({source})"
 
 
 st.title("Speech")
@@ -195,8 +121,10 @@ with listen:
         except UsageError as exc:  # a bad file, an unknown model, a limit: one line, nothing lost
             st.error(plain(str(exc)))
     if "stt-results" in st.session_state:
-        show_transcripts(*st.session_state["stt-results"])
-        show_code(*st.session_state["stt-code"])
+        results, said = st.session_state["stt-results"]
+        saved_caption(results[0].run_id)
+        show_transcripts(results, said)
+        show_speech_code(*st.session_state["stt-code"])
     with st.expander("Evaluate on a labelled set: WER and CER with 95% intervals"):
         set_models = choose_models("speech-to-text", "Models to evaluate", "set-models")
         try:
@@ -220,17 +148,16 @@ with speak:
     )
     if st.button("Read aloud", type="primary", disabled=not (text.strip() and voices), key="tts-run"):
         try:
+            listener = DEFAULT_LISTENER if round_trip else None
             with st.spinner("Reading aloud…"):
-                st.session_state["tts-results"] = speak_compare(
-                    text,
-                    voices,
-                    specs=all_specs,
-                    keys=keys,
-                    payer=payer(),
-                    listener=DEFAULT_LISTENER if round_trip else None,
+                voiced = speak_compare(
+                    text, voices, specs=all_specs, keys=keys, payer=payer(), listener=listener
                 )
+            st.session_state["tts-results"] = (voiced, listener, text)
         except UsageError as exc:
             st.error(plain(str(exc)))
     if "tts-results" in st.session_state:
-        show_voices(st.session_state["tts-results"])
-        show_code([r.model for r in st.session_state["tts-results"]], text)
+        voiced, listener, read = st.session_state["tts-results"]
+        saved_caption(voiced[0].run_id)
+        show_voices(voiced, listener)
+        show_speech_code([r.model for r in voiced], read)

@@ -4,6 +4,7 @@ through the official SDK against the scripted server, the engine's runner, the l
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 from datetime import UTC, datetime, timedelta
@@ -109,7 +110,7 @@ def test_describe_sends_the_image_through_the_runner_and_one_failing_model_leave
         "painter": hosted(scripted, "painter", "text-to-image", "images"),
     }
     store = Store()
-    payer = ImagePayer(store=store, ref_id="describe-test")
+    payer = ImagePayer(store=store)
     seer, broken = describe_compare(
         read_image(png(64, 48), "cat.png"), "What size is it?", ["seer", "broken"], specs=specs, payer=payer
     )
@@ -121,7 +122,8 @@ def test_describe_sends_the_image_through_the_runner_and_one_failing_model_leave
     sent = next(r for r in reversed(scripted.requests) if "vision" in r["path"])
     assert sent["headers"]["authorization"] == "Bearer sk-scripted-images-0000"
     assert sent["body"]["messages"][0]["content"][0] == {"type": "text", "text": "What size is it?"}
-    assert sorted((r.kind, r.model) for r in ledger(store, "describe-test")) == [
+    assert seer.run_id is not None and broken.run_id == seer.run_id  # kept as one run in History
+    assert sorted((r.kind, r.model) for r in ledger(store, seer.run_id)) == [
         ("image", "broken"),
         ("image", "seer"),
     ]
@@ -143,7 +145,7 @@ def test_paint_returns_base64_pictures_priced_per_image_and_refuses_a_url_or_a_c
         "smudger": hosted(scripted, "smudger", "text-to-image", "images~corrupt=1"),
     }
     store = Store()
-    payer = ImagePayer(store=store, ref_id="paint-test")
+    payer = ImagePayer(store=store)
     painter, linker, smudger = paint_compare(
         "a red fox", ["painter", "linker", "smudger"], specs=specs, payer=payer
     )
@@ -164,7 +166,7 @@ def test_paint_returns_base64_pictures_priced_per_image_and_refuses_a_url_or_a_c
         "n": 1,
         "response_format": "b64_json",
     }
-    rows = ledger(store, "paint-test")
+    rows = ledger(store, painter.run_id)  # the ledger names the run the comparison is kept as
     assert sorted((r.kind, r.model, r.cost_source) for r in rows) == [
         ("image", "linker", "unknown"),
         ("image", "painter", "override"),
@@ -175,6 +177,92 @@ def test_paint_returns_base64_pictures_priced_per_image_and_refuses_a_url_or_a_c
     assert other_size.cost_usd is None and other_size.cost_source == "unknown at 512x512"
     with pytest.raises(ImagesError, match="size must be WIDTHxHEIGHT"):
         paint_compare("a fox", ["painter"], "big", specs=specs)
+
+
+def test_image_comparisons_are_kept_in_history_with_their_files_and_go_with_the_run(scripted, monkeypatch):
+    from playground.images import KeptPainting, KeptQuestion, kept_images
+
+    monkeypatch.setenv(KEY_ENV, "sk-scripted-images-0000")
+    specs = {
+        "seer": hosted(scripted, "seer", "chat", "vision", accepts_images=True),
+        "blind": hosted(scripted, "blind", "image-to-text", "status~code=500"),
+        "painter": hosted(
+            scripted, "painter", "text-to-image", "images~w=80~h=60", price_per_image=Decimal("0.04")
+        ),
+        "smudger": hosted(scripted, "smudger", "text-to-image", "images~corrupt=1"),
+    }
+    store = Store()
+    card = read_image(png(64, 48), "cat.png")
+    blind, seer = describe_compare(
+        card, "What size is it?", ["blind", "seer"], specs=specs, payer=ImagePayer(store=store)
+    )
+    store.writer.flush(5)
+    run = store.get_run(seer.run_id)
+    assert run is not None and run.kind == "image-to-text" and run.state == "finished"
+    assert (run.prompt, run.models, run.params) == (
+        "What size is it?",
+        ["blind", "seer"],
+        {"max_tokens": ChatRequest.DEFAULT_MAX_TOKENS},
+    )
+    kept = kept_images(run, store.media_of(run.id))
+    assert isinstance(kept, KeptQuestion) and kept.image is not None
+    assert (kept.image.name, kept.image.mime, kept.image.data) == ("cat.png", "image/png", card.data)
+    # in the order asked, whichever ended first; the failure kept with its reason
+    assert [(r.model, r.text.strip(), r.error and r.error.kind) for r in kept.results] == [
+        ("blind", "", "server_error"),
+        ("seer", "image 64x48", None),
+    ]
+    assert kept.results[1].ttft_s == seer.ttft_s and kept.results[1].output_tokens == seer.output_tokens
+
+    painter, smudger = paint_compare(
+        "a red fox", ["painter", "smudger"], specs=specs, payer=ImagePayer(store=store)
+    )
+    store.writer.flush(5)
+    run = store.get_run(painter.run_id)
+    assert run is not None and run.kind == "text-to-image" and run.params == {"size": "1024x1024"}
+    kept = kept_images(run, store.media_of(run.id))
+    assert isinstance(kept, KeptPainting) and kept.prompt == "a red fox"
+    shown, failed = kept.results
+    assert shown.picture is not None and painter.picture is not None
+    assert shown.picture.data == painter.picture.data and (shown.picture.width, shown.picture.height) == (
+        80,
+        60,
+    )
+    assert (shown.seconds, shown.cost_usd, shown.cost_source) == (
+        painter.seconds,
+        Decimal("0.04"),
+        "override",
+    )
+    assert failed.picture is None and failed.error is not None and failed.error.kind == "bad_image"
+    assert store.delete_run(run.id) and store.media_of(run.id) == []  # its files go with it
+    # Without a store nothing is kept, and nothing says it was.
+    [alone] = paint_compare("a red fox", ["painter"], specs=specs, payer=ImagePayer())
+    assert alone.ok and alone.run_id is None
+
+
+def test_hosted_image_calls_are_refused_past_the_budget_before_anything_is_sent_or_kept(scripted):
+    from playground.core import HostedPolicy, User
+    from playground.core.policy import Limits, day_start
+    from playground.engine import Keyring
+    from playground.hosting import Gate, LimitExceededError
+
+    bob = User("https://id.example|bob", "Bob", "bob@example.com")
+    keys = Keyring(server={"ADMIN_KEY": "server-secret"}, hosted=True)
+    gate = Gate(HostedPolicy(enabled=True, limits=Limits(daily_usd=Decimal("0.05"))))
+    painter = hosted(
+        scripted, "paid-painter", "text-to-image", "images~id=paid-painter", price_per_image=Decimal("0.04")
+    )
+    painter = dataclasses.replace(painter, api_key_env="ADMIN_KEY")  # the server's key, for its own URL
+    store = Store()
+    payer = ImagePayer(bob, store, gate)
+    [first] = paint_compare("a fox", [painter.key], specs={painter.key: painter}, keys=keys, payer=payer)
+    assert first.ok and store.spent_since(bob.id, day_start()) == Decimal("0.04")  # charged to Bob
+    assert gate.going(bob) == []  # freed when the comparison ended
+    sent, kept = len(scripted.requests), len(store.list_runs(limit=1000, owner=bob.id))
+    with pytest.raises(LimitExceededError, match="PLAYGROUND_USER_DAILY_USD"):
+        paint_compare("a fox", [painter.key], specs={painter.key: painter}, keys=keys, payer=payer)
+    assert len(scripted.requests) == sent  # refused before anything was sent
+    assert len(store.list_runs(limit=1000, owner=bob.id)) == kept == 1  # and nothing kept
 
 
 def test_built_in_image_models_are_priced_per_image_never_zero_and_specs_are_checked():

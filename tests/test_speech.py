@@ -144,7 +144,7 @@ def test_openai_transcription_and_speech_through_the_sdk_priced_and_in_the_ledge
     store = Store()
     sample = load_samples()[0]
     audio = read_audio(sample.wav, sample.name)
-    payer = SpeechPayer(store=store, ref_id="speech-test")
+    payer = SpeechPayer(store=store)
     stt, local = transcribe_compare(
         audio, ["scripted-stt", "whisper-tiny-en"], "The quick brown fox", specs=specs, payer=payer
     )
@@ -177,7 +177,9 @@ def test_openai_transcription_and_speech_through_the_sdk_priced_and_in_the_ledge
     store.writer.flush(5)
     from datetime import UTC, datetime, timedelta
 
-    rows = [r for r in store.usage_since(datetime.now(UTC) - timedelta(hours=1)) if r.ref_id == "speech-test"]
+    runs = {stt.run_id, tts.run_id}  # each comparison is kept as a run, and its ledger rows name it
+    assert len(runs) == 2 and None not in runs and local.run_id == stt.run_id
+    rows = [r for r in store.usage_since(datetime.now(UTC) - timedelta(hours=1)) if r.ref_id in runs]
     # two transcriptions, one reading, and the bundled listener's round trip of it: every call that
     # reached a model, local ones as `local` (never $0)
     assert sorted((r.kind, r.model, r.cost_source) for r in rows) == [
@@ -187,6 +189,33 @@ def test_openai_transcription_and_speech_through_the_sdk_priced_and_in_the_ledge
         ("speech", "whisper-tiny-en", "local"),
     ]
     assert all(r.cost_usd is None for r in rows if r.cost_source == "local")
+
+    # Both comparisons are kept in History, with their files; the scores are computed again from the texts.
+    from playground.speech import KeptReading, KeptTranscription, kept_speech
+
+    run = store.get_run(stt.run_id)
+    assert run is not None and run.kind == "speech-to-text" and run.prompt == "s1.wav"
+    kept = kept_speech(run, store.media_of(run.id))
+    assert isinstance(kept, KeptTranscription) and kept.audio is not None
+    assert (kept.audio.data, kept.audio.mime, kept.reference) == (
+        sample.wav,
+        "audio/x-wav",
+        "The quick brown fox",
+    )
+    assert [(r.model, r.text, r.accuracy, r.rtf, r.cost_usd) for r in kept.results] == [
+        (r.model, r.text, r.accuracy, r.rtf, r.cost_usd) for r in (stt, local)
+    ]
+    run = store.get_run(tts.run_id)
+    assert run is not None and run.kind == "text-to-speech" and run.prompt == text
+    kept = kept_speech(run, store.media_of(run.id))
+    assert isinstance(kept, KeptReading) and kept.listener == "whisper-tiny-en"
+    [voice] = kept.results
+    assert voice.speech == tts.speech and voice.heard == tts.heard is not None
+    assert (voice.intelligibility, voice.rtf, voice.cost_per_1k_chars) == (
+        tts.intelligibility,
+        tts.rtf,
+        tts.cost_per_1k_chars,
+    )
 
 
 def test_hosted_prices_come_from_genai_prices_or_are_unknown_never_zero():

@@ -215,6 +215,11 @@ def render_stored_run(run: StoredRun) -> None:
     prompt, parameters, answers side by side (a model that saved nothing says so), charts and "View code"."""
     from playground.compare import Conversation, describe_stored_params
 
+    if run.kind != "compare":  # a speech or image comparison, with its files
+        from pages.common.media import render_kept
+
+        render_kept(run)
+        return
     if note := run.state_note():
         (st.info if run.state == "running" else st.warning)(plain(note))
     conversation = open_conversation(run.id) if run.parent_id else None

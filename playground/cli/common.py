@@ -126,3 +126,9 @@ def write_outputs(folder: Path, files: dict[str, tuple[bytes, str]], console: Co
     except OSError as exc:
         console.print(f"could not write to {folder}: {exc.strerror}", soft_wrap=True, markup=False)
     return written
+
+
+def print_kept(console: Console, run_id: str | None) -> None:
+    """Where a speech or image comparison was kept: History lists it, and its share link opens it."""
+    if run_id is not None:
+        console.print(f"Kept in History as run {run_id} (share link: ?run={run_id})", markup=False)

@@ -20,6 +20,7 @@ from playground.cli.common import (
     fail_usage,
     figure_cell,
     money_cell,
+    print_kept,
     write_outputs,
 )
 from playground.cli.tables import print_table
@@ -61,6 +62,7 @@ def describe_command(
             print(json.dumps(result.to_json()))
     else:
         _print_answers(results, f"{picture.name}: {picture.width}x{picture.height} {picture.mime}")
+        print_kept(out, results[0].run_id)
     raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
 
 
@@ -114,6 +116,7 @@ def paint_command(
             print(json.dumps({**result.to_json(), "file": written.get(result.model)}))
     else:
         _print_pictures(results, written)
+        print_kept(out, results[0].run_id)
     raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
 
 

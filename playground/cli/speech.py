@@ -20,6 +20,7 @@ from playground.cli.common import (
     fail_usage,
     figure_cell,
     money_cell,
+    print_kept,
     write_outputs,
 )
 from playground.cli.tables import print_table
@@ -70,6 +71,7 @@ def transcribe_command(
             print(json.dumps(result.to_json()))
     else:
         _print_transcripts(results, audio.seconds)
+        print_kept(out, results[0].run_id)
     raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
 
 
@@ -123,6 +125,7 @@ def speak_command(
             print(json.dumps({**result.to_json(), "file": written.get(result.model)}))
     else:
         _print_speech(results, written)
+        print_kept(out, results[0].run_id)
     raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from playground.core.policy import LOCAL_USER, User
 from playground.core.results import RunResult
@@ -16,6 +16,7 @@ from playground.core.specs import ModelSpec
 from playground.hosting.gate import Ask, Gate, Ticket, What, default_gate
 
 if TYPE_CHECKING:
+    from playground.storage.media import KeptRun
     from playground.storage.runs import Store
 
 
@@ -84,8 +85,10 @@ class CallPayer:
     ref_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     kind: What = "comparison"
 
-    def admit(self, calls: Sequence[Priced], detail: str, max_tokens: int = 0) -> Bill:
-        """A bill for these calls. The hosted ones' maximum cost is checked against the user's limits and
+    def admit(
+        self, calls: Sequence[Priced], detail: str, max_tokens: int = 0, ref_id: str | None = None
+    ) -> Bill:
+        """A bill for these calls, charged for `ref_id` (default: the payer's; a kept run's id). The hosted ones' maximum cost is checked against the user's limits and
         held until the bill is closed: LimitExceededError, naming the limit, before anything is sent.
         Local models cost nothing and need no admission."""
         gate = self.gate or default_gate()
@@ -102,4 +105,11 @@ class CallPayer:
                 concurrency=len(hosted),
                 detail=detail,
             )
-        return Bill.open(gate, ask, self.kind, self.user, self.store, self.ref_id)
+        return Bill.open(gate, ask, self.kind, self.user, self.store, ref_id or self.ref_id)
+
+    def keep(self, task: str, prompt: str, models: Sequence[str], params: dict[str, Any]) -> KeptRun:
+        """One comparison kept in History as the user's run of kind `task`, under a new id (admit its calls
+        with `ref_id=` that id, so its ledger rows name the run); nothing is kept without a store."""
+        from playground.storage.media import KeptRun
+
+        return KeptRun(self.store, uuid.uuid4().hex, task, prompt, list(models), params, self.user.id)

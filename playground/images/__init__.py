@@ -18,5 +18,10 @@ __all__, __getattr__ = lazy_exports(
         "describe_compare": "service",
         "paint_compare": "service",
         "DEFAULT_SIZE": "service",
+        "DESCRIBE": "service",
+        "PAINT": "service",
+        "KeptQuestion": "kept",
+        "KeptPainting": "kept",
+        "kept_images": "kept",
     },
 )

@@ -26,8 +26,10 @@ from playground.engine.runner import run_model
 from playground.hosting.billing import Bill
 from playground.images.billing import ImagePayer, Priced
 from playground.images.image_input import ImageFile
+from playground.storage.media import INPUT, KeptRun, StoredMedia
 from providers.base import ChatRequest, Message, Painter, Picture, Provider
 
+DESCRIBE, PAINT = "image-to-text", "text-to-image"  # the tasks, and the kinds of the runs kept
 DEFAULT_SIZE = "1024x1024"  # the size every built-in image model is priced at
 MAX_PROMPT_CHARS = 4_000  # dall-e-3's limit for one prompt (gpt-image-1 takes more)
 _SIZE = re.compile(r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")
@@ -52,6 +54,7 @@ class PaintResult:
     cost_usd: Decimal | None
     cost_source: str  # override | local | unknown | unknown at <size>
     error: CallError | None = None
+    run_id: str | None = None  # the run it is kept in (History, share link); None: not kept
 
     @property
     def ok(self) -> bool:
@@ -72,6 +75,7 @@ class PaintResult:
             "cost_usd": None if self.cost_usd is None else str(self.cost_usd),
             "cost_source": self.cost_source,
             "error": None if self.error is None else self.error.to_json(),
+            "run_id": self.run_id,
         }
 
 
@@ -110,8 +114,12 @@ def describe_compare(
     calls = [Priced(spec, _describe_max_cost(spec, built[spec.key], request)) for spec in chosen]
     payer = payer or ImagePayer()
     detail = f"{image.name} with {len(calls)} model{'s' * (len(calls) > 1)}"
-    with payer.admit(calls, detail, max_tokens) as bill:
-        return each_at_once(calls, lambda call: _describe_one(call.spec, built[call.spec.key], request, bill))
+    kept = payer.keep(DESCRIBE, prompt, models, {"max_tokens": max_tokens})
+    with payer.admit(calls, detail, max_tokens, ref_id=kept.run_id) as bill, kept:
+        kept.given([StoredMedia(INPUT, image.name, image.mime, image.data)])
+        return each_at_once(
+            calls, lambda call: _describe_one(call.spec, built[call.spec.key], request, bill, kept)
+        )
 
 
 def _built(spec: ModelSpec, keys: Keys | None) -> Provider | CallError:
@@ -132,18 +140,20 @@ def _describe_max_cost(
 
 
 def _describe_one(
-    spec: ModelSpec, provider: Provider | CallError, request: ChatRequest, bill: Bill
+    spec: ModelSpec, provider: Provider | CallError, request: ChatRequest, bill: Bill, kept: KeptRun
 ) -> RunResult:
-    """One model's answer, run and measured by the runner, then charged (it reached the model)."""
+    """One model's answer, run and measured by the runner, then charged (it reached the model); kept."""
     if isinstance(provider, CallError):
-        return RunResult(spec.key, error=provider)
-    try:
-        provider.prepare()
-    except Exception as exc:  # noqa: BLE001 - one model that cannot start never stops the others
-        return RunResult(spec.key, error=call_error(exc))
-    result = run_model(spec, provider, request)
-    bill.charge(result)
-    return result
+        result = RunResult(spec.key, error=provider)
+    else:
+        try:
+            provider.prepare()
+        except Exception as exc:  # noqa: BLE001 - one model that cannot start never stops the others
+            result = RunResult(spec.key, error=call_error(exc))
+        else:
+            result = run_model(spec, provider, request)
+            bill.charge(result)
+    return kept.keep(result)
 
 
 def paint_compare(
@@ -167,18 +177,22 @@ def paint_compare(
     calls = [Priced(spec, image_cost_of(spec, size)[0]) for spec in chosen]
     payer = payer or ImagePayer()
     detail = f"one {size} picture with {len(calls)} model{'s' * (len(calls) > 1)}"
-    with payer.admit(calls, detail) as bill:
-        return each_at_once(calls, lambda call: _paint_one(call, prompt, size, keys, bill))
+    kept = payer.keep(PAINT, prompt, models, {"size": size})
+    with payer.admit(calls, detail, ref_id=kept.run_id) as bill, kept:
+        return each_at_once(calls, lambda call: _paint_one(call, prompt, size, keys, bill, kept))
 
 
-def _paint_one(call: Priced, prompt: str, size: str, keys: Keys | None, bill: Bill) -> PaintResult:
-    """One model's picture: prepared, timed, charged (it reached the model)."""
+def _paint_one(
+    call: Priced, prompt: str, size: str, keys: Keys | None, bill: Bill, kept: KeptRun
+) -> PaintResult:
+    """One model's picture: prepared, timed, charged (it reached the model), kept."""
     spec = call.spec
     try:
         model = cast(Painter, build_provider(spec, keys))
         model.prepare()
     except Exception as exc:  # noqa: BLE001 - one model that cannot start never stops the others
-        return PaintResult(spec.key, None, None, size, None, image_cost_of(spec, size)[1], call_error(exc))
+        failed = RunResult(spec.key, cost_source=image_cost_of(spec, size)[1], error=call_error(exc))
+        return picture_of(kept.keep(failed), None, size)
     began = time.perf_counter()
     try:
         picture, error = model.paint(prompt, size), None
@@ -187,15 +201,29 @@ def _paint_one(call: Priced, prompt: str, size: str, keys: Keys | None, bill: Bi
     seconds = time.perf_counter() - began
     cost, source = image_cost_of(spec, size)
     cost = cost if error is None else None  # a failed call's charge is unknown (the ledger says so)
-    bill.charge(
-        RunResult(
-            spec.key,
-            total_s=seconds,
-            cost_usd=cost,
-            cost_source=source,
-            attempts=1,
-            error=error,
-            max_cost_usd=call.max_cost_usd,
-        )
+    done = RunResult(
+        spec.key,
+        total_s=seconds,
+        cost_usd=cost,
+        cost_source=source,
+        attempts=1,
+        error=error,
+        max_cost_usd=call.max_cost_usd,
     )
-    return PaintResult(spec.key, picture, seconds, size, cost, source, error)
+    bill.charge(done)
+    made = [] if picture is None else [StoredMedia(spec.key, f"{spec.key}.png", picture.mime, picture.data)]
+    return picture_of(kept.keep(done, made), picture, size)
+
+
+def picture_of(result: RunResult, picture: Picture | None, size: str) -> PaintResult:
+    """A painting call's result as the comparison shows it (also how History shows a kept one)."""
+    return PaintResult(
+        result.model,
+        picture,
+        result.total_s,
+        size,
+        result.cost_usd,
+        result.cost_source,
+        result.error,
+        result.run_id,
+    )

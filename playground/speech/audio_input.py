@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import os
 from dataclasses import dataclass
 
@@ -51,3 +52,8 @@ def read_audio(data: bytes, name: str) -> AudioFile:
             f"{name} is {seconds:,.0f} s long, over the {limit:,.0f} s limit ({MAX_AUDIO_ENV})"
         )
     return AudioFile(name, data, seconds)
+
+
+def audio_mime(name: str) -> str:
+    """The media type a player needs for a file of this name (by its extension)."""
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"

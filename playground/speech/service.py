@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
@@ -22,12 +22,14 @@ from playground.engine.calls import call_error, each_at_once, pick_models
 from playground.engine.pricing import cost_source, speech_cost_of
 from playground.engine.registry import Keys, build_provider, call_target
 from playground.hosting.billing import Bill
-from playground.speech.audio_input import AudioFile
+from playground.speech.audio_input import AudioFile, audio_mime
 from playground.speech.billing import Priced, SpeechPayer
 from playground.speech.scoring import Accuracy, accuracy
+from playground.storage.media import INPUT, KeptRun, StoredMedia
 from providers.base import ChatRequest, Speaker, Speech, Transcriber
 from providers.table import adapter_for
 
+TRANSCRIBE, SPEAK = "speech-to-text", "text-to-speech"  # the tasks, and the kinds of the runs kept
 DEFAULT_LISTENER = "whisper-tiny-en"  # the bundled model that hears each voice (round-trip intelligibility)
 MAX_SPEECH_CHARS = 4_096  # OpenAI's limit for one speech call; Piper would take more, slowly
 
@@ -57,6 +59,7 @@ class TranscriptResult:
     cost_source: str  # override | genai-prices:<date> | local | unknown
     accuracy: Accuracy | None = None
     error: CallError | None = None
+    run_id: str | None = None  # the run it is kept in (History, share link); None: not kept
 
     @property
     def ok(self) -> bool:
@@ -81,6 +84,7 @@ class TranscriptResult:
             "cost_usd": None if self.cost_usd is None else str(self.cost_usd),
             "cost_source": self.cost_source,
             "error": None if self.error is None else self.error.to_json(),
+            "run_id": self.run_id,
         }
 
 
@@ -98,6 +102,7 @@ class SpeechResult:
     heard: str | None = None
     intelligibility: Accuracy | None = None
     error: CallError | None = None
+    run_id: str | None = None  # the run it is kept in (History, share link); None: not kept
 
     @property
     def ok(self) -> bool:
@@ -138,6 +143,7 @@ class SpeechResult:
             "heard": self.heard,
             "round_trip_wer": None if self.intelligibility is None else self.intelligibility.wer,
             "error": None if self.error is None else self.error.to_json(),
+            "run_id": self.run_id,
         }
 
 
@@ -162,8 +168,12 @@ def transcribe_compare(
     calls = [Priced(spec, speech_cost_of(spec, audio_seconds=audio.seconds)[0]) for spec in chosen]
     payer = payer or SpeechPayer()
     detail = f"{audio.name}, {audio.seconds:,.0f} s, with {len(calls)} model{'s' * (len(calls) > 1)}"
-    with payer.admit(calls, detail) as bill:
-        return each_at_once(calls, lambda call: transcribe_one(call, audio, reference, keys, bill))
+    kept = payer.keep(
+        TRANSCRIBE, audio.name, models, {"audio_seconds": audio.seconds, "reference": reference or ""}
+    )
+    with payer.admit(calls, detail, ref_id=kept.run_id) as bill, kept:
+        kept.given([StoredMedia(INPUT, audio.name, audio_mime(audio.name), audio.data)])
+        return each_at_once(calls, lambda call: transcribe_one(call, audio, reference, keys, bill, kept))
 
 
 def _ready(spec: ModelSpec, keys: Keys | None) -> Any:
@@ -174,16 +184,21 @@ def _ready(spec: ModelSpec, keys: Keys | None) -> Any:
 
 
 def transcribe_one(
-    call: Priced, audio: AudioFile, reference: str | None, keys: Keys | None, bill: Bill
+    call: Priced,
+    audio: AudioFile,
+    reference: str | None,
+    keys: Keys | None,
+    bill: Bill,
+    kept: KeptRun | None = None,
 ) -> TranscriptResult:
-    """One model's transcript: prepared, timed, charged (it reached the model), scored."""
+    """One model's transcript: prepared, timed, charged (it reached the model), kept (a comparison's; an
+    evaluation's are summed, not kept as runs), scored."""
     spec = call.spec
     try:
         model = cast(Transcriber, _ready(spec, keys))
     except Exception as exc:  # noqa: BLE001 - one model that cannot start never stops the others
-        return TranscriptResult(
-            spec.key, "", None, audio.seconds, None, cost_source(spec), error=call_error(exc)
-        )
+        failed = RunResult(spec.key, cost_source=cost_source(spec), error=call_error(exc))
+        return transcript_of(kept.keep(failed) if kept is not None else failed, audio.seconds, None)
     began = time.perf_counter()
     try:
         text, error = model.transcribe(audio.data, audio.name).text, None
@@ -192,9 +207,28 @@ def transcribe_one(
     seconds = time.perf_counter() - began
     cost, source = speech_cost_of(spec, audio_seconds=audio.seconds)
     cost = cost if error is None else None  # a failed call's charge is unknown (the ledger says so)
-    bill.charge(_ledger_call(spec, text, seconds, cost, source, error, call.max_cost_usd))
-    scored = accuracy(reference, text) if reference and error is None else None
-    return TranscriptResult(spec.key, text, seconds, audio.seconds, cost, source, scored, error)
+    done = _ledger_call(spec, text, seconds, cost, source, error, call.max_cost_usd)
+    bill.charge(done)
+    if kept is not None:
+        done = kept.keep(done)
+    return transcript_of(done, audio.seconds, reference)
+
+
+def transcript_of(result: RunResult, audio_seconds: float, reference: str | None) -> TranscriptResult:
+    """A transcription call's result as the comparison shows it, scored against `reference` (also how
+    History shows a kept one: the scores are computed again, never stored)."""
+    scored = accuracy(reference, result.text) if reference and result.ok else None
+    return TranscriptResult(
+        result.model,
+        result.text,
+        result.total_s,
+        audio_seconds,
+        result.cost_usd,
+        result.cost_source,
+        scored,
+        result.error,
+        result.run_id,
+    )
 
 
 def _ledger_call(
@@ -245,8 +279,9 @@ def speak_compare(
     calls = [Priced(spec, speech_cost_of(spec, characters=len(text))[0]) for spec in chosen]
     payer = payer or SpeechPayer()
     detail = f"{len(text):,} characters with {len(calls)} model{'s' * (len(calls) > 1)}"
-    with payer.admit(calls, detail) as bill:
-        return each_at_once(calls, lambda call: _speak_one(call, text, keys, bill, ear))
+    kept = payer.keep(SPEAK, text, models, {"listener": None if ear is None else ear.key})
+    with payer.admit(calls, detail, ref_id=kept.run_id) as bill, kept:
+        return each_at_once(calls, lambda call: _speak_one(call, text, keys, bill, ear, kept))
 
 
 def _listener(specs: Mapping[str, ModelSpec], key: str | None) -> ModelSpec | None:
@@ -259,13 +294,16 @@ def _listener(specs: Mapping[str, ModelSpec], key: str | None) -> ModelSpec | No
     return spec
 
 
-def _speak_one(call: Priced, text: str, keys: Keys | None, bill: Bill, ear: ModelSpec | None) -> SpeechResult:
-    """One model's reading: prepared, timed, charged (it reached the model), then heard by the listener."""
+def _speak_one(
+    call: Priced, text: str, keys: Keys | None, bill: Bill, ear: ModelSpec | None, kept: KeptRun
+) -> SpeechResult:
+    """One model's reading: prepared, timed, charged (it reached the model), heard by the listener, kept."""
     spec = call.spec
     try:
         model = cast(Speaker, _ready(spec, keys))
     except Exception as exc:  # noqa: BLE001 - one model that cannot start never stops the others
-        return SpeechResult(spec.key, None, None, len(text), None, cost_source(spec), error=call_error(exc))
+        failed = RunResult(spec.key, cost_source=cost_source(spec), error=call_error(exc))
+        return reading_of(kept.keep(failed), None, text, None)
     began = time.perf_counter()
     try:
         speech, error = model.speak(text), None
@@ -274,12 +312,31 @@ def _speak_one(call: Priced, text: str, keys: Keys | None, bill: Bill, ear: Mode
     seconds = time.perf_counter() - began
     cost, source = speech_cost_of(spec, characters=len(text))
     cost = cost if error is None else None
-    bill.charge(_ledger_call(spec, "", seconds, cost, source, error, call.max_cost_usd))
-    if speech is None:
-        return SpeechResult(spec.key, None, seconds, len(text), cost, source, error=error)
-    heard = _hear(ear, speech, spec.key, bill) if ear is not None else None
+    done = _ledger_call(spec, "", seconds, cost, source, error, call.max_cost_usd)
+    bill.charge(done)
+    heard = _hear(ear, speech, spec.key, bill) if ear is not None and speech is not None else None
+    # Kept with what the listener heard as its text (None: no round trip), and the WAV beside it.
+    made = [StoredMedia(spec.key, f"{spec.key}.wav", "audio/wav", speech.wav)] if speech is not None else []
+    kept_as = kept.keep(replace(done, text=heard or ""), made)
+    return reading_of(replace(done, run_id=kept_as.run_id), speech, text, heard)
+
+
+def reading_of(result: RunResult, speech: Speech | None, text: str, heard: str | None) -> SpeechResult:
+    """A speech call's result as the comparison shows it, `heard` scored against `text` (also how History
+    shows a kept one)."""
     scored = accuracy(text, heard) if heard is not None else None
-    return SpeechResult(spec.key, speech, seconds, len(text), cost, source, heard, scored)
+    return SpeechResult(
+        result.model,
+        speech,
+        result.total_s,
+        len(text),
+        result.cost_usd,
+        result.cost_source,
+        heard,
+        scored,
+        result.error,
+        result.run_id,
+    )
 
 
 def _hear(ear: ModelSpec, speech: Speech, voice: str, bill: Bill) -> str | None:

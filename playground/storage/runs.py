@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -42,6 +42,9 @@ from playground.core.errors import UsageError
 from playground.core.policy import LOCAL_OWNER
 from playground.core.results import MONEY_FIELDS, CallError, RunResult, utc_now_iso
 from playground.storage.writer import Pending, Writer, failure_reason
+
+if TYPE_CHECKING:
+    from playground.storage.media import StoredMedia
 
 DB_ENV = "PLAYGROUND_DB"
 DONE, STREAMING = "done", "streaming"
@@ -84,7 +87,7 @@ class TableBase(DeclarativeBase):
 
 def all_tables() -> Any:
     """The metadata of every table the store keeps (their modules imported), as the migrations make them."""
-    from playground.storage import admissions, arena, evals, jobs, vectors  # noqa: F401 - their tables join TableBase.metadata
+    from playground.storage import admissions, arena, evals, jobs, media, vectors  # noqa: F401 - their tables join TableBase.metadata
 
     return TableBase.metadata
 
@@ -252,6 +255,11 @@ class StoredRun:
             return "running"
         return "interrupted"
 
+    def results_in_order(self) -> list[RunResult]:
+        """The results in the order the models were asked (they are saved as they end)."""
+        rank = {key: i for i, key in enumerate(self.models)}
+        return sorted(self.results, key=lambda r: (rank.get(r.model, len(rank)), r.repeat_index))
+
     @property
     def unanswered(self) -> list[str]:
         """The models asked that saved nothing at all (not even streamed text), in the order asked."""
@@ -393,12 +401,13 @@ class Store:
         kind: str = "compare",
         owner: str = LOCAL_OWNER,
         parent_id: str | None = None,
+        run_id: str | None = None,
     ) -> str:
-        """Record a new run (before any model is called) for `owner` and return its id; `parent_id`
-        names the run it follows up in a conversation.
+        """Record a new run (before any model is called) for `owner` and return its id (`run_id`, or a new
+        one); `parent_id` names the run it follows up in a conversation.
 
         If the database is away, the id is returned anyway and the run is saved when it comes back."""
-        run_id = uuid.uuid4().hex
+        run_id = run_id or uuid.uuid4().hex
         now = datetime.now(UTC)
         row = RunRow(
             id=run_id,
@@ -481,6 +490,12 @@ class Store:
         with self.reading() as session:
             row = session.get(RunRow, run_id)
             return _to_run(row) if row is not None else None
+
+    def media_of(self, run_id: str) -> list[StoredMedia]:
+        """The files a run keeps beside its answers (a speech or image comparison's: see storage/media.py)."""
+        from playground.storage.media import read_media
+
+        return read_media(self, run_id)
 
     def list_runs(
         self,
