@@ -59,3 +59,30 @@ def test_a_prompt_is_painted_and_shown_from_the_server_s_bytes(scripted: Scripte
     at.text_input(key="paint-size").input("big").run()
     at.button(key="paint-run").click().run()
     assert "size must be WIDTHxHEIGHT" in at.error[0].value
+
+
+def test_a_kept_painting_opens_from_its_share_link_and_from_history(scripted: ScriptedServer):
+    import re
+
+    at = images_page(scripted)
+    at.multiselect(key="paint-models").set_value(["painter"]).run()
+    at.text_area(key="paint-prompt").input("A fox **in** <b>bold</b>").run()
+    at.button(key="paint-run").click().run()
+    saved = next(c.value for c in at.caption if c.value.startswith("Saved in History"))
+    run_id = re.search(r"\?run=([0-9a-f]{32})", saved).group(1)
+
+    shared = AppTest.from_file(APP, default_timeout=120)
+    shared.query_params["run"] = run_id
+    shared.run()
+    assert not shared.exception, shared.exception
+    assert len(shared.get("image")) == 1  # the picture, from the store's bytes
+    assert any("text-to-image" in c.value and run_id in c.value for c in shared.caption)
+    prompt = next(m.value for m in shared.markdown if m.value.startswith("**Prompt:**"))
+    assert "<b>" not in prompt and "\\*\\*in\\*\\*" in prompt  # the prompt as plain text
+    assert "per image (override)" in " ".join(c.value for c in shared.caption)
+
+    at.switch_page("pages/history.py").run()
+    assert not at.exception, at.exception
+    at.selectbox(key="h-open").set_value(run_id).run()
+    assert len(at.get("image")) == 1 and not at.exception
+    assert "h-rerun" not in [b.key for b in at.button]  # a painting is re-run on the Images page

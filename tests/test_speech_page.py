@@ -30,6 +30,12 @@ def test_a_shipped_sample_is_transcribed_with_its_error_rates_and_a_word_diff():
     captions = " ".join(c.value for c in at.caption)
     assert "RTF" in captions and "WER" in captions and "CER" in captions and "local (no price)" in captions
     assert any(reference.value.split()[0].lower() in t.value.lower() for t in at.text)  # the transcript
+    # Kept in History: it opens there with the audio it was given, the transcript and the same figures.
+    wer, said = next(c.value for c in at.caption if "WER" in c.value), reference.value.split()[0].lower()
+    at.switch_page("pages/history.py").run()
+    assert not at.exception, at.exception
+    assert len(at.get("audio")) == 1 and any(wer.split(" · ", 1)[1] in c.value for c in at.caption)
+    assert any(said in t.value.lower() for t in at.text)
 
 
 def test_a_text_is_read_aloud_with_a_player_and_heard_back_and_a_failing_voice_beside_it():
