@@ -18,10 +18,19 @@ from pages.common.ui import (
 )
 from playground.core import UsageError, plain
 from playground.engine import usability
+from playground.evals import (
+    METRICS,
+    LabelledImage,
+    MetricChoice,
+    evaluate_describers,
+    parse_image_set,
+    shipped_image_set,
+)
 from playground.images import (
     DEFAULT_SIZE,
     ImageFile,
     ImagePayer,
+    ImagesError,
     describe_compare,
     paint_compare,
     read_image,
@@ -32,6 +41,7 @@ page_shell("pages/images.py")
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
 SOURCES = ("A test card (drawn here)", "Upload an image")
+SET_SOURCES = ("The shipped cards", "Upload images and a CSV")
 
 all_specs = specs()
 keys = keyring()
@@ -65,6 +75,49 @@ def image_input() -> ImageFile | None:
     return read_image(upload.getvalue(), upload.name) if upload is not None else None
 
 
+def labelled_images() -> list[LabelledImage] | None:
+    """The set to evaluate on: the shipped cards, or uploaded images with a CSV naming what to ask of each
+    and the answer expected (None until both are given). ImagesError names a line or file."""
+    if st.radio("Set", SET_SOURCES, horizontal=True, key="see-set-source") == SET_SOURCES[0]:
+        st.caption("Six cards drawn here: three coloured squares to name, and one to three circles to count.")
+        return shipped_image_set()
+    files = st.file_uploader("Images", type=IMAGE_TYPES, accept_multiple_files=True, key="see-set-files")
+    table = st.file_uploader("CSV with columns file, prompt and reference", type=["csv"], key="see-set-csv")
+    if not files or table is None:
+        return None
+    uploads = {f.name: f.getvalue() for f in files}
+
+    def uploaded(name: str) -> bytes:
+        if name not in uploads:
+            raise ImagesError(f"{name} is named in the CSV but was not uploaded")
+        return uploads[name]
+
+    return parse_image_set(table.getvalue().decode("utf-8", errors="replace"), uploaded, table.name)
+
+
+def evaluate_on_a_set() -> None:
+    """Every image of a labelled set asked of the chosen models, scored by one metric: a table of means
+    with 95% intervals, seconds, tokens and cost."""
+    models = choose_models("see", "Models to evaluate", "see-set-models")
+    metrics = [name for name, m in METRICS.items() if m.needs_expected]
+    metric = st.selectbox("Metric", metrics, index=metrics.index("contains"), key="see-set-metric")
+    try:
+        items = labelled_images()
+        if st.button("Evaluate", disabled=not (items and models), key="see-set-run") and items:
+            with st.spinner(f"Asking about {len(items)} images with {len(models)} models…"):
+                st.session_state["see-set-results"] = evaluate_describers(
+                    items, models, MetricChoice(metric), specs=all_specs, keys=keys, payer=payer()
+                )
+    except (UsageError, ValueError) as exc:  # a bad line or file, a limit, a metric: one line
+        st.error(plain(str(exc)))
+    if "see-set-results" in st.session_state:
+        st.dataframe(st.session_state["see-set-results"].table_rows(), hide_index=True, key="see-set-table")
+        st.caption(
+            "Means over the images each model answered, with 95% intervals (Wilson for pass/fail metrics, "
+            "Student's t for graded ones); seconds are each answer's total."
+        )
+
+
 st.title("Images")
 st.caption(
     "Compare image models on one input. No local image model is bundled (none fits the install budget): "
@@ -94,6 +147,9 @@ with see:
         answers = st.session_state["see-results"]
         saved_caption(answers[0].run_id)
         render_answer_columns([r.model for r in answers], answers)
+
+    with st.expander("Evaluate on a labelled set: a metric with 95% intervals"):
+        evaluate_on_a_set()
 
 with paint:
     prompt = st.text_area("Prompt", value="A lighthouse on a cliff at dawn, watercolour", key="paint-prompt")

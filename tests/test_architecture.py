@@ -114,11 +114,11 @@ LAYERS = {
     "hosting": {"core", "engine", "storage"},
     "rag": {"core", "engine", "storage", "hosting"},  # every embedding call is admitted by the Gate
     "compare": {"core", "engine", "storage", "hosting", "rag"},
-    "evals": {"core", "engine", "storage", "hosting", "rag"},
-    "catalog": {"core", "engine", "storage", "hosting", "rag", "compare"},
-    "arena": {"core", "engine", "storage", "hosting"},
     "speech": {"core", "engine", "storage", "hosting"},  # every hosted speech call is admitted by the Gate
     "images": {"core", "engine", "storage", "hosting"},  # every hosted image call is admitted by the Gate
+    "evals": {"core", "engine", "storage", "hosting", "rag", "images"},  # image sets scored by its metrics
+    "catalog": {"core", "engine", "storage", "hosting", "rag", "compare"},
+    "arena": {"core", "engine", "storage", "hosting"},
     "cli": set(API_PACKAGES),  # the command line may use every package
 }
 

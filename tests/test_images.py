@@ -265,6 +265,66 @@ def test_hosted_image_calls_are_refused_past_the_budget_before_anything_is_sent_
     assert len(store.list_runs(limit=1000, owner=bob.id)) == kept == 1  # and nothing kept
 
 
+def test_a_labelled_image_set_is_scored_with_intervals_and_a_failing_model_names_its_images(
+    scripted, monkeypatch, tmp_path
+):
+    from playground.core.stats import mean_ci95
+    from playground.evals import MetricChoice, evaluate_describers, read_image_set, shipped_image_set
+    from playground.evals.metrics import MetricError
+
+    monkeypatch.setenv(KEY_ENV, "sk-scripted-images-0000")
+    price = {"price_input_per_mtok": Decimal("0.15"), "price_output_per_mtok": Decimal("0.60")}
+    specs = {
+        "seer": hosted(scripted, "seer", "chat", "vision", accepts_images=True, **price),
+        "blind": hosted(scripted, "blind", "image-to-text", "status~code=500"),
+    }
+    for name, size in (("a.png", (64, 48)), ("b.png", (32, 32)), ("c.png", (10, 10))):
+        (tmp_path / name).write_bytes(png(*size))
+    # The scripted vision model says the size it decoded: right twice, wrong once.
+    (tmp_path / "set.csv").write_text(
+        "file,prompt,reference\na.png,Size?,image 64x48\nb.png,Size?,image 32x32\nc.png,Size?,image 99x99\n"
+    )
+    store = Store()
+    payer = ImagePayer(store=store)
+    result = evaluate_describers(
+        read_image_set(tmp_path / "set.csv"),
+        ["seer", "blind"],
+        MetricChoice("contains"),
+        specs=specs,
+        payer=payer,
+    )
+    seer, blind = result.summaries
+    assert seer.score is not None and (seer.score.mean, seer.score.n) == (2 / 3, 3)
+    assert (seer.score.mean, seer.score.low, seer.score.high) == mean_ci95([1.0, 1.0, 0.0])  # Wilson
+    assert seer.failed == () and seer.cost_usd is not None and seer.cost_usd > 0 and seer.seconds_p50
+    assert blind.score is None and blind.failed == ("a.png", "b.png", "c.png")
+    assert [row["contains"] for row in result.table_rows()] == [str(seer.score), "–"]
+    assert len(ledger(store, payer.ref_id)) == 6  # every call that reached a model, in the ledger
+    assert store.list_runs(limit=1000, text="Size?") == []  # an evaluation's calls are not kept as runs
+
+    (tmp_path / "escape.csv").write_text("file,prompt,reference\n../outside.png,Size?,x\n")
+    with pytest.raises(ImagesError, match=r"escape.csv, line 2: ../outside.png is outside the set's folder"):
+        read_image_set(tmp_path / "escape.csv")
+    with pytest.raises(MetricError, match="scored against its references"):
+        evaluate_describers(shipped_image_set(), ["seer"], MetricChoice("valid_json"), specs=specs)
+    cards = shipped_image_set()
+    assert [c.reference for c in cards] == ["red", "green", "blue", "1", "2", "3"]
+    assert all(c.image.mime == "image/png" and c.prompt.endswith(".") for c in cards)
+
+    models = tmp_path / "models.toml"
+    models.write_text(
+        f'[models.seer]\nprovider = "openai"\nmodel = "seer"\nbase_url = "{scripted.url("vision")}"\n'
+        f'api_key_env = "{KEY_ENV}"\naccepts_images = true\n'
+    )
+    ran = runner.invoke(
+        app,
+        ["describe-eval", str(tmp_path / "set.csv"), "-m", "seer", "--models-file", str(models), "--json"],
+    )
+    assert ran.exit_code == 0, ran.output
+    [line] = [json.loads(x) for x in ran.stdout.splitlines()]
+    assert line["model"] == "seer" and line["contains"]["mean"] == 2 / 3 and line["failed"] == []
+
+
 def test_built_in_image_models_are_priced_per_image_never_zero_and_specs_are_checked():
     from playground.engine.pricing import cost_source, image_cost_of, price_for
 

@@ -86,3 +86,25 @@ def test_a_kept_painting_opens_from_its_share_link_and_from_history(scripted: Sc
     at.selectbox(key="h-open").set_value(run_id).run()
     assert len(at.get("image")) == 1 and not at.exception
     assert "h-rerun" not in [b.key for b in at.button]  # a painting is re-run on the Images page
+
+
+def test_the_shipped_cards_are_evaluated_into_a_table_with_intervals(scripted: ScriptedServer):
+    at = images_page(scripted)
+    at.multiselect(key="see-set-models").set_value(["seer", "blind"]).run()
+    assert at.selectbox(key="see-set-metric").value == "contains"
+    # (contains would pass "2" in "image 256x256": the whole answer must match)
+    at.selectbox(key="see-set-metric").set_value("quasi_exact_match").run()
+    at.button(key="see-set-run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    [table] = at.dataframe
+    rows = table.value.to_dict("records")
+    assert list(rows[0])[1] == "quasi_exact_match"
+    # The scripted model names the card's size, never its colour or count.
+    assert [(r["model"], r["quasi_exact_match"], r["failed"]) for r in rows] == [
+        ("seer", "0.0% (0.0%–39.0%)", "none"),  # 0 of 6, with Wilson's interval
+        (
+            "blind",
+            "–",
+            "square-red.png, square-green.png, square-blue.png, circles-1.png, circles-2.png, circles-3.png",
+        ),
+    ]

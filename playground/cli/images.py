@@ -27,6 +27,8 @@ from playground.cli.tables import print_table
 from playground.core.errors import UsageError
 from playground.core.results import RunResult
 from playground.core.specs import SpecError, load_specs
+from playground.evals.images import DescriberSummary, evaluate_describers, read_image_set, shipped_image_set
+from playground.evals.metrics import MetricChoice, MetricError
 from playground.images.billing import ImagePayer
 from playground.images.image_input import read_image
 from playground.images.service import DEFAULT_SIZE, PaintResult, describe_compare, paint_compare
@@ -151,3 +153,59 @@ def _print_pictures(results: list[PaintResult], written: dict[str, str]) -> None
             err.print(f"{r.model} failed: {r.error}", soft_wrap=True, markup=False)
         elif r.model in written:
             out.print(f"{r.model}: written to {written[r.model]}", markup=False)
+
+
+def describe_eval_command(
+    labelled: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[CSV]",
+            help="A CSV with columns file, prompt and reference, its images beside it (default: the shipped "
+            "cards, drawn here).",
+        ),
+    ] = None,
+    model: ModelKeys = (),
+    metric: Annotated[
+        str,
+        typer.Option(
+            "--metric",
+            metavar="METRIC",
+            help="How an answer is scored against its reference (an eval metric).",
+        ),
+    ] = "contains",
+    models_file: ModelsFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """Evaluate each -m vision model on a labelled image set: the metric's mean with a 95% interval,
+    median seconds, output tokens, the set's cost, and the images a model failed."""
+    try:
+        specs = load_specs(models_file)
+        items = read_image_set(labelled) if labelled is not None else shipped_image_set()
+        result = evaluate_describers(
+            items, model, MetricChoice(metric), specs=specs, payer=ImagePayer(store=Store())
+        )
+    except OSError as exc:
+        raise fail_usage(f"cannot read {labelled}: {exc.strerror}") from exc
+    except (SpecError, UsageError, MetricError) as exc:
+        raise fail_usage(str(exc)) from exc
+    if as_json:
+        for summary in result.summaries:
+            print(json.dumps(_describer_json(summary, metric)))
+    else:
+        out.print(f"{len(items)} images; {metric}: means with 95% intervals", markup=False)
+        rows = result.table_rows()
+        print_table(out, list(rows[0]), [list(r.values()) for r in rows], keys=["model"], rank=[metric])
+    raise typer.Exit(EXIT_OK if not any(s.failed for s in result.summaries) else EXIT_FAILED)
+
+
+def _describer_json(summary: DescriberSummary, metric: str) -> dict[str, object]:
+    """One model's figures over the set, JSON-ready (money as a decimal string)."""
+    return {
+        "model": summary.model,
+        metric: summary.score and summary.score.to_json(),
+        "seconds_p50": summary.seconds_p50,
+        "output_tokens": summary.output_tokens,
+        "cost_usd": None if summary.cost_usd is None else str(summary.cost_usd),
+        "cost_source": summary.cost_source,
+        "failed": list(summary.failed),
+    }

@@ -29,7 +29,7 @@ from playground.cli.common import fail_usage as _fail_usage
 from playground.cli.docs import ask_command, docs_app
 from playground.cli.embeddings import embeddings_app
 from playground.cli.evaluate import eval_command
-from playground.cli.images import describe_command, paint_command
+from playground.cli.images import describe_command, describe_eval_command, paint_command
 from playground.cli.serve import serve_command
 from playground.cli.speech import speak_command, transcribe_command, transcribe_eval_command
 from playground.cli.tables import print_table
@@ -59,6 +59,7 @@ app.command("speak", cls=Command)(speak_command)
 app.command("transcribe-eval", cls=Command)(transcribe_eval_command)
 app.command("describe", cls=Command)(describe_command)
 app.command("paint", cls=Command)(paint_command)
+app.command("describe-eval", cls=Command)(describe_eval_command)
 app.command(
     "serve", cls=Command, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
 )(serve_command)

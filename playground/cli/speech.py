@@ -29,7 +29,6 @@ from playground.core.specs import SpecError, load_specs
 from playground.speech.audio_input import read_audio
 from playground.speech.billing import SpeechPayer
 from playground.speech.evaluation import (
-    Estimate,
     SpeechEvaluation,
     TranscriberSummary,
     evaluate_transcribers,
@@ -195,17 +194,10 @@ def transcribe_eval_command(
 def _summary_json(summary: TranscriberSummary) -> dict[str, object]:
     """One model's figures over the set, JSON-ready (money as a decimal string)."""
 
-    def estimate(value: Estimate | None) -> dict[str, object] | None:
-        return (
-            None
-            if value is None
-            else {"mean": value.mean, "low": value.low, "high": value.high, "n": value.n}
-        )
-
     return {
         "model": summary.model,
-        "wer": estimate(summary.wer),
-        "cer": estimate(summary.cer),
+        "wer": summary.wer and summary.wer.to_json(),
+        "cer": summary.cer and summary.cer.to_json(),
         "rtf_p50": summary.rtf_p50,
         "cost_usd": None if summary.cost_usd is None else str(summary.cost_usd),
         "cost_source": summary.cost_source,

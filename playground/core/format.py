@@ -74,3 +74,11 @@ def spreadsheet_safe(row: dict[str, object]) -> dict[str, object]:
 def _safe_cell(text: str) -> str:
     text = _FORMULA_AFTER_SEPARATOR.sub(r"\1'\2", text)
     return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def set_cost_cell(cost: Decimal | None, source: str) -> str:
+    """A whole set's cost as a table cell: local models cost nothing to call (never $0), unknown ones say
+    so, and a known cost names its price source."""
+    if source == "local":
+        return "local"
+    return f"unknown ({source})" if cost is None else f"{cost} ({source})"

@@ -54,3 +54,29 @@ def mean_ci95(
         return mean, float(interval.low), float(interval.high)
     half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
     return mean, max(0.0, mean - float(half)), min(1.0, mean + float(half))
+
+
+@dataclass(frozen=True)
+class MeanCI:
+    """A mean over a set's items with its 95% interval (`mean_ci95`; no interval from fewer than two)."""
+
+    mean: float
+    low: float | None
+    high: float | None
+    n: int
+
+    @classmethod
+    def of(cls, values: Sequence[float], *, graded: bool = False) -> MeanCI | None:
+        """The mean of `values` with its interval (None: no values); `graded` as for `mean_ci95`."""
+        mean, low, high = mean_ci95(values, graded=graded)
+        return None if mean is None else cls(mean, low, high, len(values))
+
+    def __str__(self) -> str:
+        """'4.2% (1.0–7.4%)': the mean and its interval, in percent."""
+        if self.low is None or self.high is None:
+            return f"{self.mean:.1%}"
+        return f"{self.mean:.1%} ({self.low:.1%}–{self.high:.1%})"
+
+    def to_json(self) -> dict[str, float | int | None]:
+        """JSON-ready form."""
+        return {"mean": self.mean, "low": self.low, "high": self.high, "n": self.n}

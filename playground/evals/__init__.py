@@ -54,5 +54,11 @@ __all__, __getattr__ = lazy_exports(
         "UploadedQuestions": "questions",
         "QuestionsError": "questions",
         "projection_figure": "embedder_charts",
+        "LabelledImage": "images",
+        "DescriberEvaluation": "images",
+        "evaluate_describers": "images",
+        "shipped_image_set": "images",
+        "parse_image_set": "images",
+        "read_image_set": "images",
     },
 )

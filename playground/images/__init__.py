@@ -16,6 +16,8 @@ __all__, __getattr__ = lazy_exports(
         "DescribeResult": "service",
         "PaintResult": "service",
         "describe_compare": "service",
+        "describe_each": "service",
+        "ImageAsk": "service",
         "paint_compare": "service",
         "DEFAULT_SIZE": "service",
         "DESCRIBE": "service",

@@ -122,6 +122,47 @@ def describe_compare(
         )
 
 
+@dataclass(frozen=True)
+class ImageAsk:
+    """One image and what to ask about it."""
+
+    image: ImageFile
+    prompt: str
+
+
+def describe_each(
+    asks: Sequence[ImageAsk],
+    models: Sequence[str],
+    *,
+    max_tokens: int = ChatRequest.DEFAULT_MAX_TOKENS,
+    specs: Mapping[str, ModelSpec] | None = None,
+    keys: Keys | None = None,
+    payer: ImagePayer | None = None,
+) -> list[list[RunResult]]:
+    """Every model's answer about every image (per ask, the models in the order asked), for an evaluation:
+    the whole set admitted once before anything is sent, so it never stops half paid for; each image's
+    models run at once. Not kept as runs: an evaluation reports them."""
+    if not asks:
+        raise ImagesError("the set holds no images")
+    chosen = pick_models(specs or load_specs(), models, "image-to-text", lambda s: s.sees_images, ImagesError)
+    requests = [
+        ChatRequest(
+            messages=(Message("user", _checked_prompt(ask.prompt, f"ask about {ask.image.name}")),),
+            max_tokens=max_tokens,
+            images=(ask.image.as_input(),),
+        )
+        for ask in asks
+    ]
+    built = {spec.key: _built(spec, keys) for spec in chosen}
+    calls = [Priced(spec, _describe_max_cost(spec, built[spec.key], r)) for r in requests for spec in chosen]
+    detail = f"{len(asks)} images with {len(chosen)} model{'s' * (len(chosen) > 1)}"
+    with (payer or ImagePayer()).admit(calls, detail, max_tokens) as bill:
+        return [
+            each_at_once(chosen, lambda spec, r=request: _describe_one(spec, built[spec.key], r, bill, None))
+            for request in requests
+        ]
+
+
 def _built(spec: ModelSpec, keys: Keys | None) -> Provider | CallError:
     """The spec's adapter, or why it cannot be built (no key, say): that model's error, not everyone's."""
     try:
@@ -140,9 +181,10 @@ def _describe_max_cost(
 
 
 def _describe_one(
-    spec: ModelSpec, provider: Provider | CallError, request: ChatRequest, bill: Bill, kept: KeptRun
+    spec: ModelSpec, provider: Provider | CallError, request: ChatRequest, bill: Bill, kept: KeptRun | None
 ) -> RunResult:
-    """One model's answer, run and measured by the runner, then charged (it reached the model); kept."""
+    """One model's answer, run and measured by the runner, then charged (it reached the model); kept
+    (a comparison's; an evaluation's are reported, not kept as runs)."""
     if isinstance(provider, CallError):
         result = RunResult(spec.key, error=provider)
     else:
@@ -153,7 +195,7 @@ def _describe_one(
         else:
             result = run_model(spec, provider, request)
             bill.charge(result)
-    return kept.keep(result)
+    return kept.keep(result) if kept is not None else result
 
 
 def paint_compare(

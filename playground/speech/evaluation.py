@@ -16,8 +16,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from playground.core.errors import UsageError
+from playground.core.format import set_cost_cell
 from playground.core.specs import ModelSpec, load_specs
-from playground.core.stats import mean_ci95
+from playground.core.stats import MeanCI
 from playground.engine.calls import each_at_once
 from playground.engine.pricing import speech_cost_of
 from playground.engine.registry import Keys
@@ -36,28 +37,12 @@ class LabelledAudio:
 
 
 @dataclass(frozen=True)
-class Estimate:
-    """A mean over the set's files with its 95% interval (None: no interval from fewer than two)."""
-
-    mean: float
-    low: float | None
-    high: float | None
-    n: int
-
-    def __str__(self) -> str:
-        """'4.2% (1.0–7.4%)': the mean and its interval, in percent."""
-        if self.low is None or self.high is None:
-            return f"{self.mean:.1%}"
-        return f"{self.mean:.1%} ({self.low:.1%}–{self.high:.1%})"
-
-
-@dataclass(frozen=True)
 class TranscriberSummary:
     """One model over the whole set: error rates with intervals, speed, cost, and the files it failed."""
 
     model: str
-    wer: Estimate | None
-    cer: Estimate | None
+    wer: MeanCI | None
+    cer: MeanCI | None
     rtf_p50: float | None  # median real-time factor over the files it answered
     cost_usd: Decimal | None  # the set's cost (None: no price known, or local)
     cost_source: str
@@ -79,7 +64,7 @@ class SpeechEvaluation:
                 "WER": str(s.wer) if s.wer else "–",
                 "CER": str(s.cer) if s.cer else "–",
                 "RTF p50": "–" if s.rtf_p50 is None else f"{s.rtf_p50:.3f}",
-                "cost (USD)": _cost_cell(s.cost_usd, s.cost_source),
+                "cost (USD)": set_cost_cell(s.cost_usd, s.cost_source),
                 "failed": ", ".join(s.failed) or "none",
             }
             for s in self.summaries
@@ -153,13 +138,6 @@ def evaluate_transcribers(
     return SpeechEvaluation(summaries, transcripts)
 
 
-def _cost_cell(cost: Decimal | None, source: str) -> str:
-    """A set's cost as a cell: local models cost nothing to call (never $0), unknown ones say so."""
-    if source == "local":
-        return "local"
-    return f"unknown ({source})" if cost is None else f"{cost} ({source})"
-
-
 def _priced(spec: ModelSpec, item: LabelledAudio) -> Priced:
     return Priced(spec, speech_cost_of(spec, audio_seconds=item.audio.seconds)[0])
 
@@ -172,18 +150,10 @@ def _summary(model: str, results: Sequence[TranscriptResult], names: Sequence[st
     known = [c for c in costs if c is not None]
     return TranscriberSummary(
         model=model,
-        wer=_estimate([a.wer for a in scored]),
-        cer=_estimate([a.cer for a in scored]),
+        wer=MeanCI.of([a.wer for a in scored], graded=True),  # error rates, not pass/fail
+        cer=MeanCI.of([a.cer for a in scored], graded=True),
         rtf_p50=statistics.median(rtfs) if rtfs else None,
         cost_usd=sum(known, Decimal(0)) if known and len(known) == len(costs) else None,
         cost_source=results[0].cost_source if results else "unknown",
         failed=tuple(name for name, r in zip(names, results, strict=True) if not r.ok),
     )
-
-
-def _estimate(values: Sequence[float]) -> Estimate | None:
-    if not values:
-        return None
-    mean, low, high = mean_ci95(values, graded=True)  # error rates, not pass/fail
-    assert mean is not None
-    return Estimate(mean, low, high, len(values))
