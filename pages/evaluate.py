@@ -320,6 +320,10 @@ def run_live(evaluation: Evaluation) -> None:
 
 
 st.title("Evaluate")
+st.caption(
+    "Text models on a dataset. Speech-to-text and vision models are evaluated on a labelled set on the "
+    "Speech and Images pages (WER and CER, or these metrics, with 95% intervals)."
+)
 active: Evaluation | None = st.session_state.pop("ev-active", None)
 if active is not None:
     active.cancel()  # Stop was pressed (or the page changed) while it ran
