@@ -235,6 +235,13 @@ def test_image_comparisons_are_kept_in_history_with_their_files_and_go_with_the_
     )
     assert failed.picture is None and failed.error is not None and failed.error.kind == "bad_image"
     assert store.delete_run(run.id) and store.media_of(run.id) == []  # its files go with it
+    # A file over the size kept is left out; the run and its answers are kept.
+    import playground.storage.media as media
+
+    monkeypatch.setattr(media, "MAX_KEPT_BYTES", 10)
+    [big] = describe_compare(card, "Size?", ["seer"], specs=specs, payer=ImagePayer(store=store))
+    store.writer.flush(5)
+    assert store.get_run(big.run_id).results[0].text == big.text and store.media_of(big.run_id) == []
     # Without a store nothing is kept, and nothing says it was.
     [alone] = paint_compare("a red fox", ["painter"], specs=specs, payer=ImagePayer())
     assert alone.ok and alone.run_id is None

@@ -136,6 +136,8 @@ def render_kept(run: StoredRun) -> None:
         st.markdown(f"**Audio:** {plain(run.prompt)}")
         if kept.audio is not None:
             st.audio(kept.audio.data, format=kept.audio.mime)
+        else:
+            st.caption("The audio itself was not kept (files over 25 MB are not).")
         if kept.reference:
             st.markdown(f"**Reference:** {plain(kept.reference)}")
         show_transcripts(kept.results, kept.reference)
@@ -147,6 +149,8 @@ def render_kept(run: StoredRun) -> None:
     elif isinstance(kept, KeptQuestion):
         if kept.image is not None:
             st.image(kept.image.data, width=320, caption=plain(kept.image.name))
+        else:
+            st.caption("The image itself was not kept (files over 25 MB are not).")
         st.markdown(f"**Prompt:** {plain(kept.prompt)}")
         render_answer_columns(run.models, kept.results)
     elif isinstance(kept, KeptPainting):

@@ -88,9 +88,10 @@ class CallPayer:
     def admit(
         self, calls: Sequence[Priced], detail: str, max_tokens: int = 0, ref_id: str | None = None
     ) -> Bill:
-        """A bill for these calls, charged for `ref_id` (default: the payer's; a kept run's id). The hosted ones' maximum cost is checked against the user's limits and
-        held until the bill is closed: LimitExceededError, naming the limit, before anything is sent.
-        Local models cost nothing and need no admission."""
+        """A bill for these calls, charged for `ref_id` (default: the payer's; a kept run's id). The hosted
+        ones' maximum cost is checked against the user's limits and held until the bill is closed:
+        LimitExceededError, naming the limit, before anything is sent. Local models cost nothing and need
+        no admission."""
         gate = self.gate or default_gate()
         hosted = [call for call in calls if not call.spec.is_local]
         ask = None

@@ -16,6 +16,9 @@ from playground.core.results import RunResult
 from playground.storage.runs import SAVE_WAIT_S, Pending, Store, TableBase
 
 INPUT = ""  # the model name of the file a run was given (its models' files carry their key)
+# A file larger than this is not kept (the run and its results are): ten minutes of 48 kHz stereo WAV is
+# over 100 MB, and every History row would carry it. OpenAI's own upload limit for audio is 25 MB.
+MAX_KEPT_BYTES = 25 * 1024 * 1024
 
 
 class MediaRow(TableBase):
@@ -41,11 +44,13 @@ class StoredMedia:
 
 
 def add_media(store: Store, run_id: str, files: Sequence[StoredMedia]) -> Pending:
-    """Save files beside a run's answers (waits as `Store.add_result` does)."""
+    """Save files beside a run's answers (waits as `Store.add_result` does); one over MAX_KEPT_BYTES is
+    left out."""
+    kept = [f for f in files if len(f.data) <= MAX_KEPT_BYTES]
 
     def write(session: Session) -> None:
         session.add_all(
-            MediaRow(run_id=run_id, model=f.model, name=f.name, mime=f.mime, data=f.data) for f in files
+            MediaRow(run_id=run_id, model=f.model, name=f.name, mime=f.mime, data=f.data) for f in kept
         )
 
     return store.writer.save(f"{len(files)} file(s) of run {run_id}", write, SAVE_WAIT_S)
