@@ -16,7 +16,7 @@ from pages.common.ui import (
     shared_store,
     specs,
 )
-from playground.core import UsageError, plain
+from playground.core import UsageError, files_uploaded, plain
 from playground.engine import usability
 from playground.evals import (
     METRICS,
@@ -85,13 +85,7 @@ def labelled_images() -> list[LabelledImage] | None:
     table = st.file_uploader("CSV with columns file, prompt and reference", type=["csv"], key="see-set-csv")
     if not files or table is None:
         return None
-    uploads = {f.name: f.getvalue() for f in files}
-
-    def uploaded(name: str) -> bytes:
-        if name not in uploads:
-            raise ImagesError(f"{name} is named in the CSV but was not uploaded")
-        return uploads[name]
-
+    uploaded = files_uploaded({f.name: f.getvalue() for f in files}, ImagesError)
     return parse_image_set(table.getvalue().decode("utf-8", errors="replace"), uploaded, table.name)
 
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 from pages.common.media import saved_caption, show_speech_code, show_transcripts, show_voices
 from pages.common.ui import current_user, gate, keyring, page_shell, shared_store, specs
-from playground.core import UsageError, plain
+from playground.core import UsageError, files_uploaded, plain
 from playground.engine import usability
 from playground.speech import (
     DEFAULT_LISTENER,
@@ -84,13 +84,7 @@ def labelled_set() -> list[LabelledAudio] | None:
     table = st.file_uploader("CSV with columns file and reference", type=["csv"], key="set-csv")
     if not files or table is None:
         return None
-    uploads = {f.name: f.getvalue() for f in files}
-
-    def uploaded(name: str) -> bytes:
-        if name not in uploads:
-            raise SpeechError(f"{name} is named in the CSV but was not uploaded")
-        return uploads[name]
-
+    uploaded = files_uploaded({f.name: f.getvalue() for f in files}, SpeechError)
     return parse_set(table.getvalue().decode("utf-8", errors="replace"), uploaded, table.name)
 
 

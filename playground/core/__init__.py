@@ -29,6 +29,8 @@ __all__, __getattr__ = lazy_exports(
         "Spread": "stats",
         "spread": "stats",
         "UsageError": "errors",
+        "files_beside": "sets",
+        "files_uploaded": "sets",
         "CallError": "results",
         "utc_now_iso": "results",
         "Params": "params",

@@ -19,6 +19,7 @@ from pathlib import Path
 from playground.core.errors import UsageError
 from playground.core.format import set_cost_cell
 from playground.core.results import RunResult
+from playground.core.sets import files_beside
 from playground.core.specs import ModelSpec
 from playground.core.stats import MeanCI
 from playground.engine.registry import Keys
@@ -105,18 +106,8 @@ def _png(card: object) -> bytes:
 
 def read_image_set(csv_path: Path) -> list[LabelledImage]:
     """A labelled set from a CSV file (`file`, `prompt`, `reference`) whose images lie in its folder."""
-    folder = csv_path.resolve().parent
-
-    def read(name: str) -> bytes:
-        path = (folder / name).resolve()
-        if not path.is_relative_to(folder):  # a set names its own files, nothing elsewhere on the machine
-            raise ImagesError(f"{name} is outside the set's folder")
-        try:
-            return path.read_bytes()
-        except OSError as exc:
-            raise ImagesError(f"cannot read {name}: {exc.strerror}") from exc
-
-    return parse_image_set(csv_path.read_text(encoding="utf-8"), read, csv_path.name)
+    source = files_beside(csv_path, ImagesError)
+    return parse_image_set(csv_path.read_text(encoding="utf-8"), source, csv_path.name)
 
 
 def parse_image_set(

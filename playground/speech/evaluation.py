@@ -17,6 +17,7 @@ from pathlib import Path
 
 from playground.core.errors import UsageError
 from playground.core.format import set_cost_cell
+from playground.core.sets import files_beside
 from playground.core.specs import ModelSpec, load_specs
 from playground.core.stats import MeanCI
 from playground.engine.calls import each_at_once
@@ -78,18 +79,8 @@ def shipped_set() -> list[LabelledAudio]:
 
 def read_set(csv_path: Path) -> list[LabelledAudio]:
     """A labelled set from a CSV file (`file`, `reference`) whose audio files lie in its folder."""
-    folder = csv_path.resolve().parent
-
-    def read(name: str) -> bytes:
-        path = (folder / name).resolve()
-        if not path.is_relative_to(folder):  # a set names its own files, nothing elsewhere on the machine
-            raise SpeechError(f"{name} is outside the set's folder")
-        try:
-            return path.read_bytes()
-        except OSError as exc:
-            raise SpeechError(f"cannot read {name}: {exc.strerror}") from exc
-
-    return parse_set(csv_path.read_text(encoding="utf-8"), read, csv_path.name)
+    source = files_beside(csv_path, SpeechError)
+    return parse_set(csv_path.read_text(encoding="utf-8"), source, csv_path.name)
 
 
 def parse_set(
