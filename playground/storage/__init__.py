@@ -16,5 +16,8 @@ __all__, __getattr__ = lazy_exports(
         "EvalStore": "evals",
         "StoredEval": "evals",
         "Cell": "evals",
+        "TuningStore": "tuning",
+        "StoredTuningJob": "tuning",
+        "NewTuningJob": "tuning",
     },
 )
