@@ -77,6 +77,13 @@ class FineTuner:
         self.client = client
         self.api_key = api_key
         self.visitor_url = visitor_url
+        # No key (a URL the visitor typed, without a key of theirs): no Authorization header at all, as the
+        # chat adapter sends (the SDK otherwise refuses to send a request without credentials).
+        self.headers: dict[str, Any] = {}
+        if not api_key:
+            import openai
+
+            self.headers = {"extra_headers": {"Authorization": openai.Omit()}}
 
     def _call(self, what: Callable[[], _T]) -> _T:
         try:
@@ -86,7 +93,7 @@ class FineTuner:
 
     def upload(self, name: str, data: bytes) -> str:
         """Upload a chat-format JSONL training file (purpose "fine-tune"); its file id."""
-        uploaded = self._call(lambda: self.client.files.create(file=(name, data), purpose="fine-tune"))
+        uploaded = self._call(lambda: self.client.files.create(file=(name, data), purpose="fine-tune", **self.headers))
         return str(uploaded.id)
 
     def create(self, model: str, training_file: str, epochs: int, suffix: str | None, seed: int) -> UpstreamJob:
@@ -99,17 +106,17 @@ class FineTuner:
         }
         if suffix:
             options["suffix"] = suffix
-        return _job(self._call(lambda: self.client.fine_tuning.jobs.create(**options)))
+        return _job(self._call(lambda: self.client.fine_tuning.jobs.create(**options, **self.headers)))
 
     def retrieve(self, job_id: str) -> UpstreamJob:
         """The job as it is now."""
-        return _job(self._call(lambda: self.client.fine_tuning.jobs.retrieve(job_id)))
+        return _job(self._call(lambda: self.client.fine_tuning.jobs.retrieve(job_id, **self.headers)))
 
     def events(self, job_id: str, after: str | None = None) -> list[UpstreamEvent]:
         """The job's events newer than event `after` (all, first time), oldest first."""
 
         def read() -> list[UpstreamEvent]:
-            page = self.client.fine_tuning.jobs.list_events(job_id, limit=EVENTS_PAGE)
+            page = self.client.fine_tuning.jobs.list_events(job_id, limit=EVENTS_PAGE, **self.headers)
             newest_first: list[UpstreamEvent] = []
             for item in _items(page):  # newest first: stop at the last one already read
                 if item.id == after:
@@ -121,7 +128,7 @@ class FineTuner:
 
     def cancel(self, job_id: str) -> UpstreamJob:
         """Ask the provider to cancel the job; the job as it then is."""
-        return _job(self._call(lambda: self.client.fine_tuning.jobs.cancel(job_id)))
+        return _job(self._call(lambda: self.client.fine_tuning.jobs.cancel(job_id, **self.headers)))
 
 
 def _items(page: Any) -> Iterator[Any]:

@@ -7,7 +7,6 @@ cancelled job keeps everything it said.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,6 +75,7 @@ class StoredTuningJob:
 class NewTuningJob:
     """What a job is saved with before anything is sent upstream."""
 
+    id: str
     owner: str
     kind: str
     model_key: str
@@ -97,7 +97,7 @@ class TuningStore:
         """Save a new job in state "starting" (nothing sent yet) and return its id."""
         now = datetime.now(UTC)
         row = TuningJobRow(
-            id=uuid.uuid4().hex,
+            id=job.id,
             owner=job.owner,
             kind=job.kind,
             model_key=job.model_key,
