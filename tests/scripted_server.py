@@ -33,7 +33,8 @@ The scenario is the first path segment: `http://127.0.0.1:PORT/<scenario>/v1/cha
              `after`). A job starts in validating_files; each retrieve moves it on: running, one metrics
              event per step (`steps`, default 3, data step and train_loss), then `end` (succeeded, with
              `trained` tokens and a fine_tuned_model; or failed, with an error). The same under Azure's
-             /openai/files and /openai/fine_tuning/jobs (?api-version=…).
+             /openai/files and /openai/fine_tuning/jobs (?api-version=…). Chat completions: a tuned
+             model ("ft:…") answers the last user message back, any other "I do not know".
 Every request's headers are kept in `ScriptedServer.requests` for assertions.
 """
 
@@ -206,6 +207,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _scenario_echo(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
         users = [m["content"] for m in body.get("messages", []) if m.get("role") == "user"]
         self._stream_words(users[-1] if users else "", float(args.get("ttft", 0)))
+
+    def _scenario_tune(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        # Chat with a base model and the models tuned from it: a tuned one ("ft:…") answers the last user
+        # message back (it learnt the task); its base answers "I do not know".
+        users = [m["content"] for m in body.get("messages", []) if m.get("role") == "user"]
+        tuned = str(body.get("model", "")).startswith("ft:")
+        self._stream_words(users[-1] if tuned and users else "I do not know", 0)
 
     def _scenario_judge(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
         score = args.get("score", "4")

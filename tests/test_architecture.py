@@ -69,6 +69,7 @@ API_PACKAGES = (
     "arena",
     "speech",
     "images",
+    "tuning",
 )
 
 
@@ -119,6 +120,8 @@ LAYERS = {
     "arena": {"core", "engine", "storage", "hosting"},
     "speech": {"core", "engine", "storage", "hosting"},  # every hosted speech call is admitted by the Gate
     "images": {"core", "engine", "storage", "hosting"},  # every hosted image call is admitted by the Gate
+    # A job's start is admitted by the Gate; base vs tuned is an evaluation.
+    "tuning": {"core", "engine", "storage", "hosting", "evals"},
     "cli": set(API_PACKAGES),  # the command line may use every package
 }
 

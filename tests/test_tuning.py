@@ -10,7 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from playground.core.specs import ModelSpec, load_specs, parse_models_text, SpecError
+from playground.core.errors import UsageError
+from playground.core.specs import ModelSpec, SpecError, load_specs, parse_models_text
 from playground.engine.tokens import estimator_for
 from playground.storage import Store
 from playground.tuning import (
@@ -269,3 +270,39 @@ def test_the_real_openai_api_takes_a_file_and_a_job_and_cancels_it():  # pragma:
     job = tuning.start(tuning.check("set.jsonl", good_file(12), "gpt-4o-mini", epochs=1, holdout=0))
     assert job.saved.upstream_id and job.state in ("validating_files", "queued", "running")
     assert tuning.cancel(job.id).state == "cancelled"
+
+
+# --- base vs tuned --------------------------------------------------------------------------------------
+def test_base_vs_tuned_runs_the_held_out_split_on_both_and_gives_the_difference_with_its_interval(scripted, monkeypatch):
+    monkeypatch.setenv("TUNE_TEST_KEY", "sk-tune-test")
+    from playground.tuning import compare_base_tuned
+
+    url = scripted.url("tune~steps=1~id=versus")
+    specs = {"base": tunable(url, source="built-in", price_input_per_mtok=Decimal("1"), price_output_per_mtok=Decimal("2"))}
+    store = Store()
+    tuning = Tuning(store, specs)
+    lines = [chat_line(f"say word{i}", f"say word{i}", system="Repeat me.") for i in range(30)]
+    job = tuning.start(tuning.check("set.jsonl", "\n".join(lines).encode(), "base", holdout=0.2, seed=3))
+    follow_to_end(tuning, job.id)
+    with pytest.raises(UsageError, match="unknown metric 'nope'"):
+        compare_base_tuned(tuning, job.id, metric="nope")
+
+    result = compare_base_tuned(tuning, job.id, metric="contains")
+    # The scripted base answers "I do not know"; the tuned model (an ft: id) says the prompt back.
+    assert result.base.metrics["contains"].mean == 0.0 and result.tuned.metrics["contains"].mean == 1.0
+    assert result.paired == 6 and result.difference == 1.0 and result.ci_low == result.ci_high == 1.0
+    assert result.base.rows == result.tuned.rows == 6 and result.tuned.output_tokens > 0
+    assert result.base.cost_usd is not None and result.tuned.cost_usd is None  # a tuned model's price is unknown
+    assert "contains: +1.000 (95% interval +1.000 to +1.000), 6 examples" in result.reading
+    sent = [r["body"] for r in scripted.requests if "id=versus" in r["path"] and r["path"].endswith("/chat/completions")]
+    assert len(sent) == 12 and all(b["messages"][0] == {"role": "system", "content": "Repeat me."} for b in sent)
+    assert {b["model"] for b in sent} == {"gpt-4o-mini-2024-07-18", job.saved.fine_tuned_model or tuning.job(job.id).saved.fine_tuned_model}
+
+
+def test_paired_differences_have_a_t_interval_that_may_go_below_zero():
+    from playground.tuning.versus import _versus
+
+    summary = object()
+    result = _versus("e", "m", summary, summary, [1.0, 0.0, -1.0, 0.0, 1.0])  # type: ignore[arg-type]
+    assert result.difference == pytest.approx(0.2)
+    assert result.ci_low is not None and result.ci_low < 0 < result.ci_high

@@ -20,6 +20,7 @@ __all__, __getattr__ = lazy_exports(
         "TUNE_CALL": "service",
         "models_file_entry": "service",
         "tuned_key": "service",
+        "loss_chart": "charts",
         "BaseVsTuned": "versus",
         "compare_base_tuned": "versus",
     },
