@@ -306,3 +306,37 @@ def test_paired_differences_have_a_t_interval_that_may_go_below_zero():
     result = _versus("e", "m", summary, summary, [1.0, 0.0, -1.0, 0.0, 1.0])  # type: ignore[arg-type]
     assert result.difference == pytest.approx(0.2)
     assert result.ci_low is not None and result.ci_low < 0 < result.ci_high
+
+
+def test_hosted_starts_are_admitted_with_the_estimated_cost_charged_to_the_user_and_only_theirs_listed(scripted):
+    from playground.core import HostedPolicy, User
+    from playground.core.policy import Limits, day_start
+    from playground.engine import Keyring
+    from playground.hosting import Gate, LimitExceededError
+
+    alice = User("https://id.example|alice", "Alice", "alice@example.com")
+    bob = User("https://id.example|bob", "Bob", "bob@example.com")
+    keys = Keyring(server={"TUNE_TEST_KEY": "server-secret"}, hosted=True)
+    gate = Gate(HostedPolicy(enabled=True, limits=Limits(daily_usd=Decimal("0.01"))))
+    # A price that makes one job cost a visible part of the $0.01 budget.
+    spec = tunable(scripted.url("tune~id=hosted"), source="built-in", price_training_per_mtok=Decimal("20"))
+    store = Store()
+    tuning = Tuning(store, {"base": spec}, keys, alice, gate)
+    check = tuning.check("set.jsonl", good_file(20), "base", epochs=1, holdout=0)
+    assert Decimal("0.005") < check.cost.usd < Decimal("0.01")
+    job = tuning.start(check)
+    assert job.saved.owner == alice.id and job.saved.estimated_cost_usd == check.cost.usd
+    assert store.spent_since(alice.id, day_start()) == check.cost.usd
+    assert gate.going(alice) == []  # the admission was freed once the job was accepted and charged
+
+    sent = len(scripted.requests)
+    with pytest.raises(LimitExceededError, match="PLAYGROUND_USER_DAILY_USD"):
+        tuning.start(check)
+    assert len(scripted.requests) == sent and len(tuning.jobs()) == 1  # refused before anything was sent
+
+    other = Tuning(store, {"base": spec}, keys, bob, gate)
+    assert other.jobs() == []
+    with pytest.raises(TuningError, match="no fine-tuning job"):
+        other.follow(job.id)
+    with pytest.raises(TuningError, match="no fine-tuning job"):
+        other.cancel(job.id)
