@@ -45,7 +45,9 @@ st.caption(
 
 def read_file() -> tuple[str, bytes] | None:
     """The training file uploaded, or pasted as JSONL."""
-    upload = st.file_uploader("Training file (chat JSONL, or CSV with prompt,completion)", type=["jsonl", "csv"], key="tune-upload")
+    upload = st.file_uploader(
+        "Training file (chat JSONL, or CSV with prompt,completion)", type=["jsonl", "csv"], key="tune-upload"
+    )
     pasted = st.text_area("…or paste chat-format JSONL", key="tune-paste", height=120)
     if upload is not None:
         return upload.name, upload.getvalue()
@@ -70,7 +72,9 @@ def render_check(check: TrainingCheck) -> None:
     )
     if check.bad:
         st.error(plain(f"{len(check.bad)} line(s) of {check.name} cannot be trained on:"))
-        st.dataframe([{"line": b.line, "problem": b.reason} for b in check.bad], key="tune-bad", hide_index=True)
+        st.dataframe(
+            [{"line": b.line, "problem": b.reason} for b in check.bad], key="tune-bad", hide_index=True
+        )
     with st.expander("Tokens per example"):
         rows = [{"line": e.line, "tokens": e.tokens, "split": "train"} for e in check.train]
         rows += [{"line": e.line, "tokens": e.tokens, "split": "held out"} for e in check.holdout]
@@ -91,7 +95,9 @@ def check_section() -> None:
     if st.button("Check", key="tune-check-run", disabled=given is None):
         assert given is not None
         try:
-            st.session_state[CHECK_KEY] = tuning.check(given[0], given[1], model, epochs=int(epochs), holdout=holdout, seed=int(seed))
+            st.session_state[CHECK_KEY] = tuning.check(
+                given[0], given[1], model, epochs=int(epochs), holdout=holdout, seed=int(seed)
+            )
         except UsageError as exc:
             st.session_state.pop(CHECK_KEY, None)
             st.error(plain(str(exc)))
@@ -102,7 +108,9 @@ def check_section() -> None:
     suffix = st.text_input("Name suffix of the tuned model (optional)", key="tune-suffix", max_chars=40)
     if check.problem:
         st.warning(plain(check.problem))
-    if st.button("Start fine-tuning (spends money)", key="tune-start", type="primary", disabled=bool(check.problem)):
+    if st.button(
+        "Start fine-tuning (spends money)", key="tune-start", type="primary", disabled=bool(check.problem)
+    ):
         try:
             job = tuning.start(check, suffix.strip() or None)
         except (UsageError, LimitExceededError) as exc:
@@ -161,7 +169,9 @@ def tuned_actions(job: TuningJob) -> None:
                 {
                     "model": summary.model,
                     result.metric: score.mean,
-                    "95% interval": f"{score.ci_low:.3f}–{score.ci_high:.3f}" if score.ci_low is not None else "–",
+                    "95% interval": f"{score.ci_low:.3f}–{score.ci_high:.3f}"
+                    if score.ci_low is not None
+                    else "–",
                     "errors": summary.errors,
                     "input tokens": summary.input_tokens,
                     "output tokens": summary.output_tokens,

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from providers.openai_compat import map_openai_error
 from providers.chat_stream import redacted
+from providers.openai_compat import map_openai_error
 
 # Job states the API reports that end a job: nothing more happens upstream, nothing more is spent.
 ENDED_STATES = ("succeeded", "failed", "cancelled")
@@ -93,10 +93,14 @@ class FineTuner:
 
     def upload(self, name: str, data: bytes) -> str:
         """Upload a chat-format JSONL training file (purpose "fine-tune"); its file id."""
-        uploaded = self._call(lambda: self.client.files.create(file=(name, data), purpose="fine-tune", **self.headers))
+        uploaded = self._call(
+            lambda: self.client.files.create(file=(name, data), purpose="fine-tune", **self.headers)
+        )
         return str(uploaded.id)
 
-    def create(self, model: str, training_file: str, epochs: int, suffix: str | None, seed: int) -> UpstreamJob:
+    def create(
+        self, model: str, training_file: str, epochs: int, suffix: str | None, seed: int
+    ) -> UpstreamJob:
         """Start a supervised job on `model` with `training_file`, for `epochs` epochs."""
         options: dict[str, Any] = {
             "model": model,

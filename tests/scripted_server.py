@@ -349,11 +349,19 @@ class _Handler(BaseHTTPRequestHandler):
             elif parts == ["fine_tuning", "jobs"]:
                 jobs = [job["object"] for job in reversed(self.server.tuning_jobs.values())]
                 self._json(200, {"object": "list", "data": jobs, "has_more": False})
-            elif len(parts) >= 3 and parts[:2] == ["fine_tuning", "jobs"] and parts[2] in self.server.tuning_jobs:
+            elif (
+                len(parts) >= 3
+                and parts[:2] == ["fine_tuning", "jobs"]
+                and parts[2] in self.server.tuning_jobs
+            ):
                 self._tuning_job(method, parts[2], parts[3:], args, query)
             else:
-                error = {"message": f"No such object: {rest}", "type": "invalid_request_error", "param": None,
-                         "code": None}
+                error = {
+                    "message": f"No such object: {rest}",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": None,
+                }
                 self._json(404, {"error": error})
 
     def _tuning_file(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -375,7 +383,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _tuning_create(self, body: dict[str, Any]) -> dict[str, Any]:
         job_id = f"ftjob-{len(self.server.tuning_jobs) + 1:024d}"
         supervised = ((body.get("method") or {}).get("supervised") or {}).get("hyperparameters") or {}
-        hyper = {"batch_size": "auto", "learning_rate_multiplier": "auto", "n_epochs": supervised.get("n_epochs", "auto")}
+        hyper = {
+            "batch_size": "auto",
+            "learning_rate_multiplier": "auto",
+            "n_epochs": supervised.get("n_epochs", "auto"),
+        }
         job = {
             "object": "fine_tuning.job",
             "id": job_id,
@@ -402,19 +414,25 @@ class _Handler(BaseHTTPRequestHandler):
         self._tuning_event(job_id, "info", f"Validating training file: {body['training_file']}")
         return job
 
-    def _tuning_event(self, job_id: str, level: str, message: str, data: dict[str, Any] | None = None) -> None:
+    def _tuning_event(
+        self, job_id: str, level: str, message: str, data: dict[str, Any] | None = None
+    ) -> None:
         events = self.server.tuning_jobs[job_id]["events"]
-        events.append({
-            "object": "fine_tuning.job.event",
-            "id": f"ftevent-{job_id[-6:]}-{len(events) + 1:04d}",
-            "created_at": int(time.time()),
-            "level": level,
-            "message": message,
-            "data": data or {},
-            "type": "metrics" if data else "message",
-        })
+        events.append(
+            {
+                "object": "fine_tuning.job.event",
+                "id": f"ftevent-{job_id[-6:]}-{len(events) + 1:04d}",
+                "created_at": int(time.time()),
+                "level": level,
+                "message": message,
+                "data": data or {},
+                "type": "metrics" if data else "message",
+            }
+        )
 
-    def _tuning_job(self, method: str, job_id: str, rest: list[str], args: dict[str, str], query: dict[str, str]) -> None:
+    def _tuning_job(
+        self, method: str, job_id: str, rest: list[str], args: dict[str, str], query: dict[str, str]
+    ) -> None:
         state = self.server.tuning_jobs[job_id]
         if rest == ["events"]:
             newest_first = state["events"][::-1]
@@ -429,8 +447,12 @@ class _Handler(BaseHTTPRequestHandler):
         if rest == ["cancel"] and method == "POST":
             job = state["object"]
             if job["status"] in ("succeeded", "failed", "cancelled"):
-                error = {"message": f"Job {job_id} has already {job['status']}.", "type": "invalid_request_error",
-                         "param": None, "code": None}
+                error = {
+                    "message": f"Job {job_id} has already {job['status']}.",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": None,
+                }
                 self._json(400, {"error": error})
                 return
             job.update(status="cancelled", finished_at=int(time.time()))
@@ -457,13 +479,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._tuning_event(job_id, "info", f"Step {step}/{steps}: training loss={loss:.4f}", data)
         elif args.get("end", "succeeded") == "failed":
             job.update(status="failed", finished_at=int(time.time()))
-            job["error"] = {"code": "invalid_training_file", "message": "The job failed (scripted).",
-                            "param": "training_file"}
+            job["error"] = {
+                "code": "invalid_training_file",
+                "message": "The job failed (scripted).",
+                "param": "training_file",
+            }
             self._tuning_event(job_id, "error", "The job failed (scripted).")
         else:
             suffix = job.get("user_provided_suffix") or ""
-            job.update(status="succeeded", finished_at=int(time.time()), trained_tokens=int(args.get("trained", 1200)),
-                       fine_tuned_model=f"ft:{job['model']}:scripted:{suffix}:{job_id[-8:]}")
+            job.update(
+                status="succeeded",
+                finished_at=int(time.time()),
+                trained_tokens=int(args.get("trained", 1200)),
+                fine_tuned_model=f"ft:{job['model']}:scripted:{suffix}:{job_id[-8:]}",
+            )
             self._tuning_event(job_id, "info", "The job has successfully completed")
 
 

@@ -25,20 +25,45 @@ def models_file(tmp_path: Path, url: str) -> str:
 def test_check_names_bad_lines_and_prints_tokens_cost_and_split(tmp_path, scripted):
     models = models_file(tmp_path, scripted.url("tune~id=cli-check"))
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(chat_line("q", "a") + "\n{oops\n" + json.dumps({"messages": [{"role": "user", "content": "q"}]}) + "\n")
+    bad.write_text(
+        chat_line("q", "a")
+        + "\n{oops\n"
+        + json.dumps({"messages": [{"role": "user", "content": "q"}]})
+        + "\n"
+    )
     result = runner.invoke(app, ["tune", "check", str(bad), "--model", "tunable", "--models-file", models])
     assert result.exit_code == 1
-    assert "not JSON" in result.output and "no assistant message" in result.output and "2 bad line(s)" in result.output
+    assert (
+        "not JSON" in result.output
+        and "no assistant message" in result.output
+        and "2 bad line(s)" in result.output
+    )
 
     good = tmp_path / "good.jsonl"
     good.write_bytes(good_file(20))
     result = runner.invoke(
-        app, ["tune", "check", str(good), "-m", "tunable", "--epochs", "2", "--holdout", "0.25", "--json", "--models-file", models]
+        app,
+        [
+            "tune",
+            "check",
+            str(good),
+            "-m",
+            "tunable",
+            "--epochs",
+            "2",
+            "--holdout",
+            "0.25",
+            "--json",
+            "--models-file",
+            models,
+        ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["train"] == 15 and report["holdout"] == 5 and report["bad"] == []
-    assert report["billed_tokens"] == 2 * report["training_tokens"] and report["cost_source"].startswith("models file")
+    assert report["billed_tokens"] == 2 * report["training_tokens"] and report["cost_source"].startswith(
+        "models file"
+    )
 
     result = runner.invoke(app, ["tune", "check", str(good), "-m", "nope", "--models-file", models])
     assert result.exit_code == 2 and "unknown base model 'nope'" in result.output
@@ -49,14 +74,19 @@ def test_start_follow_jobs_and_cancel(tmp_path, scripted, monkeypatch):
     models = models_file(tmp_path, scripted.url("tune~steps=2~id=cli"))
     good = tmp_path / "good.jsonl"
     good.write_bytes(good_file(20))
-    result = runner.invoke(app, ["tune", "start", str(good), "-m", "tunable", "--suffix", "cli", "--models-file", models])
+    result = runner.invoke(
+        app, ["tune", "start", str(good), "-m", "tunable", "--suffix", "cli", "--models-file", models]
+    )
     assert result.exit_code == 0, result.output
     job_id = result.output.split("job ", 1)[1].split(":", 1)[0]
     assert "validating_files" in result.output
 
     result = runner.invoke(app, ["tune", "follow", job_id, "--every", "0", "--models-file", models])
     assert result.exit_code == 0, result.output
-    assert "Step 2/2: training loss=1.2250" in result.output and "tuned model: ft:gpt-4o-mini-2024-07-18:scripted:cli:" in result.output
+    assert (
+        "Step 2/2: training loss=1.2250" in result.output
+        and "tuned model: ft:gpt-4o-mini-2024-07-18:scripted:cli:" in result.output
+    )
 
     result = runner.invoke(app, ["tune", "jobs", "--json", "--models-file", models])
     [row] = [json.loads(line) for line in result.output.splitlines()]

@@ -65,7 +65,10 @@ def test_a_job_is_started_followed_to_its_loss_curve_added_and_compared_with_its
     assert metrics["Training examples"] == "16" and metrics["Held out"] == "4"
     check = at.session_state["tune-check"]
     assert check.cost.usd == Decimal(check.billed_tokens) * 3 / 1_000_000
-    assert metrics["Estimated cost"] == f"${check.cost.usd:.4f}" and metrics["Tokens trained"] == f"{check.billed_tokens:,}"
+    assert (
+        metrics["Estimated cost"] == f"${check.cost.usd:.4f}"
+        and metrics["Tokens trained"] == f"{check.billed_tokens:,}"
+    )
     at.button(key="tune-start").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any(" is validating" in s.value for s in at.success)
@@ -78,7 +81,9 @@ def test_a_job_is_started_followed_to_its_loss_curve_added_and_compared_with_its
     [job_key] = [b.key for b in at.button if b.key.startswith("tune-add-")]
     at.button(key=job_key).click().run()
     tuned = [k for k in at.session_state["custom_specs"] if k.startswith("page-base+")]
-    assert tuned and at.session_state["custom_specs"][tuned[0]].model.startswith("ft:gpt-4o-mini-2024-07-18:scripted")
+    assert tuned and at.session_state["custom_specs"][tuned[0]].model.startswith(
+        "ft:gpt-4o-mini-2024-07-18:scripted"
+    )
     at.button(key=job_key.replace("tune-add-", "tune-versus-")).click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     reading = " ".join(m.value for m in at.markdown)

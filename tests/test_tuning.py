@@ -15,9 +15,9 @@ from playground.core.specs import ModelSpec, SpecError, load_specs, parse_models
 from playground.engine.tokens import estimator_for
 from playground.storage import Store
 from playground.tuning import (
+    TrainingFileError,
     Tuning,
     TuningError,
-    TrainingFileError,
     check_training_file,
     models_file_entry,
 )
@@ -34,7 +34,9 @@ def chat_line(user: str, answer: str, system: str | None = None) -> str:
 
 
 def good_file(n: int = 20) -> bytes:
-    return "\n".join(chat_line(f"What is {i} plus {i}?", f"It is {2 * i}.") for i in range(n)).encode() + b"\n"
+    return (
+        "\n".join(chat_line(f"What is {i} plus {i}?", f"It is {2 * i}.") for i in range(n)).encode() + b"\n"
+    )
 
 
 def tunable(url: str, key: str = "base", **fields: object) -> ModelSpec:
@@ -66,7 +68,7 @@ def test_each_bad_line_is_named_with_its_number_and_reason():
     reasons = {bad.line: bad.reason for bad in check.bad}
     assert sorted(reasons) == [2, 3, 4, 5, 6, 7]
     assert reasons[2].startswith("not JSON")
-    assert "missing \"messages\"" in reasons[3]
+    assert 'missing "messages"' in reasons[3]
     assert "unknown role 'wizard'" in reasons[4]
     assert reasons[5] == "message 1 has no role"
     assert reasons[6] == "no assistant message (nothing to learn from)"
@@ -135,11 +137,15 @@ def test_unknown_price_is_unknown_never_zero_and_file_limits_name_the_file(monke
 
 def test_fine_tunable_is_for_openai_and_azure_chat_models_and_unknown_or_untunable_bases_are_refused():
     with pytest.raises(SpecError, match="fine_tunable is for chat models of openai or azure"):
-        parse_models_text('[models.x]\nprovider = "huggingface"\nmodel = "m"\nfine_tunable = true\n', "f.toml")
+        parse_models_text(
+            '[models.x]\nprovider = "huggingface"\nmodel = "m"\nfine_tunable = true\n', "f.toml"
+        )
     tuning = Tuning(Store(), load_specs())
     with pytest.raises(TuningError, match="unknown base model 'nope'"):
         tuning.check("set.jsonl", good_file(), "nope")
-    with pytest.raises(TuningError, match=r"smollm2-135m cannot be fine-tuned here \(fine-tunable models: .*gpt-4o-mini"):
+    with pytest.raises(
+        TuningError, match=r"smollm2-135m cannot be fine-tuned here \(fine-tunable models: .*gpt-4o-mini"
+    ):
         tuning.check("set.jsonl", good_file(), "smollm2-135m")
 
 
@@ -167,10 +173,14 @@ def test_an_openai_job_uploads_starts_follows_its_loss_and_succeeds(scripted, mo
     create = next(r for r in scripted.requests if r["path"].endswith("/v1/fine_tuning/jobs"))
     assert create["body"]["model"] == "gpt-4o-mini-2024-07-18"
     assert create["body"]["method"]["supervised"]["hyperparameters"]["n_epochs"] == 2
-    assert create["body"]["training_file"] == job.saved.training_file_id and create["body"]["suffix"] == "mine"
+    assert (
+        create["body"]["training_file"] == job.saved.training_file_id and create["body"]["suffix"] == "mine"
+    )
 
     done = follow_to_end(tuning, job.id)
-    assert done.state == "succeeded" and done.saved.fine_tuned_model.startswith("ft:gpt-4o-mini-2024-07-18:scripted:mine:")
+    assert done.state == "succeeded" and done.saved.fine_tuned_model.startswith(
+        "ft:gpt-4o-mini-2024-07-18:scripted:mine:"
+    )
     assert [(p.step, p.train_loss) for p in done.losses] == [(1, 1.75), (2, 1.225), (3, 0.8575)]
     assert done.events[0].message.startswith("Validating training file")
     assert len({e.id for e in done.events}) == len(done.events)  # each event saved once
@@ -204,7 +214,9 @@ def test_a_failed_job_keeps_its_events_and_a_cancelled_one_spends_nothing_more(s
     tuning = Tuning(Store(), specs)
     failed = tuning.start(tuning.check("set.jsonl", good_file(), "fails", holdout=0))
     failed = follow_to_end(tuning, failed.id)
-    assert failed.state == "failed" and failed.saved.error == "invalid_training_file: The job failed (scripted)."
+    assert (
+        failed.state == "failed" and failed.saved.error == "invalid_training_file: The job failed (scripted)."
+    )
     assert [p.step for p in failed.losses] == [1, 2] and failed.events[-1].level == "error"
 
     going = tuning.start(tuning.check("set.jsonl", good_file(), "slow", holdout=0))
@@ -223,8 +235,13 @@ def test_azure_jobs_go_through_azures_url_shape_with_its_key_header(scripted, mo
     monkeypatch.setenv("AZ_TUNE_KEY", "azure-tune-key")
     monkeypatch.setenv("AZ_TUNE_ENDPOINT", endpoint)
     spec = ModelSpec(
-        key="az", provider="azure", model="gpt-4o-mini-2024-07-18", api_key_env="AZ_TUNE_KEY",
-        endpoint_env="AZ_TUNE_ENDPOINT", api_version="2024-10-21", fine_tunable=True,
+        key="az",
+        provider="azure",
+        model="gpt-4o-mini-2024-07-18",
+        api_key_env="AZ_TUNE_KEY",
+        endpoint_env="AZ_TUNE_ENDPOINT",
+        api_version="2024-10-21",
+        fine_tunable=True,
     )
     tuning = Tuning(Store(), {"az": spec})
     job = tuning.start(tuning.check("set.jsonl", good_file(), "az", holdout=0))
@@ -239,7 +256,9 @@ def test_azure_jobs_go_through_azures_url_shape_with_its_key_header(scripted, mo
     assert done.saved.cost_source == "unknown"  # Azure's training price is not in the models file
 
 
-def test_a_provider_refusal_leaves_a_failed_job_that_says_why_and_a_missing_key_starts_nothing(scripted, monkeypatch):
+def test_a_provider_refusal_leaves_a_failed_job_that_says_why_and_a_missing_key_starts_nothing(
+    scripted, monkeypatch
+):
     from providers.errors import MissingKeyError
 
     refused = tunable(scripted.url("status~code=400"), key="refused", source="built-in")
@@ -273,12 +292,18 @@ def test_the_real_openai_api_takes_a_file_and_a_job_and_cancels_it():  # pragma:
 
 
 # --- base vs tuned --------------------------------------------------------------------------------------
-def test_base_vs_tuned_runs_the_held_out_split_on_both_and_gives_the_difference_with_its_interval(scripted, monkeypatch):
+def test_base_vs_tuned_runs_the_held_out_split_on_both_and_gives_the_difference_with_its_interval(
+    scripted, monkeypatch
+):
     monkeypatch.setenv("TUNE_TEST_KEY", "sk-tune-test")
     from playground.tuning import compare_base_tuned
 
     url = scripted.url("tune~steps=1~id=versus")
-    specs = {"base": tunable(url, source="built-in", price_input_per_mtok=Decimal("1"), price_output_per_mtok=Decimal("2"))}
+    specs = {
+        "base": tunable(
+            url, source="built-in", price_input_per_mtok=Decimal("1"), price_output_per_mtok=Decimal("2")
+        )
+    }
     store = Store()
     tuning = Tuning(store, specs)
     lines = [chat_line(f"say word{i}", f"say word{i}", system="Repeat me.") for i in range(30)]
@@ -292,11 +317,22 @@ def test_base_vs_tuned_runs_the_held_out_split_on_both_and_gives_the_difference_
     assert result.base.metrics["contains"].mean == 0.0 and result.tuned.metrics["contains"].mean == 1.0
     assert result.paired == 6 and result.difference == 1.0 and result.ci_low == result.ci_high == 1.0
     assert result.base.rows == result.tuned.rows == 6 and result.tuned.output_tokens > 0
-    assert result.base.cost_usd is not None and result.tuned.cost_usd is None  # a tuned model's price is unknown
+    assert (
+        result.base.cost_usd is not None and result.tuned.cost_usd is None
+    )  # a tuned model's price is unknown
     assert "contains: +1.000 (95% interval +1.000 to +1.000), 6 examples" in result.reading
-    sent = [r["body"] for r in scripted.requests if "id=versus" in r["path"] and r["path"].endswith("/chat/completions")]
-    assert len(sent) == 12 and all(b["messages"][0] == {"role": "system", "content": "Repeat me."} for b in sent)
-    assert {b["model"] for b in sent} == {"gpt-4o-mini-2024-07-18", job.saved.fine_tuned_model or tuning.job(job.id).saved.fine_tuned_model}
+    sent = [
+        r["body"]
+        for r in scripted.requests
+        if "id=versus" in r["path"] and r["path"].endswith("/chat/completions")
+    ]
+    assert len(sent) == 12 and all(
+        b["messages"][0] == {"role": "system", "content": "Repeat me."} for b in sent
+    )
+    assert {b["model"] for b in sent} == {
+        "gpt-4o-mini-2024-07-18",
+        job.saved.fine_tuned_model or tuning.job(job.id).saved.fine_tuned_model,
+    }
 
 
 def test_paired_differences_have_a_t_interval_that_may_go_below_zero():
@@ -308,7 +344,9 @@ def test_paired_differences_have_a_t_interval_that_may_go_below_zero():
     assert result.ci_low is not None and result.ci_low < 0 < result.ci_high
 
 
-def test_hosted_starts_are_admitted_with_the_estimated_cost_charged_to_the_user_and_only_theirs_listed(scripted):
+def test_hosted_starts_are_admitted_with_the_estimated_cost_charged_to_the_user_and_only_theirs_listed(
+    scripted,
+):
     from playground.core import HostedPolicy, User
     from playground.core.policy import Limits, day_start
     from playground.engine import Keyring

@@ -29,9 +29,14 @@ tune_app = typer.Typer(
 out = Console()
 
 TrainingFile = Annotated[
-    Path, typer.Argument(metavar="FILE", help="Chat-format JSONL (OpenAI's format) or a CSV with prompt,completion.")
+    Path,
+    typer.Argument(
+        metavar="FILE", help="Chat-format JSONL (OpenAI's format) or a CSV with prompt,completion."
+    ),
 ]
-Model = Annotated[str, typer.Option("--model", "-m", metavar="KEY", help="The base model's key (fine-tunable).")]
+Model = Annotated[
+    str, typer.Option("--model", "-m", metavar="KEY", help="The base model's key (fine-tunable).")
+]
 Epochs = Annotated[int, typer.Option("--epochs", min=1, max=50, metavar="N", help="Epochs to train.")]
 Holdout = Annotated[
     float, typer.Option("--holdout", min=0.0, max=0.9, metavar="F", help="Share held out for base vs tuned.")
@@ -119,7 +124,9 @@ def start_command(
     epochs: Epochs = 3,
     holdout: Holdout = 0.1,
     seed: Seed = 0,
-    suffix: Annotated[str | None, typer.Option("--suffix", metavar="TEXT", help="Part of the tuned model's name.")] = None,
+    suffix: Annotated[
+        str | None, typer.Option("--suffix", metavar="TEXT", help="Part of the tuned model's name.")
+    ] = None,
     models_file: ModelsFile = None,
 ) -> None:
     """Check FILE, then start a fine-tuning job of MODEL on its provider (spends money)."""
@@ -139,7 +146,10 @@ def start_command(
 
 def _print_job(job: TuningJob) -> None:
     saved = job.saved
-    out.print(f"job {job.id}: {job.state} · {saved.model_key} ({saved.kind}) · upstream {saved.upstream_id or '–'}", highlight=False)
+    out.print(
+        f"job {job.id}: {job.state} · {saved.model_key} ({saved.kind}) · upstream {saved.upstream_id or '–'}",
+        highlight=False,
+    )
     if saved.fine_tuned_model:
         out.print(f"tuned model: {saved.fine_tuned_model}", highlight=False)
     if saved.error:
@@ -189,7 +199,9 @@ def _job_json(job: TuningJob) -> dict[str, object]:
 @tune_app.command("follow", cls=Command)
 def follow_command(
     job_id: JobId,
-    every: Annotated[float, typer.Option("--every", min=0.0, metavar="S", help="Seconds between looks.")] = 10.0,
+    every: Annotated[
+        float, typer.Option("--every", min=0.0, metavar="S", help="Seconds between looks.")
+    ] = 10.0,
     once: Annotated[bool, typer.Option("--once", metavar="", help="Look once, then stop.")] = False,
     models_file: ModelsFile = None,
 ) -> None:
@@ -202,7 +214,10 @@ def follow_command(
         except UsageError as exc:
             raise fail_usage(str(exc)) from exc
         for event in job.events[shown:]:
-            out.print(f"{time.strftime('%H:%M:%S', time.gmtime(event.created_at))} {event.level}: {event.message}", highlight=False)
+            out.print(
+                f"{time.strftime('%H:%M:%S', time.gmtime(event.created_at))} {event.level}: {event.message}",
+                highlight=False,
+            )
         shown = len(job.events)
         if job.ended or once:
             break

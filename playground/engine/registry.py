@@ -321,7 +321,9 @@ def build_tuner(spec: ModelSpec, keys: Keys | None = None) -> Any:
     from providers.openai_tuning import FineTuner
 
     if spec.provider not in ("openai", "azure") or not spec.fine_tunable:
-        raise NotTunableError(f"{spec.key} cannot be fine-tuned here (its models-file entry says fine_tunable)")
+        raise NotTunableError(
+            f"{spec.key} cannot be fine-tuned here (its models-file entry says fine_tunable)"
+        )
     ring = keyring_of(keys)
     adapter: Any = _openai(spec, ring) if spec.provider == "openai" else _azure(spec, ring)
     return FineTuner(adapter.client, adapter.api_key, visitor_url=adapter.visitor_url)

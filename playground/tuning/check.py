@@ -155,7 +155,11 @@ def check_training_file(
     for line, messages in parsed:
         tokens = counter.count_request(ChatRequest(messages=messages))
         if spec.context_window is not None and tokens > spec.context_window:
-            bad.append(BadLine(line, f"{tokens} tokens, over {spec.key}'s {spec.context_window}-token context window"))
+            bad.append(
+                BadLine(
+                    line, f"{tokens} tokens, over {spec.key}'s {spec.context_window}-token context window"
+                )
+            )
             continue
         examples.append(Example(line, messages, tokens))
     train, held = _split(examples, holdout, seed)
@@ -195,7 +199,9 @@ def _counter(spec: ModelSpec) -> Any:
 def _text(name: str, data: bytes) -> str:
     limit = max_bytes()
     if len(data) > limit:
-        raise TrainingFileError(f"{name} is {len(data) / 1e6:.1f} MB, over the {limit / 1e6:g} MB limit ({MAX_MB_ENV})")
+        raise TrainingFileError(
+            f"{name} is {len(data) / 1e6:.1f} MB, over the {limit / 1e6:g} MB limit ({MAX_MB_ENV})"
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -215,7 +221,9 @@ def _parse(name: str, text: str) -> tuple[list[tuple[int, tuple[Message, ...]]],
         return _parse_jsonl(text)
     if suffix == ".csv":
         return _parse_csv(name, text)
-    raise TrainingFileError(f"{name}: use a chat-format .jsonl file or a .csv with prompt and completion columns")
+    raise TrainingFileError(
+        f"{name}: use a chat-format .jsonl file or a .csv with prompt and completion columns"
+    )
 
 
 def _parse_jsonl(text: str) -> tuple[list[tuple[int, tuple[Message, ...]]], list[BadLine]]:
@@ -279,7 +287,9 @@ def _parse_csv(name: str, text: str) -> tuple[list[tuple[int, tuple[Message, ...
     return good, bad
 
 
-def _split(examples: Sequence[Example], holdout: float, seed: int) -> tuple[tuple[Example, ...], tuple[Example, ...]]:
+def _split(
+    examples: Sequence[Example], holdout: float, seed: int
+) -> tuple[tuple[Example, ...], tuple[Example, ...]]:
     """A seeded held-out split: round(share × examples) chosen at random, the rest in file order."""
     size = round(len(examples) * holdout)
     chosen = set(random.Random(seed).sample(range(len(examples)), size)) if size else set()

@@ -75,7 +75,9 @@ class TuningJob:
     @property
     def losses(self) -> tuple[LossPoint, ...]:
         """The training loss per step reported so far, in step order."""
-        points = {e.step: e.train_loss for e in self.events if e.step is not None and e.train_loss is not None}
+        points = {
+            e.step: e.train_loss for e in self.events if e.step is not None and e.train_loss is not None
+        }
         return tuple(LossPoint(step, loss) for step, loss in sorted(points.items()))
 
 
@@ -109,7 +111,9 @@ class Tuning:
         self, name: str, data: bytes, model: str, *, epochs: int = 3, holdout: float = 0.1, seed: int = 0
     ) -> TrainingCheck:
         """The training file checked for `model`: bad lines, tokens, cost, held-out split."""
-        return check_training_file(name, data, self.base_spec(model), epochs=epochs, holdout=holdout, seed=seed)
+        return check_training_file(
+            name, data, self.base_spec(model), epochs=epochs, holdout=holdout, seed=seed
+        )
 
     # --- jobs ------------------------------------------------------------------------------------
     def start(self, check: TrainingCheck, suffix: str | None = None) -> TuningJob:

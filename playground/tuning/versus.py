@@ -77,14 +77,18 @@ def compare_base_tuned(
     )
     specs = {**tuning.specs, tuned.key: tuned}
     store = evaluation_store(tuning.store)
-    evaluation = Evaluation(setup, dataset, specs, store, keys=tuning.keys, user=tuning.user, gate=tuning.gate)
+    evaluation = Evaluation(
+        setup, dataset, specs, store, keys=tuning.keys, user=tuning.user, gate=tuning.gate
+    )
     for _ in evaluation.run():
         pass
     assert evaluation.eval_id is not None
     saved = store.get(evaluation.eval_id)
     cells = saved.cells if saved else []
     base, tuned_summary = summarize(cells, [base_key, tuned.key], [metric])
-    return _versus(evaluation.eval_id, metric, base, tuned_summary, _paired(cells, base_key, tuned.key, metric))
+    return _versus(
+        evaluation.eval_id, metric, base, tuned_summary, _paired(cells, base_key, tuned.key, metric)
+    )
 
 
 def _dataset(name: str, holdout: Sequence[dict[str, Any]]) -> tuple[Dataset, str | None]:
@@ -107,11 +111,15 @@ def _paired(cells: Sequence[Cell], base: str, tuned: str, metric: str) -> list[f
         score = cell.scores.get(metric)
         if score is not None and score.error is None and score.value is not None:
             scored[(cell.model, cell.row_index)] = float(score.value)
-    rows = sorted({row for model, row in scored if model == base} & {row for model, row in scored if model == tuned})
+    rows = sorted(
+        {row for model, row in scored if model == base} & {row for model, row in scored if model == tuned}
+    )
     return [scored[(tuned, row)] - scored[(base, row)] for row in rows]
 
 
-def _versus(eval_id: str, metric: str, base: ModelSummary, tuned: ModelSummary, diffs: list[float]) -> BaseVsTuned:
+def _versus(
+    eval_id: str, metric: str, base: ModelSummary, tuned: ModelSummary, diffs: list[float]
+) -> BaseVsTuned:
     mean = statistics.fmean(diffs) if diffs else None
     low = high = None
     if len(diffs) >= 2:
