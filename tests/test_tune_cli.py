@@ -95,3 +95,23 @@ def test_start_follow_jobs_and_cancel(tmp_path, scripted, monkeypatch):
     assert result.exit_code == 0 and "succeeded" in result.output  # an ended job stays as it is
     result = runner.invoke(app, ["tune", "follow", "nope", "--models-file", models])
     assert result.exit_code == 2 and "no fine-tuning job 'nope'" in result.output
+
+
+def test_compare_runs_the_held_out_split_on_base_and_tuned(tmp_path, scripted, monkeypatch):
+    monkeypatch.setenv("TUNE_CLI_KEY", "sk-cli")
+    models = models_file(tmp_path, scripted.url("tune~steps=1~id=cli-versus"))
+    good = tmp_path / "good.jsonl"
+    good.write_text("\n".join(chat_line(f"say word{i}", f"say word{i}") for i in range(20)))
+    result = runner.invoke(
+        app, ["tune", "start", str(good), "-m", "tunable", "--holdout", "0.2", "--models-file", models]
+    )
+    job_id = result.output.split("job ", 1)[1].split(":", 1)[0]
+    result = runner.invoke(app, ["tune", "compare", job_id, "--models-file", models])
+    assert result.exit_code == 2 and "has no tuned model yet" in result.output
+    assert (
+        runner.invoke(app, ["tune", "follow", job_id, "--every", "0", "--models-file", models]).exit_code == 0
+    )
+    result = runner.invoke(app, ["tune", "compare", job_id, "--metric", "contains", "--models-file", models])
+    assert result.exit_code == 0, result.output
+    assert "contains: +1.000" in result.output and "4 examples" in result.output
+    assert "saved as evaluation" in result.output

@@ -378,3 +378,9 @@ def test_hosted_starts_are_admitted_with_the_estimated_cost_charged_to_the_user_
         other.follow(job.id)
     with pytest.raises(TuningError, match="no fine-tuning job"):
         other.cancel(job.id)
+
+
+def test_a_models_file_entry_keeps_a_providers_model_id_inside_its_quotes():
+    spec = ModelSpec(key='tuned+"x"', provider="openai", model='ft:m:org::a"\n[models.evil]', api_key_env="K")
+    parsed = parse_models_text(models_file_entry(spec), "entry.toml")
+    assert list(parsed) == ['tuned+"x"'] and parsed['tuned+"x"'].model == spec.model

@@ -11,7 +11,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from playground.cli.common import EXIT_FAILED, AsJson, Command, CommandGroup, ModelsFile, fail_usage
+from playground.cli.common import (
+    EXIT_FAILED,
+    AsJson,
+    Command,
+    CommandGroup,
+    ModelsFile,
+    fail_usage,
+    figure_cell,
+    money_cell,
+)
 from playground.cli.tables import print_table
 from playground.core.errors import UsageError
 from playground.core.specs import SpecError, load_specs
@@ -19,6 +28,7 @@ from playground.hosting.gate import LimitExceededError
 from playground.storage.runs import Store, StoreUnavailableError
 from playground.tuning.check import TrainingCheck
 from playground.tuning.service import Tuning, TuningJob
+from playground.tuning.versus import DEFAULT_METRIC, compare_base_tuned
 from providers.errors import ProviderError
 
 tune_app = typer.Typer(
@@ -70,11 +80,13 @@ def _print_check(check: TrainingCheck) -> None:
         f"{check.name} for {check.model}: {len(check.train)} training examples, {len(check.holdout)} held out "
         f"(seed {check.seed}), {len(check.bad)} bad line(s)",
         highlight=False,
+        markup=False,
     )
     out.print(
         f"tokens ({check.counted_by}): {check.training_tokens:,} per epoch × {check.epochs} epochs = "
         f"{check.billed_tokens:,} · estimated cost {check.cost.label} ({check.cost.source})",
         highlight=False,
+        markup=False,
     )
 
 
@@ -149,13 +161,14 @@ def _print_job(job: TuningJob) -> None:
     out.print(
         f"job {job.id}: {job.state} · {saved.model_key} ({saved.kind}) · upstream {saved.upstream_id or '–'}",
         highlight=False,
+        markup=False,
     )
     if saved.fine_tuned_model:
-        out.print(f"tuned model: {saved.fine_tuned_model}", highlight=False)
+        out.print(f"tuned model: {saved.fine_tuned_model}", highlight=False, markup=False)
     if saved.error:
-        out.print(f"error: {saved.error}", highlight=False)
+        out.print(f"error: {saved.error}", highlight=False, markup=False)
     if job.note:
-        out.print(job.note, highlight=False)
+        out.print(job.note, highlight=False, markup=False)
 
 
 @tune_app.command("jobs", cls=Command)
@@ -217,6 +230,7 @@ def follow_command(
             out.print(
                 f"{time.strftime('%H:%M:%S', time.gmtime(event.created_at))} {event.level}: {event.message}",
                 highlight=False,
+                markup=False,  # a provider's message is text, never rich markup
             )
         shown = len(job.events)
         if job.ended or once:
@@ -237,3 +251,39 @@ def cancel_command(job_id: JobId, models_file: ModelsFile = None) -> None:
     except ProviderError as exc:
         raise fail_usage(exc.message) from exc
     _print_job(job)
+
+
+@tune_app.command("compare", cls=Command)
+def compare_command(
+    job_id: JobId,
+    metric: Annotated[
+        str, typer.Option("--metric", metavar="NAME", help="The evaluation metric.")
+    ] = DEFAULT_METRIC,
+    models_file: ModelsFile = None,
+) -> None:
+    """Run job ID's held-out examples on its base and tuned models: the metric for each with its 95%
+    interval, the paired difference with its interval, tokens, latency and cost."""
+    tuning = _tuning(models_file)
+    try:
+        result = compare_base_tuned(tuning, job_id, metric=metric)
+    except (UsageError, LimitExceededError) as exc:
+        raise fail_usage(str(exc)) from exc
+    rows = []
+    for summary in (result.base, result.tuned):
+        score = summary.metrics[result.metric]
+        rows.append(
+            (
+                summary.model,
+                figure_cell(score.mean, 3),
+                f"{score.ci_low:.3f}–{score.ci_high:.3f}"
+                if score.ci_low is not None and score.ci_high is not None
+                else "–",
+                f"{summary.input_tokens:,} / {summary.output_tokens:,}",
+                figure_cell(summary.latency_p50_s),
+                money_cell(summary.cost_usd, ",".join(summary.cost_sources)),
+            )
+        )
+    headers = ("model", result.metric, "95% interval", "tokens in / out", "p50 s", "cost")
+    print_table(out, headers, rows, keys=("model",))
+    out.print(result.reading, highlight=False, markup=False)
+    out.print(f"saved as evaluation {result.eval_id}", highlight=False, markup=False)

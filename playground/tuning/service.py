@@ -9,6 +9,7 @@ cancelled) is never asked about again: it keeps its events and spends nothing mo
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -228,12 +229,14 @@ def tuned_key(base_key: str, fine_tuned_model: str) -> str:
 
 
 def models_file_entry(spec: ModelSpec) -> str:
-    """The models-file section that keeps a tuned model for every session (TOML)."""
-    lines = [f'[models."{spec.key}"]', f'provider = "{spec.provider}"', f'model = "{spec.model}"']
+    """The models-file section that keeps a tuned model for every session (TOML). Values are written as
+    JSON strings, which TOML reads as basic strings: a provider's model id cannot break out of its quotes."""
+    lines = [f"[models.{json.dumps(spec.key)}]", f"provider = {json.dumps(spec.provider)}"]
+    lines.append(f"model = {json.dumps(spec.model)}")
     for name in ("api_key_env", "endpoint_env", "api_version", "base_url"):
         value = getattr(spec, name)
         if value:
-            lines.append(f'{name} = "{value}"')
+            lines.append(f"{name} = {json.dumps(value)}")
     if spec.context_window:
         lines.append(f"context_window = {spec.context_window}")
     lines.append('task = "chat"')
