@@ -384,3 +384,46 @@ def test_a_models_file_entry_keeps_a_providers_model_id_inside_its_quotes():
     spec = ModelSpec(key='tuned+"x"', provider="openai", model='ft:m:org::a"\n[models.evil]', api_key_env="K")
     parsed = parse_models_text(models_file_entry(spec), "entry.toml")
     assert list(parsed) == ['tuned+"x"'] and parsed['tuned+"x"'].model == spec.model
+
+
+def test_the_scripted_fine_tuning_api_answers_in_the_sdks_own_types_validated_strictly(scripted):
+    import openai
+    from openai.types import FileObject
+    from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
+
+    client = openai.OpenAI(api_key="sk-shape", base_url=scripted.url("tune~steps=1~id=shape"), max_retries=0)
+    raw_file = client.files.with_raw_response.create(
+        file=("t.jsonl", good_file(3)), purpose="fine-tune"
+    ).http_response
+    FileObject.model_validate(raw_file.json())  # every field, its type and literal, as openai-python declares
+    file_id = raw_file.json()["id"]
+    created = client.fine_tuning.jobs.with_raw_response.create(
+        model="gpt-4o-mini-2024-07-18", training_file=file_id
+    )
+    job = FineTuningJob.model_validate(created.http_response.json())
+    assert job.status == "validating_files" and job.training_file == file_id
+    for _ in range(4):
+        job = FineTuningJob.model_validate(
+            client.fine_tuning.jobs.with_raw_response.retrieve(job.id).http_response.json()
+        )
+    assert job.status == "succeeded" and job.fine_tuned_model and job.trained_tokens
+    listed = client.fine_tuning.jobs.with_raw_response.list().http_response.json()
+    assert listed["object"] == "list" and listed["has_more"] is False
+    assert job.id in [FineTuningJob.model_validate(j).id for j in listed["data"]]
+    page = client.fine_tuning.jobs.with_raw_response.list_events(job.id, limit=2).http_response.json()
+    events = [FineTuningJobEvent.model_validate(e) for e in page["data"]]
+    assert page["has_more"] is True and len(events) == 2  # newest first, two of four
+    assert events[0].message == "The job has successfully completed" and events[1].type == "metrics"
+    assert events[1].data == {
+        "step": 1,
+        "train_loss": 1.75,
+        "total_steps": 1,
+        "train_mean_token_accuracy": 0.5,
+    }
+    # The SDK's own pagination walks every page (after = the last id seen).
+    assert [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=2)][-1].startswith(
+        "Validating"
+    )
+    missing = client.fine_tuning.jobs.with_raw_response
+    with pytest.raises(openai.NotFoundError):
+        missing.retrieve("ftjob-nope")
