@@ -129,6 +129,8 @@ def render_job(job: TuningJob) -> None:
     figures = f"estimated cost: {saved.estimated_cost_usd if saved.estimated_cost_usd is not None else saved.cost_source}"
     if saved.trained_tokens is not None:
         figures += f" · tokens trained (provider): {saved.trained_tokens:,}"
+    if saved.settled_usd is not None:
+        figures += f" · cost of those tokens: ${saved.settled_usd} (× the training price at the start)"
     st.caption(plain(f"{saved.kind} · upstream {saved.upstream_id or '–'} · {figures}"))
     if saved.error:
         st.error(plain(saved.error))

@@ -199,10 +199,17 @@ def test_an_openai_job_uploads_starts_follows_its_loss_and_succeeds(scripted, mo
     entry = models_file_entry(tuned)
     assert parse_models_text(entry, "x.toml")[tuned.key].model == tuned.model
 
-    # The estimated cost went into the usage ledger as kind "tune", once.
+    # The estimate went into the usage ledger (kind "tune") at the start; once the job succeeded, the
+    # difference to the cost of the tokens the provider reports it trained, once.
     assert store.writer.flush(10)
-    [row] = [r for r in store.usage_since(datetime(2000, 1, 1, tzinfo=UTC)) if r.kind == "tune"]
-    assert row.ref_id == job.id and row.model == "base" and row.cost_usd == check.cost.usd > 0
+    rows = [r for r in store.usage_since(datetime(2000, 1, 1, tzinfo=UTC)) if r.kind == "tune"]
+    assert [(r.ref_id, r.model, r.cost_source) for r in rows] == [
+        (job.id, "base", "estimated: price_training_per_mtok"),
+        (job.id, "base", "reported trained_tokens"),
+    ]
+    assert rows[0].cost_usd == check.cost.usd > 0
+    trained_cost = Decimal(1200) * Decimal("3.00") / Decimal(1_000_000)
+    assert done.saved.settled_usd == trained_cost and sum(r.cost_usd for r in rows) == trained_cost
 
 
 def test_a_failed_job_keeps_its_events_and_a_cancelled_one_spends_nothing_more(scripted, monkeypatch):

@@ -206,6 +206,8 @@ def _job_json(job: TuningJob) -> dict[str, object]:
         "error": saved.error,
         "estimated_cost_usd": None if saved.estimated_cost_usd is None else str(saved.estimated_cost_usd),
         "cost_source": saved.cost_source,
+        "trained_tokens": saved.trained_tokens,
+        "trained_cost_usd": None if saved.settled_usd is None else str(saved.settled_usd),
     }
 
 

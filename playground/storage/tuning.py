@@ -39,6 +39,8 @@ class TuningJobRow(TableBase):
     trained_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)  # as the provider reports
     estimated_cost_usd: Mapped[str | None] = mapped_column(String(40), nullable=True)  # decimal string
     cost_source: Mapped[str] = mapped_column(String(200))
+    price_per_mtok: Mapped[str | None] = mapped_column(String(40), nullable=True)  # training price at start
+    settled_usd: Mapped[str | None] = mapped_column(String(40), nullable=True)  # trained tokens × price, once
     events: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     holdout: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # held-out examples: base vs tuned
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -64,6 +66,8 @@ class StoredTuningJob:
     trained_tokens: int | None
     estimated_cost_usd: Decimal | None
     cost_source: str
+    price_per_mtok: Decimal | None
+    settled_usd: Decimal | None  # the cost of the tokens the provider reports it trained (a succeeded job)
     events: tuple[dict[str, Any], ...]
     holdout: tuple[dict[str, Any], ...]
     error: str | None
@@ -84,6 +88,7 @@ class NewTuningJob:
     training_tokens: int
     estimated_cost_usd: Decimal | None
     cost_source: str
+    price_per_mtok: Decimal | None
     holdout: Sequence[dict[str, Any]]
 
 
@@ -105,8 +110,9 @@ class TuningStore:
             state="starting",
             epochs=job.epochs,
             training_tokens=job.training_tokens,
-            estimated_cost_usd=None if job.estimated_cost_usd is None else str(job.estimated_cost_usd),
+            estimated_cost_usd=_money(job.estimated_cost_usd),
             cost_source=job.cost_source,
+            price_per_mtok=_money(job.price_per_mtok),
             events=[],
             holdout=list(job.holdout),
             created_at=now,
@@ -129,6 +135,16 @@ class TuningStore:
                 seen = {event.get("id") for event in row.events}
                 row.events = [*row.events, *(e for e in new_events if e.get("id") not in seen)]
             row.updated_at = datetime.now(UTC)
+
+    def settle(self, job_id: str, cost_usd: Decimal) -> bool:
+        """Record the cost of what the provider reports it trained, once: True for the one caller that
+        recorded it (it charges the difference from the estimate), False when another already had."""
+        with self.store.reading(write=True) as session:
+            row = session.get(TuningJobRow, job_id, with_for_update=True)
+            if row is None or row.settled_usd is not None:
+                return False
+            row.settled_usd = str(cost_usd)
+            return True
 
     def get(self, job_id: str) -> StoredTuningJob | None:
         """One job, or None."""
@@ -159,11 +175,22 @@ def _stored(row: TuningJobRow) -> StoredTuningJob:
         epochs=row.epochs,
         training_tokens=row.training_tokens,
         trained_tokens=row.trained_tokens,
-        estimated_cost_usd=None if row.estimated_cost_usd is None else Decimal(row.estimated_cost_usd),
+        estimated_cost_usd=_decimal(row.estimated_cost_usd),
         cost_source=row.cost_source,
+        price_per_mtok=_decimal(row.price_per_mtok),
+        settled_usd=_decimal(row.settled_usd),
         events=tuple(row.events or ()),
         holdout=tuple(row.holdout or ()),
         error=row.error,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
     )
+
+
+def _money(value: Decimal | None) -> str | None:
+    # Money as a decimal string, as the usage ledger keeps it (SQLite has no exact decimal type).
+    return None if value is None else str(value)
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)

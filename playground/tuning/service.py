@@ -25,11 +25,15 @@ from playground.hosting.billing import Bill
 from playground.hosting.gate import Ask, Gate, default_gate
 from playground.storage.runs import Store
 from playground.storage.tuning import NewTuningJob, StoredTuningJob, TuningStore
-from playground.tuning.check import TrainingCheck, check_training_file
+from playground.tuning.check import PRICE_PER, TrainingCheck, check_training_file
 from providers.errors import ProviderError
 from providers.openai_tuning import ENDED_STATES, UpstreamEvent, UpstreamJob
 
 TUNE_CALL = "tune"  # the usage ledger's kind for a fine-tuning job
+# The ledger's cost sources of a job: the estimate charged when it starts, and the difference the provider's
+# reported trained tokens make once it succeeded (estimate + difference = trained tokens × price).
+ESTIMATE_SOURCE = "estimated: price_training_per_mtok"
+SETTLED_SOURCE = "reported trained_tokens"
 HOSTED_KINDS = ("openai", "azure")
 # The state of a job saved before anything reached the provider, and of one whose start failed there.
 STARTING, START_FAILED = "starting", "failed"
@@ -198,6 +202,25 @@ class Tuning:
         after = job.events[-1].id if job.events else None
         new = tuner.events(job.saved.upstream_id, after)
         self.jobs_store.update(job.id, new_events=[e.to_json() for e in new], **_changes(upstream))
+        self._settle(job.saved, upstream)
+
+    def _settle(self, saved: StoredTuningJob, upstream: UpstreamJob) -> None:
+        """Once a job succeeded, charge the ledger the difference between the cost of the tokens the provider
+        reports it trained and the estimate charged at the start (once, whichever replica sees it first)."""
+        if upstream.status != "succeeded" or upstream.trained_tokens is None or saved.price_per_mtok is None:
+            return
+        cost = Decimal(upstream.trained_tokens) * saved.price_per_mtok / PRICE_PER
+        if not self.jobs_store.settle(saved.id, cost):
+            return
+        difference = RunResult(
+            model=saved.model_key,
+            input_tokens=upstream.trained_tokens,
+            output_tokens=0,
+            usage_source="reported",
+            cost_usd=cost - (saved.estimated_cost_usd or Decimal(0)),
+            cost_source=SETTLED_SOURCE,
+        )
+        self.store.record_call(saved.owner, TUNE_CALL, saved.id, difference)
 
     # --- the tuned model -------------------------------------------------------------------------
     def tuned_spec(self, job_id: str, key: str | None = None) -> ModelSpec:
@@ -254,6 +277,7 @@ def _new_job(job_id: str, user: User, spec: ModelSpec, check: TrainingCheck) -> 
         training_tokens=check.training_tokens,
         estimated_cost_usd=check.cost.usd,
         cost_source=check.cost.source,
+        price_per_mtok=spec.price_training_per_mtok,
         holdout=[e.to_json() for e in check.holdout],
     )
 
@@ -267,7 +291,7 @@ def _charge(spec: ModelSpec, check: TrainingCheck) -> RunResult:
         output_tokens=0,
         usage_source=check.counted_by,
         cost_usd=check.cost.usd,
-        cost_source=check.cost.source,
+        cost_source=ESTIMATE_SOURCE if check.cost.usd is not None else check.cost.source,
         max_cost_usd=check.cost.usd,
     )
 

@@ -3,8 +3,10 @@
 One row per job: its owner, kind (openai, azure, local), the base model's key and the provider's model id,
 the upstream job and training file ids, the state, the tuned model's id once it succeeded, epochs, the
 checked training tokens and the tokens the provider reports it trained, the estimated cost (decimal
-string) and its source, the events read so far (JSON, appended: a failed or cancelled job keeps them), the
-held-out examples (for base vs tuned), the failure's message, and when it was created and last updated.
+string) and its source, the training price used (per million tokens), the cost of the tokens a succeeded
+job trained (settled once: the ledger gets its difference from the estimate), the events read so far
+(JSON, appended: a failed or cancelled job keeps them), the held-out examples (for base vs tuned), the
+failure's message, and when it was created and last updated.
 
 Revision ID: 0017
 Revises: 0014
@@ -38,6 +40,8 @@ def upgrade() -> None:
         sa.Column("trained_tokens", sa.Integer(), nullable=True),
         sa.Column("estimated_cost_usd", sa.String(40), nullable=True),
         sa.Column("cost_source", sa.String(200), nullable=False),
+        sa.Column("price_per_mtok", sa.String(40), nullable=True),
+        sa.Column("settled_usd", sa.String(40), nullable=True),
         sa.Column("events", sa.JSON(), nullable=False),
         sa.Column("holdout", sa.JSON(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
