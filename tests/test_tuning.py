@@ -434,3 +434,37 @@ def test_the_scripted_fine_tuning_api_answers_in_the_sdks_own_types_validated_st
     missing = client.fine_tuning.jobs.with_raw_response
     with pytest.raises(openai.NotFoundError):
         missing.retrieve("ftjob-nope")
+
+
+def test_two_replicas_following_one_job_on_postgresql_save_each_event_once_and_settle_once(
+    scripted, monkeypatch, postgres_cluster
+):
+    import threading
+
+    from tests import postgres
+
+    monkeypatch.setenv("TUNE_TEST_KEY", "sk-tune-test")
+    url = postgres.fresh_database(postgres_cluster)
+    specs = {"base": tunable(scripted.url("tune~steps=4~id=pg"), source="built-in")}
+    first, second = Tuning(Store(url), specs), Tuning(Store(url), specs)
+    job = first.start(first.check("set.jsonl", good_file(), "base", holdout=0))
+    barrier = threading.Barrier(2)
+
+    def follow(tuning: Tuning) -> None:
+        barrier.wait()
+        for _ in range(20):
+            if tuning.follow(job.id).ended:
+                return
+
+    threads = [threading.Thread(target=follow, args=(t,)) for t in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    done = second.job(job.id)
+    assert done.state == "succeeded" and [p.step for p in done.losses] == [1, 2, 3, 4]
+    assert len({e.id for e in done.events}) == len(done.events) == 7
+    for tuning in (first, second):
+        assert tuning.store.writer.flush(10)
+    rows = [r for r in first.store.usage_since(datetime(2000, 1, 1, tzinfo=UTC)) if r.kind == "tune"]
+    assert [r.cost_source for r in rows] == ["estimated: price_training_per_mtok", "reported trained_tokens"]
