@@ -468,3 +468,33 @@ def test_two_replicas_following_one_job_on_postgresql_save_each_event_once_and_s
         assert tuning.store.writer.flush(10)
     rows = [r for r in first.store.usage_since(datetime(2000, 1, 1, tzinfo=UTC)) if r.kind == "tune"]
     assert [r.cost_source for r in rows] == ["estimated: price_training_per_mtok", "reported trained_tokens"]
+
+
+def test_in_hosted_mode_the_servers_tuned_model_is_compared_on_the_servers_key(
+    scripted,
+):
+    from playground.core import HostedPolicy, User
+    from playground.core.policy import Limits
+    from playground.engine import Keyring
+    from playground.hosting import Gate
+    from playground.tuning import compare_base_tuned
+
+    alice = User("https://id.example|alice", "Alice", "alice@example.com")
+    keys = Keyring(server={"TUNE_TEST_KEY": "server-secret"}, hosted=True)
+    limits = Limits(daily_usd=Decimal("1"), unpriced_allowed=frozenset({"*"}))  # a tuned model has no price
+    gate = Gate(HostedPolicy(enabled=True, limits=limits))
+    spec = tunable(scripted.url("tune~steps=1~id=hosted-versus"), source="built-in")
+    tuning = Tuning(Store(), {"base": spec}, keys, alice, gate)
+    lines = [chat_line(f"say word{i}", f"say word{i}") for i in range(20)]
+    job = tuning.start(tuning.check("set.jsonl", "\n".join(lines).encode(), "base", holdout=0.2))
+    follow_to_end(tuning, job.id)
+    assert tuning.tuned_spec(job.id).source == "built-in"  # the server's, as its base
+    result = compare_base_tuned(tuning, job.id)
+    assert result.tuned.errors == 0 and result.difference == 1.0
+    sent = [
+        r for r in scripted.requests if "id=hosted-versus" in r["path"] and "chat/completions" in r["path"]
+    ]
+    assert len(sent) == 8 and all(
+        {k.lower(): v for k, v in r["headers"].items()}["authorization"] == "Bearer server-secret"
+        for r in sent
+    )

@@ -224,8 +224,9 @@ class Tuning:
 
     # --- the tuned model -------------------------------------------------------------------------
     def tuned_spec(self, job_id: str, key: str | None = None) -> ModelSpec:
-        """The tuned model of a succeeded job as a model spec (a session model): its base model's
-        settings with the tuned model's id. An Azure one is called through a deployment of that name."""
+        """The tuned model of a succeeded job as a model spec: its base model's settings (URL, key, whose it
+        is) with the tuned model's id, its price unknown. An Azure one is called through a deployment of
+        that name."""
         job = self.job(job_id)
         if job.state != "succeeded" or not job.saved.fine_tuned_model:
             raise TuningError(f"job {job_id} has no tuned model yet (it is {job.state})")
@@ -240,7 +241,9 @@ class Tuning:
             price_input_per_mtok=None,
             price_output_per_mtok=None,
             description=f"{base.key} fine-tuned by job {job_id}",
-            source="session",
+            # Whose it is stays its base's: a tuned model of the server's model is called at the server's
+            # URL with the server's key (the account that trained it); a visitor's stays the visitor's.
+            source=base.source if not base.from_visitor else "session",
         )
 
 
