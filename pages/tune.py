@@ -126,7 +126,12 @@ def render_job(job: TuningJob) -> None:
     """One job: state, error, loss curve, last events, and what can be done with it."""
     saved = job.saved
     st.markdown(f"**{plain(saved.model_key)}** · {plain(job.state)} · job `{plain(job.id)}`")
-    figures = f"estimated cost: {saved.estimated_cost_usd if saved.estimated_cost_usd is not None else saved.cost_source}"
+    known = saved.estimated_cost_usd is not None
+    figures = (
+        f"estimated cost: ${saved.estimated_cost_usd} ({saved.cost_source})"
+        if known
+        else f"estimated cost: {saved.cost_source}"
+    )
     if saved.trained_tokens is not None:
         figures += f" · tokens trained (provider): {saved.trained_tokens:,}"
     if saved.settled_usd is not None:
