@@ -136,7 +136,7 @@ def test_unknown_price_is_unknown_never_zero_and_file_limits_name_the_file(monke
 
 
 def test_fine_tunable_is_for_openai_and_azure_chat_models_and_unknown_or_untunable_bases_are_refused():
-    with pytest.raises(SpecError, match="fine_tunable is for chat models of openai or azure"):
+    with pytest.raises(SpecError, match="fine_tunable is for chat models of a provider with a fine-tuning API"):
         parse_models_text(
             '[models.x]\nprovider = "huggingface"\nmodel = "m"\nfine_tunable = true\n', "f.toml"
         )

@@ -229,10 +229,10 @@ def _spec_from_table(key: str, table: Any, where: str, source: str) -> ModelSpec
         task != "chat" or not getattr(adapter_class(table["provider"]), "sees_images", False)
     ):
         raise SpecError(f"{where}: accepts_images is for chat models of a provider that sends images")
-    if values.get("fine_tunable") and (task != "chat" or table["provider"] not in ("openai", "azure")):
-        raise SpecError(
-            f"{where}: fine_tunable is for chat models of openai or azure (their fine-tuning API)"
-        )
+    if values.get("fine_tunable") and (
+        task != "chat" or not getattr(adapter_class(table["provider"]), "fine_tunes", False)
+    ):
+        raise SpecError(f"{where}: fine_tunable is for chat models of a provider with a fine-tuning API")
     if "timeout_s" in values:
         values["timeout_s"] = float(values["timeout_s"])
         if values["timeout_s"] <= 0:

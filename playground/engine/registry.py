@@ -320,7 +320,7 @@ def build_tuner(spec: ModelSpec, keys: Keys | None = None) -> Any:
     client, so the key and URL rules are those of every call (a server key only to the server's URL)."""
     from providers.openai_tuning import FineTuner
 
-    if spec.provider not in ("openai", "azure") or not spec.fine_tunable:
+    if not spec.fine_tunable or not getattr(adapter_class(spec.provider), "fine_tunes", False):
         raise NotTunableError(
             f"{spec.key} cannot be fine-tuned here (its models-file entry says fine_tunable)"
         )
