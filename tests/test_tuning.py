@@ -110,7 +110,7 @@ def test_an_example_over_the_context_window_names_both_numbers():
 
 def test_csv_prompt_completion_rows_become_chat_examples():
     spec = load_specs()["gpt-4o-mini"]
-    data = b'prompt,completion\n"Capital of France?",Paris\nEmpty answer,\n,\n"2+2?",4\n'
+    data = b'prompt, completion\n"Capital of France?",Paris\nEmpty answer,\n,\n"2+2?",4\n'
     check = check_training_file("set.csv", data, spec, holdout=0)
     assert [(b.line, b.reason) for b in check.bad] == [(3, "empty completion")]
     assert [tuple(m.role for m in e.messages) for e in check.train] == [("user", "assistant")] * 2
@@ -136,7 +136,9 @@ def test_unknown_price_is_unknown_never_zero_and_file_limits_name_the_file(monke
 
 
 def test_fine_tunable_is_for_openai_and_azure_chat_models_and_unknown_or_untunable_bases_are_refused():
-    with pytest.raises(SpecError, match="fine_tunable is for chat models of a provider with a fine-tuning API"):
+    with pytest.raises(
+        SpecError, match="fine_tunable is for chat models of a provider with a fine-tuning API"
+    ):
         parse_models_text(
             '[models.x]\nprovider = "huggingface"\nmodel = "m"\nfine_tunable = true\n', "f.toml"
         )

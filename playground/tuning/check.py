@@ -255,7 +255,9 @@ def _messages(record: Any) -> tuple[tuple[Message, ...], str | None]:
         role, content = item.get("role"), item.get("content")
         if role not in ROLES:
             return (), f"message {index} has unknown role {str(role)[:40]!r} (use {', '.join(ROLES)})"
-        if not isinstance(content, str) or not content.strip():
+        if not isinstance(content, str):
+            return (), f"message {index} ({role}) has content that is not text"
+        if not content.strip():
             return (), f"message {index} ({role}) has empty content"
         messages.append(Message(role, content))
     if not any(m.role == "assistant" for m in messages):
@@ -271,6 +273,7 @@ def _parse_csv(name: str, text: str) -> tuple[list[tuple[int, tuple[Message, ...
         raise TrainingFileError(f"{name} line 1: malformed CSV ({exc})") from exc
     if not {"prompt", "completion"} <= set(columns):
         raise TrainingFileError(f"{name} line 1: a training CSV needs prompt and completion columns")
+    reader.fieldnames = columns  # " prompt" in a header is the prompt column
     good, bad = [], []
     try:
         for row in reader:
