@@ -500,3 +500,12 @@ def test_in_hosted_mode_the_servers_tuned_model_is_compared_on_the_servers_key(
         {k.lower(): v for k, v in r["headers"].items()}["authorization"] == "Bearer server-secret"
         for r in sent
     )
+
+
+def test_build_tuner_refuses_a_model_whose_spec_or_provider_cannot_be_tuned():
+    from playground.engine import NotTunableError, build_tuner
+
+    with pytest.raises(NotTunableError, match="smollm2-135m cannot be fine-tuned here"):
+        build_tuner(load_specs()["smollm2-135m"])
+    with pytest.raises(NotTunableError, match="text-embedding-3-small cannot be fine-tuned here"):
+        build_tuner(load_specs()["text-embedding-3-small"])

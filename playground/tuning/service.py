@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -310,8 +310,3 @@ def _changes(upstream: UpstreamJob) -> dict[str, Any]:
 
 def _view(saved: StoredTuningJob) -> TuningJob:
     return TuningJob(saved, tuple(UpstreamEvent.from_json(e) for e in saved.events))
-
-
-def holdout_rows(job: TuningJob) -> Sequence[dict[str, Any]]:
-    """The job's held-out examples as saved (OpenAI's format)."""
-    return job.saved.holdout
