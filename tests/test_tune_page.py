@@ -90,3 +90,19 @@ def test_a_job_is_started_followed_to_its_loss_curve_added_and_compared_with_its
     assert "contains" not in reading and "+1.000" in reading and "4 examples" in reading
     table = next(d.value for d in at.dataframe if "95% interval" in d.value.columns)
     assert list(table["quasi_exact_match"]) == [0.0, 1.0]
+
+
+def test_a_going_job_is_cancelled_from_the_page_and_keeps_its_events(scripted):
+    at = tune_page(scripted.url("tune~steps=50~id=page-cancel"))
+    at.selectbox(key="tune-model").set_value("page-base")
+    at.text_area(key="tune-paste").input("\n".join(chat_line(f"q{i}", f"a{i}") for i in range(12))).run()
+    at.button(key="tune-check-run").click().run()
+    at.button(key="tune-start").click().run()
+    at.run()  # followed again: running, a first step
+    [cancel] = [b for b in at.button if b.key.startswith("tune-cancel-")]
+    cancel.click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "cancelled" in " ".join(m.value for m in at.markdown)
+    events = " ".join(t.value for t in at.text)
+    assert "Fine-tuning job started" in events and "Job was cancelled." in events
+    assert not [b for b in at.button if b.key.startswith("tune-cancel-")]  # nothing more to cancel
