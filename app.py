@@ -50,6 +50,7 @@ def app_pages(hosted: bool) -> list:
         st.Page("pages/documents.py", title="Documents"),
         st.Page("pages/speech.py", title="Speech"),
         st.Page("pages/images.py", title="Images"),
+        st.Page("pages/tune.py", title="Tune"),
         st.Page("pages/history.py", title="History"),
         st.Page("pages/arena.py", title="Arena", url_path=ARENA_PATH),
         st.Page("pages/arena_presenter.py", title="Arena presenter", url_path=PRESENTER_PATH),

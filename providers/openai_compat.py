@@ -37,6 +37,9 @@ class OpenAIProvider:
     tasks: ClassVar[tuple[Task, ...]] = ("chat", "completion", "embeddings", "image-to-text")
     accepts: ClassVar[tuple[str, ...]] = SAMPLING_PARAMS
     sees_images: ClassVar[bool] = True  # a request's images go as image_url parts (vision chat)
+    # Its API has fine-tuning jobs (files + fine_tuning.jobs: providers/openai_tuning.py); a spec says which
+    # of its models may be tuned (`fine_tunable`).
+    fine_tunes: ClassVar[bool] = True
     runs_locally: ClassVar[bool] = False
     price_id: ClassVar[str | None] = "openai"  # a base_url elsewhere is matched by URL instead
 

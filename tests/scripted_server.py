@@ -26,6 +26,15 @@ The scenario is the first path segment: `http://127.0.0.1:PORT/<scenario>/v1/cha
              reports usage (`report_in` prompt tokens, default 1000)
   embed      /v1/embeddings: a `dims`-sized bag-of-words vector per input (words hashed to positions,
              so texts sharing words are close), with usage = words counted, after `delay` s
+  tune       OpenAI's fine-tuning API, in OpenAI's shapes (openai-python's types/file_object.py,
+             types/fine_tuning/fine_tuning_job.py, fine_tuning_job_event.py): POST /v1/files (multipart,
+             purpose "fine-tune"), POST/GET /v1/fine_tuning/jobs (create, list), GET …/jobs/{id}
+             (retrieve), POST …/jobs/{id}/cancel, GET …/jobs/{id}/events (newest first, `limit`,
+             `after`). A job starts in validating_files; each retrieve moves it on: running, one metrics
+             event per step (`steps`, default 3, data step and train_loss), then `end` (succeeded, with
+             `trained` tokens and a fine_tuned_model; or failed, with an error). The same under Azure's
+             /openai/files and /openai/fine_tuning/jobs (?api-version=…). Chat completions: a tuned
+             model ("ft:…") answers the last user message back, any other "I do not know".
 Every request's headers are kept in `ScriptedServer.requests` for assertions.
 """
 
@@ -55,7 +64,18 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:  # noqa: N802
+        if _parse(self.path.strip("/").split("/")[0])[0] == "tune" and _tuning_path(self.path) is not None:
+            self._record({})
+            self._tuning("GET", {})
+            return
         self._json(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+
+    def _record(self, body: dict[str, Any]) -> int:
+        scenario = self.path.strip("/").split("/")[0]
+        with self.server.lock:
+            self.server.counts[scenario] += 1
+            self.server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+            return self.server.counts[scenario]
 
     def do_POST(self) -> None:  # noqa: N802
         length = int(self.headers.get("content-length") or 0)
@@ -66,10 +86,10 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"{}")
         scenario = self.path.strip("/").split("/")[0]
         name, args = _parse(scenario)
-        with self.server.lock:
-            self.server.counts[scenario] += 1
-            count = self.server.counts[scenario]
-            self.server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+        count = self._record(body)
+        if name == "tune" and _tuning_path(self.path) is not None:
+            self._tuning("POST", body)
+            return
         handler = getattr(self, f"_scenario_{name}", None)
         if handler is None:
             self._json(404, {"error": {"message": f"unknown scenario {name}"}})
@@ -187,6 +207,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _scenario_echo(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
         users = [m["content"] for m in body.get("messages", []) if m.get("role") == "user"]
         self._stream_words(users[-1] if users else "", float(args.get("ttft", 0)))
+
+    def _scenario_tune(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        # Chat with a base model and the models tuned from it: a tuned one ("ft:…") answers the last user
+        # message back (it learnt the task); its base answers "I do not know".
+        users = [m["content"] for m in body.get("messages", []) if m.get("role") == "user"]
+        tuned = str(body.get("model", "")).startswith("ft:")
+        self._stream_words(users[-1] if tuned and users else "I do not know", 0)
 
     def _scenario_judge(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
         score = args.get("score", "4")
@@ -309,6 +336,177 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"data: {this is not json\n\n")
         self.wfile.flush()
 
+    # --- fine-tuning (scenario `tune`) -------------------------------------------------------------
+    def _tuning(self, method: str, body: dict[str, Any]) -> None:
+        _, args = _parse(self.path.strip("/").split("/")[0])
+        rest, query = _tuning_path(self.path) or ("", {})
+        parts = rest.strip("/").split("/")
+        with self.server.lock:
+            if parts == ["files"] and method == "POST":
+                self._json(200, self._tuning_file(body))
+            elif parts == ["fine_tuning", "jobs"] and method == "POST":
+                self._json(200, self._tuning_create(body))
+            elif parts == ["fine_tuning", "jobs"]:
+                jobs = [job["object"] for job in reversed(self.server.tuning_jobs.values())]
+                self._json(200, {"object": "list", "data": jobs, "has_more": False})
+            elif (
+                len(parts) >= 3
+                and parts[:2] == ["fine_tuning", "jobs"]
+                and parts[2] in self.server.tuning_jobs
+            ):
+                self._tuning_job(method, parts[2], parts[3:], args, query)
+            else:
+                error = {
+                    "message": f"No such object: {rest}",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": None,
+                }
+                self._json(404, {"error": error})
+
+    def _tuning_file(self, body: dict[str, Any]) -> dict[str, Any]:
+        upload = body.get("file") or {}
+        file = {
+            "object": "file",
+            "id": f"file-{len(self.server.tuning_files) + 1:024d}",
+            "purpose": body.get("purpose", ""),
+            "filename": upload.get("filename", ""),
+            "bytes": upload.get("size", 0),
+            "created_at": int(time.time()),
+            "expires_at": None,
+            "status": "processed",
+            "status_details": None,
+        }
+        self.server.tuning_files[file["id"]] = {**file, "lines": upload.get("lines", 0)}
+        return file
+
+    def _tuning_create(self, body: dict[str, Any]) -> dict[str, Any]:
+        job_id = f"ftjob-{len(self.server.tuning_jobs) + 1:024d}"
+        supervised = ((body.get("method") or {}).get("supervised") or {}).get("hyperparameters") or {}
+        hyper = {
+            "batch_size": "auto",
+            "learning_rate_multiplier": "auto",
+            "n_epochs": supervised.get("n_epochs", "auto"),
+        }
+        job = {
+            "object": "fine_tuning.job",
+            "id": job_id,
+            "model": body["model"],
+            "created_at": int(time.time()),
+            "finished_at": None,
+            "fine_tuned_model": None,
+            "organization_id": "org-scripted",
+            "result_files": [],
+            "status": "validating_files",
+            "validation_file": body.get("validation_file"),
+            "training_file": body["training_file"],
+            "hyperparameters": hyper,
+            "trained_tokens": None,
+            "error": None,
+            "user_provided_suffix": body.get("suffix"),
+            "seed": body.get("seed", 0),
+            "estimated_finish": None,
+            "integrations": [],
+            "metadata": None,
+            "method": {"type": "supervised", "supervised": {"hyperparameters": hyper}},
+        }
+        self.server.tuning_jobs[job_id] = {"object": job, "events": [], "ticks": 0}
+        self._tuning_event(job_id, "info", f"Validating training file: {body['training_file']}")
+        return job
+
+    def _tuning_event(
+        self, job_id: str, level: str, message: str, data: dict[str, Any] | None = None
+    ) -> None:
+        events = self.server.tuning_jobs[job_id]["events"]
+        events.append(
+            {
+                "object": "fine_tuning.job.event",
+                "id": f"ftevent-{job_id[-6:]}-{len(events) + 1:04d}",
+                "created_at": int(time.time()),
+                "level": level,
+                "message": message,
+                "data": data or {},
+                "type": "metrics" if data else "message",
+            }
+        )
+
+    def _tuning_job(
+        self, method: str, job_id: str, rest: list[str], args: dict[str, str], query: dict[str, str]
+    ) -> None:
+        state = self.server.tuning_jobs[job_id]
+        if rest == ["events"]:
+            newest_first = state["events"][::-1]
+            after = query.get("after")
+            if after:
+                ids = [e["id"] for e in newest_first]
+                newest_first = newest_first[ids.index(after) + 1 :] if after in ids else []
+            limit = int(query.get("limit", 20))
+            page = newest_first[:limit]
+            self._json(200, {"object": "list", "data": page, "has_more": len(newest_first) > limit})
+            return
+        if rest == ["cancel"] and method == "POST":
+            job = state["object"]
+            if job["status"] in ("succeeded", "failed", "cancelled"):
+                error = {
+                    "message": f"Job {job_id} has already {job['status']}.",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": None,
+                }
+                self._json(400, {"error": error})
+                return
+            job.update(status="cancelled", finished_at=int(time.time()))
+            self._tuning_event(job_id, "info", "Job was cancelled.")
+        elif not rest and method == "GET":
+            self._tuning_advance(job_id, args)
+        self._json(200, state["object"])
+
+    def _tuning_advance(self, job_id: str, args: dict[str, str]) -> None:
+        """One retrieve moves the job on one stage (validating_files → running steps → its end)."""
+        state, steps = self.server.tuning_jobs[job_id], int(args.get("steps", 3))
+        job = state["object"]
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return
+        state["ticks"] += 1
+        tick = state["ticks"]
+        if tick == 1:
+            job["status"] = "running"
+            self._tuning_event(job_id, "info", "Fine-tuning job started")
+        elif tick - 1 <= steps:
+            step = tick - 1
+            loss = round(2.5 * 0.7**step, 4)
+            data = {"step": step, "train_loss": loss, "total_steps": steps, "train_mean_token_accuracy": 0.5}
+            self._tuning_event(job_id, "info", f"Step {step}/{steps}: training loss={loss:.4f}", data)
+        elif args.get("end", "succeeded") == "failed":
+            job.update(status="failed", finished_at=int(time.time()))
+            job["error"] = {
+                "code": "invalid_training_file",
+                "message": "The job failed (scripted).",
+                "param": "training_file",
+            }
+            self._tuning_event(job_id, "error", "The job failed (scripted).")
+        else:
+            suffix = job.get("user_provided_suffix") or ""
+            job.update(
+                status="succeeded",
+                finished_at=int(time.time()),
+                trained_tokens=int(args.get("trained", 1200)),
+                fine_tuned_model=f"ft:{job['model']}:scripted:{suffix}:{job_id[-8:]}",
+            )
+            self._tuning_event(job_id, "info", "The job has successfully completed")
+
+
+def _tuning_path(path: str) -> tuple[str, dict[str, str]] | None:
+    """The fine-tuning API part of a path (`files`, `fine_tuning/jobs/...`) and its query, OpenAI's
+    (/<scenario>/v1/...) or Azure's (/<scenario>/openai/...); None for any other path."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    split = urlsplit(path)
+    parts = split.path.strip("/").split("/")
+    if len(parts) < 3 or parts[1] not in ("v1", "openai") or parts[2] not in ("files", "fine_tuning"):
+        return None
+    return "/".join(parts[2:]), dict(parse_qsl(split.query))
+
 
 def _form(content_type: str, raw: bytes) -> dict[str, Any]:
     """A multipart/form-data body (as the OpenAI SDK uploads a file): its text fields, and for each file
@@ -330,6 +528,7 @@ def _form(content_type: str, raw: bytes) -> dict[str, Any]:
                 "content_type": part.get_content_type(),
                 "size": len(data),
                 "head": data[:16].hex(),
+                "lines": data.count(b"\n"),
             }
     return fields
 
@@ -401,6 +600,9 @@ class _Server(ThreadingHTTPServer):
         # a test counting its own requests gives its scenario an `id=`.
         self.peak: dict[str, int] = defaultdict(int)
         self.stopping = threading.Event()
+        # Fine-tuning (scenario `tune`): uploaded files, and jobs by id with their events and stage.
+        self.tuning_files: dict[str, dict[str, Any]] = {}
+        self.tuning_jobs: dict[str, dict[str, Any]] = {}
 
 
 class ScriptedServer:

@@ -69,6 +69,7 @@ API_PACKAGES = (
     "arena",
     "speech",
     "images",
+    "tuning",
 )
 
 
@@ -119,6 +120,8 @@ LAYERS = {
     "evals": {"core", "engine", "storage", "hosting", "rag", "images"},  # image sets scored by its metrics
     "catalog": {"core", "engine", "storage", "hosting", "rag", "compare"},
     "arena": {"core", "engine", "storage", "hosting"},
+    # A job's start is admitted by the Gate; base vs tuned is an evaluation.
+    "tuning": {"core", "engine", "storage", "hosting", "evals"},
     "cli": set(API_PACKAGES),  # the command line may use every package
 }
 

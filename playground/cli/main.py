@@ -33,6 +33,7 @@ from playground.cli.images import describe_command, describe_eval_command, paint
 from playground.cli.serve import serve_command
 from playground.cli.speech import speak_command, transcribe_command, transcribe_eval_command
 from playground.cli.tables import print_table
+from playground.cli.tune import tune_app
 from playground.cli.worker import worker_command
 from playground.compare.conversation import Conversation
 from playground.compare.service import Comparison, Plan, UsageError, plan_comparison, plan_follow_up
@@ -53,6 +54,7 @@ app.command("worker", cls=Command)(worker_command)
 app.add_typer(docs_app, name="docs")
 app.add_typer(embeddings_app, name="embeddings")
 app.add_typer(arena_app, name="arena")
+app.add_typer(tune_app, name="tune")
 app.command("ask", cls=Command)(ask_command)
 app.command("transcribe", cls=Command)(transcribe_command)
 app.command("speak", cls=Command)(speak_command)

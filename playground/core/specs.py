@@ -54,6 +54,10 @@ class ModelSpec:
     price_per_audio_minute: Decimal | None = None  # speech-to-text: per minute of audio heard
     price_per_1k_chars: Decimal | None = None  # text-to-speech: per 1,000 characters read aloud
     price_per_image: Decimal | None = None  # text-to-image: per picture (USD; overrides genai-prices)
+    # Fine-tuning: whether the provider's fine-tuning API takes this model as a base, and its price per
+    # million training tokens (USD; genai-prices has no training prices, so a models file gives it).
+    fine_tunable: bool = False
+    price_training_per_mtok: Decimal | None = None
     # A chat model that also sees images (vision chat): `playground describe` may choose it.
     accepts_images: bool = False
     timeout_s: float | None = None
@@ -145,6 +149,8 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "price_per_audio_minute": (int, float, str),
     "price_per_1k_chars": (int, float, str),
     "price_per_image": (int, float, str),
+    "fine_tunable": (bool,),
+    "price_training_per_mtok": (int, float, str),
     "accepts_images": (bool,),
     "timeout_s": (int, float),
     "max_concurrency": (int,),
@@ -206,6 +212,7 @@ def _spec_from_table(key: str, table: Any, where: str, source: str) -> ModelSpec
         "price_per_audio_minute",
         "price_per_1k_chars",
         "price_per_image",
+        "price_training_per_mtok",
     ):
         if price in values:
             values[price] = _decimal(values[price], where)
@@ -222,6 +229,10 @@ def _spec_from_table(key: str, table: Any, where: str, source: str) -> ModelSpec
         task != "chat" or not getattr(adapter_class(table["provider"]), "sees_images", False)
     ):
         raise SpecError(f"{where}: accepts_images is for chat models of a provider that sends images")
+    if values.get("fine_tunable") and (
+        task != "chat" or not getattr(adapter_class(table["provider"]), "fine_tunes", False)
+    ):
+        raise SpecError(f"{where}: fine_tunable is for chat models of a provider with a fine-tuning API")
     if "timeout_s" in values:
         values["timeout_s"] = float(values["timeout_s"])
         if values["timeout_s"] <= 0:

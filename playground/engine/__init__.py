@@ -20,6 +20,8 @@ __all__, __getattr__ = lazy_exports(
         "Keyring": "registry",
         "keyring_of": "registry",
         "call_target": "registry",
+        "build_tuner": "registry",
+        "NotTunableError": "registry",
         "cost_of": "pricing",
         "price_for": "pricing",
         "SpeechPrice": "pricing",

@@ -307,3 +307,23 @@ def usability(spec: ModelSpec, keys: Keys | None = None) -> tuple[bool, str]:
     except ProviderError as exc:
         return False, exc.message.split(": ", 1)[-1]
     return (True, f"{spec.api_key_env} set") if key else (True, "no key needed")
+
+
+class NotTunableError(ProviderError):
+    """A model whose provider has no fine-tuning API here, or whose spec does not say `fine_tunable`."""
+
+    kind = "not_tunable"
+
+
+def build_tuner(spec: ModelSpec, keys: Keys | None = None) -> Any:
+    """The fine-tuning API (providers.openai_tuning.FineTuner) of a spec's account: the chat adapter's SDK
+    client, so the key and URL rules are those of every call (a server key only to the server's URL)."""
+    from providers.openai_tuning import FineTuner
+
+    if not spec.fine_tunable or not getattr(adapter_class(spec.provider), "fine_tunes", False):
+        raise NotTunableError(
+            f"{spec.key} cannot be fine-tuned here (its models-file entry says fine_tunable)"
+        )
+    ring = keyring_of(keys)
+    adapter: Any = _openai(spec, ring) if spec.provider == "openai" else _azure(spec, ring)
+    return FineTuner(adapter.client, adapter.api_key, visitor_url=adapter.visitor_url)

@@ -47,7 +47,7 @@ _log = logging.getLogger(__name__)
 # How often the keeper frees the reservations of runs that ended (a `done` set, an idle ticket).
 SWEEP_EVERY_S = 1.0
 
-What = Literal["comparison", "evaluation", "embedding", "speech", "image"]
+What = Literal["comparison", "evaluation", "embedding", "speech", "image", "tune"]
 
 
 class LimitExceededError(UsageError):

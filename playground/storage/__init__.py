@@ -18,5 +18,8 @@ __all__, __getattr__ = lazy_exports(
         "Cell": "evals",
         "KeptRun": "media",
         "StoredMedia": "media",
+        "TuningStore": "tuning",
+        "StoredTuningJob": "tuning",
+        "NewTuningJob": "tuning",
     },
 )
