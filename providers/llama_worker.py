@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from providers.base import ChatRequest, Message
+from providers.worker_process import claim_stdout, encode_line
 
 
 def encode_request(request: ChatRequest) -> dict[str, Any]:
@@ -141,11 +142,6 @@ def system_features() -> list[str]:
     info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
     enabled = [part.split("=")[0] for part in info.split("|") if part.strip().endswith("= 1")]
     return sorted({name.split(":")[-1].strip() for name in enabled})
-
-
-def encode_line(message: dict[str, Any]) -> bytes:
-    """One protocol message as a line of compact JSON (both directions)."""
-    return (json.dumps(message, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def _error(call_id: str, kind: str, message: str) -> dict[str, Any]:
@@ -323,17 +319,9 @@ def _sampling(
     return kwargs
 
 
-def _claim_stdout() -> BinaryIO:
-    """The protocol's own copy of stdout; fd 1 then points at stderr, so nothing native writes into it."""
-    protocol = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return protocol
-
-
 def main() -> None:
     """Load the model named on the command line, say ready, and serve until stdin closes."""
-    out = _claim_stdout()
+    out = claim_stdout()
     path, n_ctx = Path(sys.argv[1]), int(sys.argv[2])
     threads = (int(sys.argv[3]), int(sys.argv[4]))
     try:

@@ -13,8 +13,9 @@ from typing import ClassVar
 from providers import errors
 from providers.base import SAMPLING_PARAMS, CallTarget, CancelToken, ChatRequest, Chunk, Snippet, Task
 from providers.local_models import BUNDLED, gguf_path
-from providers.local_workers import ModelWorker, queue_limit_s, worker_for
+from providers.local_workers import ModelWorker, worker_for
 from providers.snippet_text import kwargs_text
+from providers.worker_process import queue_limit_s
 
 # No token of these vocabularies is this long (the bundled models' longest are 32 and 31 characters):
 # a prompt longer than the context window times this cannot fit, whatever it holds.

@@ -13,21 +13,17 @@ from __future__ import annotations
 
 import atexit
 import collections
-import json
 import os
 import queue
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from providers import errors
+from providers import errors, worker_process
 from providers.base import (
     CancelToken,
     ChatRequest,
@@ -37,10 +33,9 @@ from providers.base import (
     TextDelta,
     Usage,
 )
-from providers.llama_worker import encode_line, encode_request
+from providers.llama_worker import encode_request
+from providers.worker_process import QUEUE_LIMIT_ENV
 
-QUEUE_LIMIT_ENV = "PLAYGROUND_QUEUE_LIMIT_S"
-DEFAULT_QUEUE_LIMIT_S = 300.0
 THREADS_ENV = "PLAYGROUND_LLAMA_THREADS"
 # A worker still generating this long after it was told to stop is taken as hung and killed (at least
 # this; longer for a model whose tokens come slower: see ModelWorker._stop).
@@ -51,7 +46,6 @@ COUNT_TIMEOUT_S = 30.0
 _COUNTS_KEPT = 256
 # How often a queued call looks at its cancel flag and its place in the queue.
 _POLL_S = 0.05
-_ROOT = str(Path(__file__).resolve().parent.parent)
 
 # What the README's portable build of llama.cpp may use on x86-64 (GGML_NATIVE=OFF), as /proc/cpuinfo names it.
 PORTABLE_CPU_FLAGS = ("avx", "avx2", "fma", "f16c", "bmi2")
@@ -92,171 +86,20 @@ def illegal_instruction_hint() -> str:
     )
 
 
-_SIGNAL_HINTS = {
-    signal.SIGSEGV: "a memory fault, normally a crash inside llama.cpp",
-    signal.SIGKILL: "killed from outside, often by the out-of-memory killer",
-    signal.SIGBUS: "a bad memory access, often a model file changed or truncated while loaded",
-}
-
-
-def queue_limit_s() -> float:
-    """How long a local call may wait for its turn: $PLAYGROUND_QUEUE_LIMIT_S, default 300 s."""
-    try:
-        return max(0.0, float(os.environ.get(QUEUE_LIMIT_ENV, DEFAULT_QUEUE_LIMIT_S)))
-    except ValueError:
-        return DEFAULT_QUEUE_LIMIT_S
-
-
 def exit_description(returncode: int) -> str:
-    """'SIGSEGV (signal 11): a crash inside llama.cpp' or 'exit code 3'."""
-    if returncode >= 0:
-        return f"exit code {returncode}"
-    number = -returncode
-    try:
-        sig = signal.Signals(number)
-    except ValueError:
-        return f"signal {number}"
-    hint = illegal_instruction_hint() if sig == signal.SIGILL else _SIGNAL_HINTS.get(sig)
-    return f"{sig.name} (signal {number})" + (f": {hint}" if hint else "")
+    """'SIGSEGV (signal 11): a memory fault, normally a crash inside llama.cpp' or 'exit code 3'."""
+    return worker_process.exit_description(returncode, "llama.cpp", illegal_instruction_hint)
 
 
-class _Process:
-    """One running worker process: a writer thread (sending never blocks a caller), a reader thread that
-    routes each message to its call's inbox, and a stderr thread keeping the last lines."""
+class _Process(worker_process.WorkerProcess):
+    """One running llama worker (the generic process and its threads: providers/worker_process.py), with
+    the CPU features its llama.cpp build uses (from its ready message)."""
 
     def __init__(self, path: Path, n_ctx: int, threads: tuple[int, int]) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
-        # Threads that wait sleep instead of spinning: see CpuShare.
-        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        # -P: the caller's working directory is not put on sys.path (a stray providers/ there is not ours).
-        command = [sys.executable, "-P", "-m", "providers.llama_worker", str(path), str(n_ctx)]
-        self.popen = subprocess.Popen(
-            [*command, *map(str, threads)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
+        super().__init__(
+            "providers.llama_worker", [str(path), str(n_ctx), *map(str, threads)], describe=exit_description
         )
-        self.inboxes: dict[str, queue.Queue[dict[str, Any]]] = {"start": queue.Queue()}
-        self.inbox_lock = threading.Lock()
-        self.outbox: queue.Queue[bytes | None] = queue.Queue()
-        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
-        self.returncode: int | None = None
-        self.kill_reason: str | None = None  # set when the supervisor itself ends the process
-        self.current: str | None = None  # the generation it is running
-        self.current_lock = threading.Lock()
-        self.features: list[str] = []  # CPU features the llama.cpp build uses (from its ready message)
-        self._stderr_thread = self._thread(self._read_err, self.popen.stderr)
-        self._thread(self._read_out, self.popen.stdout)
-        self._thread(self._write, self.popen.stdin)
-
-    def _thread(self, target: Any, stream: IO[bytes] | None) -> threading.Thread:
-        thread = threading.Thread(target=target, args=(stream,), daemon=True, name=f"worker-{self.popen.pid}")
-        thread.start()
-        return thread
-
-    @property
-    def alive(self) -> bool:
-        """False once the process has ended, or the supervisor has begun to kill it."""
-        return self.returncode is None and self.kill_reason is None
-
-    def _read_out(self, stream: IO[bytes]) -> None:
-        try:
-            for line in stream:
-                self._route(line)
-        finally:
-            self.returncode = self.popen.wait()
-            self.outbox.put(None)
-            with self.inbox_lock:
-                boxes = list(self.inboxes.values())
-            for inbox in boxes:
-                inbox.put({"died": self.returncode})
-
-    def _route(self, line: bytes) -> None:
-        try:
-            message = json.loads(line)
-            if not isinstance(message, dict):
-                raise ValueError("not an object")
-        except ValueError:  # not ours (a native library writing to the pipe): keep it for diagnosis
-            self.stderr_tail.append(line.decode("utf-8", "replace").rstrip())
-            return
-        box = "start" if "ready" in message or "load_error" in message else message.get("id")
-        with self.inbox_lock:
-            inbox = self.inboxes.get(box)
-        if inbox is not None:
-            inbox.put(message)
-
-    def _read_err(self, stream: IO[bytes]) -> None:
-        for line in stream:
-            self.stderr_tail.append(line.decode("utf-8", "replace").rstrip())
-
-    def _write(self, stream: IO[bytes]) -> None:
-        while (data := self.outbox.get()) is not None:
-            try:
-                stream.write(data)
-                stream.flush()
-            except (BrokenPipeError, ValueError, OSError):
-                return  # the process is gone: its end reaches every inbox
-
-    def last_stderr(self, lines: int = 3) -> str:
-        """The last lines the worker wrote to stderr (read to the end when it has exited)."""
-        if not self.alive:
-            self._stderr_thread.join(0.5)
-        return " | ".join(list(self.stderr_tail)[-lines:])
-
-    def open(self, call_id: str) -> queue.Queue[dict[str, Any]]:
-        """A queue that receives every message for `call_id` (and {"died": code} if the process ends)."""
-        inbox: queue.Queue[dict[str, Any]] = queue.Queue()
-        with self.inbox_lock:
-            self.inboxes[call_id] = inbox
-        if self.returncode is not None:  # ended before this inbox existed (else _read_out tells it)
-            inbox.put({"died": self.returncode})
-        return inbox
-
-    def close(self, call_id: str) -> None:
-        """Stop routing messages for `call_id`."""
-        with self.inbox_lock:
-            self.inboxes.pop(call_id, None)
-
-    def send(self, message: dict[str, Any]) -> None:
-        """Queue one command for the writer thread; never blocks, even when the worker does not read."""
-        self.outbox.put(encode_line(message))
-
-    def kill(self, reason: str) -> None:
-        """SIGKILL, saying why (a worker that stopped answering, or shutdown)."""
-        self.kill_reason = self.kill_reason or reason
-        try:
-            self.popen.kill()
-        except OSError:
-            pass
-
-    def kill_if_running(self, call_id: str, reason: str) -> None:
-        """Kill the process only if it is still on `call_id` (not on a call that came after)."""
-        with self.current_lock:
-            if self.alive and self.current == call_id:
-                self.kill(reason)
-
-    def set_current(self, call_id: str | None) -> None:
-        """Record which generation the process runs."""
-        with self.current_lock:
-            self.current = call_id
-
-    def death(self, returncode: int) -> str:
-        """Why the process ended: our own kill's reason, or the signal or exit code."""
-        if self.kill_reason:
-            return f"was stopped by the playground: {self.kill_reason}"
-        return f"died with {exit_description(returncode)}"
-
-    def shutdown(self) -> None:
-        """Close stdin (the worker exits at once when idle), kill it if it lingers."""
-        self.outbox.put(None)
-        try:
-            if self.popen.stdin is not None:
-                self.popen.stdin.close()
-            self.popen.wait(1)
-        except (OSError, ValueError, subprocess.TimeoutExpired):
-            self.kill("shutting down")
+        self.features: list[str] = []
 
 
 class CpuShare:
@@ -281,7 +124,7 @@ class CpuShare:
     @staticmethod
     def cores() -> int:
         """Usable cores (the process's CPU affinity)."""
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return worker_process.cores()
 
     def threads(self) -> tuple[int, int]:
         """(decode threads, prompt threads) for each generating worker now."""

