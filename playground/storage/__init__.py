@@ -16,5 +16,7 @@ __all__, __getattr__ = lazy_exports(
         "EvalStore": "evals",
         "StoredEval": "evals",
         "Cell": "evals",
+        "DeploymentStore": "deployments",
+        "StoredDeployment": "deployments",
     },
 )
