@@ -69,6 +69,7 @@ API_PACKAGES = (
     "arena",
     "speech",
     "images",
+    "deploy",
 )
 
 
@@ -119,6 +120,7 @@ LAYERS = {
     "arena": {"core", "engine", "storage", "hosting"},
     "speech": {"core", "engine", "storage", "hosting"},  # every hosted speech call is admitted by the Gate
     "images": {"core", "engine", "storage", "hosting"},  # every hosted image call is admitted by the Gate
+    "deploy": {"core", "engine", "storage", "hosting"},  # serves models; admins only in hosted mode
     "cli": set(API_PACKAGES),  # the command line may use every package
 }
 
