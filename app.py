@@ -51,6 +51,7 @@ def app_pages(hosted: bool) -> list:
         st.Page("pages/speech.py", title="Speech"),
         st.Page("pages/images.py", title="Images"),
         st.Page("pages/history.py", title="History"),
+        st.Page("pages/deploy.py", title="Deploy"),
         st.Page("pages/arena.py", title="Arena", url_path=ARENA_PATH),
         st.Page("pages/arena_presenter.py", title="Arena presenter", url_path=PRESENTER_PATH),
         st.Page("pages/settings.py", title="Settings"),
