@@ -36,7 +36,7 @@ with st.form("deploy-form"):
     key_env = right.text_input(
         "Key from the environment variable (blank: a new key, shown once)", key="deploy-key-env"
     )
-    submitted = st.form_submit_button("Deploy", type="primary")
+    submitted = st.form_submit_button("Deploy", type="primary", key="deploy-submit")
 
 if submitted:
     model = path if choice == GGUF_CHOICE else choice
