@@ -77,6 +77,12 @@ def test_a_bundled_model_is_served_called_compared_listed_on_another_replica_and
     other = Deployments(Store(), load_specs(), policy=HostedPolicy())
     [listed] = other.listed(include_final=False)
     assert (listed.deployment.id, listed.health.state) == (deployed.id, "ready")
+    # A replica on another machine cannot see the process: it asks the server, and cannot stop it.
+    elsewhere = Deployments(Store(), load_specs(), policy=HostedPolicy())
+    elsewhere.machine = "another-host"
+    assert elsewhere.health(deployed).state == "ready"
+    with pytest.raises(DeployError, match=f"runs on {deployed.machine}: stop it from there"):
+        elsewhere.stop(deployed.id)
 
     stopped = service.stop(deployed.id)
     assert stopped.state == "stopped" and stopped.stopped_at is not None
@@ -177,16 +183,23 @@ def test_bad_models_and_files_each_get_one_clear_error(service, tmp_path):
     assert service.listed() == []
 
 
-def _adapter(path: Path, architecture: str) -> Path:
-    """A GGUF LoRA adapter header as llama.cpp's convert_lora_to_gguf writes it (one tiny tensor)."""
+def _adapter(path: Path, architecture: str, scale: float = 0.0) -> Path:
+    """A GGUF LoRA adapter as llama.cpp's convert_lora_to_gguf writes one: rank 4 on every layer's query
+    projection of SmolLM2-135M (576 x 576); `scale` sizes its B matrices (0: it changes nothing)."""
     import gguf
     import numpy as np
 
     writer = gguf.GGUFWriter(str(path), architecture)
     writer.add_type(gguf.GGUFType.ADAPTER)
     writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
-    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, 16.0)
-    writer.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((4, 8), dtype=np.float32))
+    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, 4.0)
+    rng = np.random.default_rng(0)
+    for layer in range(30):
+        # numpy's shape is ggml's reversed: A is (rank, in), B is (out, rank).
+        writer.add_tensor(f"blk.{layer}.attn_q.weight.lora_a", rng.normal(size=(4, 576)).astype(np.float32))
+        writer.add_tensor(
+            f"blk.{layer}.attn_q.weight.lora_b", (scale * rng.normal(size=(576, 4))).astype(np.float32)
+        )
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -212,6 +225,27 @@ def test_only_admins_deploy_and_stop_in_hosted_mode(tmp_path):
         service.deploy("smollm2-135m", free_port(), user=visitor)
     with pytest.raises(DeployRefusedError):
         service.stop("anything", user=visitor)
+
+
+def test_a_lora_adapter_for_the_base_is_served_and_changes_its_answers(service, tmp_path, monkeypatch):
+    from openai import OpenAI
+
+    monkeypatch.setenv("DEPLOY_TEST_KEY", "k")
+    answers = []
+    for lora in (None, str(_adapter(tmp_path / "tune.gguf", "llama", scale=2.0))):
+        launched = service.deploy("smollm2-135m", free_port(), api_key_env="DEPLOY_TEST_KEY", lora=lora)
+        assert service.wait_ready(launched.deployment.id, READY_S).state == "ready"
+        assert launched.deployment.lora_path == (str(Path(lora).resolve()) if lora else None)
+        client = OpenAI(base_url=launched.deployment.url, api_key="k")
+        reply = client.chat.completions.create(
+            model="smollm2-135m",
+            messages=[{"role": "user", "content": "Name a colour."}],
+            max_tokens=12,
+            temperature=0.0,
+        )
+        answers.append(reply.choices[0].message.content)
+        service.stop(launched.deployment.id)
+    assert answers[0] != answers[1]  # the adapter is applied
 
 
 @pytest.mark.parametrize("engine", ["vllm", "tgi"])
