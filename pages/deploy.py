@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common.ui import current_user, database_answers, hosted_policy, page_shell, shared_store
-from playground.core import load_specs, plain
+from pages.common.ui import current_user, database_answers, hosted_policy, page_shell, shared_store, specs
+from playground.core import plain
 from playground.deploy import ENGINES, DeployError, Deployments, DeploymentView, recipe
 
 page_shell("pages/deploy.py")
 
 GGUF_CHOICE = "A GGUF file by its path…"
+REFRESH_S = 2.0
+NEW_KEY = "deploy-new-key"
+STARTING_FLAG = "deploy-any-starting"
 STATE_MARK = {"ready": "🟢 ready", "starting": "🟡 starting", "failed": "🔴 failed", "stopped": "⚪ stopped"}
 
 st.title("Deploy")
@@ -21,7 +24,7 @@ if not policy.is_admin(user):
     st.error("Only the administrators of this hosted instance (PLAYGROUND_ADMINS) deploy models.")
     st.stop()
 
-service = Deployments(shared_store(), load_specs(), policy=policy)
+service = Deployments(shared_store(), specs(), policy=policy)
 
 st.caption(
     "Serves a model as an OpenAI-compatible endpoint: llama.cpp's server in a process of its own, which "
@@ -48,10 +51,19 @@ if submitted:
     except DeployError as exc:
         st.error(plain(str(exc)))
     else:
-        st.session_state["deploy-started"] = launched.deployment.id
-        if launched.generated_key:
-            st.warning("Its key, shown this once: copy it now; it is not saved anywhere.")
-            st.code(f"export {launched.deployment.api_key_env}={launched.generated_key}", language="bash")
+        # Kept in this session only (the page reruns while the server starts), until dismissed.
+        st.session_state[NEW_KEY] = (
+            f"export {launched.deployment.api_key_env}={launched.generated_key}"
+            if launched.generated_key
+            else None
+        )
+
+if st.session_state.get(NEW_KEY):
+    st.warning("Its key, shown to you only now: copy it; it is not saved anywhere.")
+    st.code(st.session_state[NEW_KEY], language="bash")
+    if st.button("I have copied the key", key="deploy-key-copied"):
+        st.session_state[NEW_KEY] = None
+        st.rerun()
 
 
 def render_deployment(view: DeploymentView) -> None:
@@ -83,15 +95,24 @@ def render_deployment(view: DeploymentView) -> None:
             st.code(view.models_entry, language="toml")
 
 
+def deployments_list() -> None:
+    """Every deployment with its health now; redrawn every few seconds while one is starting."""
+    with database_answers():
+        views = service.listed(include_final=show_all)
+    if not views:
+        st.info("Nothing is deployed.")
+    for view in views:
+        render_deployment(view)
+    starting = any(v.health.state == "starting" for v in views)
+    if starting != st.session_state.get(STARTING_FLAG, False):
+        st.session_state[STARTING_FLAG] = starting
+        st.rerun()  # the whole page: the list's refresh interval follows whether one is starting
+
+
 st.subheader("Deployments")
 show_all = st.toggle("Show stopped and failed ones too", key="deploy-show-all")
 st.button("Refresh health", key="deploy-refresh")
-with database_answers():
-    views = service.listed(include_final=show_all)
-if not views:
-    st.info("Nothing is deployed.")
-for view in views:
-    render_deployment(view)
+st.fragment(run_every=REFRESH_S if st.session_state.get(STARTING_FLAG) else None)(deployments_list)()
 
 st.subheader("Recipes for serving engines")
 st.caption(

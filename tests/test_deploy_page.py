@@ -56,6 +56,9 @@ def test_deploy_list_and_stop_from_the_page(tmp_path, monkeypatch):
         httpx.get(f"{deployment.url}/models", headers={"Authorization": f"Bearer {key}"}).status_code == 200
     )
 
+    at.button(key="deploy-key-copied").click().run()  # dismissed: the key is shown nowhere any more
+    assert not any(key in c.value for c in at.code)
+
     # A reload (a new session) still lists it.
     again = deploy_page()
     assert any("smollm2-135m" in m.value for m in again.markdown)
