@@ -15,7 +15,12 @@ GGUF_CHOICE = "A GGUF file by its path…"
 REFRESH_S = 2.0
 NEW_KEY = "deploy-new-key"
 STARTING_FLAG = "deploy-any-starting"
-STATE_MARK = {"ready": "🟢 ready", "starting": "🟡 starting", "failed": "🔴 failed", "stopped": "⚪ stopped"}
+STATE_BADGE = {
+    "ready": ":green-badge[ready]",
+    "starting": ":orange-badge[starting]",
+    "failed": ":red-badge[failed]",
+    "stopped": ":gray-badge[stopped]",
+}
 
 st.title("Deploy")
 policy = hosted_policy()
@@ -71,7 +76,9 @@ def render_deployment(view: DeploymentView) -> None:
     deployment, health = view.deployment, view.health
     with st.container(border=True):
         head, stop = st.columns([5, 1])
-        head.markdown(plain(f"**{deployment.served_name}** · {STATE_MARK.get(health.state, health.state)}"))
+        head.markdown(
+            f"**{plain(deployment.served_name)}** · {STATE_BADGE.get(health.state, plain(health.state))}"
+        )
         head.caption(
             plain(
                 f"{health.detail} · started {deployment.started_at:%Y-%m-%d %H:%M:%S} UTC on "

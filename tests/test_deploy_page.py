@@ -49,7 +49,7 @@ def test_deploy_list_and_stop_from_the_page(tmp_path, monkeypatch):
     while "ready" not in page_text(at) and time.monotonic() < deadline:
         time.sleep(1)
         at.button(key="deploy-refresh").click().run()
-    assert "🟢 ready" in page_text(at), page_text(at)
+    assert ":green-badge[ready]" in page_text(at), page_text(at)
     snippet = next(c.value for c in at.code if "from openai import OpenAI" in c.value)
     assert f"http://127.0.0.1:{port}/v1" in snippet and deployment.api_key_env in snippet
     assert (
@@ -68,7 +68,7 @@ def test_deploy_list_and_stop_from_the_page(tmp_path, monkeypatch):
     assert "Nothing is deployed." in [i.value for i in again.info]
     assert not processes.is_server(deployment.pid, deployment.port)
     again.toggle(key="deploy-show-all").set_value(True).run()
-    assert "⚪ stopped" in page_text(again)
+    assert ":gray-badge[stopped]" in page_text(again)
 
 
 def test_bad_input_is_one_error_and_nothing_starts():

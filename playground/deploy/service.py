@@ -284,7 +284,7 @@ def _ask_server(deployment: StoredDeployment) -> str | None:
         return None
     if response.status_code == 401:
         return (
-            f"answering; it refuses calls without its key (${deployment.api_key_env} is not set here)"
+            f"answering, and refusing calls without its key (checked no further: ${deployment.api_key_env} is not set here)"
             if not key
             else f"answering, but it refuses the key in ${deployment.api_key_env}"
         )
