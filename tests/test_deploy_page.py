@@ -5,18 +5,31 @@ one error; a recipe is shown for a Hub id and refused for a malformed one."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from playground.deploy import processes
+from playground.core.policy import HostedPolicy
+from playground.core.specs import load_specs
+from playground.deploy import Deployments, processes
 from playground.storage.deployments import DeploymentStore
 from playground.storage.runs import Store
 from tests.conftest import free_port
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 READY_S = 180
+
+
+@pytest.fixture(autouse=True)
+def no_server_left_behind() -> Iterator[None]:
+    """Stop what a test deployed, whatever failed (the servers outlive the page by design)."""
+    yield
+    service = Deployments(Store(), load_specs(), policy=HostedPolicy())
+    for view in service.listed(include_final=False):
+        service.stop(view.deployment.id)
 
 
 def deploy_page() -> AppTest:
