@@ -6,6 +6,7 @@ OpenAI-compatible server."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +29,18 @@ from providers.local_models import gguf_path
 from tests.conftest import free_port
 
 READY_S = 180  # a slow, shared machine: loading the model can take a while
+
+
+@pytest.fixture(autouse=True)
+def no_server_left_behind() -> Iterator[None]:
+    """Whatever a test did or failed to do, no server it started outlives it (they outlive their
+    launcher by design: here, the test process)."""
+    yield
+    for pid, child in list(processes._children.items()):
+        if child.poll() is None:
+            os.killpg(pid, signal.SIGKILL)
+            child.wait(30)
+        processes._children.pop(pid, None)
 
 
 @pytest.fixture()
@@ -292,3 +305,41 @@ def test_a_recipes_entry_compares_end_to_end_against_a_real_openai_compatible_se
     results = [e.result for e in Comparison(plan, service.store).events() if isinstance(e, Done)]
     assert [r.ok for r in results] == [True], [r.error for r in results]
     assert results[0].text.strip()
+
+
+def test_the_commands_deploy_list_and_undeploy(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from playground.cli.main import app
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))  # the servers' logs
+    monkeypatch.setenv("CLI_DEPLOY_KEY", "cli-key")
+    runner = CliRunner()
+    port = free_port()
+    deployed = runner.invoke(
+        app, ["deploy", "smollm2-135m", "--port", str(port), "--api-key-env", "CLI_DEPLOY_KEY"]
+    )
+    try:
+        assert deployed.exit_code == 0, deployed.output
+        assert ": ready (" in deployed.output and f"url: http://127.0.0.1:{port}/v1" in deployed.output
+        assert "os.environ['CLI_DEPLOY_KEY']" in deployed.output and "cli-key" not in deployed.output
+        listed = runner.invoke(app, ["deployments"], env={"COLUMNS": "200"})
+        assert listed.exit_code == 0 and "ready" in listed.output and "CLI_DEPLOY_KEY" in listed.output
+        [deployment] = Deployments(Store(), load_specs(), policy=HostedPolicy()).rows.listed()
+        busy = runner.invoke(app, ["deploy", "smollm2-135m", "--port", str(port)])
+        assert busy.exit_code == 2 and f"error: port {port} on 127.0.0.1 is in use" in busy.output
+        stopped = runner.invoke(app, ["undeploy", deployment.id])
+    finally:  # never leave a server behind, whatever failed
+        service = Deployments(Store(), load_specs(), policy=HostedPolicy())
+        for view in service.listed(include_final=False):
+            service.stop(view.deployment.id)
+    assert stopped.exit_code == 0 and "stopped" in stopped.output
+    assert not processes.is_server(deployment.pid, deployment.port)
+    unknown = runner.invoke(app, ["deploy", "nope", "--port", str(free_port())])
+    assert unknown.exit_code == 2 and "error: unknown model 'nope'" in unknown.output
+    made = runner.invoke(app, ["deploy-recipe", "vllm", "Qwen/Qwen2.5-0.5B-Instruct", "--port", "8011"])
+    assert made.exit_code == 0 and "vllm serve Qwen/Qwen2.5-0.5B-Instruct" in made.output
+    toml_text = made.output.split("# models file entry (--models-file / PLAYGROUND_MODELS_FILE)\n", 1)[1]
+    assert parse_models_text(toml_text, "cli")["deployed-qwen2.5-0.5b-instruct"].base_url.endswith(":8011/v1")
+    bad = runner.invoke(app, ["deploy-recipe", "vllm", "not a model"])
+    assert bad.exit_code == 2 and "not a Hub model id" in bad.output

@@ -18,14 +18,16 @@ from playground.deploy import Deployments, processes
 from playground.storage.deployments import DeploymentStore
 from playground.storage.runs import Store
 from tests.conftest import free_port
+from tests.test_deploy import no_server_left_behind  # noqa: F401 - a fixture
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 READY_S = 180
 
 
 @pytest.fixture(autouse=True)
-def no_server_left_behind() -> Iterator[None]:
-    """Stop what a test deployed, whatever failed (the servers outlive the page by design)."""
+def stopped_after(no_server_left_behind: None) -> Iterator[None]:  # noqa: F811 - the fixture imported above
+    """Stop what a test deployed through the service, whatever failed (the servers outlive the page by
+    design); anything still running is then killed."""
     yield
     service = Deployments(Store(), load_specs(), policy=HostedPolicy())
     for view in service.listed(include_final=False):
@@ -59,9 +61,10 @@ def test_deploy_list_and_stop_from_the_page(tmp_path, monkeypatch):
     assert deployment.port == port and key not in str(deployment)
 
     deadline = time.monotonic() + READY_S
-    while "ready" not in page_text(at) and time.monotonic() < deadline:
+    while ":green-badge[ready]" not in page_text(at) and time.monotonic() < deadline:
         time.sleep(1)
         at.button(key="deploy-refresh").click().run()
+        assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
     assert ":green-badge[ready]" in page_text(at), page_text(at)
     snippet = next(c.value for c in at.code if "from openai import OpenAI" in c.value)
     assert f"http://127.0.0.1:{port}/v1" in snippet and deployment.api_key_env in snippet

@@ -39,7 +39,8 @@ DEFAULT_HOST = "127.0.0.1"
 # Context window of a GGUF given by path (a models-file key brings its own).
 DEFAULT_N_CTX = 4096
 SNIPPET_PROMPT = "Say hello in five words."
-HEALTH_TIMEOUT_S = 3.0
+# A busy machine (2 cores, a model generating) can take seconds to answer even /v1/models.
+HEALTH_TIMEOUT_S = 8.0
 
 
 class DeployRefusedError(DeployError):
@@ -230,6 +231,10 @@ class Deployments:
         if alive is False:
             return self._failed(deployment)
         answer = _ask_server(deployment)
+        if answer is None and deployment.state == "ready":
+            # Not recorded: a busy machine may answer again; a process that died is found above.
+            where = "its process lives" if here else f"it runs on {deployment.machine}"
+            return Health("failed", f"not answering at {deployment.url} now ({where}); it was ready")
         if answer is None:
             detail = "loading the model" if here else f"not answering yet (it runs on {deployment.machine})"
             return Health("starting", detail)
@@ -242,11 +247,14 @@ class Deployments:
         return Health("failed", _failure_reason(tail, deployment.port))
 
     def wait_ready(self, deployment_id: str, timeout_s: float = 120.0) -> Health:
-        """Poll until the deployment is ready, failed or stopped, or `timeout_s` passed (then: starting)."""
+        """Poll until the deployment is ready, stopped or failed for good (its process ended), or until
+        `timeout_s` passed (then its health at that moment)."""
         deadline = time.monotonic() + timeout_s
         while True:
-            health = self.health(self.get(deployment_id))
-            if health.state != "starting" or time.monotonic() > deadline:
+            deployment = self.get(deployment_id)
+            health = self.health(deployment)
+            settled = health.state in ("ready", "stopped") or self.get(deployment_id).final
+            if settled or time.monotonic() > deadline:
                 return health
             time.sleep(0.25)
 
