@@ -142,7 +142,11 @@ class Deployments:
             log_path=str(log_path), started_at=datetime.now(UTC), state="starting", stopped_at=None,
             log_tail=None,
         )  # fmt: skip
-        self.rows.add(deployment)
+        try:
+            self.rows.add(deployment)
+        except BaseException:
+            processes.stop(pid, port)  # a server no replica can list would run on unseen
+            raise
         return Launched(deployment, key if generated else None)
 
     def _resolve(self, model: str, served_name: str | None) -> _Served:
