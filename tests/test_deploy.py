@@ -174,7 +174,7 @@ def test_a_server_that_cannot_bind_is_failed_with_its_log_kept(service, tmp_path
     assert kept.state == "failed" and "address already in use" in (kept.log_tail or "").lower()
 
 
-def test_bad_models_and_files_each_get_one_clear_error(service, tmp_path):
+def test_bad_models_and_files_each_get_one_clear_error(service, tmp_path, monkeypatch):
     with pytest.raises(DeployError, match="unknown model 'no-such-model'"):
         service.deploy("no-such-model", free_port())
     with pytest.raises(DeployError, match="only local GGUF models can be deployed"):
@@ -189,6 +189,9 @@ def test_bad_models_and_files_each_get_one_clear_error(service, tmp_path):
         service.deploy(str(text), free_port())
     with pytest.raises(DeployError, match=r"\$UNSET_KEY_VAR is not set"):
         service.deploy("smollm2-135m", free_port(), api_key_env="UNSET_KEY_VAR")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-the-servers-own")
+    with pytest.raises(DeployError, match=r"\$OPENAI_API_KEY holds the key of other models \(.*gpt-"):
+        service.deploy("smollm2-135m", free_port(), api_key_env="OPENAI_API_KEY")
     with pytest.raises(DeployError, match="not an environment variable name"):
         service.deploy("smollm2-135m", free_port(), api_key_env="BAD NAME")
     with pytest.raises(DeployError, match="port must be from 1024"):

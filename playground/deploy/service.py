@@ -120,6 +120,7 @@ class Deployments:
         lora_facts = self._checked_lora(served.facts, lora)
         host, port = _checked_address(host, port)
         key_env, key, generated = _key(api_key_env)
+        self._check_key_is_its_own(key_env)
         if not processes.port_free(host, port):
             raise DeployError(f"port {port} on {host} is in use: choose another port")
         deployment_id = uuid.uuid4().hex
@@ -173,6 +174,19 @@ class Deployments:
             raise DeployError(f"{facts.path.name} is a LoRA adapter: deploy its base model with --lora")
         task = "chat" if facts.has_chat_template else "completion"
         return _Served(served_name or facts.path.stem, facts, DEFAULT_N_CTX, task)
+
+    def _check_key_is_its_own(self, key_env: str | None) -> None:
+        # A provider's key (OPENAI_API_KEY, HF_TOKEN) as a deployment's key would go to whoever calls it.
+        users = sorted(
+            k
+            for k, spec in self.specs.items()
+            if key_env and key_env in (spec.api_key_env, spec.endpoint_env)
+        )
+        if users:
+            raise DeployError(
+                f"${key_env} holds the key of other models ({', '.join(users[:3])}): give the deployment "
+                "a variable of its own"
+            )
 
     def _checked_lora(self, base: GgufFacts, lora: str | None) -> GgufFacts | None:
         if not lora:
