@@ -4,6 +4,8 @@
     (its models-file entry: provider openai) / the same model in the playground's local worker   (goal >= 0.9)
 (b) TTFT of both, median, and their ratio (worker / deployed: >= 0.9 means the endpoint is as quick)
 (c) seconds from Deploy (the service call) to the first answer's first token, and to ready
+(d) TTFT of the same request sent raw (httpx, one kept-alive connection, no SDK, no playground): how much
+    of (b)'s gap is the server's own and how much the playground's path
 
 Both are called with the same chat request (greedy, fixed seed, 128 tokens at most), one call at a time,
 alternating. Output tokens are counted with the model's own tokenizer for both sides: llama.cpp's server
@@ -21,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -37,6 +41,7 @@ from tests.conftest import free_port  # noqa: E402
 PROMPT = "Tell a long story about a lighthouse keeper and a storm."
 PARAMS = Params(temperature=0.0, max_tokens=128, seed=7)
 ROUNDS = 5
+RAW = httpx.Client(timeout=300)
 
 
 def tokenizer():
@@ -51,6 +56,21 @@ def measure(spec, counter) -> tuple[float, float]:
     assert result.ok, result.error
     tokens = len(counter.tokenize(result.text.encode(), add_bos=False, special=False))
     return (tokens - 1) / (result.total_s - result.ttft_s), result.ttft_s
+
+
+def raw_ttft(deployment, spec) -> float:
+    """TTFT of the request sent as plain HTTP to the deployed server (first SSE event with text)."""
+    request = build_request(spec, PROMPT, None, PARAMS)
+    body = {"model": spec.model, "messages": request.openai_messages(), "stream": True}
+    body |= {"max_tokens": PARAMS.max_tokens, "temperature": PARAMS.temperature, "seed": PARAMS.seed}
+    headers = {"Authorization": f"Bearer {os.environ[deployment.api_key_env]}"}
+    started, first = time.perf_counter(), None
+    with RAW.stream("POST", f"{deployment.url}/chat/completions", json=body, headers=headers) as response:
+        for line in response.iter_lines():
+            if first is None and line.startswith("data: ") and '"content":"' in line.replace(" ", ""):
+                first = time.perf_counter() - started
+    assert first is not None
+    return first
 
 
 def first_answer_s(service: Deployments, started: float, deployment_id: str, spec) -> tuple[float, float]:
@@ -77,10 +97,11 @@ def main() -> None:
         ready_s, first_s = first_answer_s(service, started, launched.deployment.id, deployed)
         local, counter = specs["smollm2-135m"], tokenizer()
         measure(local, counter)  # the worker's first call loads the model: not part of (a) or (b)
-        remote_runs, local_runs = [], []
+        remote_runs, local_runs, raw_runs = [], [], []
         for _ in range(ROUNDS):
             remote_runs.append(measure(deployed, counter))
             local_runs.append(measure(local, counter))
+            raw_runs.append(raw_ttft(launched.deployment, deployed))
     finally:
         service.stop(launched.deployment.id)
     remote_tps = statistics.median(r[0] for r in remote_runs)
@@ -97,6 +118,11 @@ def main() -> None:
         f"worker / deployed = {local_ttft / remote_ttft:.3f}"
     )
     print(f"(c) Deploy -> ready {ready_s:.2f} s; Deploy -> first token of the first answer {first_s:.2f} s")
+    raw = statistics.median(raw_runs)
+    print(
+        f"(d) TTFT raw HTTP to the deployed server {raw * 1000:.0f} ms; through the playground / raw = "
+        f"{remote_ttft / raw:.3f}"
+    )
 
 
 if __name__ == "__main__":
