@@ -169,7 +169,7 @@ def test_a_server_that_cannot_bind_is_failed_with_its_log_kept(service, tmp_path
         )  # fmt: skip
         health = service.wait_ready(deployment_id, READY_S)
     assert health.state == "failed"
-    assert f"could not bind port {port}" in health.detail
+    assert f"could not bind port {port}" in health.detail, (health, service.get(deployment_id).log_tail)
     kept = service.get(deployment_id)
     assert kept.state == "failed" and "address already in use" in (kept.log_tail or "").lower()
 

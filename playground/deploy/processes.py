@@ -20,6 +20,8 @@ from pathlib import Path
 # Children this process started and has not reaped: polled so a dead one is not left a zombie (a zombie
 # still answers os.kill(pid, 0)).
 _children: dict[int, subprocess.Popen[bytes]] = {}
+# Their exit statuses once reaped (negative: the signal that ended them), for the failure's message.
+_ended: dict[int, int] = {}
 
 # Environment variables llama_cpp.server reads besides its flags (its settings are pydantic-settings,
 # case-insensitive; uvicorn.run takes HOST and PORT from the environment over the flags): a deployment
@@ -87,6 +89,7 @@ def is_server(pid: int, port: int) -> bool:
     later process that was given the same pid)."""
     child = _children.get(pid)
     if child is not None and child.poll() is not None:
+        _ended[pid] = child.returncode
         _children.pop(pid, None)
         return False
     try:
@@ -97,6 +100,14 @@ def is_server(pid: int, port: int) -> bool:
     if state in ("Z", "X"):
         return False
     return b"llama_cpp.server" in argv and str(port).encode() in argv
+
+
+def ended_how(pid: int) -> str:
+    """How a server this process started ended ("exit code 1", "killed by signal 9"), else ""."""
+    child = _ended.get(pid)
+    if child is None:
+        return ""
+    return f"killed by signal {-child}" if child < 0 else f"exit code {child}"
 
 
 def stop(pid: int, port: int, grace_s: float = 10.0) -> None:

@@ -261,8 +261,10 @@ class Deployments:
 
     def _failed(self, deployment: StoredDeployment) -> Health:
         tail = processes.log_tail(Path(deployment.log_path))
+        how = processes.ended_how(deployment.pid)
+        tail = tail or f"(its log is empty{'; ' + how if how else ''})"
         self.rows.mark(deployment.id, "failed", tail)
-        return Health("failed", _failure_reason(tail, deployment.port))
+        return Health("failed", _failure_reason(tail, deployment.port, how))
 
     def wait_ready(self, deployment_id: str, timeout_s: float = 120.0) -> Health:
         """Poll until the deployment is ready, stopped or failed for good (its process ended), or until
@@ -332,10 +334,11 @@ def _final_detail(deployment: StoredDeployment) -> str:
     return _failure_reason(deployment.log_tail or "", deployment.port) + when
 
 
-def _failure_reason(tail: str, port: int) -> str:
+def _failure_reason(tail: str, port: int, how: str = "") -> str:
     if "address already in use" in tail.lower():
         return f"the server could not bind port {port}: it is in use"
-    return "the server process ended; the last lines of its log are kept"
+    ended = f" ({how})" if how else ""
+    return f"the server process ended{ended}; the last lines of its log are kept"
 
 
 def _checked_address(host: str, port: int) -> tuple[str, int]:
