@@ -27,7 +27,7 @@ class DeploymentRow(TableBase):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     owner: Mapped[str] = mapped_column(String(512), index=True)
-    model: Mapped[str] = mapped_column(String(512))  # the key asked for, or the GGUF path given
+    model: Mapped[str] = mapped_column(Text)  # the key asked for, or the GGUF path given (any length)
     served_name: Mapped[str] = mapped_column(String(256))  # the model id the server answers to
     gguf_path: Mapped[str] = mapped_column(Text)
     lora_path: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -24,7 +24,7 @@ def upgrade() -> None:
         "deployments",
         sa.Column("id", sa.String(32), primary_key=True),
         sa.Column("owner", sa.String(512), nullable=False),
-        sa.Column("model", sa.String(512), nullable=False),
+        sa.Column("model", sa.Text(), nullable=False),
         sa.Column("served_name", sa.String(256), nullable=False),
         sa.Column("gguf_path", sa.Text(), nullable=False),
         sa.Column("lora_path", sa.Text(), nullable=True),
