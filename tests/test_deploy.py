@@ -101,7 +101,7 @@ def test_a_bundled_model_is_served_called_compared_listed_on_another_replica_and
     assert stopped.state == "stopped" and stopped.stopped_at is not None
     assert not processes.is_server(deployed.pid, deployed.port)
     with pytest.raises(ProcessLookupError):
-        os.killpg(deployed.pid, 0)  # the whole process group is gone
+        os.killpg(deployed.pid, 0)  # the whole process group is gone (reaped: this process started it)
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{deployed.url}/models", timeout=5)
     assert other.listed(include_final=True)[0].health.state == "stopped"

@@ -111,21 +111,42 @@ def ended_how(pid: int) -> str:
 
 
 def stop(pid: int, port: int, grace_s: float = 10.0) -> None:
-    """End the server's process group: SIGTERM, then SIGKILL after `grace_s`; returns once it is gone."""
+    """End the server's whole process group: SIGTERM, then SIGKILL after `grace_s`; returns once no
+    process of the group is left."""
     if not is_server(pid, port):
         return
-    os.killpg(pid, signal.SIGTERM)
+    _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
-        if not is_server(pid, port):
+        if not is_server(pid, port) and not _group_alive(pid):
             return
         time.sleep(0.1)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    while is_server(pid, port):
+    _signal_group(pid, signal.SIGKILL)
+    deadline = time.monotonic() + grace_s  # SIGKILL cannot be refused; the bound is for a stuck kernel
+    while (is_server(pid, port) or _group_alive(pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a live process of the group is left. Zombies do not count: one whose parent is another
+    process (the app that started it, while this is the CLI) waits for that parent to reap it."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 def log_tail(log_path: Path, lines: int = 20) -> str:
