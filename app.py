@@ -52,6 +52,7 @@ def app_pages(hosted: bool) -> list:
         st.Page("pages/images.py", title="Images"),
         st.Page("pages/tune.py", title="Tune"),
         st.Page("pages/history.py", title="History"),
+        st.Page("pages/deploy.py", title="Deploy"),
         st.Page("pages/arena.py", title="Arena", url_path=ARENA_PATH),
         st.Page("pages/arena_presenter.py", title="Arena presenter", url_path=PRESENTER_PATH),
         st.Page("pages/settings.py", title="Settings"),

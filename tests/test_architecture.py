@@ -70,6 +70,7 @@ API_PACKAGES = (
     "speech",
     "images",
     "tuning",
+    "deploy",
 )
 
 
@@ -122,6 +123,7 @@ LAYERS = {
     "arena": {"core", "engine", "storage", "hosting"},
     # A job's start is admitted by the Gate; base vs tuned is an evaluation.
     "tuning": {"core", "engine", "storage", "hosting", "evals"},
+    "deploy": {"core", "engine", "storage", "hosting"},  # serves models; admins only in hosted mode
     "cli": set(API_PACKAGES),  # the command line may use every package
 }
 

@@ -120,6 +120,7 @@ def test_a_database_made_with_create_all_at_the_newest_schema_is_taken_as_it_is(
     tables.create_all(engine, tables=[t for t in tables.sorted_tables if t.name != "runs"])
     with engine.begin() as connection:  # ... but before owners, the usage ledger (0003) and progress (0004)
         for statement in (
+            "DROP TABLE IF EXISTS deployments",  # deployments (0017): newer than create_all
             "DROP TABLE IF EXISTS tuning_jobs",  # fine-tuning jobs (0016)
             "DROP TABLE IF EXISTS run_media",  # kept files (0015)
             "DROP TABLE IF EXISTS admissions",  # shared admissions (0014), arenas (0012), the queue (0006)

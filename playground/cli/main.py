@@ -26,6 +26,7 @@ from playground.cli.common import (
     keep_library_chatter_out,
 )
 from playground.cli.common import fail_usage as _fail_usage
+from playground.cli.deploy import deploy_command, deploy_recipe_command, deployments_command, undeploy_command
 from playground.cli.docs import ask_command, docs_app
 from playground.cli.embeddings import embeddings_app
 from playground.cli.evaluate import eval_command
@@ -62,6 +63,10 @@ app.command("transcribe-eval", cls=Command)(transcribe_eval_command)
 app.command("describe", cls=Command)(describe_command)
 app.command("paint", cls=Command)(paint_command)
 app.command("describe-eval", cls=Command)(describe_eval_command)
+app.command("deploy", cls=Command)(deploy_command)
+app.command("deployments", cls=Command)(deployments_command)
+app.command("undeploy", cls=Command)(undeploy_command)
+app.command("deploy-recipe", cls=Command)(deploy_recipe_command)
 app.command(
     "serve", cls=Command, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
 )(serve_command)

@@ -21,5 +21,7 @@ __all__, __getattr__ = lazy_exports(
         "TuningStore": "tuning",
         "StoredTuningJob": "tuning",
         "NewTuningJob": "tuning",
+        "DeploymentStore": "deployments",
+        "StoredDeployment": "deployments",
     },
 )

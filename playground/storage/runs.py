@@ -87,7 +87,7 @@ class TableBase(DeclarativeBase):
 
 def all_tables() -> Any:
     """The metadata of every table the store keeps (their modules imported), as the migrations make them."""
-    from playground.storage import admissions, arena, evals, jobs, media, tuning, vectors  # noqa: F401 - their tables join TableBase.metadata
+    from playground.storage import admissions, arena, deployments, evals, jobs, media, tuning, vectors  # noqa: F401 - their tables join TableBase.metadata
 
     return TableBase.metadata
 
