@@ -124,7 +124,7 @@ class _Process:
     """One running worker process: a writer thread (sending never blocks a caller), a reader thread that
     routes each message to its call's inbox, and a stderr thread keeping the last lines."""
 
-    def __init__(self, path: Path, n_ctx: int, threads: tuple[int, int]) -> None:
+    def __init__(self, path: Path, n_ctx: int, threads: tuple[int, int], lora: Path | None = None) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
         # Threads that wait sleep instead of spinning: see CpuShare.
@@ -132,7 +132,7 @@ class _Process:
         # -P: the caller's working directory is not put on sys.path (a stray providers/ there is not ours).
         command = [sys.executable, "-P", "-m", "providers.llama_worker", str(path), str(n_ctx)]
         self.popen = subprocess.Popen(
-            [*command, *map(str, threads)],
+            [*command, *map(str, threads), *([str(lora)] if lora else [])],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -330,9 +330,10 @@ class _Call:
 class ModelWorker:
     """The one worker process of a model file: starts it, queues calls fairly, restarts it after a crash."""
 
-    def __init__(self, path: Path, n_ctx: int) -> None:
+    def __init__(self, path: Path, n_ctx: int, lora: Path | None = None) -> None:
         self.path = path
         self.n_ctx = n_ctx
+        self.lora = lora  # a GGUF LoRA adapter loaded on top of the model file (a tuned model)
         self._process: _Process | None = None
         self._start_lock = threading.Lock()
         self._turns: collections.deque[object] = collections.deque()
@@ -368,7 +369,7 @@ class ModelWorker:
             return self._process
 
     def _start(self) -> _Process:
-        process = _Process(self.path, self.n_ctx, CPU_SHARE.threads())
+        process = _Process(self.path, self.n_ctx, CPU_SHARE.threads(), self.lora)
         self.starts += 1
         try:
             message = process.inboxes["start"].get(timeout=START_TIMEOUT_S)
@@ -546,16 +547,16 @@ class ModelWorker:
             process.shutdown()
 
 
-_workers: dict[tuple[Path, int], ModelWorker] = {}
+_workers: dict[tuple[Path, int, Path | None], ModelWorker] = {}
 _workers_lock = threading.Lock()
 
 
-def worker_for(path: Path, n_ctx: int) -> ModelWorker:
-    """The process-wide worker of a model file (one per file and context size)."""
-    key = (path.resolve(), n_ctx)
+def worker_for(path: Path, n_ctx: int, lora: Path | None = None) -> ModelWorker:
+    """The process-wide worker of a model file (one per file, context size and LoRA adapter)."""
+    key = (path.resolve(), n_ctx, lora.resolve() if lora else None)
     with _workers_lock:
         if key not in _workers:
-            _workers[key] = ModelWorker(key[0], n_ctx)
+            _workers[key] = ModelWorker(key[0], n_ctx, key[2])
         return _workers[key]
 
 
