@@ -69,6 +69,7 @@ API_PACKAGES = (
     "arena",
     "speech",
     "images",
+    "lora",
 )
 
 
@@ -119,6 +120,8 @@ LAYERS = {
     "arena": {"core", "engine", "storage", "hosting"},
     "speech": {"core", "engine", "storage", "hosting"},  # every hosted speech call is admitted by the Gate
     "images": {"core", "engine", "storage", "hosting"},  # every hosted image call is admitted by the Gate
+    # Local fine-tuning: specs from core; the base GGUF found by providers.local_models.
+    "lora": {"core"},
     "cli": set(API_PACKAGES),  # the command line may use every package
 }
 

@@ -31,7 +31,10 @@ class LocalTuneJob:
         self._channel = _CONTEXT.Queue()
         self._stop = _CONTEXT.Event()
         self._process = _CONTEXT.Process(
-            target=trainer.run, args=(settings, self._channel, self._stop), name=f"tune-{settings.name}", daemon=True
+            target=trainer.run,
+            args=(settings, self._channel, self._stop),
+            name=f"tune-{settings.name}",
+            daemon=True,
         )
         self._process.start()
         self.ended: TuneEnded | None = None
@@ -54,8 +57,11 @@ class LocalTuneJob:
             except queue.Empty:
                 if not self._process.is_alive():
                     code = self._process.exitcode
-                    self.ended = TuneEnded("failed", self.last.step if self.last else 0,
-                                           f"the training worker died (exit code {code})")
+                    self.ended = TuneEnded(
+                        "failed",
+                        self.last.step if self.last else 0,
+                        f"the training worker died (exit code {code})",
+                    )
                     yield self.ended
                 continue
             if isinstance(message, TuneEnded):
@@ -76,7 +82,9 @@ class LocalTuneJob:
         """The tuned model once the job finished (None: stopped, failed or still running)."""
         if self.ended is None or self.ended.state != "finished":
             return None
-        return next((m for m in list_tuned_models(self.settings.folder.parent) if m.name == self.settings.name), None)
+        return next(
+            (m for m in list_tuned_models(self.settings.folder.parent) if m.name == self.settings.name), None
+        )
 
 
 def start_local_tune(
@@ -97,8 +105,14 @@ def start_local_tune(
         raise TunedModelNameError(f"a tuned model named {name!r} already exists")
     examples = read_training_set(training) if isinstance(training, Path) else list(training)
     settings = TuneSettings(
-        base=base, name=name, examples=tuple(examples), folder=folder,
-        steps=steps, rank=rank, threads=threads, max_tokens=max_tokens,
+        base=base,
+        name=name,
+        examples=tuple(examples),
+        folder=folder,
+        steps=steps,
+        rank=rank,
+        threads=threads,
+        max_tokens=max_tokens,
     )
     if folder.exists():
         shutil.rmtree(folder)  # an earlier stopped or failed attempt under this name: start clean

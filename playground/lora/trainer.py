@@ -76,7 +76,11 @@ def _batch(rows: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, An
     ids = [r[0] + [pad_id] * (width - len(r[0])) for r in rows]
     labels = [r[1] + [_IGNORED] * (width - len(r[1])) for r in rows]
     mask = [[1] * len(r[0]) + [0] * (width - len(r[0])) for r in rows]
-    return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels), "attention_mask": torch.tensor(mask)}
+    return {
+        "input_ids": torch.tensor(ids),
+        "labels": torch.tensor(labels),
+        "attention_mask": torch.tensor(mask),
+    }
 
 
 def _peft_model(model: Any, settings: TuneSettings) -> Any:
@@ -99,7 +103,9 @@ def _train(
     """The optimisation loop: (steps done, fewer than asked when stopped; the last loss)."""
     import torch
 
-    optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=settings.learning_rate)
+    optimizer = torch.optim.AdamW(
+        [p for p in peft_model.parameters() if p.requires_grad], lr=settings.learning_rate
+    )
     rng = random.Random(settings.seed)
     order: list[int] = []
     started, times, value = time.monotonic(), [], None
@@ -152,6 +158,8 @@ def run(settings: TuneSettings, channel: Any, stop: Any) -> None:
         )
         adapter = write_adapter(peft_model, shape, settings.folder / ADAPTER_FILE, settings.name)
         write_manifest(settings, adapter, last_loss)
-        reporter.send(TuneEnded("finished", done, f"adapter written: {adapter.name}", str(adapter), str(base_path)))
+        reporter.send(
+            TuneEnded("finished", done, f"adapter written: {adapter.name}", str(adapter), str(base_path))
+        )
     except Exception as exc:  # noqa: BLE001 - the worker's one report of any failure, then it ends
         reporter.send(TuneEnded("failed", 0, f"{type(exc).__name__}: {exc}"))

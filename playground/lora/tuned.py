@@ -104,7 +104,9 @@ def list_tuned_models(root: Path | None = None) -> list[TunedModel]:
     return sorted((m for m in found if m is not None), key=lambda m: m.created_at)
 
 
-def tuned_specs(base_specs: dict[str, ModelSpec] | None = None, root: Path | None = None) -> dict[str, ModelSpec]:
+def tuned_specs(
+    base_specs: dict[str, ModelSpec] | None = None, root: Path | None = None
+) -> dict[str, ModelSpec]:
     """A spec per tuned model: its base's spec with the adapter (`lora`) and its own key and labels."""
     base_specs = base_specs if base_specs is not None else load_specs()
     specs = {}
