@@ -63,7 +63,12 @@ class LlamaCppProvider:
         return Snippet(python, None)
 
     def __init__(
-        self, *, gguf: str, context_window: int = 4096, queue_limit: float | None = None, lora: str | None = None
+        self,
+        *,
+        gguf: str,
+        context_window: int = 4096,
+        queue_limit: float | None = None,
+        lora: str | None = None,
     ) -> None:
         self.gguf = gguf
         self.lora = lora
