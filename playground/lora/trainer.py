@@ -10,6 +10,7 @@ import json
 import math
 import os
 import random
+import signal
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -132,6 +133,9 @@ def _train(
 
 def run(settings: TuneSettings, channel: Any, stop: Any) -> None:
     """The worker's body: load, train, write the adapter; every ending is reported as one TuneEnded."""
+    # Ctrl-C in a terminal goes to the whole process group: the caller turns it into stop(), so the
+    # worker ends at a step boundary instead of dying mid-step.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings.folder.mkdir(parents=True, exist_ok=True)
     reporter = _Reporter(channel, settings.folder / LOG_FILE)
     try:
