@@ -295,6 +295,7 @@ class CallTarget:
     hf_provider: str | None = None
     context_window: int | None = None
     model_file: str | None = None  # local models: the GGUF (a bundled name or a path)
+    lora_file: str | None = None  # local models: a GGUF LoRA adapter applied on model_file
 
 
 @dataclass(frozen=True)

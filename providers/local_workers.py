@@ -95,10 +95,9 @@ class _Process(worker_process.WorkerProcess):
     """One running llama worker (the generic process and its threads: providers/worker_process.py), with
     the CPU features its llama.cpp build uses (from its ready message)."""
 
-    def __init__(self, path: Path, n_ctx: int, threads: tuple[int, int]) -> None:
-        super().__init__(
-            "providers.llama_worker", [str(path), str(n_ctx), *map(str, threads)], describe=exit_description
-        )
+    def __init__(self, path: Path, n_ctx: int, threads: tuple[int, int], lora: Path | None = None) -> None:
+        args = [str(path), str(n_ctx), *map(str, threads), *([str(lora)] if lora else [])]
+        super().__init__("providers.llama_worker", args, describe=exit_description)
         self.features: list[str] = []
 
 
@@ -173,9 +172,10 @@ class _Call:
 class ModelWorker:
     """The one worker process of a model file: starts it, queues calls fairly, restarts it after a crash."""
 
-    def __init__(self, path: Path, n_ctx: int) -> None:
+    def __init__(self, path: Path, n_ctx: int, lora: Path | None = None) -> None:
         self.path = path
         self.n_ctx = n_ctx
+        self.lora = lora  # a GGUF LoRA adapter loaded on top of the model file (a tuned model)
         self._process: _Process | None = None
         self._start_lock = threading.Lock()
         self._turns: collections.deque[object] = collections.deque()
@@ -211,7 +211,7 @@ class ModelWorker:
             return self._process
 
     def _start(self) -> _Process:
-        process = _Process(self.path, self.n_ctx, CPU_SHARE.threads())
+        process = _Process(self.path, self.n_ctx, CPU_SHARE.threads(), self.lora)
         self.starts += 1
         try:
             message = process.inboxes["start"].get(timeout=START_TIMEOUT_S)
@@ -389,16 +389,16 @@ class ModelWorker:
             process.shutdown()
 
 
-_workers: dict[tuple[Path, int], ModelWorker] = {}
+_workers: dict[tuple[Path, int, Path | None], ModelWorker] = {}
 _workers_lock = threading.Lock()
 
 
-def worker_for(path: Path, n_ctx: int) -> ModelWorker:
-    """The process-wide worker of a model file (one per file and context size)."""
-    key = (path.resolve(), n_ctx)
+def worker_for(path: Path, n_ctx: int, lora: Path | None = None) -> ModelWorker:
+    """The process-wide worker of a model file (one per file, context size and LoRA adapter)."""
+    key = (path.resolve(), n_ctx, lora.resolve() if lora else None)
     with _workers_lock:
         if key not in _workers:
-            _workers[key] = ModelWorker(key[0], n_ctx)
+            _workers[key] = ModelWorker(key[0], n_ctx, key[2])
         return _workers[key]
 
 

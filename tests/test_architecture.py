@@ -71,6 +71,7 @@ API_PACKAGES = (
     "images",
     "tuning",
     "deploy",
+    "lora",
 )
 
 
@@ -124,6 +125,8 @@ LAYERS = {
     # A job's start is admitted by the Gate; base vs tuned is an evaluation.
     "tuning": {"core", "engine", "storage", "hosting", "evals"},
     "deploy": {"core", "engine", "storage", "hosting"},  # serves models; admins only in hosted mode
+    # Local fine-tuning: specs from core; the base GGUF found by providers.local_models.
+    "lora": {"core"},
     "cli": set(API_PACKAGES),  # the command line may use every package
 }
 

@@ -38,6 +38,7 @@ from playground.evals.runner import EVAL_PARAMS, EvalSetup, Evaluation
 from playground.evals.shots import ShotsError, parse_shots
 from playground.evals.summary import ModelSummary, reading, summarize
 from playground.evals.view import normalisation_notes, summary_rows
+from playground.lora import with_tuned_models
 from playground.storage.evals import EvalStore, StoredEval
 from playground.storage.runs import Store
 
@@ -175,7 +176,7 @@ def eval_command(
 ) -> None:
     """Run every row of DATA on every model, score the answers, print the per-model summary."""
     try:
-        specs = load_specs(models_file)
+        specs = with_tuned_models(load_specs(models_file))
         store = EvalStore(Store())
         if resume:
             evaluation = Evaluation.resume(resume, specs, store)

@@ -35,6 +35,7 @@ from playground.cli.serve import serve_command
 from playground.cli.speech import speak_command, transcribe_command, transcribe_eval_command
 from playground.cli.tables import print_table
 from playground.cli.tune import tune_app
+from playground.cli.tune_local import tune_local_command
 from playground.cli.worker import worker_command
 from playground.compare.conversation import Conversation
 from playground.compare.service import Comparison, Plan, UsageError, plan_comparison, plan_follow_up
@@ -44,6 +45,7 @@ from playground.core.params import DEFAULT_MAX_TOKENS, Params
 from playground.core.results import RunResult, is_run_id
 from playground.core.specs import SpecError, load_specs
 from playground.engine.fanout import Delta, Done, Waiting
+from playground.lora import with_tuned_models
 from playground.storage.runs import Store, default_db_url, shown_url
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, cls=CommandGroup)
@@ -52,6 +54,7 @@ err = Console(stderr=True)
 
 app.command("eval", cls=Command)(eval_command)
 app.command("worker", cls=Command)(worker_command)
+app.command("tune-local", cls=Command)(tune_local_command)
 app.add_typer(docs_app, name="docs")
 app.add_typer(embeddings_app, name="embeddings")
 app.add_typer(arena_app, name="arena")
@@ -95,7 +98,7 @@ def models_command(
 ) -> None:
     """List model keys, provider, whether usable now, and catalog facts."""
     try:
-        specs = load_specs(models_file)
+        specs = with_tuned_models(load_specs(models_file))
     except SpecError as exc:
         raise _fail_usage(str(exc)) from exc
     entries = catalog(specs)
@@ -173,7 +176,7 @@ def run_command(
     """Send PROMPT to every -m model at once and compare them (or continue a run with --continue)."""
     conversation, store = None, None
     try:
-        specs = load_specs(models_file)
+        specs = with_tuned_models(load_specs(models_file))
         if continue_run is not None:
             if (
                 model

@@ -47,6 +47,7 @@ class ModelSpec:
     api_version: str | None = None  # Azure
     hf_provider: str | None = None  # Hugging Face Inference Providers choice
     gguf: str | None = None  # llamacpp: bundled model name or a file path
+    lora: str | None = None  # llamacpp: a GGUF LoRA adapter file applied on the gguf (a tuned model)
     context_window: int | None = None
     price_input_per_mtok: Decimal | None = None
     price_output_per_mtok: Decimal | None = None
@@ -143,6 +144,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "api_version": (str,),
     "hf_provider": (str,),
     "gguf": (str,),
+    "lora": (str,),
     "context_window": (int,),
     "price_input_per_mtok": (int, float, str),
     "price_output_per_mtok": (int, float, str),

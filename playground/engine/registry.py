@@ -149,7 +149,9 @@ def _huggingface(spec: ModelSpec, keys: Keys) -> Provider:
 def _llamacpp(spec: ModelSpec, keys: Keys) -> Provider:
     from providers.llamacpp import LlamaCppProvider
 
-    return LlamaCppProvider(gguf=spec.gguf or spec.model, context_window=spec.context_window or 4096)
+    return LlamaCppProvider(
+        gguf=spec.gguf or spec.model, context_window=spec.context_window or 4096, lora=spec.lora
+    )
 
 
 # How each adapter is built from a spec and the caller's keys. What an adapter is (tasks, parameters,
@@ -288,6 +290,7 @@ def call_target(spec: ModelSpec) -> CallTarget:
         hf_provider=spec.hf_provider,
         context_window=spec.context_window,
         model_file=spec.gguf,
+        lora_file=spec.lora,
     )
 
 
