@@ -48,3 +48,34 @@ def wav_facts(wav: bytes) -> tuple[int, float]:
     if rate <= 0 or width <= 0 or channels <= 0:
         raise BadAudioError("the speech's WAV header is malformed")
     return rate, len(data) / (rate * width * channels)
+
+
+def as_wav(data: bytes, name: str) -> bytes:
+    """Any audio file PyAV reads (FLAC, WAV, MP3, OGG, ... as a hosted speech model sends it) as a whole
+    16-bit mono WAV file at its own sample rate, so every speech result is one format the page plays and
+    `wav_facts` measures; BadAudioError naming `name` when it is empty, not audio, or holds no sound.
+    Decoded by PyAV (as `decode` is, through faster-whisper); the WAV container is written by `wave`."""
+    if not data:
+        raise BadAudioError(f"{name} is empty (0 bytes)")
+    import av
+
+    try:
+        with av.open(io.BytesIO(data), metadata_errors="ignore") as container:
+            stream = container.streams.audio[0]  # IndexError: no audio stream at all
+            rate = stream.codec_context.sample_rate or stream.rate
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+            pcm = bytearray()
+            for frame in [*container.decode(stream), None]:  # None flushes the resampler
+                for out in resampler.resample(frame):
+                    pcm += out.to_ndarray().tobytes()
+    except Exception as exc:  # noqa: BLE001 - PyAV raises many kinds (InvalidDataError, EOFError, ...)
+        raise BadAudioError(f"{name} could not be read as audio ({type(exc).__name__})") from exc
+    if not pcm or not rate:
+        raise BadAudioError(f"{name} holds no sound (0 samples)")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(bytes(pcm))
+    return buffer.getvalue()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -31,13 +31,16 @@ if TYPE_CHECKING:
 
 ROUTER_URL = "https://router.huggingface.co/v1"
 
+R = TypeVar("R")
+
 
 class HuggingFaceProvider:
     """Streams `InferenceClient.chat_completion`; `base_url` targets an endpoint or TGI by URL."""
 
     name: ClassVar[str] = "huggingface"
-    tasks: ClassVar[tuple[Task, ...]] = ("chat", "embeddings")
+    tasks: ClassVar[tuple[Task, ...]] = ("chat", "embeddings", "image-to-text")
     accepts: ClassVar[tuple[str, ...]] = SAMPLING_PARAMS
+    sees_images: ClassVar[bool] = True  # a request's images go as image_url parts (vision chat)
     runs_locally: ClassVar[bool] = False
     price_id: ClassVar[str | None] = None  # routed to many providers: matched by model name
 
@@ -45,22 +48,27 @@ class HuggingFaceProvider:
     def snippet(cls, target: CallTarget, request: ChatRequest) -> Snippet:
         """`huggingface_hub.InferenceClient` and curl to the router (or the endpoint's URL)."""
         key_env = target.key_env or "HF_TOKEN"
-        where = (
-            f"base_url={target.base_url!r}"
-            if target.base_url
-            else f"provider={target.hf_provider or 'auto'!r}"
-        )
         values = {"messages": request.openai_messages(), **request.sampling()}
         if not target.base_url:
             values = {"model": target.model, **values}
-        python = (
-            "import os\nfrom huggingface_hub import InferenceClient\n\n"
-            f"client = InferenceClient({where}, api_key=os.environ[{key_env!r}])\n"
+        python = cls.snippet_client(target) + (
             f"response = client.chat_completion(\n{kwargs_text(values)})\nprint(response.choices[0].message.content)\n"
         )
         url = f"{target.base_url}/chat/completions" if target.base_url else f"{ROUTER_URL}/chat/completions"
         payload = {"model": target.model, "messages": request.openai_messages(), **request.sampling()}
         return Snippet(python, curl_text(url, f'-H "Authorization: Bearer ${key_env}"', payload))
+
+    @classmethod
+    def snippet_client(cls, target: CallTarget) -> str:
+        """Python that builds the InferenceClient for `target` (its key from the environment): the head of
+        every snippet of this provider, chat, speech or pictures."""
+        where = (
+            f"base_url={target.base_url!r}"
+            if target.base_url
+            else f"provider={target.hf_provider or 'auto'!r}"
+        )
+        key = f"os.environ[{(target.key_env or 'HF_TOKEN')!r}]"
+        return f"import os\nfrom huggingface_hub import InferenceClient\n\nclient = InferenceClient({where}, api_key={key})\n"
 
     def __init__(
         self,
@@ -122,7 +130,7 @@ class HuggingFaceProvider:
             raise errors.BadRequestError('the huggingface adapter serves chat models only (task = "chat")')
         client = self._client()
         params: dict[str, Any] = {
-            "messages": request.openai_messages(),
+            "messages": request.wire_messages(),
             "stream": True,
             "stream_options": {"include_usage": True},
             "max_tokens": request.max_tokens,
@@ -145,24 +153,37 @@ class HuggingFaceProvider:
         """Vectors from `feature_extraction`, one call per text (routed providers take one input). A model
         that returns one vector per token (not a sentence model) is mean-pooled into one."""
 
-        client = self._client()
-        vectors = []
-        try:
+        def each_text(client: Any) -> list[tuple[float, ...]]:
+            vectors = []
             for text in texts:
-                out = client.feature_extraction(text, model=None if self.base_url else self.model)
-                array = np.asarray(out, dtype=np.float32)
+                array = np.asarray(client.feature_extraction(text, model=self._model_arg()), dtype=np.float32)
                 while array.ndim > 1:  # [tokens, dims] or [1, tokens, dims]: average the tokens
                     array = array.mean(axis=0)
                 vectors.append(tuple(float(x) for x in array))
+            return vectors
+
+        vectors = self._call(each_text)
+        if len({len(v) for v in vectors}) > 1:
+            raise errors.BadResponseError("the vectors came back with different sizes")
+        return Embedded(tuple(vectors), None)
+
+    def _model_arg(self) -> str | None:
+        """The `model` argument of a task call: none for an endpoint URL (the client's base_url is the
+        model), else the model id the router serves."""
+        return None if self.base_url else self.model
+
+    def _call(self, work: Callable[[Any], R]) -> R:
+        """`work(client)` on a fresh client (guarded for a user's URL in hosted mode), every failure
+        mapped to the project's errors and the client closed: the one way each task's call is made."""
+        client = self._client()
+        try:
+            return work(client)
         except errors.ProviderError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure is mapped
             raise self._map(exc) from exc
         finally:
             client.close()
-        if len({len(v) for v in vectors}) > 1:
-            raise errors.BadResponseError("the vectors came back with different sizes")
-        return Embedded(tuple(vectors), None)
 
     def _map(self, exc: Exception) -> errors.ProviderError:
         return redacted(map_hf_error(exc, show_body=not self.visitor_url), self.api_key)
@@ -178,6 +199,7 @@ def _guarded_client_type() -> type:
     the payload and the stream parsing stay huggingface_hub's. Built on first use: the import is heavy."""
     from huggingface_hub import InferenceClient
     from huggingface_hub.errors import InferenceTimeoutError
+    from huggingface_hub.inference._common import TASKS_EXPECTING_IMAGES
     from huggingface_hub.utils import hf_raise_for_status
 
     class GuardedInferenceClient(InferenceClient):
@@ -188,6 +210,12 @@ def _guarded_client_type() -> type:
         def _inner_post(self, request_parameters: Any, *, stream: bool = False) -> Any:
             import httpx2
 
+            # As huggingface_hub's own _inner_post does: an image task asks for a PNG.
+            if (
+                request_parameters.task in TASKS_EXPECTING_IMAGES
+                and "Accept" not in request_parameters.headers
+            ):
+                request_parameters.headers["Accept"] = "image/png"
             response_cm = self._http.stream(
                 "POST",
                 request_parameters.url,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 from providers.errors import BadImageError
 
@@ -56,3 +57,16 @@ def _check_pixels(name: str, width: int, height: int) -> None:
             f"{name} is {width}x{height} ({width * height / 1e6:,.1f} megapixels), over the "
             f"{MAX_IMAGE_PIXELS // 1_000_000} megapixel limit"
         )
+
+
+def png_of(image: Any, name: str) -> bytes:
+    """A Pillow image an SDK handed over (decoded lazily from a server's bytes) as PNG bytes, refused
+    (BadImageError naming `name`) past the pixel limit before any pixel is decoded, or when it is corrupt.
+    `inspect` checks the result as it checks any picture."""
+    _check_pixels(name, image.width, image.height)
+    out = io.BytesIO()
+    try:
+        image.save(out, format="PNG")
+    except (OSError, SyntaxError, ValueError) as exc:  # a truncated or corrupt answer fails at decoding
+        raise BadImageError(f"{name} is corrupt ({type(exc).__name__}: {exc})") from exc
+    return out.getvalue()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from providers.base import Provider
 from providers.errors import ProviderError
 from providers.huggingface import HuggingFaceProvider
+from providers.huggingface_media import HuggingFacePainter, HuggingFaceSpeaker, HuggingFaceTranscriber
 from providers.llamacpp import LlamaCppProvider
 from providers.openai_compat import AzureOpenAIProvider, OpenAIProvider
 from providers.openai_images import AzurePainter, OpenAIPainter
@@ -18,7 +19,7 @@ from providers.speech_local import PiperSpeaker, WhisperTranscriber
 from providers.wordllama import WordLlamaEmbedder
 
 # Every adapter class. A provider's first class here is the one that states its facts (local or not,
-# price id, accepted parameters); a provider may have one more class per further task (speech on OpenAI).
+# price id, accepted parameters); a provider may have one more class per further task (speech on OpenAI and Hugging Face).
 _CLASSES: tuple[type[Provider], ...] = (
     OpenAIProvider,
     AzureOpenAIProvider,
@@ -33,6 +34,9 @@ _CLASSES: tuple[type[Provider], ...] = (
     AzureSpeaker,
     OpenAIPainter,
     AzurePainter,
+    HuggingFaceTranscriber,
+    HuggingFaceSpeaker,
+    HuggingFacePainter,
 )
 ADAPTERS: dict[str, type[Provider]] = {}
 TABLE: dict[str, dict[str, type[Provider]]] = {}

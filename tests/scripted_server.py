@@ -35,6 +35,15 @@ The scenario is the first path segment: `http://127.0.0.1:PORT/<scenario>/v1/cha
              `trained` tokens and a fine_tuned_model; or failed, with an error). The same under Azure's
              /openai/files and /openai/fine_tuning/jobs (?api-version=…). Chat completions: a tuned
              model ("ft:…") answers the last user message back, any other "I do not know".
+Hugging Face Inference API shapes, as huggingface_hub's InferenceClient calls a URL model (`base_url`):
+the task's request goes to the URL itself (chat alone appends /chat/completions: `vision` and `ok` serve
+it). `fail=CODE` makes any of them answer HF's error shape, `{"error": "...", "estimated_time": ...}`:
+  hfasr      automatic_speech_recognition: the audio file's raw bytes in (no JSON; kept as their content
+             type, size, first bytes and sha256), `{"text": `text`}` out (underscores read as spaces)
+  hftts      text_to_speech: `{"inputs": text, ...}` in, audio bytes out: a `seconds`-long tone at `rate`
+             Hz as FLAC (as hf-inference answers), `format=wav` a WAV, `corrupt=1` bytes that are no audio
+  hfimage    text_to_image: `{"inputs": prompt, "parameters": {"width": W, "height": H}}` in, a PNG of
+             that size out (`w`/`h` instead when given), `corrupt=1` bytes that are no image
 Every request's headers are kept in `ScriptedServer.requests` for assertions.
 """
 
@@ -83,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("content-type", "").startswith("multipart/form-data"):
             body = _form(self.headers["content-type"], raw)
         else:
-            body = json.loads(raw or b"{}")
+            body = _json_or_raw(self.headers.get("content-type"), raw)
         scenario = self.path.strip("/").split("/")[0]
         name, args = _parse(scenario)
         count = self._record(body)
@@ -495,6 +504,47 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._tuning_event(job_id, "info", "The job has successfully completed")
 
+    # --- Hugging Face Inference API (huggingface_hub.InferenceClient with a URL model) --------------
+    def _hf_failed(self, args: dict[str, str]) -> bool:
+        """Answer HF's error shape when the scenario says `fail=CODE` (True: answered)."""
+        if "fail" not in args:
+            return False
+        message = "Model is currently loading" if args["fail"] == "503" else "scripted failure"
+        self._json(int(args["fail"]), {"error": message, "estimated_time": 20.0})  # type: ignore[dict-item]
+        return True
+
+    def _bytes(self, content_type: str, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _scenario_hfasr(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        if not self._hf_failed(args):
+            self._json(200, {"text": args.get("text", "scripted_transcript").replace("_", " ")})
+
+    def _scenario_hftts(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        if self._hf_failed(args):
+            return
+        seconds, rate = float(args.get("seconds", 1.0)), int(args.get("rate", 16_000))
+        if args.get("corrupt") == "1":
+            self._bytes("audio/flac", b"fLaC but no stream info, no frames: not audio at all")
+        elif args.get("format") == "wav":
+            self._bytes("audio/wav", _tone_wav(seconds, rate))
+        else:
+            self._bytes("audio/flac", _tone_flac(seconds, rate))
+
+    def _scenario_hfimage(self, args: dict[str, str], count: int, body: dict[str, Any]) -> None:
+        if self._hf_failed(args):
+            return
+        if args.get("corrupt") == "1":
+            self._bytes("image/png", b"\x89PNG\r\n\x1a\n and then nothing a decoder can use")
+            return
+        asked = body.get("parameters") or {}
+        size = {"w": args.get("w", asked.get("width", 64)), "h": args.get("h", asked.get("height", 48))}
+        self._bytes("image/png", _png({k: str(v) for k, v in size.items()}))
+
 
 def _tuning_path(path: str) -> tuple[str, dict[str, str]] | None:
     """The fine-tuning API part of a path (`files`, `fine_tuning/jobs/...`) and its query, OpenAI's
@@ -506,6 +556,44 @@ def _tuning_path(path: str) -> tuple[str, dict[str, str]] | None:
     if len(parts) < 3 or parts[1] not in ("v1", "openai") or parts[2] not in ("files", "fine_tuning"):
         return None
     return "/".join(parts[2:]), dict(parse_qsl(split.query))
+
+
+def _json_or_raw(content_type: str | None, raw: bytes) -> dict[str, Any]:
+    """A JSON body as parsed; raw bytes (a Hugging Face ASR upload: the audio file itself) as their content
+    type, size, first 16 bytes and sha256, so a test can prove the file arrived byte for byte."""
+    try:
+        return json.loads(raw or b"{}")
+    except ValueError:  # UnicodeDecodeError is one too
+        import hashlib
+
+        return {
+            "raw": {
+                "content_type": content_type,
+                "size": len(raw),
+                "head": raw[:16].hex(),
+                "sha256": hashlib.sha256(raw).hexdigest(),
+            }
+        }
+
+
+def _tone_flac(seconds: float, rate: int) -> bytes:
+    """A 440 Hz tone as a whole FLAC file, encoded by PyAV (FLAC is what hf-inference's TTS sends)."""
+    import math
+
+    import av
+    import numpy as np
+
+    samples = np.array(
+        [int(8000 * math.sin(2 * math.pi * 440 * n / rate)) for n in range(int(seconds * rate))], np.int16
+    )
+    out = io.BytesIO()
+    with av.open(out, "w", format="flac") as container:
+        stream = container.add_stream("flac", rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    return out.getvalue()
 
 
 def _form(content_type: str, raw: bytes) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 
 from playground.core.specs import ModelSpec
-from providers.table import adapter_class
+from providers.table import adapter_class, adapter_for
 
 MTOK = Decimal(1_000_000)
 
@@ -150,10 +150,16 @@ def speech_price_for(spec: ModelSpec) -> SpeechPrice | None:
     own = spec.price_per_audio_minute if spec.task == "speech-to-text" else spec.price_per_1k_chars
     if own is not None:
         return SpeechPrice(own, unit, "override")
-    if spec.is_local or not spec.is_speech:
+    if spec.is_local or not spec.is_speech or not _priced_by_genai(spec):
         return None
     found = _genai_unit_price(spec.provider, spec.model, spec.base_url, spec.task)
     return None if found is None else SpeechPrice(found, unit, f"genai-prices:{genai_prices_data_date()}")
+
+
+def _priced_by_genai(spec: ModelSpec) -> bool:
+    """False when the spec's adapter says genai-prices holds no per-unit figure of its provider's (Hugging
+    Face): its model is then unknown, never priced as another provider's model of the same name."""
+    return getattr(adapter_for(spec.provider, spec.task), "priced_by_genai", True)
 
 
 @cache

@@ -135,15 +135,7 @@ def _azure(spec: ModelSpec, keys: Keys) -> Provider:
 def _huggingface(spec: ModelSpec, keys: Keys) -> Provider:
     from providers.huggingface import HuggingFaceProvider
 
-    return HuggingFaceProvider(
-        model=spec.model,
-        api_key=api_key(spec, keys),
-        base_url=spec.base_url,
-        hf_provider=spec.hf_provider,
-        timeout_s=_timeout(spec),
-        visitor_url=visitor_target(spec, keys),
-        egress=_guard(spec, keys),
-    )
+    return HuggingFaceProvider(**_huggingface_options(spec, keys))
 
 
 def _llamacpp(spec: ModelSpec, keys: Keys) -> Provider:
@@ -245,6 +237,37 @@ def _azure_painter(spec: ModelSpec, keys: Keys) -> Provider:
     return AzurePainter(**_quality(spec), **_azure_options(spec, keys))
 
 
+def _huggingface_options(spec: ModelSpec, keys: Keys) -> dict[str, Any]:
+    """What the Hugging Face speech and image adapters are built with: the chat adapter's own."""
+    return {
+        "model": spec.model,
+        "api_key": api_key(spec, keys),
+        "base_url": spec.base_url,
+        "hf_provider": spec.hf_provider,
+        "timeout_s": _timeout(spec),
+        "visitor_url": visitor_target(spec, keys),
+        "egress": _guard(spec, keys),
+    }
+
+
+def _huggingface_transcriber(spec: ModelSpec, keys: Keys) -> Provider:
+    from providers.huggingface_media import HuggingFaceTranscriber
+
+    return HuggingFaceTranscriber(**_huggingface_options(spec, keys))
+
+
+def _huggingface_speaker(spec: ModelSpec, keys: Keys) -> Provider:
+    from providers.huggingface_media import HuggingFaceSpeaker
+
+    return HuggingFaceSpeaker(**_huggingface_options(spec, keys))
+
+
+def _huggingface_painter(spec: ModelSpec, keys: Keys) -> Provider:
+    from providers.huggingface_media import HuggingFacePainter
+
+    return HuggingFacePainter(**_huggingface_options(spec, keys))
+
+
 _BUILDERS: dict[str, Callable[[ModelSpec, Keys], Provider]] = {
     "openai": _openai,
     "azure": _azure,
@@ -262,6 +285,9 @@ _TASK_BUILDERS: dict[tuple[str, str], Callable[[ModelSpec, Keys], Provider]] = {
     ("azure", "text-to-speech"): _azure_speaker,
     ("openai", "text-to-image"): _openai_painter,
     ("azure", "text-to-image"): _azure_painter,
+    ("huggingface", "speech-to-text"): _huggingface_transcriber,
+    ("huggingface", "text-to-speech"): _huggingface_speaker,
+    ("huggingface", "text-to-image"): _huggingface_painter,
 }
 
 
