@@ -11,6 +11,7 @@ from pages.common.ui import (
     current_user,
     database_answers,
     gate,
+    hosted_policy,
     keyring,
     page_shell,
     render_chart_grid,
@@ -19,11 +20,22 @@ from pages.common.ui import (
 )
 from playground.core import UsageError, plain
 from playground.hosting import LimitExceededError
+from playground.lora import (
+    LocalTuneJob,
+    TuneEnded,
+    TuneProgress,
+    list_tuned_models,
+    parse_training_set,
+    sample_training_set,
+    start_local_tune,
+)
 from playground.tuning import (
+    BaseVsTuned,
     TrainingCheck,
     Tuning,
     TuningJob,
     compare_base_tuned,
+    compare_local_tune,
     loss_chart,
     models_file_entry,
 )
@@ -31,6 +43,8 @@ from playground.tuning import (
 page_shell("pages/tune.py")
 
 FOLLOW_EVERY_S = 5.0  # how often the page asks the provider about jobs still going
+LOCAL_EVERY_S = 1.0  # how often the page reads a local job's progress
+LOCAL_JOB = "tune-local-job"  # this session's local training job (a process of its own)
 CHECK_KEY = "tune-check"  # this session's last checked training file
 
 all_specs = specs()
@@ -168,26 +182,31 @@ def tuned_actions(job: TuningJob) -> None:
         except (UsageError, LimitExceededError) as exc:
             st.error(plain(str(exc)))
             return
-        st.markdown(plain(result.reading))
-        rows = []
-        for summary in (result.base, result.tuned):
-            score = summary.metrics[result.metric]
-            rows.append(
-                {
-                    "model": summary.model,
-                    result.metric: score.mean,
-                    "95% interval": f"{score.ci_low:.3f}–{score.ci_high:.3f}"
-                    if score.ci_low is not None
-                    else "–",
-                    "errors": summary.errors,
-                    "input tokens": summary.input_tokens,
-                    "output tokens": summary.output_tokens,
-                    "p50 latency (s)": summary.latency_p50_s,
-                    "cost (USD)": str(summary.cost_usd) if summary.cost_usd is not None else "unknown",
-                }
-            )
-        st.dataframe(rows, key=f"tune-versus-table-{job.id}", hide_index=True)
-        st.caption(plain(f"Saved as evaluation {result.eval_id} (open it on the Evaluate page)."))
+        render_versus(result, f"tune-versus-table-{job.id}")
+
+
+def render_versus(result: BaseVsTuned, key: str) -> None:
+    """Base vs tuned: the difference with its interval, and each model's figures."""
+    st.markdown(plain(result.reading))
+    rows = []
+    for summary in (result.base, result.tuned):
+        score = summary.metrics[result.metric]
+        rows.append(
+            {
+                "model": summary.model,
+                result.metric: score.mean,
+                "95% interval": f"{score.ci_low:.3f}–{score.ci_high:.3f}"
+                if score.ci_low is not None
+                else "–",
+                "errors": summary.errors,
+                "input tokens": summary.input_tokens,
+                "output tokens": summary.output_tokens,
+                "p50 latency (s)": summary.latency_p50_s,
+                "cost (USD)": str(summary.cost_usd) if summary.cost_usd is not None else "unknown",
+            }
+        )
+    st.dataframe(rows, key=key, hide_index=True)
+    st.caption(plain(f"Saved as evaluation {result.eval_id} (open it on the Evaluate page)."))
 
 
 @st.fragment(run_every=FOLLOW_EVERY_S)
@@ -206,7 +225,88 @@ def jobs_section() -> None:
             render_job(job)
 
 
+def local_section() -> None:
+    """A LoRA of a bundled model trained on this machine's CPU: start, follow, stop, then base vs tuned."""
+    policy = hosted_policy()
+    if policy.enabled and not policy.is_admin(current_user()):
+        st.info("Only the administrators of this hosted instance train on its CPU (PLAYGROUND_ADMINS).")
+        return
+    shipped = st.radio(
+        "Training set",
+        ("The shipped sample (answers start with 'Answer:')", "Upload chat JSONL"),
+        key="lora-source",
+    ).startswith("The shipped")
+    upload = None if shipped else st.file_uploader("Chat-format JSONL", type=["jsonl"], key="lora-upload")
+    left, middle, right = st.columns(3)
+    name = left.text_input("Name", value="answer-style", max_chars=40, key="lora-name")
+    steps = middle.number_input("Steps", 1, 2000, 60, key="lora-steps")
+    rank = right.number_input("Rank", 1, 64, 8, key="lora-rank")
+    job: LocalTuneJob | None = st.session_state.get(LOCAL_JOB)
+    going = job is not None and job.ended is None
+    if st.button(
+        "Train on this machine", key="lora-start", disabled=going or (not shipped and upload is None)
+    ):
+        try:
+            training = (
+                sample_training_set()
+                if shipped
+                else parse_training_set(upload.getvalue().decode("utf-8", errors="replace"), upload.name)
+            )
+            st.session_state[LOCAL_JOB] = start_local_tune(
+                training, name.strip(), steps=int(steps), rank=int(rank)
+            )
+        except (UsageError, ValueError) as exc:  # a bad line, name or setting: one line, nothing started
+            st.error(plain(str(exc)))
+        else:
+            st.rerun()  # redraw with the button greyed out while the job runs
+    if LOCAL_JOB in st.session_state:
+        follow_local()
+    tuned = list_tuned_models()
+    if tuned:
+        st.caption(
+            plain("Tuned here: " + ", ".join(t.key for t in tuned) + " (in Compare, Evaluate and Deploy).")
+        )
+        chosen = st.selectbox("Compare with its base", [t.key for t in tuned], key="lora-versus-model")
+        if st.button("Base vs tuned on the shipped held-out questions", key="lora-versus"):
+            try:
+                with st.spinner("Both models answer 20 questions never trained on…"):
+                    result = compare_local_tune(tuning, next(t for t in tuned if t.key == chosen))
+            except (UsageError, LimitExceededError) as exc:
+                st.error(plain(str(exc)))
+            else:
+                render_versus(result, "lora-versus-table")
+
+
+@st.fragment(run_every=LOCAL_EVERY_S)
+def follow_local() -> None:
+    """The local job's last step (loss, time so far and left), a Stop, and how it ended."""
+    job: LocalTuneJob = st.session_state[LOCAL_JOB]
+    said = job.poll()
+    if isinstance(said, TuneProgress):
+        st.progress(said.step / said.steps, text=plain(f"step {said.step} of {said.steps}"))
+        loss = "n/a" if said.loss is None else f"{said.loss:.3f}"
+        st.caption(
+            plain(
+                f"loss {loss} · {said.elapsed_s:.0f} s so far · about {said.left_s:.0f} s left (measured steps)"
+            )
+        )
+    elif said is None:
+        st.caption("Loading the base model in the training process…")
+    if isinstance(said, TuneEnded):
+        (st.success if said.state == "finished" else st.warning)(
+            plain(f"{job.settings.name}: {said.state} after {said.steps_done} steps. {said.message}")
+        )
+        return
+    st.button("Stop", key="lora-stop", on_click=job.stop)
+
+
 st.subheader("1. Check a training file")
 check_section()
 st.subheader("2. Jobs")
 jobs_section()
+st.subheader("3. Train a LoRA on this machine")
+st.caption(
+    "A LoRA of the bundled smollm2-135m, trained on this machine's CPU in a process of its own (peft on "
+    "CPU PyTorch: the `lora` extra). The result is a model key smollm2-135m+NAME."
+)
+local_section()

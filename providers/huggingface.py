@@ -108,7 +108,12 @@ class HuggingFaceProvider:
         return None
 
     def _client(self) -> Any:
-        from huggingface_hub import InferenceClient
+        """An InferenceClient on an httpx client of this call's own: the egress-guarded one for a user's
+        URL in hosted mode, else a plain one. Never huggingface_hub's process-wide session: a cancel closes
+        the stream from another thread, and on the shared pool that close could land on a connection the
+        pool had already handed to another call (seen as "ReadError: Bad file descriptor" in a call that
+        had not been cancelled)."""
+        import httpx2
 
         if self.base_url:
             # Its URL path still falls back to $HF_TOKEN for a blank key, so the header is blanked
@@ -116,12 +121,15 @@ class HuggingFaceProvider:
             headers = {} if self.api_key else {"authorization": ""}
             options = {"base_url": self.base_url, "api_key": self.api_key, "timeout": self.timeout_s}
             if self.egress is None:
-                return InferenceClient(**options, headers=headers)
+                return _own_client_type()(httpx2.Client(timeout=self.timeout_s), **options, headers=headers)
             self._check_url()
             http = self.egress.http_client(self.timeout_s)
-            return _guarded_client_type()(http, **options, headers=headers)
-        return InferenceClient(
-            provider=self.hf_provider or "auto", api_key=self.api_key, timeout=self.timeout_s
+            return _own_client_type()(http, **options, headers=headers)
+        return _own_client_type()(
+            httpx2.Client(timeout=self.timeout_s),
+            provider=self.hf_provider or "auto",
+            api_key=self.api_key,
+            timeout=self.timeout_s,
         )
 
     def stream(self, request: ChatRequest, cancel: CancelToken) -> Iterator[Chunk]:
@@ -190,8 +198,9 @@ class HuggingFaceProvider:
 
 
 @functools.cache
-def _guarded_client_type() -> type:
-    """InferenceClient whose requests go through a given httpx2 client (the egress-guarded one).
+def _own_client_type() -> type:
+    """InferenceClient whose requests go through a given httpx2 client (the call's own: egress-guarded for a
+    user's URL).
 
     huggingface_hub sends every request through one process-wide client (`get_session()`, configurable
     only for the whole process with `set_client_factory`: huggingface/huggingface_hub#3328), so a

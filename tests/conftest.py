@@ -19,6 +19,15 @@ from tests import postgres
 from tests.processes import serving
 from tests.scripted_server import ScriptedServer
 
+# huggingface_hub 2.x fetches a list of "agent harnesses" from {HF_ENDPOINT}/api/agent-harnesses on its first
+# request and caches whatever came back in HF_HOME for a day, and for good when it cannot fetch again
+# (utils/_detect_agent.py). A test that points HF_ENDPOINT at a loopback Hub would write that Hub's answer
+# there and break every later Hugging Face call on the machine ("'list' object has no attribute 'get'"),
+# other sessions and CI included. So the tests get an HF_HOME of their own, and huggingface_hub is imported
+# (reading HF_ENDPOINT once, into constants.ENDPOINT) before any test sets HF_ENDPOINT.
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="playground-tests-hf-home-")
+import huggingface_hub.constants  # noqa: E402, F401 - after HF_HOME, before any test's HF_ENDPOINT
+
 KEY_VARS = (
     "OPENAI_API_KEY",
     "AZURE_OPENAI_API_KEY",

@@ -123,7 +123,7 @@ LAYERS = {
     "catalog": {"core", "engine", "storage", "hosting", "rag", "compare"},
     "arena": {"core", "engine", "storage", "hosting"},
     # A job's start is admitted by the Gate; base vs tuned is an evaluation.
-    "tuning": {"core", "engine", "storage", "hosting", "evals"},
+    "tuning": {"core", "engine", "storage", "hosting", "evals", "lora"},  # base vs a local LoRA too
     "deploy": {"core", "engine", "storage", "hosting"},  # serves models; admins only in hosted mode
     # Local fine-tuning: specs from core; the base GGUF found by providers.local_models.
     "lora": {"core"},

@@ -106,3 +106,34 @@ def test_a_going_job_is_cancelled_from_the_page_and_keeps_its_events(scripted):
     events = " ".join(t.value for t in at.text)
     assert "Fine-tuning job started" in events and "Job was cancelled." in events
     assert not [b for b in at.button if b.key.startswith("tune-cancel-")]  # nothing more to cancel
+
+
+def test_a_local_lora_is_trained_followed_listed_and_compared_with_its_base(monkeypatch, tmp_path):
+    import time
+
+    monkeypatch.setenv("PLAYGROUND_TUNED_DIR", str(tmp_path / "tuned"))
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    at.switch_page("pages/tune.py").run()
+    at.text_input(key="lora-name").input("page-style")
+    at.number_input(key="lora-steps").set_value(3)
+    at.button(key="lora-start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.button(key="lora-start").disabled  # one job at a time in a session
+    deadline = time.monotonic() + 600
+    while not at.success and not at.warning:  # the fragment's timer, as AppTest has none
+        assert time.monotonic() < deadline, [c.value for c in at.caption]
+        time.sleep(1)
+        at.run()
+    assert [s.value for s in at.success] == [
+        "page-style: finished after 3 steps. " + at.success[0].value.split(". ", 1)[1]
+    ]
+    assert (tmp_path / "tuned" / "page-style" / "adapter.gguf").exists()
+    assert at.selectbox(key="lora-versus-model").value == "smollm2-135m+page-style"
+    at.button(key="lora-versus").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    [table] = [d.value for d in at.dataframe if "regex" in d.value.columns]
+    assert list(table["model"]) == ["smollm2-135m", "smollm2-135m+page-style"]
+    assert any("smollm2-135m+page-style − smollm2-135m on regex" in m.value for m in at.markdown)
+    # The tuned model is a model of every page: Compare offers it.
+    at.switch_page("pages/compare.py").run()
+    assert "llamacpp · smollm2-135m+page-style" in at.multiselect(key="models").options

@@ -145,8 +145,11 @@ def history_owner() -> str | None:
 
 
 def specs() -> dict[str, ModelSpec]:
-    """Built-in and file models plus this session's custom endpoints."""
-    merged = dict(load_specs())
+    """Built-in and file models, the local LoRAs tuned on this machine, and this session's custom
+    endpoints."""
+    from playground.lora import with_tuned_models
+
+    merged = with_tuned_models(dict(load_specs()))
     merged.update(state.custom_specs())
     return merged
 

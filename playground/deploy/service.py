@@ -117,6 +117,8 @@ class Deployments:
         model, or a GGUF path) on `host:port` with a key required; DeployError says what is wrong."""
         self._check_admin(user, "deploy models")
         served = self._resolve(model, served_name)
+        tuned = self.specs.get(model.strip())
+        lora = lora or (tuned.lora if tuned is not None else None)  # a local LoRA's key: base + its adapter
         lora_facts = self._checked_lora(served.facts, lora)
         host, port = _checked_address(host, port)
         key_env, key, generated = _key(api_key_env)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from playground.lora.dataset import TrainingExample, read_training_set
-from playground.lora.errors import TunedModelNameError
+from playground.lora.errors import TunedModelNameError, TuneSettingsError
 from playground.lora.settings import TuneSettings
 from playground.lora.signals import TuneEnded, TuneProgress
 from playground.lora.tuned import MANIFEST_FILE, TunedModel, check_name, list_tuned_models, tuned_models_dir
@@ -52,24 +52,34 @@ class LocalTuneJob:
     def events(self) -> Iterator[TuneProgress | TuneEnded]:
         """Progress messages as they come, then exactly one TuneEnded (also when the worker died)."""
         while self.ended is None:
-            try:
-                message = self._channel.get(timeout=_POLL_S)
-            except queue.Empty:
-                if not self._process.is_alive():
-                    code = self._process.exitcode
-                    self.ended = TuneEnded(
-                        "failed",
-                        self.last.step if self.last else 0,
-                        f"the training worker died (exit code {code})",
-                    )
-                    yield self.ended
-                continue
-            if isinstance(message, TuneEnded):
-                self.ended = message
-            else:
-                self.last = message
-            yield message
+            message = self._take(_POLL_S)
+            if message is not None:
+                yield message
         self._process.join(timeout=30)
+
+    def poll(self) -> TuneProgress | TuneEnded | None:
+        """What the job has said so far, without waiting (a page redrawn every second): its end once it
+        ended, else its latest step (None: none yet)."""
+        while self.ended is None and self._take(0) is not None:
+            pass
+        return self.ended or self.last
+
+    def _take(self, timeout: float) -> TuneProgress | TuneEnded | None:
+        """The next message (None: none within `timeout`); a worker found dead ends the job as failed."""
+        try:
+            message = self._channel.get(timeout=timeout) if timeout else self._channel.get_nowait()
+        except queue.Empty:
+            if self.ended is None and not self._process.is_alive():
+                code = self._process.exitcode
+                step = self.last.step if self.last else 0
+                self.ended = TuneEnded("failed", step, f"the training worker died (exit code {code})")
+                return self.ended
+            return None
+        if isinstance(message, TuneEnded):
+            self.ended = message
+        else:
+            self.last = message
+        return message
 
     def wait(self) -> TuneEnded:
         """Follow the job to its end and say how it ended."""
@@ -87,6 +97,21 @@ class LocalTuneJob:
         )
 
 
+TRAINING_PACKAGES = ("torch", "transformers", "peft", "gguf")
+
+
+def check_installed() -> None:
+    """TuneSettingsError naming what to install when the `lora` extra is missing (the app's plain install
+    leaves it out: about 1 GB)."""
+    import importlib.util
+
+    if missing := [name for name in TRAINING_PACKAGES if importlib.util.find_spec(name) is None]:
+        raise TuneSettingsError(
+            f"local fine-tuning needs {', '.join(missing)}: install the lora extra "
+            "(.venv/bin/pip install -e '.[lora]', about 1 GB with CPU PyTorch)"
+        )
+
+
 def start_local_tune(
     training: Path | list[TrainingExample],
     name: str,
@@ -98,7 +123,9 @@ def start_local_tune(
     threads: int | None = None,
     max_tokens: int = 96,
 ) -> LocalTuneJob:
-    """Check everything that can be checked before any work (name, base, data, knobs), then start."""
+    """Check everything that can be checked before any work (installed, name, base, data, knobs), then
+    start."""
+    check_installed()
     check_name(name)
     folder = (root or tuned_models_dir()) / name
     if (folder / MANIFEST_FILE).exists():

@@ -23,5 +23,7 @@ __all__, __getattr__ = lazy_exports(
         "loss_chart": "charts",
         "BaseVsTuned": "versus",
         "compare_base_tuned": "versus",
+        "compare_on": "versus",
+        "compare_local_tune": "versus",
     },
 )

@@ -13,19 +13,24 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from playground.core.errors import UsageError
+from playground.core.params import Params
 from playground.core.specs import ModelSpec
 from playground.evals.datasets import Dataset
 from playground.evals.history import evaluation_store
 from playground.evals.metrics import METRICS, MetricChoice
-from playground.evals.runner import EvalSetup, Evaluation
+from playground.evals.runner import EVAL_PARAMS, EvalSetup, Evaluation
 from playground.evals.summary import ModelSummary, summarize
 from playground.storage.evals import Cell
 from playground.tuning.service import Tuning, TuningError
 
+if TYPE_CHECKING:
+    from playground.lora import TunedModel
+
 DEFAULT_METRIC = "quasi_exact_match"
+STYLE_PARAMS = Params(temperature=0.0, max_tokens=16, seed=1)
 
 
 @dataclass(frozen=True)
@@ -61,19 +66,34 @@ def compare_base_tuned(
     """Run the job's held-out examples on its base and tuned models (default: the job's tuned model as a
     session model) and compare them on `metric`. TuningError when the job has no held-out examples or no
     tuned model; the evaluation's own refusals (the Gate's limits) before anything is sent."""
-    if metric not in METRICS:
-        raise UsageError(f"unknown metric {metric!r} (known: {', '.join(sorted(METRICS))})")
     job = tuning.job(job_id)
     if not job.saved.holdout:
         raise TuningError(f"job {job_id} kept no held-out examples (its check held none out)")
-    tuned = tuned or tuning.tuned_spec(job_id)
-    base_key = job.saved.model_key
     dataset, system = _dataset(f"held-out of {job_id}", job.saved.holdout)
+    return compare_on(
+        tuning, job.saved.model_key, tuned or tuning.tuned_spec(job_id), dataset, metric, system
+    )
+
+
+def compare_on(
+    tuning: Tuning,
+    base_key: str,
+    tuned: ModelSpec,
+    dataset: Dataset,
+    metric: str = DEFAULT_METRIC,
+    system: str | None = None,
+    params: Params = EVAL_PARAMS,
+) -> BaseVsTuned:
+    """Base vs tuned on any held-out `dataset` (columns prompt and expected): a hosted job's split, or the
+    shipped set a local LoRA was taught on. The evaluation is saved, admitted and charged as any."""
+    if metric not in METRICS:
+        raise UsageError(f"unknown metric {metric!r} (known: {', '.join(sorted(METRICS))})")
     setup = EvalSetup(
         template="{prompt}",
         models=(base_key, tuned.key),
         metrics=(MetricChoice(metric),),
         system=system,
+        params=params,
     )
     specs = {**tuning.specs, tuned.key: tuned}
     store = evaluation_store(tuning.store)
@@ -89,6 +109,20 @@ def compare_base_tuned(
     return _versus(
         evaluation.eval_id, metric, base, tuned_summary, _paired(cells, base_key, tuned.key, metric)
     )
+
+
+def compare_local_tune(tuning: Tuning, tuned: TunedModel) -> BaseVsTuned:
+    """A local LoRA against its base on the shipped held-out questions, never trained on: the sample's
+    answer style, scored by the regex metric (each row's expected answer is the pattern to match)."""
+    from playground.lora import sample_heldout_set
+
+    rows = tuple({"prompt": q.question, "expected": q.expected} for q in sample_heldout_set())
+    dataset = Dataset("shipped held-out questions (answer style)", ("prompt", "expected"), rows)
+    spec = tuning.specs.get(tuned.key)
+    if spec is None:
+        raise TuningError(f"{tuned.key} is not among the models (its base {tuned.base} is missing)")
+    # Greedy and short: the style is in an answer's first words (and 40 answers on a CPU stay quick).
+    return compare_on(tuning, tuned.base, spec, dataset, "regex", params=STYLE_PARAMS)
 
 
 def _dataset(name: str, holdout: Sequence[dict[str, Any]]) -> tuple[Dataset, str | None]:
