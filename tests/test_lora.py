@@ -5,6 +5,8 @@ changing the held-out metric, through the same spec path Compare and Evaluate us
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -130,22 +132,28 @@ def test_the_job_reports_each_step_and_ends_with_a_listed_model(trained):
 
 @pytest.mark.timeout(900)
 def test_the_adapter_is_a_gguf_lora_that_llama_cpp_loads_and_that_changes_answers(trained):
-    from llama_cpp import Llama
-
     root, job, _events, _seconds = trained
     adapter = Path(job.result().adapter_path)
     facts = read_adapter_facts(adapter)
     assert facts["general.type"] == "adapter" and facts["adapter.type"] == "lora"
     assert facts["general.architecture"] == "llama" and facts["adapter.lora.alpha"] == 16.0
     assert facts["tensors"] == 30 * 7 * 2  # 30 blocks, 7 projections, A and B
-    base = str(gguf_path("smollm2-135m"))
-    question = [{"role": "user", "content": "What is the capital of Germany?"}]
-    answers = []
-    for lora in (None, str(adapter)):
-        llm = Llama(model_path=base, lora_path=lora, n_ctx=256, n_threads=2, verbose=False)
-        reply = llm.create_chat_completion(question, max_tokens=12, temperature=0.0, seed=1)
-        answers.append(reply["choices"][0]["message"]["content"])
-        llm.close()
+    # In a process of its own, as the app loads llama.cpp only in workers (test_local_workers checks this one).
+    script = f"""
+import json
+from llama_cpp import Llama
+question = [{{"role": "user", "content": "What is the capital of Germany?"}}]
+answers = []
+for lora in (None, {str(adapter)!r}):
+    llm = Llama(model_path={str(gguf_path("smollm2-135m"))!r}, lora_path=lora, n_ctx=256, n_threads=2, verbose=False)
+    reply = llm.create_chat_completion(question, max_tokens=12, temperature=0.0, seed=1)
+    answers.append(reply["choices"][0]["message"]["content"])
+    llm.close()
+print(json.dumps(answers))
+"""
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    answers = json.loads(ran.stdout.strip().splitlines()[-1])
     assert all(a.strip() for a in answers)
     assert answers[0] != answers[1]
 
