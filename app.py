@@ -97,7 +97,9 @@ if refused is not None:
     only_page(refusal_page if refused == "hardening" else login_page)
 if hosted:
     signed_in_sidebar()
-navigation = st.navigation(app_pages(hosted))
+# Every page listed: with Speech, Images, Tune and Deploy the list passed the ten Streamlit shows before
+# a "View more" button, which hid Settings and Admin.
+navigation = st.navigation(app_pages(hosted), expanded=True)
 # A deep link that first ran a page without this shell (see pages/common/ui.py::page_shell) lands here.
 wanted = st.session_state.pop(WANTED_PAGE, None)
 if wanted:
