@@ -172,7 +172,8 @@ def test_an_openai_job_uploads_starts_follows_its_loss_and_succeeds(scripted, mo
     upload = next(r for r in scripted.requests if r["path"].startswith("/tune~steps=3~id=ok/v1/files"))
     assert upload["body"]["purpose"] == "fine-tune" and upload["body"]["file"]["lines"] == 16
     assert {k.lower(): v for k, v in upload["headers"].items()}["authorization"] == "Bearer sk-tune-test"
-    create = next(r for r in scripted.requests if r["path"].endswith("/v1/fine_tuning/jobs"))
+    # scripted.requests holds the whole session's: this test's own scenario only
+    create = next(r for r in scripted.requests if r["path"] == "/tune~steps=3~id=ok/v1/fine_tuning/jobs")
     assert create["body"]["model"] == "gpt-4o-mini-2024-07-18"
     assert create["body"]["method"]["supervised"]["hyperparameters"]["n_epochs"] == 2
     assert (
@@ -240,7 +241,7 @@ def test_a_failed_job_keeps_its_events_and_a_cancelled_one_spends_nothing_more(s
 
 
 def test_azure_jobs_go_through_azures_url_shape_with_its_key_header(scripted, monkeypatch):
-    endpoint = scripted.url("tune~steps=1~id=azure").removesuffix("/v1")
+    endpoint = scripted.url("tune~steps=1~id=azure-tune").removesuffix("/v1")
     monkeypatch.setenv("AZ_TUNE_KEY", "azure-tune-key")
     monkeypatch.setenv("AZ_TUNE_ENDPOINT", endpoint)
     spec = ModelSpec(
@@ -256,11 +257,12 @@ def test_azure_jobs_go_through_azures_url_shape_with_its_key_header(scripted, mo
     job = tuning.start(tuning.check("set.jsonl", good_file(), "az", holdout=0))
     done = follow_to_end(tuning, job.id)
     assert done.state == "succeeded" and done.saved.kind == "azure"
-    paths = [r["path"] for r in scripted.requests if "id=azure" in r["path"]]
-    assert paths[0] == "/tune~steps=1~id=azure/openai/files?api-version=2024-10-21"
-    assert "/tune~steps=1~id=azure/openai/fine_tuning/jobs?api-version=2024-10-21" in paths
+    # (another test's Azure calls use id=azure: this one's own scenario only)
+    paths = [r["path"] for r in scripted.requests if "id=azure-tune/" in r["path"]]
+    assert paths[0] == "/tune~steps=1~id=azure-tune/openai/files?api-version=2024-10-21"
+    assert "/tune~steps=1~id=azure-tune/openai/fine_tuning/jobs?api-version=2024-10-21" in paths
     assert any("/openai/fine_tuning/jobs/ftjob-" in p and "/events?" in p for p in paths)
-    azure = [r for r in scripted.requests if "id=azure" in r["path"]]
+    azure = [r for r in scripted.requests if "id=azure-tune/" in r["path"]]
     assert all({k.lower(): v for k, v in r["headers"].items()}["api-key"] == "azure-tune-key" for r in azure)
     assert done.saved.cost_source == "unknown"  # Azure's training price is not in the models file
 
